@@ -1,0 +1,45 @@
+"""The one place that makes AWS clients: lazily, once per process, never at import time."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+# DynamoDB writes are retried by chalicelib.pipeline.store (3 retries, named errors, full
+# jitter), so botocore's own retries are switched off for that client: one policy, not two.
+_NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+
+
+@cache
+def s3() -> S3Client:
+    return boto3.client("s3")
+
+
+@cache
+def dynamodb() -> DynamoDBClient:
+    return boto3.client("dynamodb", config=_NO_RETRIES)
+
+
+@cache
+def sqs() -> SQSClient:
+    return boto3.client("sqs")
+
+
+@cache
+def sfn() -> SFNClient:
+    return boto3.client("stepfunctions")
+
+
+def reset() -> None:
+    """Forget every client (the embedded emulator calls this after it starts)."""
+    for getter in (s3, dynamodb, sqs, sfn):
+        getter.cache_clear()

@@ -1,0 +1,55 @@
+"""Structured JSON logs: one object per line, no order content, no e-mail address."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from typing import Any
+
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
+
+
+def mask_emails(text: str) -> str:
+    """`ana.nunez@example.org` -> `a***@example.org`."""
+    return _EMAIL.sub(r"\1***@\2", text)
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record and its `extra` fields as one JSON object, masking e-mail addresses."""
+
+    _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+    def __init__(self, stage: str) -> None:
+        super().__init__()
+        self._stage = stage
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "stage": self._stage,
+        }
+        for key, value in record.__dict__.items():
+            if key not in self._RESERVED and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return mask_emails(json.dumps(entry, default=str, ensure_ascii=False))
+
+
+def configure(stage: str, level: str) -> None:
+    """Send the `orderflow` loggers to stderr as JSON at the stage's level (idempotent)."""
+    logger = logging.getLogger("orderflow")
+    logger.setLevel(level)
+    logger.propagate = False
+    if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter(stage))
+        logger.addHandler(handler)
+
+
+def get_logger(name: str) -> logging.Logger:
+    return logging.getLogger(f"orderflow.{name}")

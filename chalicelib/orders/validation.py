@@ -1,0 +1,285 @@
+"""Validation and normalisation of one order.
+
+An order as received (JSON; CSV rows are turned into the same shape by the reader, with every
+value a string)::
+
+    {"order-info": {"OrderId": "1", "item-id": "101", "item-desc": "Item One", "qty": "1"},
+     "contact-info": {"name": "Foo Bar", "email": "foobar@test.com"}}
+
+`validate_order` returns either a `ValidOrder` (the normalised order, in the same nested shape,
+plus a content hash) or the list of every problem found, as `FieldError`s with stable codes.
+It never raises for bad input.
+
+How it is built:
+
+* The rules live in three small pydantic v2 models (the order and its two groups), built once
+  at import. Each known field has a `PlainValidator` that does the whole check itself
+  (pydantic's own coercion is bypassed, so `1` is not silently accepted as `"1"` for `OrderId`,
+  nor `2.0` or `True` as a quantity) and raises `PydanticCustomError` whose error type *is*
+  our code (e.g. `qty.not_positive_integer`).
+* The few errors pydantic raises itself (a field missing, a group that is not an object) are
+  turned into codes by `_BUILTIN_PROBLEMS`, in `_to_field_error`: the one place where pydantic
+  errors become `FieldError`s. Anything else becomes `<field>.invalid`, so no error escapes
+  without a code.
+* Unknown fields (`extra="allow"`) are kept as sent, at the top level and inside the groups;
+  only the known fields are trimmed and converted.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Any, Final
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from chalicelib.orders.records import FieldError
+
+__all__ = [
+    "ORDER_ERROR_CODES",
+    "ORDER_ID_MAX_LENGTH",
+    "ValidOrder",
+    "order_content_hash",
+    "validate_order",
+]
+
+ORDER_ID_MAX_LENGTH: Final = 64
+
+#: Every code `validate_order` can return, with a one-line description. The description is also
+#: the `message` of the `FieldError` (the documentation source for the README).
+ORDER_ERROR_CODES: Final[dict[str, str]] = {
+    "order.not_object": "the order must be a JSON object",
+    "order.invalid": "the order contains a value that cannot be represented as JSON",
+    "order-info.missing": "order-info is required",
+    "order-info.not_object": "order-info must be a JSON object",
+    "contact-info.missing": "contact-info is required",
+    "contact-info.not_object": "contact-info must be a JSON object",
+    "OrderId.missing": "OrderId is required",
+    "OrderId.not_string": "OrderId must be a string",
+    "OrderId.empty": "OrderId must not be empty",
+    "OrderId.too_long": f"OrderId must be at most {ORDER_ID_MAX_LENGTH} characters",
+    "item-id.missing": "item-id is required",
+    "item-id.not_string": "item-id must be a string or a whole number",
+    "item-id.empty": "item-id must not be empty",
+    "item-desc.not_string": "item-desc must be a string",
+    "qty.missing": "qty is required",
+    "qty.not_positive_integer": "qty must be a whole number of at least 1",
+    "name.missing": "name is required",
+    "name.not_string": "name must be a string",
+    "name.empty": "name must not be empty",
+    "email.missing": "email is required",
+    "email.invalid": "email must be a valid email address",
+    "<field>.invalid": "fallback for any unexpected problem with <field> (should not happen)",
+}
+
+# Pydantic's own error types -> our problem name; the code is "<field>.<problem>".
+_BUILTIN_PROBLEMS: Final[dict[str, str]] = {
+    "missing": "missing",
+    "model_type": "not_object",
+    "model_attributes_type": "not_object",
+    "dict_type": "not_object",
+}
+
+
+def _fail(code: str) -> PydanticCustomError:
+    return PydanticCustomError(code, ORDER_ERROR_CODES[code])
+
+
+# --- field validators (each does the whole check; pydantic does no coercion) ----------------------
+
+
+def _check_order_id(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _fail("OrderId.not_string")
+    text = value.strip()
+    if not text:
+        raise _fail("OrderId.empty")
+    if len(text) > ORDER_ID_MAX_LENGTH:
+        raise _fail("OrderId.too_long")
+    return text
+
+
+def _check_item_id(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise _fail("item-id.not_string")
+    text = value.strip()
+    if not text:
+        raise _fail("item-id.empty")
+    return text
+
+
+def _check_item_desc(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _fail("item-desc.not_string")
+    return value.strip()
+
+
+def _check_qty(value: Any) -> int:
+    # Strict on purpose: an int, or a string of ASCII digits. Not bool (an int subclass), not
+    # 2.0 / Decimal("2.0"), not "1e3", "+2", "1_000" or non-ASCII digits (which int() accepts).
+    if isinstance(value, int) and not isinstance(value, bool):
+        qty = value
+    elif isinstance(value, str) and (text := value.strip()).isascii() and text.isdigit():
+        try:
+            qty = int(text)
+        except ValueError:  # more digits than Python's int/str conversion limit
+            raise _fail("qty.not_positive_integer") from None
+    else:
+        raise _fail("qty.not_positive_integer")
+    if qty < 1:
+        raise _fail("qty.not_positive_integer")
+    return qty
+
+
+def _check_name(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _fail("name.not_string")
+    text = value.strip()
+    if not text:
+        raise _fail("name.empty")
+    return text
+
+
+def _check_email(value: Any) -> str:
+    # Syntax only (no DNS). The sender's trimmed string is kept, not email-validator's normalised
+    # form. `test_environment` is deliberately not set: ordinary addresses such as
+    # foobar@test.com or ana.nunez@example.org pass without it (only special-use domains such as
+    # `*.test` or `localhost` are refused, which is what we want for real orders).
+    if not isinstance(value, str):
+        raise _fail("email.invalid")
+    text = value.strip()
+    if not _email_is_valid(text):
+        raise _fail("email.invalid")
+    return text
+
+
+@functools.lru_cache(maxsize=16384)
+def _email_is_valid(address: str) -> bool:
+    # email-validator costs ~18 us per call, more than everything else here together; files often
+    # repeat the same customers, so the outcome is memoised (bounded: 16k addresses, a few MB).
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
+
+
+# --- models (built once, at import) ---------------------------------------------------------------
+
+_GROUP_CONFIG: Final = ConfigDict(
+    extra="allow",  # unknown fields are kept in the normalised order, not rejected
+    populate_by_name=False,  # only the wire names ("OrderId", ...) are recognised
+)
+
+
+class _OrderInfo(BaseModel):
+    model_config = _GROUP_CONFIG
+
+    order_id: Annotated[str, PlainValidator(_check_order_id)] = Field(alias="OrderId")
+    item_id: Annotated[str, PlainValidator(_check_item_id)] = Field(alias="item-id")
+    item_desc: Annotated[str | None, PlainValidator(_check_item_desc)] = Field(
+        default=None, alias="item-desc"
+    )
+    qty: Annotated[int, PlainValidator(_check_qty)]
+
+
+class _ContactInfo(BaseModel):
+    model_config = _GROUP_CONFIG
+
+    name: Annotated[str, PlainValidator(_check_name)]
+    email: Annotated[str, PlainValidator(_check_email)]
+
+
+class _Order(BaseModel):
+    model_config = _GROUP_CONFIG
+
+    order_info: _OrderInfo = Field(alias="order-info")
+    contact_info: _ContactInfo = Field(alias="contact-info")
+
+
+# --- public API -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ValidOrder:
+    """A valid order, normalised.
+
+    `order` has the same nested shape as received, with the known strings trimmed, `qty` an int,
+    `item-id` a string, and unknown fields kept as sent; a missing `item-desc` stays missing.
+    `content_hash` identifies the content: the first 32 hex characters of the SHA-256 of the
+    canonical JSON of `order` (sorted keys, compact separators, UTF-8, not ASCII-escaped).
+    """
+
+    order_id: str
+    order: dict[str, Any]
+    content_hash: str
+
+
+def validate_order(raw: Any) -> ValidOrder | list[FieldError]:
+    """Returns the normalised order, or every problem found (never raises for bad input)."""
+    try:
+        model = _Order.model_validate(raw)
+    except ValidationError as exc:
+        return [_to_field_error(err) for err in exc.errors(include_url=False)]
+    order = model.model_dump(by_alias=True, exclude_unset=True)
+    try:
+        digest = order_content_hash(order)
+    except (TypeError, ValueError):  # not JSON data (only possible for non-parsed input)
+        return [_error("order", "order.invalid", raw)]
+    return ValidOrder(order_id=model.order_info.order_id, order=order, content_hash=digest)
+
+
+def order_content_hash(order: dict[str, Any]) -> str:
+    """First 32 hex characters of the SHA-256 of the canonical JSON of `order`."""
+    text = _CANONICAL_JSON.encode(order)
+    # "surrogatepass": json.loads accepts lone surrogates ("\ud800"), which plain UTF-8 refuses.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _json_default(value: Any) -> Any:
+    # ijson yields Decimal for non-integral numbers; hash them as the float json.loads would give,
+    # so one document hashes the same whichever parser read it.
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON data")
+
+
+# Built once: json.dumps would build a new encoder on every call.
+_CANONICAL_JSON: Final = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+)
+
+
+# --- pydantic errors -> FieldError (the one place) ------------------------------------------------
+
+
+def _to_field_error(err: ErrorDetails) -> FieldError:
+    loc = err["loc"]
+    field = ".".join(str(part) for part in loc) if loc else "order"
+    leaf = str(loc[-1]) if loc else "order"
+    err_type = err["type"]
+    if err_type in ORDER_ERROR_CODES:  # raised by our validators: the type is the code
+        code = err_type
+    else:
+        problem = _BUILTIN_PROBLEMS.get(err_type)
+        code = f"{leaf}.{problem}" if problem else ""
+        if code not in ORDER_ERROR_CODES:
+            return FieldError(field, f"{leaf}.invalid", err["msg"], _sent_value(err))
+    return _error(field, code, _sent_value(err))
+
+
+def _sent_value(err: ErrorDetails) -> Any:
+    # For a missing field pydantic reports the enclosing object as the input; the sender sent
+    # nothing for the field itself.
+    return None if err["type"] == "missing" else err.get("input")
+
+
+def _error(field: str, code: str, value: Any) -> FieldError:
+    return FieldError(field=field, code=code, message=ORDER_ERROR_CODES[code], value=value)

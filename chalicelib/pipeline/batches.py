@@ -1,0 +1,140 @@
+"""Batch records: one item per processed file in the batches table, keyed by `batch_id`.
+
+Status moves running -> succeeded | quarantined | failed. Counts: `total` orders read from the
+file, `stored` (newly stored or already stored with the same content, of which `unchanged`),
+`rejected` (dead-lettered, by reason in `rejected_by_reason`). total = stored + rejected for
+every batch that is not failed; a failed batch also reports `unprocessed`, and then
+total = stored + rejected + unprocessed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+QUARANTINED = "quarantined"
+FAILED = "failed"
+
+
+@dataclass(slots=True)
+class Counts:
+    total: int = 0
+    stored: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    unprocessed: int = 0
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: Mapping[str, Any]) -> None:
+        self.total += int(other.get("total", 0))
+        self.stored += int(other.get("stored", 0))
+        self.unchanged += int(other.get("unchanged", 0))
+        self.rejected += int(other.get("rejected", 0))
+        for reason, n in other.get("rejected_by_reason", {}).items():
+            self.rejected_by_reason[reason] = self.rejected_by_reason.get(reason, 0) + int(n)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "stored": self.stored,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "unprocessed": self.unprocessed,
+            "rejected_by_reason": dict(self.rejected_by_reason),
+        }
+
+
+class BatchRecords:
+    """Reads and writes batch records."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+        self._serialize = TypeSerializer().serialize
+        self._deserialize = TypeDeserializer().deserialize
+
+    def start(self, batch_id: str, *, bucket: str, key: str, version: str | None) -> None:
+        """Marks the batch running (again, on a retry: counts restart from zero)."""
+        self._update(
+            batch_id,
+            {
+                "status": RUNNING,
+                "bucket": bucket,
+                "source_key": key,
+                "source_version": version or "",
+                "started_at": _now(),
+                "done": 0,
+            },
+        )
+
+    def prepared(self, batch_id: str, *, total: int, chunks: int) -> None:
+        self._update(batch_id, {"total": total, "chunks": chunks})
+
+    def add_progress(self, batch_id: str, done: int) -> None:
+        """Adds to the running count of orders done (progress only; final counts come later)."""
+        self._client.update_item(
+            TableName=self._table,
+            Key={"batch_id": {"S": batch_id}},
+            UpdateExpression="ADD done :n",
+            ExpressionAttributeValues={":n": {"N": str(done)}},
+        )
+
+    def finish(
+        self, batch_id: str, *, status: str, counts: Counts, error: Mapping[str, Any] | None
+    ) -> None:
+        self._update(
+            batch_id,
+            {
+                "status": status,
+                **counts.to_dict(),
+                "done": counts.total - counts.unprocessed,
+                "error": dict(error) if error else None,
+                "finished_at": _now(),
+            },
+        )
+
+    def get(self, batch_id: str) -> dict[str, Any] | None:
+        response = self._client.get_item(
+            TableName=self._table, Key={"batch_id": {"S": batch_id}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        if item is None:
+            return None
+        return {k: plain(self._deserialize(v)) for k, v in item.items()}
+
+    def _update(self, batch_id: str, values: Mapping[str, Any]) -> None:
+        names = {f"#{i}": name for i, name in enumerate(values)}
+        self._client.update_item(
+            TableName=self._table,
+            Key={"batch_id": {"S": batch_id}},
+            UpdateExpression="SET " + ", ".join(f"#{i} = :{i}" for i in range(len(values))),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                f":{i}": self._serialize(v) for i, v in enumerate(values.values())
+            },
+        )
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal: turn them into int (or float) for JSON."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value

@@ -1,0 +1,109 @@
+"""Chunks: the file's records cut into pieces bounded in count and in bytes.
+
+A chunk is one JSON document in S3: `{"batch_id", "index", "records": [[row, order, error], ...]}`
+where `error` is null or a FieldError dict for a record that could not be parsed. The manifest
+is a JSON array with one small item per chunk, read by the Distributed Map's ItemReader:
+no state's payload ever carries orders, so no file size comes near Step Functions' 256 KB limit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.orders.records import FieldError, Record
+from chalicelib.pipeline.naming import BatchKeys
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRef:
+    """One manifest item: which chunk, where, and how many records it holds."""
+
+    index: int
+    key: str
+    count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "key": self.key, "count": self.count}
+
+
+def _encode(record: Record) -> str:
+    error = record.error.to_dict() if record.error else None
+    return json.dumps([record.row, record.order, error], ensure_ascii=False, default=str)
+
+
+def cut(records: Iterable[Record], max_orders: int, max_bytes: int) -> Iterator[list[str]]:
+    """Groups encoded records into chunks of at most `max_orders` and about `max_bytes`."""
+    chunk: list[str] = []
+    size = 0
+    for record in records:
+        encoded = _encode(record)
+        if chunk and (len(chunk) >= max_orders or size + len(encoded) > max_bytes):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(encoded)
+        size += len(encoded) + 1
+    if chunk:
+        yield chunk
+
+
+class ChunkStore:
+    """Reads and writes a batch's chunks, manifest and per-chunk outcomes in S3."""
+
+    def __init__(self, client: S3Client, bucket: str, keys: BatchKeys) -> None:
+        self._client = client
+        self._bucket = bucket
+        self.keys = keys
+
+    def write_chunk(self, index: int, encoded: list[str]) -> ChunkRef:
+        key = self.keys.chunk(index)
+        head = f'{{"batch_id": {json.dumps(self.keys.batch_id)}, "index": {index}, "records": ['
+        body = head + ",".join(encoded) + "]}"
+        self._client.put_object(
+            Bucket=self._bucket, Key=key, Body=body.encode(), ContentType="application/json"
+        )
+        return ChunkRef(index, key, len(encoded))
+
+    def write_manifest(self, refs: list[ChunkRef]) -> str:
+        body = json.dumps([r.to_dict() for r in refs])
+        self._client.put_object(
+            Bucket=self._bucket,
+            Key=self.keys.manifest,
+            Body=body.encode(),
+            ContentType="application/json",
+        )
+        return self.keys.manifest
+
+    def read_manifest(self) -> list[ChunkRef]:
+        items = self._get_json(self.keys.manifest)
+        return [ChunkRef(i["index"], i["key"], i["count"]) for i in items]
+
+    def read_chunk(self, key: str) -> list[Record]:
+        document = self._get_json(key)
+        return [
+            Record(row, order, FieldError.from_dict(error) if error else None)
+            for row, order, error in document["records"]
+        ]
+
+    def write_result(self, index: int, result: dict[str, Any]) -> None:
+        self._client.put_object(
+            Bucket=self._bucket,
+            Key=self.keys.result(index),
+            Body=json.dumps(result, ensure_ascii=False).encode(),
+            ContentType="application/json",
+        )
+
+    def read_result(self, index: int) -> dict[str, Any] | None:
+        try:
+            result: dict[str, Any] = self._get_json(self.keys.result(index))
+        except self._client.exceptions.NoSuchKey:
+            return None
+        return result
+
+    def _get_json(self, key: str) -> Any:
+        return json.loads(self._client.get_object(Bucket=self._bucket, Key=key)["Body"].read())

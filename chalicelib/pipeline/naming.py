@@ -1,0 +1,58 @@
+"""Names derived from an uploaded object: the batch id (also the execution's name) and the
+S3 keys of everything the pipeline writes for that batch.
+
+The batch id is a pure function of the object (bucket, key, and version id or ETag), so a
+duplicate S3 event for the same object, or a POST that starts the execution itself before the
+event arrives, always lands on the same Step Functions execution name and processes nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+_NOT_NAME = re.compile(r"[^A-Za-z0-9]+")
+_SLUG_MAX = 40  # execution names allow 80 characters: slug + "-" + 20 hex digits fits
+
+
+def batch_id_for(bucket: str, key: str, version: str | None) -> str:
+    """`orders-csv-1f2e...`: readable file-name slug plus a digest of the object's identity."""
+    identity = f"{bucket}\n{key}\n{version or ''}".encode()
+    digest = hashlib.sha256(identity).hexdigest()[:20]
+    name = key.rsplit("/", 1)[-1]
+    slug = _NOT_NAME.sub("-", name).strip("-").lower()[:_SLUG_MAX].strip("-")
+    return f"{slug}-{digest}" if slug else digest
+
+
+@dataclass(frozen=True, slots=True)
+class BatchKeys:
+    """Where a batch's work, results and quarantine copy live in the bucket."""
+
+    batch_id: str
+    work_prefix: str
+    quarantine_prefix: str
+
+    @property
+    def root(self) -> str:
+        return f"{self.work_prefix}{self.batch_id}/"
+
+    @property
+    def manifest(self) -> str:
+        return f"{self.root}manifest.json"
+
+    def chunk(self, index: int) -> str:
+        return f"{self.root}chunks/{index:06d}.json"
+
+    def result(self, index: int) -> str:
+        return f"{self.root}results/{index:06d}.json"
+
+    @property
+    def results_prefix(self) -> str:
+        return f"{self.root}results/"
+
+    def quarantined_file(self, key: str) -> str:
+        return f"{self.quarantine_prefix}{self.batch_id}/{key.rsplit('/', 1)[-1]}"
+
+    def quarantine_report(self) -> str:
+        return f"{self.quarantine_prefix}{self.batch_id}/error.json"

@@ -1,0 +1,132 @@
+"""ValidateOrder: one chunk in, every order to exactly one place out.
+
+Each order of the chunk is validated on its own; a valid order is written with a conditional
+put (retried on throttling), anything else is dead-lettered with its reasons. The chunk's
+outcome (counts and one summary per rejection, with its row) is written to S3, where
+RecordBatch counts it: running the same chunk again stores nothing twice and gives the same
+outcome.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.log import get_logger
+from chalicelib.orders.records import FieldError, Record
+from chalicelib.orders.validation import ValidOrder, validate_order
+from chalicelib.pipeline.batches import BatchRecords
+from chalicelib.pipeline.chunks import ChunkStore
+from chalicelib.pipeline.deadletter import DeadLetterQueue, Rejection
+from chalicelib.pipeline.store import OrderStore, StoreOutcome
+
+log = get_logger("process")
+
+INVALID = "invalid"
+CONFLICT = "conflict"
+STORE_FAILED = "store_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkTask:
+    """One Distributed Map item: the chunk and the batch it belongs to."""
+
+    batch_id: str
+    bucket: str
+    key: str
+    index: int
+    chunk_key: str
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> ChunkTask:
+        chunk = event["chunk"]
+        return cls(event["batch_id"], event["bucket"], event["key"], chunk["index"], chunk["key"])
+
+
+def process_chunk(
+    task: ChunkTask,
+    *,
+    chunks: ChunkStore,
+    store: OrderStore,
+    dlq: DeadLetterQueue,
+    batches: BatchRecords,
+) -> dict[str, Any]:
+    """Processes the chunk, writes its outcome to S3 and returns it."""
+    records = chunks.read_chunk(task.chunk_key)
+    rejections: list[Rejection] = []
+    outcomes: Counter[str] = Counter()
+    for record in records:
+        rejection = _settle(record, task, store, outcomes)
+        if rejection is not None:
+            rejections.append(rejection)
+    dlq.send(rejections, batch_id=task.batch_id, bucket=task.bucket, key=task.key)
+    result = {
+        "index": task.index,
+        "status": "done",
+        "total": len(records),
+        "stored": outcomes[StoreOutcome.STORED.value] + outcomes[StoreOutcome.UNCHANGED.value],
+        "unchanged": outcomes[StoreOutcome.UNCHANGED.value],
+        "rejected": len(rejections),
+        "rejected_by_reason": dict(Counter(r.reason for r in rejections)),
+        "rejections": [r.summary() for r in rejections],
+    }
+    chunks.write_result(task.index, result)
+    batches.add_progress(task.batch_id, len(records))
+    log.info(
+        "chunk processed",
+        extra={
+            "batch_id": task.batch_id,
+            "chunk": task.index,
+            "total": result["total"],
+            "stored": result["stored"],
+            "rejected": result["rejected"],
+        },
+    )
+    return result
+
+
+def _settle(
+    record: Record, task: ChunkTask, store: OrderStore, outcomes: Counter[str]
+) -> Rejection | None:
+    """Stores one order or says why not; counts what happened."""
+    if record.error is not None:
+        return _rejection(record, INVALID, (record.error,))
+    checked = validate_order(record.order)
+    if not isinstance(checked, ValidOrder):
+        return _rejection(record, INVALID, tuple(checked))
+    result = store.put(checked, batch_id=task.batch_id, row=record.row)
+    outcomes[result.outcome.value] += 1
+    if result.outcome is StoreOutcome.CONFLICT:
+        error = FieldError(
+            "order-info.OrderId", "OrderId.conflict", result.detail, checked.order_id
+        )
+        return _rejection(record, CONFLICT, (error,), checked.order_id)
+    if result.outcome is StoreOutcome.STORE_FAILED:
+        message = f"write failed after {result.attempts} attempt(s): {result.detail}"
+        error = FieldError("order", "order.store_failed", message, None)
+        return _rejection(record, STORE_FAILED, (error,), checked.order_id)
+    return None
+
+
+def _rejection(
+    record: Record, reason: str, errors: tuple[FieldError, ...], order_id: str | None = None
+) -> Rejection:
+    return Rejection(
+        row=record.row,
+        order=record.order,
+        order_id=order_id if order_id is not None else _order_id(record.order),
+        reason=reason,
+        errors=errors,
+    )
+
+
+def _order_id(order: Any) -> str | None:
+    """The OrderId as sent, when there is one to show (for an invalid order)."""
+    if isinstance(order, dict):
+        info = order.get("order-info")
+        if isinstance(info, dict):
+            value = info.get("OrderId")
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                return str(value).strip() or None
+    return None

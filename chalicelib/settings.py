@@ -1,0 +1,40 @@
+"""Typed settings, read once from the stage's environment (`.chalice/config.json`)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class Settings(BaseModel):
+    """Every name and knob the functions need; each field is one environment variable."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    stage: str = Field("dev", alias="STAGE")
+    log_level: LogLevel = Field("INFO", alias="LOG_LEVEL")
+    bucket: str = Field("orderflow-dev-orders", alias="BUCKET_NAME")
+    orders_table: str = Field("orderflow-dev-orders", alias="ORDERS_TABLE")
+    batches_table: str = Field("orderflow-dev-batches", alias="BATCHES_TABLE")
+    dlq_url: str = Field("", alias="DLQ_URL")
+    state_machine_arn: str = Field("", alias="STATE_MACHINE_ARN")
+    incoming_prefix: str = Field("incoming/", alias="INCOMING_PREFIX")
+    work_prefix: str = Field("work/", alias="WORK_PREFIX")
+    quarantine_prefix: str = Field("quarantine/", alias="QUARANTINE_PREFIX")
+    chunk_max_orders: int = Field(1000, ge=1, alias="CHUNK_MAX_ORDERS")
+    chunk_max_bytes: int = Field(1_000_000, ge=1024, alias="CHUNK_MAX_BYTES")
+    store_max_retries: int = Field(3, ge=0, alias="STORE_MAX_RETRIES")
+    store_retry_base_seconds: float = Field(0.05, ge=0, alias="STORE_RETRY_BASE_SECONDS")
+    store_retry_max_seconds: float = Field(2.0, ge=0, alias="STORE_RETRY_MAX_SECONDS")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process; `get_settings.cache_clear()` re-reads the environment."""
+    fields = {f.alias for f in Settings.model_fields.values() if f.alias}
+    return Settings.model_validate({k: v for k, v in os.environ.items() if k in fields})

@@ -1,0 +1,39 @@
+"""Builds the pipeline's objects from the stage's settings and the shared clients.
+
+Handlers call these; tests build the same objects with their own clients instead.
+"""
+
+from __future__ import annotations
+
+from chalicelib import aws
+from chalicelib.pipeline.batches import BatchRecords
+from chalicelib.pipeline.chunks import ChunkStore
+from chalicelib.pipeline.deadletter import DeadLetterQueue
+from chalicelib.pipeline.naming import BatchKeys
+from chalicelib.pipeline.store import OrderStore, RetryPolicy
+from chalicelib.settings import Settings
+
+
+def batch_keys(settings: Settings, batch_id: str) -> BatchKeys:
+    return BatchKeys(batch_id, settings.work_prefix, settings.quarantine_prefix)
+
+
+def chunk_store(settings: Settings, batch_id: str) -> ChunkStore:
+    return ChunkStore(aws.s3(), settings.bucket, batch_keys(settings, batch_id))
+
+
+def batch_records(settings: Settings) -> BatchRecords:
+    return BatchRecords(aws.dynamodb(), settings.batches_table)
+
+
+def order_store(settings: Settings) -> OrderStore:
+    policy = RetryPolicy(
+        max_retries=settings.store_max_retries,
+        base_seconds=settings.store_retry_base_seconds,
+        max_seconds=settings.store_retry_max_seconds,
+    )
+    return OrderStore(aws.dynamodb(), settings.orders_table, policy)
+
+
+def dead_letter_queue(settings: Settings) -> DeadLetterQueue:
+    return DeadLetterQueue(aws.sqs(), settings.dlq_url)

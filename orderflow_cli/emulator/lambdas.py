@@ -1,0 +1,96 @@
+"""Runs the app's own Lambda functions in-process when the emulated services invoke them.
+
+moto's Lambda needs Docker, which these machines do not have. A `before-call.lambda.Invoke`
+handler on the default boto3 session (the one moto's Step Functions interpreter uses) answers
+each invoke by calling the registered Chalice function object, and answers an exception the way
+Lambda does (`FunctionError` with `errorType` and `errorMessage`), so the definition's Retry and
+Catch see the same error names as on AWS.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+from urllib.parse import unquote
+
+import boto3
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.response import StreamingBody
+
+Handler = Callable[[Any, Any], Any]
+
+
+@dataclass
+class LambdaContext:
+    """The parts of Lambda's context object that handlers may read."""
+
+    function_name: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    memory_limit_in_mb: int = 256
+    _deadline: float = field(default_factory=lambda: time.monotonic() + 900)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def app_functions(app_module: ModuleType) -> dict[str, Handler]:
+    """Every Lambda function the Chalice app declares, by its Chalice name."""
+    app = app_module.app
+    declared = [*app.pure_lambda_functions, *app.event_sources]
+    return {f.name: getattr(app_module, f.handler_string.rsplit(".", 1)[-1]) for f in declared}
+
+
+def function_name_from_path(url_path: str, prefix: str) -> str:
+    """`/2015-03-31/functions/<name or ARN>/invocations` -> the Chalice function name."""
+    target = unquote(url_path.split("/functions/", 1)[1].split("/", 1)[0])
+    if target.startswith("arn:"):
+        target = target.split(":function:", 1)[1].split(":", 1)[0]
+    return target.removeprefix(prefix)
+
+
+@dataclass
+class InProcessLambda:
+    """Installs the invoke hook; `invocations` counts calls per function (for the cost model)."""
+
+    functions: Mapping[str, Handler]
+    name_prefix: str
+    invocations: dict[str, int] = field(default_factory=dict)
+    busy_seconds: dict[str, float] = field(default_factory=dict)
+
+    def install(self) -> None:
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        session = boto3.DEFAULT_SESSION
+        assert session is not None
+        session.events.register("before-call.lambda.Invoke", self._invoke)  # type: ignore[arg-type]
+
+    def _invoke(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        name = function_name_from_path(params["url_path"], self.name_prefix)
+        body = params.get("body") or b"{}"
+        event = json.loads(body.decode() if isinstance(body, bytes) else body)
+        started = time.perf_counter()
+        answer: dict[str, Any] = {"StatusCode": 200}
+        try:
+            handler = self.functions[name]
+            payload = handler(event, LambdaContext(function_name=name))
+        except Exception as error:  # noqa: BLE001 - reported the way Lambda reports it
+            payload = {
+                "errorType": type(error).__name__,
+                "errorMessage": str(error),
+                "stackTrace": traceback.format_exception(error)[-3:],
+            }
+            answer["FunctionError"] = "Unhandled"
+        finally:
+            self.invocations[name] = self.invocations.get(name, 0) + 1
+            elapsed = time.perf_counter() - started
+            self.busy_seconds[name] = self.busy_seconds.get(name, 0.0) + elapsed
+        data = json.dumps(payload).encode()
+        answer["Payload"] = StreamingBody(io.BytesIO(data), len(data))
+        return AWSResponse(params.get("url", ""), 200, HTTPHeaders(), None), answer

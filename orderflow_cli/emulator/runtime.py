@@ -1,0 +1,306 @@
+"""The embedded emulator: the whole pipeline on moto, in this process, with no AWS account.
+
+`EmbeddedAWS` creates what the deployed stack creates (bucket, tables, DLQ, the state machine
+rendered from the one definition), links the bucket's notifications to the app's `on_s3_event`
+handler through an SQS queue (moto delivers S3 notifications in-process to SQS, not to Lambda),
+and runs the app's Lambda functions in-process. The product's code never imports this package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+
+from chalicelib import aws
+from chalicelib.pipeline import definition
+from chalicelib.pipeline.batches import BatchRecords, plain
+from chalicelib.pipeline.trigger import source_for
+from chalicelib.settings import Settings, get_settings
+from orderflow_cli.emulator.lambdas import InProcessLambda, LambdaContext, app_functions
+from orderflow_cli.emulator.moto_patches import patch_sqs_send_depth
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+APP_NAME = "orderflow"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CONFIG_PATH = PROJECT_ROOT / ".chalice" / "config.json"
+_FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+}
+
+
+def stage_environment(stage: str, config_path: Path = CONFIG_PATH) -> dict[str, str]:
+    """The environment variables Chalice gives the functions of `stage` (shared, then stage)."""
+    config = json.loads(config_path.read_text())
+    merged = dict(config.get("environment_variables", {}))
+    merged.update(config["stages"][stage].get("environment_variables", {}))
+    return merged
+
+
+@dataclass(frozen=True)
+class Execution:
+    batch_id: str
+    status: str  # the execution's: SUCCEEDED | FAILED | TIMED_OUT | ABORTED
+    seconds: float
+    error: str | None
+
+
+class EmbeddedAWS:
+    """Start with `with EmbeddedAWS() as local:`; every AWS call of the process is emulated."""
+
+    def __init__(self, overrides: Mapping[str, str] | None = None, stage: str = "local") -> None:
+        self.stage = stage
+        self._overrides = dict(overrides or {})
+        self._mock: Any = None
+        self._saved_env: dict[str, str | None] = {}
+        self.lambdas: InProcessLambda | None = None
+        self.app: ModuleType | None = None
+
+    # -- life cycle -------------------------------------------------------------------------
+    def __enter__(self) -> EmbeddedAWS:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        from moto import mock_aws
+
+        environment = {**_FAKE_CREDENTIALS, **stage_environment(self.stage), **self._overrides}
+        for name, value in environment.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+        get_settings.cache_clear()
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        patch_sqs_send_depth()
+        boto3.setup_default_session(region_name=REGION)
+        aws.reset()
+        self.app = importlib.import_module("app")
+        self._create_resources(get_settings())
+        self.lambdas = InProcessLambda(app_functions(self.app), f"{APP_NAME}-{self.stage}-")
+        self.lambdas.install()
+
+    def stop(self) -> None:
+        if self._mock is not None:
+            self._wait_for_running_executions()
+            self._mock.stop()
+            self._mock = None
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+        get_settings.cache_clear()
+        aws.reset()
+
+    # -- clients ----------------------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        return get_settings()
+
+    @property
+    def s3(self) -> S3Client:
+        return aws.s3()
+
+    @property
+    def dynamodb(self) -> DynamoDBClient:
+        return aws.dynamodb()
+
+    @property
+    def sqs(self) -> SQSClient:
+        return aws.sqs()
+
+    @property
+    def sfn(self) -> SFNClient:
+        return aws.sfn()
+
+    @property
+    def events_queue_url(self) -> str:
+        return self.sqs.get_queue_url(QueueName=f"{APP_NAME}-{self.stage}-s3-events")["QueueUrl"]
+
+    # -- the stack --------------------------------------------------------------------------
+    def function_arn(self, name: str) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{APP_NAME}-{self.stage}-{name}"
+
+    def substitutions(self) -> dict[str, str]:
+        """What the deployed stack fills into the definition, with this stack's names."""
+        return {
+            "PrepareFileFunctionArn": self.function_arn("PrepareFile"),
+            "ValidateOrderFunctionArn": self.function_arn("ValidateOrder"),
+            "RecordBatchFunctionArn": self.function_arn("RecordBatch"),
+            "WorkPrefix": self.settings.work_prefix,
+        }
+
+    def _create_resources(self, settings: Settings) -> None:
+        self.s3.create_bucket(Bucket=settings.bucket)
+        for table, key in (
+            (settings.orders_table, "OrderId"),
+            (settings.batches_table, "batch_id"),
+        ):
+            self.dynamodb.create_table(
+                TableName=table,
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        dlq_name = settings.dlq_url.rsplit("/", 1)[-1]
+        self.sqs.create_queue(QueueName=dlq_name)
+        events_url = self.sqs.create_queue(QueueName=f"{APP_NAME}-{self.stage}-s3-events")[
+            "QueueUrl"
+        ]
+        events_arn = self.sqs.get_queue_attributes(
+            QueueUrl=events_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        self.s3.put_bucket_notification_configuration(
+            Bucket=settings.bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": events_arn,
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {
+                            "Key": {
+                                "FilterRules": [
+                                    {"Name": "prefix", "Value": settings.incoming_prefix}
+                                ]
+                            }
+                        },
+                    }
+                ]
+            },
+        )
+        name = settings.state_machine_arn.rsplit(":", 1)[-1]
+        rendered = definition.render(self.substitutions())
+        self.sfn.create_state_machine(
+            name=name,
+            definition=definition.for_emulator(rendered),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/{APP_NAME}-{self.stage}-ingest",
+            type="STANDARD",
+        )
+
+    # -- driving it -------------------------------------------------------------------------
+    def upload(self, path: Path, key: str | None = None) -> str:
+        key = key or f"{self.settings.incoming_prefix}{path.name}"
+        with path.open("rb") as body:
+            self.s3.put_object(Bucket=self.settings.bucket, Key=key, Body=body)
+        return key
+
+    def deliver_s3_events(self) -> list[tuple[str, str]]:
+        """Hands every waiting S3 notification to the app's handler, as Lambda would.
+
+        Returns `(key, batch_id)` for each object it was told about, in order.
+        """
+        assert self.app is not None
+        started: list[tuple[str, str]] = []
+        url = self.events_queue_url
+        while True:
+            messages = self.sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                return started
+            for message in messages:
+                event = json.loads(message["Body"])
+                for record in event.get("Records", []):
+                    obj = record["s3"]["object"]
+                    key = unquote_plus(obj["key"])
+                    version = obj.get("versionId") or obj.get("eTag")
+                    source = source_for(record["s3"]["bucket"]["name"], key, version)
+                    started.append((key, source.batch_id))
+                    single = {**event, "Records": [record]}
+                    self.app.on_file_uploaded(single, LambdaContext("on_file_uploaded"))
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def execution_arn(self, batch_id: str) -> str:
+        machine = self.settings.state_machine_arn.rsplit(":", 1)[-1]
+        return f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine}:{batch_id}"
+
+    def poll(self, batch_id: str) -> Execution | None:
+        """The batch's execution once it has ended, else None."""
+        described = self.sfn.describe_execution(executionArn=self.execution_arn(batch_id))
+        if described["status"] == "RUNNING":
+            return None
+        stop = described.get("stopDate")
+        seconds = (stop - described["startDate"]).total_seconds() if stop else 0.0
+        error = described.get("error")
+        if error:
+            error = f"{error}: {described.get('cause', '')}".strip()
+        return Execution(batch_id, described["status"], seconds, error)
+
+    def wait(self, batch_id: str, timeout: float = 3600, poll: float = 0.05) -> Execution:
+        """Waits for the batch's execution to end."""
+        deadline = time.monotonic() + timeout
+        while (execution := self.poll(batch_id)) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"batch {batch_id} still running after {timeout} s")
+            time.sleep(poll)
+        return execution
+
+    def batches(self) -> BatchRecords:
+        return BatchRecords(self.dynamodb, self.settings.batches_table)
+
+    def scan_table(self, table: str) -> Iterator[dict[str, Any]]:
+        deserialize = TypeDeserializer().deserialize
+        for page in self.dynamodb.get_paginator("scan").paginate(TableName=table):
+            for item in page["Items"]:
+                yield {k: plain(deserialize(v)) for k, v in item.items()}
+
+    def drain_dlq(self) -> list[dict[str, Any]]:
+        """Every message waiting in the DLQ (received and deleted), as parsed bodies."""
+        bodies: list[dict[str, Any]] = []
+        url = self.settings.dlq_url
+        while True:
+            messages = self.sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                return bodies
+            for message in messages:
+                bodies.append(json.loads(message["Body"]))
+            self.sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(messages)
+                ],
+            )
+
+    def _wait_for_running_executions(self) -> None:
+        try:
+            arn = self.settings.state_machine_arn
+            running = self.sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")
+            for execution in running.get("executions", []):
+                self.wait(execution["name"], timeout=60)
+        except Exception:  # noqa: BLE001, S110 - best effort while shutting down
+            pass
+
+
+@contextmanager
+def embedded(overrides: Mapping[str, str] | None = None) -> Iterator[EmbeddedAWS]:
+    with EmbeddedAWS(overrides) as local:
+        yield local

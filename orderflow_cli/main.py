@@ -1,0 +1,184 @@
+"""`orders`: run order files through the whole pipeline on the embedded emulator.
+
+orders run PATH... [--json] [--export DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from orderflow_cli.emulator.runtime import EmbeddedAWS, Execution
+
+_DONE_STATUSES = {"succeeded", "quarantined"}
+_PROGRESS_SECONDS = 2.0
+
+
+@dataclass
+class FileOutcome:
+    file: str
+    batch_id: str
+    status: str
+    total: int
+    stored: int
+    rejected: int
+    seconds: float
+    error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "batch_id": self.batch_id,
+            "status": self.status,
+            "total": self.total,
+            "stored": self.stored,
+            "rejected": self.rejected,
+            "seconds": round(self.seconds, 3),
+            "error": self.error,
+        }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="orders", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="process order files on the embedded emulator")
+    run.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    run.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    run.add_argument("--export", type=Path, metavar="DIR", help="write the table, DLQ, batches")
+    args = parser.parse_args(argv)
+    return run_files(args.paths, as_json=args.json, export=args.export)
+
+
+def run_files(paths: Sequence[Path], *, as_json: bool = False, export: Path | None = None) -> int:
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        print(f"orders: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    with EmbeddedAWS() as local:
+        outcomes = process(local, paths, progress=sys.stderr)
+        items = list(local.scan_table(local.settings.orders_table))
+        dlq = local.drain_dlq()
+        if export is not None:
+            _export(local, export, items, dlq, outcomes)
+    if as_json:
+        document = {
+            "batches": [o.to_dict() for o in outcomes],
+            "table_items": len(items),
+            "dlq_messages": len(dlq),
+        }
+        print(json.dumps(document, indent=2))
+    else:
+        _print_table(outcomes, len(items), len(dlq), sys.stdout)
+    failed = [o for o in outcomes if o.status not in _DONE_STATUSES]
+    for outcome in failed:
+        print(
+            f"orders: the pipeline failed on {outcome.file} (batch {outcome.batch_id}): "
+            f"{outcome.error or outcome.status}",
+            file=sys.stderr,
+        )
+    return 1 if failed else 0
+
+
+def process(
+    local: EmbeddedAWS, paths: Sequence[Path], progress: TextIO | None
+) -> list[FileOutcome]:
+    """Uploads every file, lets the S3 events start the executions, waits for them all."""
+    keys: list[str] = []
+    for index, path in enumerate(paths):
+        name = (
+            path.name
+            if path.name not in {p.name for p in paths[:index]}
+            else f"{index}-{path.name}"
+        )
+        keys.append(local.upload(path, f"{local.settings.incoming_prefix}{name}"))
+    started = dict(local.deliver_s3_events())
+    executions = _wait_all(local, [started[k] for k in keys], progress)
+    records = local.batches()
+    outcomes = []
+    for path, execution in zip(paths, executions, strict=True):
+        record = records.get(execution.batch_id) or {}
+        error = record.get("error")
+        outcomes.append(
+            FileOutcome(
+                file=str(path),
+                batch_id=execution.batch_id,
+                status=record.get("status", f"execution {execution.status.lower()}"),
+                total=record.get("total", 0),
+                stored=record.get("stored", 0),
+                rejected=record.get("rejected", 0),
+                seconds=execution.seconds,
+                error=error["message"] if isinstance(error, dict) else execution.error,
+            )
+        )
+    return outcomes
+
+
+def _wait_all(local: EmbeddedAWS, batch_ids: list[str], progress: TextIO | None) -> list[Execution]:
+    """Waits for every execution; reports progress of long ones every few seconds."""
+    finished: dict[str, Execution] = {}
+    next_report = time.monotonic() + _PROGRESS_SECONDS
+    records = local.batches()
+    while len(finished) < len(batch_ids):
+        for batch_id in batch_ids:
+            if batch_id not in finished and (execution := local.poll(batch_id)) is not None:
+                finished[batch_id] = execution
+        if progress is not None and time.monotonic() >= next_report:
+            next_report = time.monotonic() + _PROGRESS_SECONDS
+            for batch_id in batch_ids:
+                if batch_id not in finished:
+                    record = records.get(batch_id) or {}
+                    done, total = record.get("done", 0), record.get("total", "?")
+                    print(f"  {batch_id}: {done}/{total} orders done", file=progress, flush=True)
+        time.sleep(0.05)
+    return [finished[b] for b in batch_ids]
+
+
+def _print_table(outcomes: list[FileOutcome], items: int, dlq: int, out: TextIO) -> None:
+    headers = ("file", "batch id", "status", "total", "stored", "rejected", "time")
+    rows = [
+        (
+            o.file,
+            o.batch_id,
+            o.status,
+            str(o.total),
+            str(o.stored),
+            str(o.rejected),
+            f"{o.seconds:.2f}s",
+        )
+        for o in outcomes
+    ]
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    for row in [headers, *rows]:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)), file=out
+        )
+    for outcome in outcomes:
+        if outcome.error:
+            print(f"{outcome.file}: {outcome.status}: {outcome.error}", file=out)
+    print(f"orders table: {items} item(s); dead-letter queue: {dlq} message(s)", file=out)
+
+
+def _export(
+    local: EmbeddedAWS,
+    directory: Path,
+    items: list[dict[str, Any]],
+    dlq: list[dict[str, Any]],
+    outcomes: list[FileOutcome],
+) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    records = local.batches()
+    batches = [records.get(o.batch_id) or {"batch_id": o.batch_id} for o in outcomes]
+    for name, rows in (("orders.jsonl", items), ("dlq.jsonl", dlq), ("batches.jsonl", batches)):
+        with (directory / name).open("w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Shared fixtures: the embedded emulator, order builders, fault injection."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib import aws
+from orderflow_cli.emulator.runtime import EmbeddedAWS
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "samples"
+
+# Small chunks so that a handful of orders already spans several Map items, and short
+# backoffs so that retries do not slow the suite; everything else is the local stage's.
+FAST = {"CHUNK_MAX_ORDERS": "3", "STORE_RETRY_BASE_SECONDS": "0.001"}
+
+
+@pytest.fixture
+def local() -> Iterator[EmbeddedAWS]:
+    with EmbeddedAWS(FAST) as emulator:
+        yield emulator
+
+
+def order(order_id: str, qty: Any = "1", email: str = "foo@example.com", **extra: Any) -> dict:
+    return {
+        "order-info": {"OrderId": order_id, "item-id": "101", "item-desc": "Item", "qty": qty},
+        "contact-info": {"name": "Foo Bar", "email": email},
+        **extra,
+    }
+
+
+def write_orders(path: Path, orders: list[Any]) -> Path:
+    path.write_text(json.dumps({"orders": orders}))
+    return path
+
+
+def run(local: EmbeddedAWS, *paths: Path) -> list[dict[str, Any]]:
+    """Uploads the files, delivers the S3 events, waits; returns the batch records in order."""
+    keys = [local.upload(p) for p in paths]
+    started = dict(local.deliver_s3_events())
+    records = []
+    for key in keys:
+        local.wait(started[key], timeout=120)
+        record = local.batches().get(started[key])
+        assert record is not None
+        records.append(record)
+    return records
+
+
+def stored_items(local: EmbeddedAWS) -> dict[str, dict[str, Any]]:
+    return {i["OrderId"]: i for i in local.scan_table(local.settings.orders_table)}
+
+
+FaultRule = Callable[[int], str | None]
+
+
+def inject_faults(client: Any, operation: str, rule: FaultRule) -> list[int]:
+    """Makes `operation` on `client` fail with the error code `rule(call_number)` returns
+    (None lets the call through). Returns the list of call numbers seen, for assertions."""
+    calls: list[int] = []
+
+    def before_call(**_: Any) -> Any:
+        calls.append(len(calls) + 1)
+        code = rule(len(calls))
+        if code is None:
+            return None
+        from botocore.awsrequest import AWSResponse, HTTPHeaders
+
+        error = {"Error": {"Code": code, "Message": f"injected {code}"}}
+        parsed = {**error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+        return AWSResponse("https://injected", 400, HTTPHeaders(), None), parsed
+
+    service = client.meta.service_model.service_name
+    client.meta.events.register(f"before-call.{service}.{operation}", before_call)
+    return calls
+
+
+@pytest.fixture
+def dynamodb_client(local: EmbeddedAWS) -> Any:
+    return aws.dynamodb()

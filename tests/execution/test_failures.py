@@ -1,0 +1,137 @@
+"""Failure paths, executed: unreadable files, throttling, failing writes, DLQ outages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chalicelib import aws
+from orderflow_cli.emulator.runtime import EmbeddedAWS
+from tests.conftest import inject_faults, order, run, stored_items, write_orders
+
+UNREADABLE = {
+    "not-json.json": (b"this is not json", "file.invalid_json"),
+    "truncated.json": (b'{"orders": [{"order-info": {"OrderId": "1"', "file.invalid_json"),
+    "latin1.csv": (
+        "OrderId,item-id,item-desc,qty,name,email\n1,2,caf\xe9,1,Jos\xe9,j@example.com\n".encode(
+            "latin-1"
+        ),
+        "file.encoding",
+    ),
+    "columns.csv": (b"OrderId,qty\n1,2\n", "file.missing_columns"),
+    "empty.json": (b"", "file.empty"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNREADABLE))
+def test_unreadable_file_is_quarantined_with_a_report(
+    local: EmbeddedAWS, tmp_path: Path, name: str
+) -> None:
+    content, code = UNREADABLE[name]
+    path = tmp_path / name
+    path.write_bytes(content)
+
+    (batch,) = run(local, path)
+
+    assert batch["status"] == "quarantined"
+    assert batch["error"]["code"] == code
+    assert batch["error"]["message"]
+    assert (batch["total"], batch["stored"], batch["rejected"]) == (0, 0, 0)
+    bucket = local.settings.bucket
+    kept = local.s3.get_object(Bucket=bucket, Key=f"quarantine/{batch['batch_id']}/{name}")
+    assert kept["Body"].read() == content
+    report = json.loads(
+        local.s3.get_object(Bucket=bucket, Key=f"quarantine/{batch['batch_id']}/error.json")[
+            "Body"
+        ].read()
+    )
+    assert report["error"]["code"] == code
+    assert report["source"]["key"] == f"incoming/{name}"
+    listed = local.s3.list_objects_v2(Bucket=bucket, Prefix="incoming/").get("KeyCount")
+    assert listed == 0
+    assert stored_items(local) == {}
+    assert local.drain_dlq() == []
+
+
+def test_truncated_file_stores_nothing_even_after_many_good_orders(
+    local: EmbeddedAWS, tmp_path: Path
+) -> None:
+    text = json.dumps({"orders": [order(f"t-{i}") for i in range(10)]})
+    path = tmp_path / "cut.json"
+    path.write_text(text[:-5])
+
+    (batch,) = run(local, path)
+
+    assert batch["status"] == "quarantined"
+    assert stored_items(local) == {}
+
+
+def test_throttled_writes_succeed_on_retry(local: EmbeddedAWS, tmp_path: Path) -> None:
+    throttle = {1, 2, 3, 5}
+    calls = inject_faults(
+        aws.dynamodb(),
+        "PutItem",
+        lambda n: "ProvisionedThroughputExceededException" if n in throttle else None,
+    )
+    (batch,) = run(local, write_orders(tmp_path / "t.json", [order("a"), order("b")]))
+
+    assert (batch["stored"], batch["rejected"]) == (2, 0)
+    assert set(stored_items(local)) == {"a", "b"}
+    assert len(calls) == 6  # a: 3 throttled + 1; b: 1 throttled + 1
+    assert local.drain_dlq() == []
+
+
+def test_writes_that_keep_failing_end_in_the_dlq(local: EmbeddedAWS, tmp_path: Path) -> None:
+    calls = inject_faults(aws.dynamodb(), "PutItem", lambda n: "ThrottlingException")
+
+    (batch,) = run(local, write_orders(tmp_path / "t.json", [order("a")]))
+
+    assert batch["status"] == "succeeded"
+    assert (batch["stored"], batch["rejected"]) == (0, 1)
+    assert batch["rejected_by_reason"] == {"store_failed": 1}
+    assert len(calls) == 4  # the first try and 3 retries
+    (message,) = local.drain_dlq()
+    assert message["reason"] == "store_failed"
+    assert "ThrottlingException" in message["errors"][0]["message"]
+    assert message["order"]["order-info"]["OrderId"] == "a"
+
+
+def test_errors_that_are_not_transient_are_not_retried(local: EmbeddedAWS, tmp_path: Path) -> None:
+    calls = inject_faults(aws.dynamodb(), "PutItem", lambda n: "ValidationException")
+
+    (batch,) = run(local, write_orders(tmp_path / "v.json", [order("a")]))
+
+    assert len(calls) == 1
+    assert batch["rejected_by_reason"] == {"store_failed": 1}
+
+
+def test_a_dlq_outage_is_retried_and_loses_nothing(local: EmbeddedAWS, tmp_path: Path) -> None:
+    calls = inject_faults(
+        aws.sqs(), "SendMessageBatch", lambda n: "ServiceUnavailable" if n <= 4 else None
+    )
+    orders = [order("ok"), order("bad", qty="x")]
+
+    (batch,) = run(local, write_orders(tmp_path / "d.json", orders))
+
+    assert batch["status"] == "succeeded"
+    assert (batch["stored"], batch["rejected"]) == (1, 1)
+    assert len(calls) == 5
+    (message,) = local.drain_dlq()
+    assert message["order_id"] == "bad"
+
+
+def test_a_chunk_that_cannot_finish_fails_the_batch_and_says_how_many(
+    local: EmbeddedAWS, tmp_path: Path
+) -> None:
+    inject_faults(aws.sqs(), "SendMessageBatch", lambda n: "ServiceUnavailable")
+    orders = [order("ok-1"), order("ok-2"), order("ok-3"), order("ok-4"), order("bad", qty="x")]
+
+    (batch,) = run(local, write_orders(tmp_path / "d.json", orders))
+
+    assert batch["status"] == "failed"
+    assert batch["error"]["code"] == "pipeline.chunks_unprocessed"
+    assert batch["unprocessed"] == 2  # the second chunk: ok-4 and bad
+    assert batch["total"] == batch["stored"] + batch["rejected"] + batch["unprocessed"]
+    assert set(stored_items(local)) == {"ok-1", "ok-2", "ok-3", "ok-4"}

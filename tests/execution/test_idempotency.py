@@ -1,0 +1,81 @@
+"""Nothing twice: repeated events, repeated files, conflicting OrderIds, concurrency."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orderflow_cli.emulator.runtime import EmbeddedAWS
+from tests.conftest import order, run, stored_items, write_orders
+
+
+def test_a_repeated_s3_event_processes_nothing_twice(local: EmbeddedAWS, tmp_path: Path) -> None:
+    path = write_orders(tmp_path / "r.json", [order("r-1"), order("r-bad", qty="0")])
+    key = local.upload(path)
+    (first,) = local.deliver_s3_events()
+    local.wait(first[1])
+    # The same object announced again (S3 delivers at least once).
+    local.s3.copy_object(
+        Bucket=local.settings.bucket,
+        Key=key,
+        CopySource={"Bucket": local.settings.bucket, "Key": key},
+        MetadataDirective="REPLACE",
+    )
+    again = local.deliver_s3_events()
+
+    assert again == [first]  # same object, same ETag: same batch id, same execution
+    executions = local.sfn.list_executions(stateMachineArn=local.settings.state_machine_arn)
+    assert len(executions["executions"]) == 1
+    assert len(local.drain_dlq()) == 1
+
+
+def test_the_same_orders_in_another_file_are_no_ops(local: EmbeddedAWS, tmp_path: Path) -> None:
+    orders = [order("s-1"), order("s-2")]
+    first, second = run(
+        local,
+        write_orders(tmp_path / "monday.json", orders),
+    ) + run(local, write_orders(tmp_path / "tuesday.json", [order(" s-1 "), order("s-2", qty=1)]))
+
+    assert first["batch_id"] != second["batch_id"]
+    assert (second["stored"], second["unchanged"], second["rejected"]) == (2, 2, 0)
+    items = stored_items(local)
+    assert len(items) == 2
+    assert items["s-1"]["batch_id"] == first["batch_id"]  # never rewritten
+    assert local.drain_dlq() == []
+
+
+def test_a_conflicting_order_id_in_one_file_is_dead_lettered(
+    local: EmbeddedAWS, tmp_path: Path
+) -> None:
+    orders = [order("c-1", qty="1"), order("c-2"), order("c-1", qty="5")]
+
+    (batch,) = run(local, write_orders(tmp_path / "c.json", orders))
+
+    assert (batch["stored"], batch["rejected"]) == (2, 1)
+    assert batch["rejected_by_reason"] == {"conflict": 1}
+    assert stored_items(local)["c-1"]["order-info"]["qty"] == 1
+    (message,) = local.drain_dlq()
+    assert (message["row"], message["reason"]) == (3, "conflict")
+    assert message["errors"][0]["code"] == "OrderId.conflict"
+
+
+def test_two_files_at_once_with_one_order_id_store_exactly_one(
+    local: EmbeddedAWS, tmp_path: Path
+) -> None:
+    fillers_a = [order(f"a-{i}") for i in range(8)]
+    fillers_b = [order(f"b-{i}") for i in range(8)]
+    file_a = write_orders(tmp_path / "a.json", [*fillers_a, order("shared", qty="1")])
+    file_b = write_orders(tmp_path / "b.json", [*fillers_b, order("shared", qty="2")])
+
+    batch_a, batch_b = run(local, file_a, file_b)  # both executions run concurrently
+
+    items = stored_items(local)
+    assert len(items) == 17
+    conflicts = local.drain_dlq()
+    assert [m["reason"] for m in conflicts] == ["conflict"]
+    loser = conflicts[0]
+    winner_batch = items["shared"]["batch_id"]
+    assert loser["batch_id"] != winner_batch
+    assert {winner_batch, loser["batch_id"]} == {batch_a["batch_id"], batch_b["batch_id"]}
+    assert str(items["shared"]["order-info"]["qty"]) != loser["order"]["order-info"]["qty"]
+    assert batch_a["stored"] + batch_b["stored"] == 17
+    assert batch_a["rejected"] + batch_b["rejected"] == 1
