@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chalice import Chalice
-from chalice.app import S3Event
+from chalice.app import Chalice, S3Event
 
 from chalicelib import aws, log, wiring
 from chalicelib.pipeline.finish import record_batch
@@ -15,7 +14,7 @@ from chalicelib.pipeline.process import ChunkTask, process_chunk
 from chalicelib.pipeline.trigger import source_for, start_ingest
 from chalicelib.settings import get_settings
 
-app = Chalice(app_name="orderflow")
+app = Chalice(app_name="orderflow", configure_logs=False)  # chalicelib.log configures JSON logs
 
 # Decorators need these names at import time; the stage's config.json sets them.
 _BUCKET = os.environ.get("BUCKET_NAME", "orderflow-dev-orders")

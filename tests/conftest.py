@@ -22,11 +22,14 @@ FAST = {"CHUNK_MAX_ORDERS": "3", "STORE_RETRY_BASE_SECONDS": "0.001"}
 
 @pytest.fixture
 def local() -> Iterator[EmbeddedAWS]:
-    with EmbeddedAWS(FAST) as emulator:
+    # Chunks of one file run concurrently too, as on AWS (the emulator's default is 1).
+    with EmbeddedAWS(FAST, map_concurrency=4) as emulator:
         yield emulator
 
 
-def order(order_id: str, qty: Any = "1", email: str = "foo@example.com", **extra: Any) -> dict:
+def order(
+    order_id: str, qty: Any = "1", email: str = "foo@example.com", **extra: Any
+) -> dict[str, Any]:
     return {
         "order-info": {"OrderId": order_id, "item-id": "101", "item-desc": "Item", "qty": qty},
         "contact-info": {"name": "Foo Bar", "email": email},

@@ -3,9 +3,12 @@
 The file keeps `${Name}` placeholders (the syntax of CloudFormation's DefinitionSubstitutions);
 `render` fills every one of them and refuses to leave any behind.
 
-The embedded emulator (moto's interpreter) refuses one thing the deployed definition uses:
-Distributed Map child executions of type EXPRESS. `for_emulator` is the single, named place that
-adapts the rendered definition for it (children become STANDARD, which only changes pricing).
+`for_emulator` is the single, named place that adapts the rendered definition for the embedded
+emulator (moto's interpreter), in two ways:
+- moto refuses Distributed Map children of type EXPRESS: they become STANDARD, which on AWS
+  would only change pricing;
+- every Map item runs in a thread of one Python process, where concurrency only adds contention
+  for the interpreter lock: `MaxConcurrency` is lowered to `max_concurrency`.
 """
 
 from __future__ import annotations
@@ -43,13 +46,15 @@ def render(substitutions: Mapping[str, str], *, path: Path = DEFINITION_PATH) ->
     return rendered
 
 
-def for_emulator(rendered: str) -> str:
-    """The rendered definition as moto's interpreter accepts it (see the module docstring)."""
+def for_emulator(rendered: str, max_concurrency: int = 1) -> str:
+    """The rendered definition as moto's interpreter runs it best (see the module docstring)."""
     document = json.loads(rendered)
     for state in _states(document):
         processor = state.get("ItemProcessor", {}).get("ProcessorConfig", {})
         if processor.get("Mode") == "DISTRIBUTED" and processor.get("ExecutionType") == "EXPRESS":
             processor["ExecutionType"] = "STANDARD"
+        if state.get("Type") == "Map" and state.get("MaxConcurrency", 0) > max_concurrency:
+            state["MaxConcurrency"] = max_concurrency
     return json.dumps(document)
 
 

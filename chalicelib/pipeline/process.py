@@ -27,6 +27,11 @@ INVALID = "invalid"
 CONFLICT = "conflict"
 STORE_FAILED = "store_failed"
 
+STORE_ERROR_CODES = {
+    "OrderId.conflict": "the OrderId is already stored with other content; nothing was overwritten",
+    "order.store_failed": "the order could not be written after every retry; the message says why",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class ChunkTask:

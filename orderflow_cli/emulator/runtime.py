@@ -70,8 +70,14 @@ class Execution:
 class EmbeddedAWS:
     """Start with `with EmbeddedAWS() as local:`; every AWS call of the process is emulated."""
 
-    def __init__(self, overrides: Mapping[str, str] | None = None, stage: str = "local") -> None:
+    def __init__(
+        self,
+        overrides: Mapping[str, str] | None = None,
+        stage: str = "local",
+        map_concurrency: int = 1,
+    ) -> None:
         self.stage = stage
+        self.map_concurrency = map_concurrency
         self._overrides = dict(overrides or {})
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
@@ -90,6 +96,8 @@ class EmbeddedAWS:
         from moto import mock_aws
 
         environment = {**_FAKE_CREDENTIALS, **stage_environment(self.stage), **self._overrides}
+        if "ORDERFLOW_LOG_LEVEL" in os.environ:  # `ORDERFLOW_LOG_LEVEL=INFO orders run ...`
+            environment["LOG_LEVEL"] = os.environ["ORDERFLOW_LOG_LEVEL"]
         for name, value in environment.items():
             self._saved_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value
@@ -154,6 +162,7 @@ class EmbeddedAWS:
             "ValidateOrderFunctionArn": self.function_arn("ValidateOrder"),
             "RecordBatchFunctionArn": self.function_arn("RecordBatch"),
             "WorkPrefix": self.settings.work_prefix,
+            "BucketName": self.settings.bucket,
         }
 
     def _create_resources(self, settings: Settings) -> None:
@@ -198,7 +207,7 @@ class EmbeddedAWS:
         rendered = definition.render(self.substitutions())
         self.sfn.create_state_machine(
             name=name,
-            definition=definition.for_emulator(rendered),
+            definition=definition.for_emulator(rendered, self.map_concurrency),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/{APP_NAME}-{self.stage}-ingest",
             type="STANDARD",
         )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 from tests.conftest import SAMPLES, order, run, stored_items, write_orders
 
 
-def dlq_by_row(local: EmbeddedAWS) -> dict[int, dict]:
+def dlq_by_row(local: EmbeddedAWS) -> dict[int, dict[str, Any]]:
     return {m["row"]: m for m in local.drain_dlq()}
 
 

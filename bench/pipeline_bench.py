@@ -1,0 +1,234 @@
+"""Speed, memory and modelled AWS cost of the pipeline, measured in one run beside its floor.
+
+    python bench/pipeline_bench.py --orders 100000
+
+Speed: the whole pipeline on the embedded emulator (upload, S3 event, state machine, in-process
+Lambdas, conditional puts, DLQ) against the floor: the same valid orders written straight into
+an emulated table with the conditional put the pipeline needs, in the same process and run.
+The ratio is the figure that counts; seconds on these machines are noisy.
+
+Memory: peak traced memory of the streaming read and chunking (PrepareFile's work) over the
+generated file and over a file a tenth of its size: the two peaks should be about equal.
+(The emulator itself keeps every object, item and message in memory, as the cloud would on
+its disks: that is not the product's memory and is not counted.)
+
+Cost: what the run asked of each service, scaled to one million orders, at list prices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import random
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import boto3
+
+from bench import prices
+from chalicelib import aws
+from chalicelib.orders.readers import read_records
+from chalicelib.orders.validation import ValidOrder, validate_order
+from chalicelib.pipeline.chunks import cut
+from chalicelib.pipeline.store import OrderStore, RetryPolicy, StoreOutcome
+from orderflow_cli.emulator.runtime import EmbeddedAWS
+
+LAMBDA_MEMORY_GB = 256 / 1024  # .chalice/config.json lambda_memory_size
+
+
+def generate(path: Path, count: int, invalid_percent: float, seed: int = 7) -> int:
+    """Writes a JSON document of `count` orders, streaming; returns how many are invalid."""
+    rng = random.Random(seed)
+    invalid = 0
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt", encoding="utf-8") as out:
+        out.write('{"orders": [\n')
+        for i in range(count):
+            bad = rng.random() * 100 < invalid_percent
+            invalid += bad
+            order = {
+                "order-info": {
+                    "OrderId": f"B-{i:08d}",
+                    "item-id": str(100 + i % 900),
+                    "item-desc": f"Item {i % 97}",
+                    "qty": "0" if bad else str(1 + i % 9),
+                },
+                "contact-info": {"name": f"Customer {i}", "email": f"customer{i}@example.com"},
+            }
+            out.write(("," if i else "") + json.dumps(order) + "\n")
+        out.write("]}\n")
+    return invalid
+
+
+class CallCounter:
+    """Counts AWS API calls (and SQS payload bytes) made through the default boto3 session."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.sqs_units = 0
+
+    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        name = f"{model.service_model.service_name}.{model.name}"
+        self.calls[name] += 1
+        if name in {"sqs.SendMessageBatch", "sqs.SendMessage"}:
+            size = len(params.get("body", b""))
+            self.sqs_units += max(1, math.ceil(size / (64 * 1024)))
+
+
+def pipeline_run(path: Path, counter: CallCounter) -> dict[str, Any]:
+    with EmbeddedAWS() as local:
+        session = boto3.DEFAULT_SESSION
+        assert session is not None
+        session.events.register("before-call", counter)
+        aws.reset()  # clients made from here on carry the counter
+        started = time.perf_counter()
+        key = local.upload(path)
+        ((_, batch_id),) = local.deliver_s3_events()
+        execution = local.wait(batch_id, timeout=3600, poll=0.2)
+        seconds = time.perf_counter() - started
+        record = local.batches().get(batch_id) or {}
+        history = local.sfn.get_execution_history(
+            executionArn=local.execution_arn(batch_id), maxResults=1000
+        )["events"]
+        transitions = sum(1 for e in history if e["type"].endswith("StateEntered"))
+        assert local.lambdas is not None
+        return {
+            "key": key,
+            "execution": execution.status,
+            "record": record,
+            "seconds": seconds,
+            "transitions": transitions,
+            "invocations": dict(local.lambdas.invocations),
+            "busy": dict(local.lambdas.busy_seconds),
+        }
+
+
+def floor_run(path: Path) -> tuple[int, float]:
+    """The same valid orders, conditional put by conditional put, into an emulated table."""
+    with EmbeddedAWS() as local:
+        orders: list[ValidOrder] = []
+        with path.open("rb") as body:
+            for record in read_records(body, path.name):
+                checked = validate_order(record.order)
+                if isinstance(checked, ValidOrder):
+                    orders.append(checked)
+        store = OrderStore(aws.dynamodb(), local.settings.orders_table, RetryPolicy())
+        started = time.perf_counter()
+        for row, order in enumerate(orders, start=1):
+            result = store.put(order, batch_id="floor", row=row)
+            assert result.outcome is StoreOutcome.STORED
+        return len(orders), time.perf_counter() - started
+
+
+def streaming_peak(path: Path) -> float:
+    """Peak traced MiB while reading and chunking the whole file (PrepareFile's work)."""
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    with path.open("rb") as body:
+        for _chunk in cut(read_records(body, path.name), 1000, 1_000_000):
+            pass
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def cost_per_million(run: dict[str, Any], counter: CallCounter, orders: int) -> dict[str, float]:
+    calls = counter.calls
+    chunks = run["record"].get("chunks", 0)
+    scale = 1_000_000 / orders
+    lambda_requests = sum(run["invocations"].values())
+    lambda_gb_s = sum(run["busy"].values()) * LAMBDA_MEMORY_GB
+    express_gb_s = run["busy"].get("ValidateOrder", 0.0) * prices.SFN_EXPRESS_MIN_MEMORY_GB
+    s3_puts = sum(calls[f"s3.{op}"] for op in ("PutObject", "CopyObject", "ListObjectsV2"))
+    s3_gets = calls["s3.GetObject"] + calls["s3.HeadObject"]
+    writes = calls["dynamodb.PutItem"] + calls["dynamodb.UpdateItem"]
+    reads = calls["dynamodb.GetItem"]
+    return {
+        "Step Functions standard transitions": run["transitions"]
+        * prices.SFN_STANDARD_PER_TRANSITION
+        * scale,
+        "Step Functions express requests": chunks * prices.SFN_EXPRESS_PER_REQUEST * scale,
+        "Step Functions express duration": express_gb_s * prices.SFN_EXPRESS_PER_GB_SECOND * scale,
+        "Lambda requests": lambda_requests * prices.LAMBDA_PER_REQUEST * scale,
+        "Lambda duration": lambda_gb_s * prices.LAMBDA_PER_GB_SECOND * scale,
+        "S3 PUT/COPY/LIST": s3_puts * prices.S3_PER_PUT * scale,
+        "S3 GET": s3_gets * prices.S3_PER_GET * scale,
+        "DynamoDB write units": writes * prices.DYNAMODB_PER_WRITE_UNIT * scale,
+        "DynamoDB read units": reads * prices.DYNAMODB_PER_READ_UNIT * scale,
+        "SQS requests (64 KB units)": counter.sqs_units * prices.SQS_PER_REQUEST * scale,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--invalid-percent", type=float, default=1.0)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        big = Path(tmp) / "bench-orders.json"
+        small = Path(tmp) / "bench-orders-small.json"
+        invalid = generate(big, args.orders, args.invalid_percent)
+        generate(small, max(1, args.orders // 10), args.invalid_percent)
+        print(
+            f"file: {args.orders} orders ({invalid} invalid), {big.stat().st_size / 2**20:.1f} MiB"
+        )
+
+        peak_small, peak_big = streaming_peak(small), streaming_peak(big)
+        counter = CallCounter()
+        run = pipeline_run(big, counter)
+        valid, floor_seconds = floor_run(big)
+
+    record = run["record"]
+    print(
+        f"pipeline: execution {run['execution']}, batch {record.get('status')}: "
+        f"total {record.get('total')}, stored {record.get('stored')}, "
+        f"rejected {record.get('rejected')}, chunks {record.get('chunks')}"
+    )
+    pipeline_rate = args.orders / run["seconds"]
+    floor_rate = valid / floor_seconds
+    print("\nspeed (same process, same run)")
+    print(
+        f"  pipeline, whole file:           {run['seconds']:8.1f} s  {pipeline_rate:8.0f} orders/s"
+    )
+    print(f"  floor, {valid} conditional puts: {floor_seconds:8.1f} s  {floor_rate:8.0f} puts/s")
+    print(f"  ratio pipeline/floor (orders/s): {pipeline_rate / floor_rate:.2f}")
+    print("\nmemory (peak traced while streaming and chunking the file)")
+    print(f"  {args.orders // 10:>9} orders: {peak_small:6.2f} MiB")
+    print(f"  {args.orders:>9} orders: {peak_big:6.2f} MiB   ratio {peak_big / peak_small:.2f}")
+
+    costs = cost_per_million(run, counter, args.orders)
+    total = sum(costs.values())
+    floor_cost = prices.DYNAMODB_PER_WRITE_UNIT * 1_000_000
+    print(
+        f"\nmodelled cost of 1,000,000 orders on AWS ({prices.REGION}, prices of "
+        f"{prices.PRICES_AS_OF}, bench/prices.py)"
+    )
+    for name, value in sorted(costs.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:38s} ${value:9.4f}")
+    print(
+        f"  {'total':38s} ${total:9.4f}   = {total / floor_cost:.2f} x the DynamoDB floor "
+        f"(${floor_cost:.3f})"
+    )
+    print("\nAWS calls made by the run:")
+    for name, n in sorted(run_calls(counter).items()):
+        print(f"  {name:38s} {n}")
+    return 0 if record.get("status") == "succeeded" else 1
+
+
+def run_calls(counter: CallCounter) -> dict[str, int]:
+    return dict(counter.calls)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

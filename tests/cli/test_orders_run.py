@@ -1,0 +1,76 @@
+"""`orders run`: the user's entry point to the pipeline on the embedded emulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orderflow_cli.main import main
+from tests.conftest import SAMPLES, order, write_orders
+
+
+def test_run_json_reports_every_file_and_where_every_order_went(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "broken.json"
+    bad.write_text('{"orders": [')
+    paths = [SAMPLES / "seed-example.json", SAMPLES / "mixed.json", SAMPLES / "orders.csv", bad]
+
+    status = main(["run", *map(str, paths), "--json", "--export", str(tmp_path / "out")])
+
+    assert status == 0
+    document = json.loads(capsys.readouterr().out)
+    batches = {Path(b["file"]).name: b for b in document["batches"]}
+    assert {
+        n: (b["status"], b["total"], b["stored"], b["rejected"]) for n, b in batches.items()
+    } == {
+        "seed-example.json": ("succeeded", 1, 1, 0),
+        "mixed.json": ("succeeded", 6, 2, 4),
+        "orders.csv": ("succeeded", 4, 2, 2),
+        "broken.json": ("quarantined", 0, 0, 0),
+    }
+    assert "file.invalid_json" not in (batches["broken.json"]["error"] or "")  # a sentence
+    assert "JSON" in batches["broken.json"]["error"]
+    assert document["table_items"] == 5
+    assert document["dlq_messages"] == 6
+    out = tmp_path / "out"
+    items = [json.loads(line) for line in (out / "orders.jsonl").read_text().splitlines()]
+    dlq = [json.loads(line) for line in (out / "dlq.jsonl").read_text().splitlines()]
+    batch_lines = (out / "batches.jsonl").read_text().splitlines()
+    assert sorted(i["OrderId"] for i in items) == ["1", "1001", "1002", "2001", "2002"]
+    assert len(dlq) == 6
+    assert all(m["reason"] == "invalid" for m in dlq)
+    assert len(batch_lines) == 4
+
+
+def test_run_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(SAMPLES / "mixed.json")]) == 0
+
+    out = capsys.readouterr().out
+    assert "batch id" in out
+    assert "succeeded" in out
+    assert "orders table: 2 item(s); dead-letter queue: 4 message(s)" in out
+
+
+def test_a_missing_file_is_a_clear_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "no/such/file.json"]) == 2
+    assert "no such file: no/such/file.json" in capsys.readouterr().err
+
+
+def test_a_pipeline_failure_exits_non_zero_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.pipeline.deadletter import DeadLetterQueue, DeadLetterUnavailable
+
+    def unavailable(self: DeadLetterQueue, bodies: list[str]) -> None:
+        raise DeadLetterUnavailable("the DLQ refused every message")
+
+    monkeypatch.setattr(DeadLetterQueue, "_send_batch", unavailable)
+    path = write_orders(tmp_path / "f.json", [order("x", qty="0")])
+
+    assert main(["run", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "the pipeline failed on" in err
+    assert "could not be processed" in err
