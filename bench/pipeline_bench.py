@@ -203,6 +203,8 @@ def main() -> int:
     )
     print(f"  floor, {valid} conditional puts: {floor_seconds:8.1f} s  {floor_rate:8.0f} puts/s")
     print(f"  ratio pipeline/floor (orders/s): {pipeline_rate / floor_rate:.2f}")
+    busy = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in run["busy"].items())
+    print(f"  time inside the Lambda functions: {busy}")
     print("\nmemory (peak traced while streaming and chunking the file)")
     print(f"  {args.orders // 10:>9} orders: {peak_small:6.2f} MiB")
     print(f"  {args.orders:>9} orders: {peak_big:6.2f} MiB   ratio {peak_big / peak_small:.2f}")

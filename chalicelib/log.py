@@ -8,7 +8,9 @@ import re
 import sys
 from typing import Any
 
-_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
+# Any run of characters that may stand in an address's local part (internationalised ones
+# included), then "@" and a domain: only the first character of the local part is kept.
+_EMAIL = re.compile(r"""([^\s@<>()\[\],;:"'])[^\s@<>()\[\],;:"]*@([\w.-]+)""")
 
 
 def mask_emails(text: str) -> str:

@@ -33,8 +33,10 @@ class ChunkRef:
 
 
 def _encode(record: Record) -> str:
+    """ASCII JSON: every character is one byte (so the byte bound is exact), and text that is
+    not valid Unicode (a lone surrogate, which JSON allows) survives the round trip."""
     error = record.error.to_dict() if record.error else None
-    return json.dumps([record.row, record.order, error], ensure_ascii=False, default=str)
+    return json.dumps([record.row, record.order, error], default=str)
 
 
 def cut(records: Iterable[Record], max_orders: int, max_bytes: int) -> Iterator[list[str]]:
@@ -94,7 +96,7 @@ class ChunkStore:
         self._client.put_object(
             Bucket=self._bucket,
             Key=self.keys.result(index),
-            Body=json.dumps(result, ensure_ascii=False).encode(),
+            Body=json.dumps(result).encode(),
             ContentType="application/json",
         )
 

@@ -59,15 +59,22 @@ def message_body(rejection: Rejection, *, batch_id: str, bucket: str, key: str) 
         "source": {"bucket": bucket, "key": key},
         "batch_id": batch_id,
     }
-    text = json.dumps(body, ensure_ascii=False, default=str)
-    if len(text.encode()) <= MAX_MESSAGE_BYTES:
+    # ASCII JSON: SQS refuses some characters (and any lone surrogate) that JSON escapes carry.
+    text = json.dumps(body, default=str)
+    if len(text) <= MAX_MESSAGE_BYTES:
         return text
-    # An order too large for a message: keep an excerpt; the row points into the kept source file.
-    body["order"] = json.dumps(rejection.order, ensure_ascii=False, default=str)[
-        :_ORDER_EXCERPT_CHARS
-    ]
+    # An order too large for a message: keep excerpts; the row points into the kept source file.
+    body["order"] = _excerpt(rejection.order)
+    body["errors"] = [{**e, "value": _excerpt(e["value"])} for e in body["errors"]]
     body["order_truncated"] = True
-    return json.dumps(body, ensure_ascii=False, default=str)
+    return json.dumps(body, default=str)
+
+
+def _excerpt(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text[:_ORDER_EXCERPT_CHARS]
 
 
 class DeadLetterQueue:
@@ -118,7 +125,7 @@ def _batches(bodies: Iterable[str]) -> Iterator[list[str]]:
     batch: list[str] = []
     size = 0
     for body in bodies:
-        length = len(body.encode())
+        length = len(body)  # bodies are ASCII
         if batch and (len(batch) == _BATCH_LIMIT or size + length > MAX_MESSAGE_BYTES):
             yield batch
             batch, size = [], 0

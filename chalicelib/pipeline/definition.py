@@ -42,7 +42,10 @@ def render(substitutions: Mapping[str, str], *, path: Path = DEFINITION_PATH) ->
     if missing or unknown:
         raise DefinitionError(f"missing substitutions {missing}, unknown substitutions {unknown}")
     rendered = _PLACEHOLDER.sub(lambda m: substitutions[m.group(1)], text)
-    json.loads(rendered)  # a substitution must never break the document
+    try:
+        json.loads(rendered)
+    except json.JSONDecodeError as error:
+        raise DefinitionError(f"a substitution broke the JSON document: {error}") from error
     return rendered
 
 
@@ -53,7 +56,8 @@ def for_emulator(rendered: str, max_concurrency: int = 1) -> str:
         processor = state.get("ItemProcessor", {}).get("ProcessorConfig", {})
         if processor.get("Mode") == "DISTRIBUTED" and processor.get("ExecutionType") == "EXPRESS":
             processor["ExecutionType"] = "STANDARD"
-        if state.get("Type") == "Map" and state.get("MaxConcurrency", 0) > max_concurrency:
+        unlimited = state.get("MaxConcurrency", 0) == 0  # 0 or absent: no limit
+        if state.get("Type") == "Map" and (unlimited or state["MaxConcurrency"] > max_concurrency):
             state["MaxConcurrency"] = max_concurrency
     return json.dumps(document)
 

@@ -30,6 +30,8 @@ STORE_FAILED = "store_failed"
 STORE_ERROR_CODES = {
     "OrderId.conflict": "the OrderId is already stored with other content; nothing was overwritten",
     "order.store_failed": "the order could not be written after every retry; the message says why",
+    "order.not_storable": "the order holds a value DynamoDB cannot hold (NaN, Infinity, a number"
+    " out of DynamoDB's range, text that is not valid Unicode)",
 }
 
 
@@ -107,6 +109,9 @@ def _settle(
             "order-info.OrderId", "OrderId.conflict", result.detail, checked.order_id
         )
         return _rejection(record, CONFLICT, (error,), checked.order_id)
+    if result.outcome is StoreOutcome.UNSTORABLE:
+        error = FieldError("order", "order.not_storable", result.detail, None)
+        return _rejection(record, INVALID, (error,), checked.order_id)
     if result.outcome is StoreOutcome.STORE_FAILED:
         message = f"write failed after {result.attempts} attempt(s): {result.detail}"
         error = FieldError("order", "order.store_failed", message, None)

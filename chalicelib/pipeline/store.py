@@ -47,6 +47,7 @@ class StoreOutcome(Enum):
     UNCHANGED = "unchanged"  # already stored with the same content: a no-op
     CONFLICT = "conflict"  # already stored with other content: never overwritten
     STORE_FAILED = "store_failed"
+    UNSTORABLE = "unstorable"  # holds a value DynamoDB cannot hold (NaN, 1e-200, a lone surrogate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +96,13 @@ class OrderStore:
 
     def put(self, order: ValidOrder, *, batch_id: str, row: int) -> StoreResult:
         item = self.item_for(order, batch_id=batch_id, row=row)
+        try:
+            serialized = {k: self._serialize(_numbers_as_decimal(v)) for k, v in item.items()}
+        except (TypeError, ValueError, ArithmeticError) as error:
+            return StoreResult(StoreOutcome.UNSTORABLE, f"{type(error).__name__}: {error}")
         request: dict[str, Any] = {
             "TableName": self._table,
-            "Item": {k: self._serialize(_numbers_as_decimal(v)) for k, v in item.items()},
+            "Item": serialized,
             "ConditionExpression": "attribute_not_exists(OrderId)",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
@@ -107,6 +112,8 @@ class OrderStore:
             try:
                 self._client.put_item(**request)
                 return StoreResult(StoreOutcome.STORED, attempts=attempt)
+            except UnicodeEncodeError as error:  # a lone surrogate: no request can carry it
+                return StoreResult(StoreOutcome.UNSTORABLE, f"{type(error).__name__}: {error}")
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code", "")
                 if code == _CONDITION_FAILED:

@@ -22,6 +22,11 @@ UNREADABLE = {
     ),
     "columns.csv": (b"OrderId,qty\n1,2\n", "file.missing_columns"),
     "empty.json": (b"", "file.empty"),
+    "no-orders.json": (b'{"order": []}', "file.no_orders_array"),
+    "corrupt.json.gz": (b"\x1f\x8b\x08\x00garbage", "file.gzip"),
+    "utf16.csv": ("OrderId,item-id,item-desc,qty,name,email\n".encode("utf-16"), "file.encoding"),
+    "nothing.jsonl": (b"\n\n", "file.empty"),
+    "garbage.jsonl": (b"hello\nworld\n", "file.invalid_jsonl"),
 }
 
 
