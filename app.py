@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
-from chalice.app import Chalice, S3Event
+from chalice.app import Chalice, Request, Response, S3Event
 
 from chalicelib import aws, log, wiring
+from chalicelib.api import service
+from chalicelib.api.errors import INTERNAL_ERROR_BODY, ApiError, BadRequest
 from chalicelib.pipeline.finish import record_batch
 from chalicelib.pipeline.prepare import Source, prepare_file
 from chalicelib.pipeline.process import ChunkTask, process_chunk
@@ -21,9 +26,108 @@ _BUCKET = os.environ.get("BUCKET_NAME", "orderflow-dev-orders")
 _INCOMING_PREFIX = os.environ.get("INCOMING_PREFIX", "incoming/")
 
 
+_log = log.get_logger("api")
+
+
 def _setup() -> None:
     settings = get_settings()
     log.configure(settings.stage, settings.log_level)
+
+
+# -- HTTP API: every route but /health needs an API key (API Gateway checks it on AWS) --------
+
+
+def _json_errors(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Domain errors become their HTTP error here, and only here; anything else is a 500
+    with a stable body (and the exception in the log, never the request)."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        _setup()
+        try:
+            return view(*args, **kwargs)
+        except ApiError as error:
+            return Response(body=error.body(), status_code=error.STATUS)
+        except Exception:  # noqa: BLE001 - the one place that turns surprises into a 500
+            _log.exception("request failed", extra={"route": view.__name__})
+            return Response(body=INTERNAL_ERROR_BODY, status_code=500)
+
+    return wrapper
+
+
+def _request() -> Request:
+    request = app.current_request
+    assert request is not None  # set by Chalice for every HTTP request
+    return request
+
+
+def _raw_body(request: Request) -> bytes:
+    body = request.raw_body or b""
+    return body.encode() if isinstance(body, str) else bytes(body)
+
+
+def _client_id() -> str:
+    """Who is calling: the API key's id on AWS; idempotency keys are scoped to it."""
+    identity = (_request().context or {}).get("identity") or {}
+    return str(identity.get("apiKeyId") or identity.get("apiKey") or "anonymous")
+
+
+@app.route("/health", methods=["GET"])
+@_json_errors
+def health() -> Response:
+    return Response(body={"status": "ok"}, status_code=200)
+
+
+@app.route("/orders", methods=["POST"], api_key_required=True)
+@_json_errors
+def post_orders() -> Response:
+    request = _request()
+    accepted = service.accept_orders(
+        _raw_body(request),
+        idempotency_key=request.headers.get("idempotency-key"),
+        client=_client_id(),
+        deps=wiring.api_deps(get_settings()),
+    )
+    return Response(body=accepted, status_code=202, headers={"Location": accepted["status_url"]})
+
+
+@app.route("/uploads", methods=["POST"], api_key_required=True)
+@_json_errors
+def post_uploads() -> Response:
+    raw = _raw_body(_request()) or b"{}"
+    try:
+        wanted = json.loads(raw)
+    except ValueError as error:
+        raise BadRequest(f"the body is not valid JSON: {error}", code="invalid_json") from error
+    if not isinstance(wanted, dict):
+        raise BadRequest('the body must be a JSON object: {"filename", "content_type"}')
+    filename, content_type = wanted.get("filename"), wanted.get("content_type", "text/csv")
+    if not isinstance(filename, str | None) or not isinstance(content_type, str):
+        raise BadRequest("filename and content_type must be strings")
+    presigned = service.presign_upload(
+        filename=filename,
+        content_type=content_type,
+        client=_client_id(),
+        deps=wiring.api_deps(get_settings()),
+    )
+    return Response(body=presigned, status_code=201)
+
+
+@app.route("/batches/{batch_id}", methods=["GET"], api_key_required=True)
+@_json_errors
+def get_batch(batch_id: str) -> Response:
+    status = service.batch_status(batch_id, deps=wiring.api_deps(get_settings()))
+    return Response(body=status, status_code=200)
+
+
+@app.route("/orders/{order_id}", methods=["GET"], api_key_required=True)
+@_json_errors
+def get_order(order_id: str) -> Response:
+    order = service.get_order(order_id, deps=wiring.api_deps(get_settings()))
+    return Response(body=order, status_code=200)
+
+
+# -- the pipeline -------------------------------------------------------------------------------
 
 
 @app.on_s3_event(bucket=_BUCKET, prefix=_INCOMING_PREFIX, events=["s3:ObjectCreated:*"])

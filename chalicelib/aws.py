@@ -25,6 +25,14 @@ def s3() -> S3Client:
 
 
 @cache
+def s3_presigner(endpoint_url: str = "") -> S3Client:
+    """The client that signs upload URLs for clients (at a public endpoint, when one is set)."""
+    if endpoint_url:
+        return boto3.client("s3", endpoint_url=endpoint_url)
+    return boto3.client("s3", config=Config(signature_version="s3v4"))
+
+
+@cache
 def dynamodb() -> DynamoDBClient:
     return boto3.client("dynamodb", config=_NO_RETRIES)
 
@@ -41,5 +49,5 @@ def sfn() -> SFNClient:
 
 def reset() -> None:
     """Forget every client (the embedded emulator calls this after it starts)."""
-    for getter in (s3, dynamodb, sqs, sfn):
+    for getter in (s3, s3_presigner, dynamodb, sqs, sfn):
         getter.cache_clear()

@@ -31,6 +31,13 @@ class Settings(BaseModel):
     store_max_retries: int = Field(3, ge=0, alias="STORE_MAX_RETRIES")
     store_retry_base_seconds: float = Field(0.05, ge=0, alias="STORE_RETRY_BASE_SECONDS")
     store_retry_max_seconds: float = Field(2.0, ge=0, alias="STORE_RETRY_MAX_SECONDS")
+    api_max_orders: int = Field(10_000, ge=1, alias="API_MAX_ORDERS")
+    api_max_bytes: int = Field(5_000_000, ge=1, alias="API_MAX_BYTES")
+    upload_max_bytes: int = Field(1_073_741_824, ge=1, alias="UPLOAD_MAX_BYTES")
+    upload_url_seconds: int = Field(900, ge=60, le=3600, alias="UPLOAD_URL_SECONDS")
+    # Where clients reach S3 for presigned uploads; empty means AWS's own endpoint. The local
+    # server sets it to its emulated S3 endpoint.
+    s3_public_endpoint: str = Field("", alias="S3_PUBLIC_ENDPOINT")
 
 
 @lru_cache(maxsize=1)

@@ -6,6 +6,7 @@ Handlers call these; tests build the same objects with their own clients instead
 from __future__ import annotations
 
 from chalicelib import aws
+from chalicelib.api.service import Deps
 from chalicelib.pipeline.batches import BatchRecords
 from chalicelib.pipeline.chunks import ChunkStore
 from chalicelib.pipeline.deadletter import DeadLetterQueue
@@ -33,6 +34,16 @@ def order_store(settings: Settings) -> OrderStore:
         max_seconds=settings.store_retry_max_seconds,
     )
     return OrderStore(aws.dynamodb(), settings.orders_table, policy)
+
+
+def api_deps(settings: Settings) -> Deps:
+    return Deps(
+        settings=settings,
+        s3=aws.s3(),
+        sfn=aws.sfn(),
+        dynamodb=aws.dynamodb(),
+        presigner=aws.s3_presigner(settings.s3_public_endpoint),
+    )
 
 
 def dead_letter_queue(settings: Settings) -> DeadLetterQueue:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,8 +52,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     run.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     run.add_argument("--export", type=Path, metavar="DIR", help="write the table, DLQ, batches")
+    serve = commands.add_parser("serve", help="serve the HTTP API and S3 on 127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000, help="the API's port (default 8000)")
+    serve.add_argument("--s3-port", type=int, default=0, help="emulated S3's port (default: free)")
+    serve.add_argument("--api-key", help="the key clients must send (default: a new random one)")
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve_api(args.port, args.s3_port, args.api_key)
     return run_files(args.paths, as_json=args.json, export=args.export)
+
+
+def serve_api(port: int, s3_port: int, api_key: str | None) -> int:
+    from orderflow_cli.emulator.server import LocalServer
+
+    server = LocalServer(port, s3_port, api_key)
+    server.start()
+    print(f"orderflow API   {server.url}", flush=True)
+    print(f"emulated S3     {server.s3_url}", flush=True)
+    print(f"API key         {server.api_key}   (send it as: -H 'x-api-key: ...')", flush=True)
+    print("Ctrl-C stops the server.", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("stopping", flush=True)
+    finally:
+        server.stop()
+    return 0
 
 
 def run_files(paths: Sequence[Path], *, as_json: bool = False, export: Path | None = None) -> int:

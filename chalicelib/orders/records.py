@@ -47,7 +47,7 @@ class Record:
     error: FieldError | None = None
 
 
-class UnreadableFile(Exception):  # noqa: N818 - names the condition, as callers read it
+class UnreadableFile(Exception):
     """The file as a whole cannot be read (not JSON, truncated, wrong encoding, empty, ...)."""
 
     def __init__(self, code: str, message: str) -> None:

@@ -9,6 +9,7 @@ total = stored + rejected + unprocessed.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+PENDING = "pending"
 RUNNING = "running"
 SUCCEEDED = "succeeded"
 QUARANTINED = "quarantined"
@@ -62,6 +64,24 @@ class BatchRecords:
         self._table = table
         self._serialize = TypeSerializer().serialize
         self._deserialize = TypeDeserializer().deserialize
+
+    def create_pending(self, batch_id: str, *, bucket: str, key: str, via: str) -> None:
+        """Records a batch the API has promised (before its file exists or is processed);
+        does nothing when the batch is already recorded."""
+        item = {
+            "batch_id": batch_id,
+            "status": PENDING,
+            "bucket": bucket,
+            "source_key": key,
+            "via": via,
+            "created_at": _now(),
+        }
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._client.put_item(
+                TableName=self._table,
+                Item={k: self._serialize(v) for k, v in item.items()},
+                ConditionExpression="attribute_not_exists(batch_id)",
+            )
 
     def start(self, batch_id: str, *, bucket: str, key: str, version: str | None) -> None:
         """Marks the batch running (again, on a retry: counts restart from zero)."""

@@ -27,7 +27,7 @@ _SEND_ATTEMPTS = 4
 _ORDER_EXCERPT_CHARS = 4096
 
 
-class DeadLetterUnavailable(Exception):  # noqa: N818 - the Step Functions error name it raises
+class DeadLetterUnavailable(Exception):
     """The DLQ refused messages after every retry; the chunk must be retried as a whole."""
 
 

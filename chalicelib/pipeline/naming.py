@@ -10,15 +10,39 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from dataclasses import dataclass
 
 _NOT_NAME = re.compile(r"[^A-Za-z0-9]+")
 _SLUG_MAX = 40  # execution names allow 80 characters: slug + "-" + 20 hex digits fits
+# Keys the API chooses carry the batch id they were promised under (POST /orders, POST /uploads).
+_API_KEY = re.compile(r"(?:^|/)api/(?P<id>api-[0-9a-f]{24})\.json$")
+_UPLOAD_KEY = re.compile(r"(?:^|/)uploads/(?P<id>up-[0-9a-f]{24})/[^/]+$")
+BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,79}$")
+
+
+def new_batch_id(kind: str, seed: str | None = None) -> str:
+    """A batch id for a key the API chooses: `api-...` or `up-...`, random or from `seed`."""
+    digest = hashlib.sha256(seed.encode()).hexdigest() if seed else uuid.uuid4().hex
+    return f"{kind}-{digest[:24]}"
+
+
+def api_key_for(incoming_prefix: str, batch_id: str) -> str:
+    return f"{incoming_prefix}api/{batch_id}.json"
+
+
+def upload_key_for(incoming_prefix: str, batch_id: str, filename: str) -> str:
+    return f"{incoming_prefix}uploads/{batch_id}/{filename}"
 
 
 def batch_id_for(bucket: str, key: str, version: str | None) -> str:
-    """`orders-csv-1f2e...`: readable file-name slug plus a digest of the object's identity."""
-    identity = f"{bucket}\n{key}\n{version or ''}".encode()
+    """The batch id of an object: the one its key carries when the API chose the key, else
+    `orders-csv-1f2e...`, a readable file-name slug plus a digest of the object's identity."""
+    embedded = _API_KEY.search(key) or _UPLOAD_KEY.search(key)
+    if embedded:
+        return embedded.group("id")
+    version = (version or "").strip('"')  # S3 quotes ETags in responses, not in events
+    identity = f"{bucket}\n{key}\n{version}".encode()
     digest = hashlib.sha256(identity).hexdigest()[:20]
     name = key.rsplit("/", 1)[-1]
     slug = _NOT_NAME.sub("-", name).strip("-").lower()[:_SLUG_MAX].strip("-")

@@ -53,7 +53,7 @@ def test_function_name_from_path_keeps_a_name_without_the_prefix():
 # --- InProcessLambda --------------------------------------------------------------------------
 
 
-class ChunkRefused(Exception):  # noqa: N818 - an error name as the definition would catch it
+class ChunkRefused(Exception):
     pass
 
 

@@ -1,0 +1,232 @@
+"""What the HTTP routes do, with injected clients: accept orders, presign uploads, report.
+
+POST /orders writes the accepted document under a key that carries its batch id
+(`incoming/api/<batch_id>.json`) and starts the execution at once under that id: the S3 event
+that follows derives the same id from the same key, finds the execution there and does nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.api.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from chalicelib.pipeline.batches import BatchRecords, plain
+from chalicelib.pipeline.naming import (
+    BATCH_ID,
+    api_key_for,
+    new_batch_id,
+    upload_key_for,
+)
+from chalicelib.pipeline.prepare import Source
+from chalicelib.pipeline.trigger import start_ingest
+from chalicelib.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
+
+UPLOAD_TYPES = {
+    "application/json": ".json",
+    "application/x-ndjson": ".jsonl",
+    "text/csv": ".csv",
+    "application/gzip": ".gz",
+}
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_BODY_HASH = "body-sha256"  # S3 user metadata: what an Idempotency-Key was first used with
+_MAX_IDEMPOTENCY_KEY = 255
+
+
+@dataclass(frozen=True)
+class Deps:
+    """The clients and settings a route needs."""
+
+    settings: Settings
+    s3: S3Client
+    sfn: SFNClient
+    dynamodb: DynamoDBClient
+    presigner: S3Client
+
+    @property
+    def batches(self) -> BatchRecords:
+        return BatchRecords(self.dynamodb, self.settings.batches_table)
+
+
+def accept_orders(
+    body: bytes, *, idempotency_key: str | None, client: str, deps: Deps
+) -> dict[str, Any]:
+    """Checks the envelope, writes the document, starts its execution; returns the 202 body."""
+    settings = deps.settings
+    if len(body) > settings.api_max_bytes:
+        raise PayloadTooLarge(f"the body has {len(body)} bytes; at most {settings.api_max_bytes}")
+    orders = _orders_of(body)
+    if len(orders) > settings.api_max_orders:
+        raise PayloadTooLarge(
+            f"the body has {len(orders)} orders; at most {settings.api_max_orders} per request"
+            " (use POST /uploads for larger files)"
+        )
+    seed = None
+    if idempotency_key is not None:
+        if not 0 < len(idempotency_key) <= _MAX_IDEMPOTENCY_KEY:
+            raise BadRequest(
+                f"Idempotency-Key must have 1 to {_MAX_IDEMPOTENCY_KEY} characters",
+                code="bad_idempotency_key",
+            )
+        seed = f"{client}\n{idempotency_key}"
+    batch_id = new_batch_id("api", seed)
+    key = api_key_for(settings.incoming_prefix, batch_id)
+    digest = hashlib.sha256(body).hexdigest()
+    version = _write_once(deps, key, body, digest) if seed else _write(deps, key, body, digest)
+    deps.batches.create_pending(batch_id, bucket=settings.bucket, key=key, via="POST /orders")
+    start_ingest(
+        deps.sfn, settings.state_machine_arn, Source(settings.bucket, key, version, batch_id)
+    )
+    return {
+        "batch_id": batch_id,
+        "key": key,
+        "orders": len(orders),
+        "execution_arn": _execution_arn(settings.state_machine_arn, batch_id),
+        "status_url": f"/batches/{batch_id}",
+    }
+
+
+def _orders_of(body: bytes) -> list[Any]:
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as error:
+        raise BadRequest(f"the body is not valid JSON: {error}", code="invalid_json") from error
+    orders = document.get("orders") if isinstance(document, dict) else document
+    if not isinstance(orders, list):
+        raise BadRequest(
+            'the body must be {"orders": [...]} or a JSON array of orders', code="not_an_order_list"
+        )
+    if not orders:
+        raise BadRequest("the order list is empty", code="no_orders")
+    not_objects = [i for i, o in enumerate(orders, start=1) if not isinstance(o, dict)]
+    if not_objects:
+        raise BadRequest(
+            f"{len(not_objects)} element(s) of the order list are not objects",
+            code="order_not_object",
+            details={"positions": not_objects[:100]},
+        )
+    return orders
+
+
+def _write(deps: Deps, key: str, body: bytes, digest: str) -> str | None:
+    response = deps.s3.put_object(
+        Bucket=deps.settings.bucket,
+        Key=key,
+        Body=body,
+        ContentType="application/json",
+        Metadata={_BODY_HASH: digest},
+    )
+    return response.get("VersionId") or response.get("ETag")
+
+
+def _write_once(deps: Deps, key: str, body: bytes, digest: str) -> str | None:
+    """The first body sent with an Idempotency-Key is written; the same body again is the same
+    batch; another body is a conflict. S3's conditional write settles concurrent retries."""
+    try:
+        response = deps.s3.put_object(
+            Bucket=deps.settings.bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/json",
+            Metadata={_BODY_HASH: digest},
+            IfNoneMatch="*",
+        )
+        return response.get("VersionId") or response.get("ETag")
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in {"PreconditionFailed", "412"}:
+            raise
+    head = deps.s3.head_object(Bucket=deps.settings.bucket, Key=key)
+    if head.get("Metadata", {}).get(_BODY_HASH) != digest:
+        raise Conflict(
+            "this Idempotency-Key was already used with a different body",
+            code="idempotency_key_reused",
+        )
+    return head.get("VersionId") or head.get("ETag")
+
+
+def presign_upload(
+    *, filename: str | None, content_type: str, client: str, deps: Deps
+) -> dict[str, Any]:
+    """A presigned S3 POST for a key the server chooses, and the batch it will become."""
+    settings = deps.settings
+    if content_type not in UPLOAD_TYPES:
+        raise BadRequest(
+            f"content_type must be one of {sorted(UPLOAD_TYPES)}", code="unsupported_content_type"
+        )
+    batch_id = new_batch_id("up")
+    key = upload_key_for(settings.incoming_prefix, batch_id, _safe_filename(filename, content_type))
+    post = deps.presigner.generate_presigned_post(
+        Bucket=settings.bucket,
+        Key=key,
+        Fields={"Content-Type": content_type},
+        Conditions=[
+            {"Content-Type": content_type},
+            ["content-length-range", 1, settings.upload_max_bytes],
+        ],
+        ExpiresIn=settings.upload_url_seconds,
+    )
+    deps.batches.create_pending(batch_id, bucket=settings.bucket, key=key, via="POST /uploads")
+    return {
+        "batch_id": batch_id,
+        "key": key,
+        "url": post["url"],
+        "fields": post["fields"],
+        "expires_in": settings.upload_url_seconds,
+        "max_bytes": settings.upload_max_bytes,
+        "status_url": f"/batches/{batch_id}",
+    }
+
+
+def _safe_filename(filename: str | None, content_type: str) -> str:
+    suffix = UPLOAD_TYPES[content_type]
+    name = _SAFE_NAME.sub("-", (filename or "").rsplit("/", 1)[-1]).strip(".-")[:100]
+    if not name:
+        name = "orders" + (".json" if suffix == ".gz" else "")
+    if not name.lower().endswith(suffix):
+        name += suffix
+    return name
+
+
+def batch_status(batch_id: str, *, deps: Deps) -> dict[str, Any]:
+    if not BATCH_ID.match(batch_id):
+        raise NotFound(f"no batch {batch_id!r}")
+    record = deps.batches.get(batch_id)
+    if record is None:
+        raise NotFound(f"no batch {batch_id!r}")
+    fields = (
+        "batch_id", "status", "source_key", "via", "total", "done", "stored", "unchanged",
+        "rejected", "rejected_by_reason", "unprocessed", "error", "created_at", "started_at",
+        "finished_at",
+    )  # fmt: skip
+    return {name: record[name] for name in fields if name in record}
+
+
+def get_order(order_id: str, *, deps: Deps) -> dict[str, Any]:
+    if not order_id or len(order_id) > 64:
+        raise NotFound(f"no order {order_id!r}")
+    from boto3.dynamodb.types import TypeDeserializer
+
+    response = deps.dynamodb.get_item(
+        TableName=deps.settings.orders_table, Key={"OrderId": {"S": order_id}}
+    )
+    item = response.get("Item")
+    if item is None:
+        raise NotFound(f"no order {order_id!r}")
+    deserialize = TypeDeserializer().deserialize
+    order = {k: plain(deserialize(v)) for k, v in item.items()}
+    order.pop("content_hash", None)
+    return order
+
+
+def _execution_arn(state_machine_arn: str, name: str) -> str:
+    return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"

@@ -1,0 +1,114 @@
+"""`orders serve`: the HTTP API and an emulated S3 endpoint on 127.0.0.1, pipeline wired in.
+
+The API is the Chalice app served by Chalice's local server; S3 (and every other emulated
+service) is reachable by other processes through moto's server on a second port, sharing the
+same in-process state, so a presigned POST returned by the API can be used with curl. Uploads
+reach the app's `on_s3_event` handler as in `orders run`, from a background thread.
+
+API Gateway checks API keys on AWS; Chalice's local server does not, so this server checks the
+`x-api-key` header itself against a key printed at start-up (or given).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from chalice.app import Request, Response
+from chalice.config import Config
+from chalice.local import LocalDevServer, create_local_server
+
+from chalicelib.api.errors import Unauthorized
+from chalicelib.log import get_logger
+from orderflow_cli.emulator.runtime import CONFIG_PATH, EmbeddedAWS
+
+log = get_logger("local-server")
+_PUMP_SECONDS = 0.2
+_OPEN_PATHS = frozenset({"/health"})
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class LocalServer:
+    """Start with `start()`, stop with `stop()` (also on Ctrl-C in `serve`)."""
+
+    def __init__(self, port: int = 8000, s3_port: int = 0, api_key: str | None = None) -> None:
+        self.port = port or free_port()
+        self.s3_port = s3_port or free_port()
+        self.api_key = api_key or secrets.token_urlsafe(24)
+        self.local = EmbeddedAWS({"S3_PUBLIC_ENDPOINT": self.s3_url})
+        self._moto: Any = None
+        self._api: LocalDevServer | None = None
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def s3_url(self) -> str:
+        return f"http://127.0.0.1:{self.s3_port}"
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self.local.start()
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.s3_port, verbose=False)
+        self._moto.start()
+        app = self.local.app
+        assert app is not None
+        app.app.register_middleware(_require_api_key(self.api_key), "http")
+        config = Config.create(
+            chalice_stage=self.local.stage,
+            app_name="orderflow",
+            chalice_app=app.app,
+            config_from_disk=json.loads(CONFIG_PATH.read_text()),
+        )
+        self._api = create_local_server(app.app, config, "127.0.0.1", self.port)
+        self._spawn(self._api.server.serve_forever)
+        self._spawn(self._deliver_s3_events)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._api is not None:
+            self._api.shutdown()
+            self._api.server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        if self._moto is not None:
+            self._moto.stop()
+        self.local.stop()
+
+    def _spawn(self, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _deliver_s3_events(self) -> None:
+        while not self._stopping.wait(_PUMP_SECONDS):
+            try:
+                self.local.deliver_s3_events()
+            except Exception:
+                log.exception("could not deliver S3 events")
+
+
+def _require_api_key(expected: str) -> Callable[[Request, Callable[[Request], Response]], Response]:
+    def middleware(request: Request, get_response: Callable[[Request], Response]) -> Response:
+        path = (request.context or {}).get("resourcePath", "")
+        given = str(request.headers.get("x-api-key") or "") if request.headers else ""
+        if path in _OPEN_PATHS or secrets.compare_digest(given, expected):
+            return get_response(request)
+        error = Unauthorized("a valid x-api-key header is required", code="forbidden")
+        return Response(body=error.body(), status_code=error.STATUS)
+
+    return middleware

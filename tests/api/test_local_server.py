@@ -1,0 +1,207 @@
+"""End to end over HTTP: `orders serve` in its own process, used as a client would."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from orderflow_cli.emulator.server import free_port
+from tests.conftest import REPO, SAMPLES, order
+
+API_KEY = "test-key-not-secret"
+MAX_ORDERS = 50
+
+
+@dataclass
+class Served:
+    url: str
+    s3_url: str
+    process: subprocess.Popen[str]
+
+    def call(self, method: str, path: str, key: str | None = API_KEY, **kwargs: Any) -> Any:
+        headers = {"x-api-key": key} if key else {}
+        headers.update(kwargs.pop("headers", {}))
+        return requests.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
+
+    def wait_for(self, batch_id: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.call("GET", f"/batches/{batch_id}").json()
+            if status.get("status") in {"succeeded", "failed", "quarantined"}:
+                return dict(status)
+            time.sleep(0.2)
+        raise AssertionError(f"batch {batch_id} did not finish: {status}")
+
+    def client(self, service: Any) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.s3_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    port, s3_port = free_port(), free_port()
+    env = {**os.environ, "ORDERFLOW_LOG_LEVEL": "ERROR", "API_MAX_ORDERS": str(MAX_ORDERS)}
+    command = [sys.executable, "-m", "orderflow_cli.main", "serve", "--port", str(port)]
+    command += ["--s3-port", str(s3_port), "--api-key", API_KEY]
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    served = Served(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{s3_port}", process)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(served.url + "/health", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.2)
+    yield served
+    process.send_signal(signal.SIGINT)  # Ctrl-C
+    out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, out
+    assert "stopping" in out
+
+
+def test_health_needs_no_key(served: Served) -> None:
+    assert served.call("GET", "/health", key=None).json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/orders"), ("POST", "/uploads"), ("GET", "/batches/x"), ("GET", "/orders/1")],
+)
+@pytest.mark.parametrize("key", [None, "wrong-key"])
+def test_every_other_route_refuses_a_request_without_a_valid_key(
+    served: Served, method: str, path: str, key: str | None
+) -> None:
+    response = served.call(method, path, key=key, json={"orders": [order("never")]})
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
+
+
+def test_posted_orders_are_processed_and_reported(served: Served) -> None:
+    body = {"orders": [order("http-1"), order("http-2", qty="zero")]}
+
+    response = served.call("POST", "/orders", json=body)
+
+    assert response.status_code == 202
+    accepted = response.json()
+    assert accepted["status_url"] == f"/batches/{accepted['batch_id']}"
+    status = served.wait_for(accepted["batch_id"])
+    assert (status["status"], status["total"], status["stored"], status["rejected"]) == (
+        "succeeded",
+        2,
+        1,
+        1,
+    )
+    assert served.call("GET", "/orders/http-1").json()["order-info"]["qty"] == 1
+    assert served.call("GET", "/orders/http-2").status_code == 404
+
+
+def test_a_retried_post_with_an_idempotency_key_starts_nothing_new(served: Served) -> None:
+    body = {"orders": [order("idem-1")]}
+    headers = {"Idempotency-Key": "retry-me-42"}
+
+    first = served.call("POST", "/orders", json=body, headers=headers)
+    again = served.call("POST", "/orders", json=body, headers=headers)
+    other = served.call("POST", "/orders", json={"orders": [order("x")]}, headers=headers)
+
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json()
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    assert served.wait_for(first.json()["batch_id"])["stored"] == 1
+
+
+def test_a_csv_uploaded_through_the_presigned_post_is_processed(served: Served) -> None:
+    presigned = served.call(
+        "POST", "/uploads", json={"filename": "partner.csv", "content_type": "text/csv"}
+    ).json()
+    assert presigned["url"].startswith(served.s3_url)
+
+    with (SAMPLES / "orders.csv").open("rb") as csv:  # multipart form, as curl -F sends it
+        upload = requests.post(
+            presigned["url"],
+            data=presigned["fields"],
+            files={"file": ("partner.csv", csv, "text/csv")},
+            timeout=30,
+        )
+
+    assert upload.status_code in {200, 201, 204}, upload.text
+    status = served.wait_for(presigned["batch_id"])
+    assert (status["status"], status["total"], status["stored"], status["rejected"]) == (
+        "succeeded",
+        4,
+        2,
+        2,
+    )
+    items = served.client("dynamodb").get_item(
+        TableName="orderflow-local-orders", Key={"OrderId": {"S": "2002"}}
+    )
+    assert items["Item"]["batch_id"]["S"] == presigned["batch_id"]
+    sqs = served.client("sqs")
+    url = sqs.get_queue_url(QueueName="orderflow-local-dlq")["QueueUrl"]
+    bodies = []
+    for _ in range(5):
+        bodies += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    rows = {
+        json.loads(m["Body"])["row"]
+        for m in bodies
+        if json.loads(m["Body"])["batch_id"] == presigned["batch_id"]
+    }
+    assert rows == {4, 5}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b"not json", 400, "invalid_json"),
+        (b'{"orders": 3}', 400, "not_an_order_list"),
+        (b'{"orders": []}', 400, "no_orders"),
+        (b'{"orders": [1, {"a": 2}]}', 400, "order_not_object"),
+    ],
+)
+def test_a_bad_envelope_is_refused_with_a_named_problem(
+    served: Served, body: bytes, status: int, code: str
+) -> None:
+    response = served.call(
+        "POST", "/orders", data=body, headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+
+
+def test_too_many_orders_is_413_and_names_the_limit(served: Served) -> None:
+    body = {"orders": [order(f"many-{i}") for i in range(MAX_ORDERS + 1)]}
+
+    response = served.call("POST", "/orders", json=body)
+
+    assert response.status_code == 413
+    assert str(MAX_ORDERS) in response.json()["error"]["message"]
+
+
+def test_unknown_batches_and_orders_are_404(served: Served) -> None:
+    for path in ("/batches/no-such-batch", "/orders/no-such-order"):
+        response = served.call("GET", path)
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
