@@ -11,6 +11,7 @@ API Gateway checks API keys on AWS; Chalice's local server does not, so this ser
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import socket
@@ -20,7 +21,7 @@ from typing import Any
 
 from chalice.app import Request, Response
 from chalice.config import Config
-from chalice.local import LocalDevServer, create_local_server
+from chalice.local import ChaliceRequestHandler, LocalDevServer, create_local_server
 
 from chalicelib.api.errors import Unauthorized
 from chalicelib.log import get_logger
@@ -75,6 +76,9 @@ class LocalServer:
             config_from_disk=json.loads(CONFIG_PATH.read_text()),
         )
         self._api = create_local_server(app.app, config, "127.0.0.1", self.port)
+        self._api.server.RequestHandlerClass = functools.partial(
+            _RequestHandler, app_object=app.app, config=config
+        )
         self._spawn(self._api.server.serve_forever)
         self._spawn(self._deliver_s3_events)
 
@@ -100,6 +104,17 @@ class LocalServer:
                 self.local.deliver_s3_events()
             except Exception:
                 log.exception("could not deliver S3 events")
+
+
+class _RequestHandler(ChaliceRequestHandler):
+    """Chalice's handler leaves methods it does not know (TRACE, QUERY, ...) to http.server,
+    which answers a 501 HTML page; API Gateway answers them like any other method a route does
+    not have (a JSON 403 or 405), so this one hands every method to Chalice's gateway."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
 
 
 def _require_api_key(expected: str) -> Callable[[Request, Callable[[Request], Response]], Response]:

@@ -1,0 +1,79 @@
+"""The local server, started once for the API tests, as a separate process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from orderflow_cli.emulator.server import free_port
+from tests.conftest import REPO
+
+API_KEY = "test-key-not-secret"
+MAX_ORDERS = 50
+
+
+@dataclass
+class Served:
+    url: str
+    s3_url: str
+    process: subprocess.Popen[str]
+
+    def call(self, method: str, path: str, key: str | None = API_KEY, **kwargs: Any) -> Any:
+        headers = {"x-api-key": key} if key else {}
+        headers.update(kwargs.pop("headers", {}))
+        return requests.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
+
+    def wait_for(self, batch_id: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.call("GET", f"/batches/{batch_id}").json()
+            if status.get("status") in {"succeeded", "failed", "quarantined"}:
+                return dict(status)
+            time.sleep(0.2)
+        raise AssertionError(f"batch {batch_id} did not finish: {status}")
+
+    def client(self, service: Any) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.s3_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+
+@pytest.fixture(scope="session")
+def served() -> Iterator[Served]:
+    port, s3_port = free_port(), free_port()
+    env = {**os.environ, "ORDERFLOW_LOG_LEVEL": "ERROR", "API_MAX_ORDERS": str(MAX_ORDERS)}
+    command = [sys.executable, "-m", "orderflow_cli.main", "serve", "--port", str(port)]
+    command += ["--s3-port", str(s3_port), "--api-key", API_KEY]
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    served = Served(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{s3_port}", process)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(served.url + "/health", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.2)
+    yield served
+    process.send_signal(signal.SIGINT)  # Ctrl-C
+    out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, out
+    assert "stopping" in out
