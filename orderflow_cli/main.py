@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 import time
@@ -71,9 +72,11 @@ def serve_api(port: int, s3_port: int, api_key: str | None) -> int:
     print(f"emulated S3     {server.s3_url}", flush=True)
     print(f"API key         {server.api_key}   (send it as: -H 'x-api-key: ...')", flush=True)
     print("Ctrl-C stops the server.", flush=True)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored (&)
+        signal.signal(signum, lambda *_: stop.set())
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
+        stop.wait()
         print("stopping", flush=True)
     finally:
         server.stop()
