@@ -171,6 +171,7 @@ def record_batch_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         chunks=wiring.chunk_store(settings, event["batch_id"]),
         batches=wiring.batch_records(settings),
         reprocess=_process,
+        publish=wiring.completion_events(settings).publish,
     )
 
 

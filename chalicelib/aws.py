@@ -10,6 +10,7 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
@@ -38,6 +39,11 @@ def dynamodb() -> DynamoDBClient:
 
 
 @cache
+def events() -> EventBridgeClient:
+    return boto3.client("events")
+
+
+@cache
 def sqs() -> SQSClient:
     return boto3.client("sqs")
 
@@ -49,5 +55,5 @@ def sfn() -> SFNClient:
 
 def reset() -> None:
     """Forget every client (the embedded emulator calls this after it starts)."""
-    for getter in (s3, s3_presigner, dynamodb, sqs, sfn):
+    for getter in (s3, s3_presigner, dynamodb, events, sqs, sfn):
         getter.cache_clear()

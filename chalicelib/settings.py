@@ -35,6 +35,7 @@ class Settings(BaseModel):
     api_max_bytes: int = Field(5_000_000, ge=1, alias="API_MAX_BYTES")
     upload_max_bytes: int = Field(1_073_741_824, ge=1, alias="UPLOAD_MAX_BYTES")
     upload_url_seconds: int = Field(900, ge=60, le=3600, alias="UPLOAD_URL_SECONDS")
+    event_bus: str = Field("default", alias="EVENT_BUS_NAME")
     # Where clients reach S3 for presigned uploads; empty means AWS's own endpoint. The local
     # server sets it to its emulated S3 endpoint.
     s3_public_endpoint: str = Field("", alias="S3_PUBLIC_ENDPOINT")

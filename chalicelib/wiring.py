@@ -10,6 +10,7 @@ from chalicelib.api.service import Deps
 from chalicelib.pipeline.batches import BatchRecords
 from chalicelib.pipeline.chunks import ChunkStore
 from chalicelib.pipeline.deadletter import DeadLetterQueue
+from chalicelib.pipeline.events import CompletionEvents
 from chalicelib.pipeline.naming import BatchKeys
 from chalicelib.pipeline.store import OrderStore, RetryPolicy
 from chalicelib.settings import Settings
@@ -44,6 +45,10 @@ def api_deps(settings: Settings) -> Deps:
         dynamodb=aws.dynamodb(),
         presigner=aws.s3_presigner(settings.s3_public_endpoint),
     )
+
+
+def completion_events(settings: Settings) -> CompletionEvents:
+    return CompletionEvents(aws.events(), settings.event_bus)
 
 
 def dead_letter_queue(settings: Settings) -> DeadLetterQueue:

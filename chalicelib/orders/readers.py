@@ -630,8 +630,12 @@ class _Columns:
         self.width = len(names)
         self._order_info = [(name, position[name]) for name in _ORDER_INFO]
         self._contact_info = [(name, position[name]) for name in _CONTACT_INFO]
+        # Columns whose name starts with "_" are annotations (the rejection report's `_row` and
+        # `_errors`), so that a fixed report can be uploaded again as it is.
         self._extra = [
-            (name, index) for index, name in enumerate(names) if name not in _REQUIRED_COLUMNS
+            (name, index)
+            for index, name in enumerate(names)
+            if name not in _REQUIRED_COLUMNS and not name.startswith("_")
         ]
 
     def order(self, fields: list[str]) -> dict[str, Any]:

@@ -110,7 +110,13 @@ class BatchRecords:
         )
 
     def finish(
-        self, batch_id: str, *, status: str, counts: Counts, error: Mapping[str, Any] | None
+        self,
+        batch_id: str,
+        *,
+        status: str,
+        counts: Counts,
+        error: Mapping[str, Any] | None,
+        report: Mapping[str, str] | None = None,
     ) -> None:
         self._update(
             batch_id,
@@ -119,6 +125,7 @@ class BatchRecords:
                 **counts.to_dict(),
                 "done": counts.total - counts.unprocessed,
                 "error": dict(error) if error else None,
+                "report_keys": dict(report) if report else None,
                 "finished_at": _now(),
             },
         )

@@ -58,23 +58,23 @@ class ChunkStore:
     """Reads and writes a batch's chunks, manifest and per-chunk outcomes in S3."""
 
     def __init__(self, client: S3Client, bucket: str, keys: BatchKeys) -> None:
-        self._client = client
-        self._bucket = bucket
+        self.client = client
+        self.bucket = bucket
         self.keys = keys
 
     def write_chunk(self, index: int, encoded: list[str]) -> ChunkRef:
         key = self.keys.chunk(index)
         head = f'{{"batch_id": {json.dumps(self.keys.batch_id)}, "index": {index}, "records": ['
         body = head + ",".join(encoded) + "]}"
-        self._client.put_object(
-            Bucket=self._bucket, Key=key, Body=body.encode(), ContentType="application/json"
+        self.client.put_object(
+            Bucket=self.bucket, Key=key, Body=body.encode(), ContentType="application/json"
         )
         return ChunkRef(index, key, len(encoded))
 
     def write_manifest(self, refs: list[ChunkRef]) -> str:
         body = json.dumps([r.to_dict() for r in refs])
-        self._client.put_object(
-            Bucket=self._bucket,
+        self.client.put_object(
+            Bucket=self.bucket,
             Key=self.keys.manifest,
             Body=body.encode(),
             ContentType="application/json",
@@ -93,8 +93,8 @@ class ChunkStore:
         ]
 
     def write_result(self, index: int, result: dict[str, Any]) -> None:
-        self._client.put_object(
-            Bucket=self._bucket,
+        self.client.put_object(
+            Bucket=self.bucket,
             Key=self.keys.result(index),
             Body=json.dumps(result).encode(),
             ContentType="application/json",
@@ -103,9 +103,9 @@ class ChunkStore:
     def read_result(self, index: int) -> dict[str, Any] | None:
         try:
             result: dict[str, Any] = self._get_json(self.keys.result(index))
-        except self._client.exceptions.NoSuchKey:
+        except self.client.exceptions.NoSuchKey:
             return None
         return result
 
     def _get_json(self, key: str) -> Any:
-        return json.loads(self._client.get_object(Bucket=self._bucket, Key=key)["Body"].read())
+        return json.loads(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())

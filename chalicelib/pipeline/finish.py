@@ -15,6 +15,7 @@ from chalicelib.log import get_logger, mask_emails
 from chalicelib.pipeline.batches import FAILED, QUARANTINED, SUCCEEDED, BatchRecords, Counts
 from chalicelib.pipeline.chunks import ChunkStore
 from chalicelib.pipeline.process import ChunkTask
+from chalicelib.pipeline.report import ReportWriter, extra_columns
 
 log = get_logger("finish")
 _MAX_CAUSE = 1000
@@ -26,12 +27,15 @@ def record_batch(
     chunks: ChunkStore,
     batches: BatchRecords,
     reprocess: Callable[[ChunkTask], dict[str, Any]],
+    publish: Callable[[dict[str, Any]], None],
 ) -> dict[str, Any]:
-    """`state` is the execution's state; returns the batch's status and counts."""
+    """`state` is the execution's state; records the batch, writes its rejection report,
+    publishes its completion event; returns the batch's status and counts."""
     batch_id: str = state["batch_id"]
     prepared: dict[str, Any] | None = state.get("prepared")
     counts = Counts()
     error: dict[str, Any] | None = None
+    report: dict[str, str] | None = None
     if prepared is None:
         status, error = FAILED, _step_error("pipeline.prepare_failed", state.get("error"))
     elif prepared["status"] == "quarantined":
@@ -39,9 +43,21 @@ def record_batch(
     elif prepared["status"] != "ready":
         status, error = FAILED, prepared["error"]
     else:
-        status, error = _count_chunks(state, chunks, counts, reprocess)
-    batches.finish(batch_id, status=status, counts=counts, error=error)
+        status, error, rejecting = _count_chunks(state, chunks, counts, reprocess)
+        if rejecting:
+            report = _write_report(chunks, rejecting)
+    batches.finish(batch_id, status=status, counts=counts, error=error, report=report)
     log.info("batch recorded", extra={"batch_id": batch_id, "status": status, **counts.to_dict()})
+    publish(
+        {
+            "batch_id": batch_id,
+            "file": {"bucket": state.get("bucket"), "key": state.get("key")},
+            "status": status,
+            **counts.to_dict(),
+            "error": error,
+            "report": report,
+        }
+    )
     return {
         "batch_id": batch_id,
         "status": status,
@@ -51,13 +67,29 @@ def record_batch(
     }
 
 
+def _write_report(chunks: ChunkStore, rejecting: list[int]) -> dict[str, str]:
+    """The rejection report, read chunk by chunk (two passes: columns, then rows)."""
+    extras: dict[str, None] = {}
+    for index in rejecting:
+        for name in extra_columns((chunks.read_result(index) or {}).get("rejections", [])):
+            extras.setdefault(name)
+    writer = ReportWriter(extras)
+    for index in rejecting:
+        for rejection in (chunks.read_result(index) or {}).get("rejections", []):
+            writer.add(rejection)
+    return writer.upload(chunks.client, chunks.bucket, chunks.keys.report_prefix)
+
+
 def _count_chunks(
     state: dict[str, Any],
     chunks: ChunkStore,
     counts: Counts,
     reprocess: Callable[[ChunkTask], dict[str, Any]],
-) -> tuple[str, dict[str, Any] | None]:
+) -> tuple[str, dict[str, Any] | None, list[int]]:
+    """Adds every chunk's outcome to `counts`; returns the status, the error, and the chunks
+    that have rejections."""
     failures: list[str] = []
+    rejecting: list[int] = []
     for ref in chunks.read_manifest():
         result = chunks.read_result(ref.index)
         if result is None:
@@ -71,10 +103,13 @@ def _count_chunks(
                 continue
             log.warning("chunk reprocessed", extra={"batch_id": task.batch_id, "chunk": ref.index})
         counts.add(result)
+        if result.get("rejected"):
+            rejecting.append(ref.index)
     if failures:
         message = f"{counts.unprocessed} order(s) could not be processed; " + "; ".join(failures)
-        return FAILED, {"code": "pipeline.chunks_unprocessed", "message": _short(message)}
-    return SUCCEEDED, None
+        error = {"code": "pipeline.chunks_unprocessed", "message": _short(message)}
+        return FAILED, error, rejecting
+    return SUCCEEDED, None, rejecting
 
 
 def _step_error(code: str, caught: Any) -> dict[str, Any]:

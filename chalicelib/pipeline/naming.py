@@ -72,8 +72,8 @@ class BatchKeys:
         return f"{self.root}results/{index:06d}.json"
 
     @property
-    def results_prefix(self) -> str:
-        return f"{self.root}results/"
+    def report_prefix(self) -> str:
+        return f"{self.root}report/"
 
     def quarantined_file(self, key: str) -> str:
         return f"{self.quarantine_prefix}{self.batch_id}/{key.rsplit('/', 1)[-1]}"

@@ -76,7 +76,7 @@ def process_chunk(
         "unchanged": outcomes[StoreOutcome.UNCHANGED.value],
         "rejected": len(rejections),
         "rejected_by_reason": dict(Counter(r.reason for r in rejections)),
-        "rejections": [r.summary() for r in rejections],
+        "rejections": [{**r.summary(), "order": r.order} for r in rejections],
     }
     chunks.write_result(task.index, result)
     batches.add_progress(task.batch_id, len(records))

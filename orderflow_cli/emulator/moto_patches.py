@@ -1,12 +1,17 @@
-"""The one patch the embedded emulator applies to moto (5.2.x), and why.
+"""The patches the embedded emulator applies to moto (5.2.x), and why. Nothing the product
+sends or reads changes; each makes the emulator behave as AWS does.
 
-moto's `SQSBackend.send_message` (and `_validate_message`) read `queue.attributes` only to look
-up `ContentBasedDeduplication`, but that property computes every attribute, including the
-approximate message counts, by scanning every message in the queue. Sending is then linear in
+1. SQS send cost. moto's `SQSBackend.send_message` (and `_validate_message`) read
+`queue.attributes` only to look up `ContentBasedDeduplication`, but that property computes
+every attribute, including the approximate message counts, by scanning every message in the queue. Sending is then linear in
 the queue's depth and filling a dead-letter queue is quadratic: 10,000 rejected orders would
 take tens of minutes. While a message is being sent, the patch answers that one lookup from the
 queue's own field instead; everywhere else `attributes` is moto's own. Nothing the product sends
 changes. Upstream: moto/sqs/models.py, `Queue.attributes` (reported as a performance issue).
+
+2. S3 event records without `versionId`. On a versioned bucket AWS puts the object's version id
+in each event record; moto (`moto/s3/notifications.py`, `_get_s3_event`) does not, so every
+upload of the same bytes to the same key would look like a repeated event of one object.
 """
 
 from __future__ import annotations
@@ -16,10 +21,31 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from moto.s3 import notifications
 from moto.sqs.models import Queue, SQSBackend
 
 _sending = threading.local()
 _applied = False
+_versions_applied = False
+
+
+def patch_s3_event_version_ids() -> None:
+    """Adds `versionId` to S3 event records for versioned objects, as AWS does (idempotent)."""
+    global _versions_applied
+    if _versions_applied:
+        return
+    original = notifications._get_s3_event
+
+    def get_s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> Any:
+        event = original(event_name, bucket, key, notification_id)
+        version = getattr(key, "version_id", None)
+        if version and version != "null":
+            for record in event["Records"]:
+                record["s3"]["object"]["versionId"] = version
+        return event
+
+    notifications._get_s3_event = get_s3_event
+    _versions_applied = True
 
 
 def patch_sqs_send_depth() -> None:

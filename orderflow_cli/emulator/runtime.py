@@ -25,11 +25,12 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from chalicelib import aws
 from chalicelib.pipeline import definition
+from chalicelib.pipeline import events as completion
 from chalicelib.pipeline.batches import BatchRecords, plain
 from chalicelib.pipeline.trigger import source_for
 from chalicelib.settings import Settings, get_settings
 from orderflow_cli.emulator.lambdas import InProcessLambda, LambdaContext, app_functions
-from orderflow_cli.emulator.moto_patches import patch_sqs_send_depth
+from orderflow_cli.emulator.moto_patches import patch_s3_event_version_ids, patch_sqs_send_depth
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -105,6 +106,7 @@ class EmbeddedAWS:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         patch_sqs_send_depth()
+        patch_s3_event_version_ids()
         boto3.setup_default_session(region_name=REGION)
         aws.reset()
         self.app = importlib.import_module("app")
@@ -167,6 +169,11 @@ class EmbeddedAWS:
 
     def _create_resources(self, settings: Settings) -> None:
         self.s3.create_bucket(Bucket=settings.bucket)
+        # As deployed: every upload is a new version, so the same file sent again is a new batch
+        # while a repeated event for one version is not.
+        self.s3.put_bucket_versioning(
+            Bucket=settings.bucket, VersioningConfiguration={"Status": "Enabled"}
+        )
         for table, key in (
             (settings.orders_table, "OrderId"),
             (settings.batches_table, "batch_id"),
@@ -203,6 +210,7 @@ class EmbeddedAWS:
                 ]
             },
         )
+        self._route_completion_events()
         name = settings.state_machine_arn.rsplit(":", 1)[-1]
         rendered = definition.render(self.substitutions())
         self.sfn.create_state_machine(
@@ -211,6 +219,26 @@ class EmbeddedAWS:
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/{APP_NAME}-{self.stage}-ingest",
             type="STANDARD",
         )
+
+    @property
+    def completions_queue_url(self) -> str:
+        name = f"{APP_NAME}-{self.stage}-completions"
+        return self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+
+    def _route_completion_events(self) -> None:
+        """A rule for the completion events with an SQS target, as a user would add one."""
+        name = f"{APP_NAME}-{self.stage}-completions"
+        url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        events = aws.events()
+        events.put_rule(Name=name, EventPattern=json.dumps(completion.PATTERN))
+        events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": arn}])
+
+    def completion_events(self) -> list[dict[str, Any]]:
+        """Every completion event the rule delivered so far (received and deleted)."""
+        return [json.loads(body) for body in self._drain(self.completions_queue_url)]
 
     # -- driving it -------------------------------------------------------------------------
     def upload(self, path: Path, key: str | None = None) -> str:
@@ -281,16 +309,17 @@ class EmbeddedAWS:
 
     def drain_dlq(self) -> list[dict[str, Any]]:
         """Every message waiting in the DLQ (received and deleted), as parsed bodies."""
-        bodies: list[dict[str, Any]] = []
-        url = self.settings.dlq_url
+        return [json.loads(body) for body in self._drain(self.settings.dlq_url)]
+
+    def _drain(self, url: str) -> list[str]:
+        bodies: list[str] = []
         while True:
             messages = self.sqs.receive_message(
                 QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0
             ).get("Messages", [])
             if not messages:
                 return bodies
-            for message in messages:
-                bodies.append(json.loads(message["Body"]))
+            bodies += [message["Body"] for message in messages]
             self.sqs.delete_message_batch(
                 QueueUrl=url,
                 Entries=[

@@ -10,22 +10,35 @@ from tests.conftest import order, run, stored_items, write_orders
 
 def test_a_repeated_s3_event_processes_nothing_twice(local: EmbeddedAWS, tmp_path: Path) -> None:
     path = write_orders(tmp_path / "r.json", [order("r-1"), order("r-bad", qty="0")])
-    key = local.upload(path)
-    (first,) = local.deliver_s3_events()
-    local.wait(first[1])
-    # The same object announced again (S3 delivers at least once).
-    local.s3.copy_object(
-        Bucket=local.settings.bucket,
-        Key=key,
-        CopySource={"Bucket": local.settings.bucket, "Key": key},
-        MetadataDirective="REPLACE",
-    )
-    again = local.deliver_s3_events()
+    local.upload(path)
+    # S3 delivers at least once: the same event arrives twice.
+    url = local.events_queue_url
+    waiting = local.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    (message,) = [m for m in waiting if "Records" in m["Body"]]  # not moto's s3:TestEvent
+    for _ in range(2):
+        local.sqs.send_message(QueueUrl=url, MessageBody=message["Body"])
+    local.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
-    assert again == [first]  # same object, same ETag: same batch id, same execution
+    first, again = local.deliver_s3_events()
+    local.wait(first[1])
+
+    assert again == first  # same object version: same batch id, same execution
     executions = local.sfn.list_executions(stateMachineArn=local.settings.state_machine_arn)
     assert len(executions["executions"]) == 1
     assert len(local.drain_dlq()) == 1
+
+
+def test_the_same_file_uploaded_again_is_a_new_batch_of_no_ops(
+    local: EmbeddedAWS, tmp_path: Path
+) -> None:
+    path = write_orders(tmp_path / "daily.json", [order("d-1"), order("d-2")])
+
+    (first,) = run(local, path)
+    (second,) = run(local, path)  # same key, same bytes, a new version
+
+    assert first["batch_id"] != second["batch_id"]
+    assert (second["stored"], second["unchanged"], second["rejected"]) == (2, 2, 0)
+    assert len(stored_items(local)) == 2
 
 
 def test_the_same_orders_in_another_file_are_no_ops(local: EmbeddedAWS, tmp_path: Path) -> None:

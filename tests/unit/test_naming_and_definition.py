@@ -106,8 +106,8 @@ def test_batch_keys_place_everything_under_the_batch():
     assert keys.chunk(0) == "work/b-123/chunks/000000.json"
     assert keys.chunk(42) == "work/b-123/chunks/000042.json"
     assert keys.result(7) == "work/b-123/results/000007.json"
-    assert keys.results_prefix == "work/b-123/results/"
-    assert keys.result(7).startswith(keys.results_prefix)
+    assert keys.report_prefix == "work/b-123/report/"
+    assert keys.result(7).startswith("work/b-123/results/")
     assert keys.quarantined_file("incoming/2024/bad.csv") == "quarantine/b-123/bad.csv"
     assert keys.quarantine_report() == "quarantine/b-123/error.json"
 

@@ -1,0 +1,109 @@
+"""The rejection report: every order of a batch that did not end stored, for the sender.
+
+Two forms, under the batch's own work prefix (so they expire with it):
+- `rejections.jsonl`: one `{"row", "order_id", "reason", "errors": [{field, code, message,
+  value}]}` per line, in file order;
+- `rejections.csv`: the sender's columns (`OrderId,item-id,item-desc,qty,name,email` and any
+  extra ones) plus `_row` and `_errors`, so a person can fix the rows in a spreadsheet and
+  upload the file again (the reader ignores columns starting with "_").
+
+Both are written through temporary files, chunk by chunk, so memory does not grow with the
+number of rejections. The report is the sender's data: it is never logged.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+FLAT_COLUMNS = ("OrderId", "item-id", "item-desc", "qty", "name", "email")
+_GROUPS = {"order-info": FLAT_COLUMNS[:4], "contact-info": FLAT_COLUMNS[4:]}
+ANNOTATIONS = ("_row", "_errors")
+RAW = "_raw"  # the text of a record that could not be parsed into columns at all
+
+
+def report_line(rejection: dict[str, Any]) -> dict[str, Any]:
+    """The JSON Lines form of one rejection (without the order itself)."""
+    return {k: rejection.get(k) for k in ("row", "order_id", "reason", "errors")}
+
+
+def flatten(order: Any) -> dict[str, str]:
+    """An order as CSV columns: the flat names, extra fields by their own name."""
+    if not isinstance(order, dict):
+        text = ",".join(map(str, order)) if isinstance(order, list) else str(order)
+        return {RAW: text}
+    flat: dict[str, str] = {}
+    for group, names in _GROUPS.items():
+        values = order.get(group)
+        for name in names:
+            value = values.get(name) if isinstance(values, dict) else None
+            if value is not None:
+                flat[name] = _cell(value)
+    for name, value in order.items():
+        if name not in _GROUPS:
+            flat[name] = _cell(value)
+    return flat
+
+
+def extra_columns(rejections: Iterable[dict[str, Any]]) -> list[str]:
+    """The columns beyond the flat names that these rejections need, in order of appearance."""
+    seen: dict[str, None] = {}
+    for rejection in rejections:
+        for name in flatten(rejection.get("order")):
+            if name not in FLAT_COLUMNS:
+                seen.setdefault(name)
+    return list(seen)
+
+
+def errors_text(errors: Iterable[dict[str, Any]]) -> str:
+    """`qty.not_positive_integer: qty must be ...; email.invalid: ...`"""
+    return "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)
+
+
+class ReportWriter:
+    """Collects rejections into the two forms; `upload` sends them to S3."""
+
+    def __init__(self, extra: Iterable[str]) -> None:
+        extras = [name for name in extra if name != RAW]
+        columns = [*FLAT_COLUMNS, *extras, *ANNOTATIONS]
+        if RAW in extra:
+            columns.append(RAW)
+        self._jsonl: BinaryIO = tempfile.TemporaryFile()  # noqa: SIM115 - closed in upload
+        self._csv: BinaryIO = tempfile.TemporaryFile()  # noqa: SIM115 - closed in upload
+        self._csv_text = io.TextIOWrapper(self._csv, encoding="utf-8", errors="replace", newline="")
+        self._writer = csv.DictWriter(self._csv_text, fieldnames=columns, lineterminator="\n")
+        self._writer.writeheader()
+        self.count = 0
+
+    def add(self, rejection: dict[str, Any]) -> None:
+        self._jsonl.write(json.dumps(report_line(rejection)).encode() + b"\n")
+        row: dict[str, Any] = dict(flatten(rejection.get("order")))
+        row["_row"] = rejection["row"]
+        row["_errors"] = errors_text(rejection.get("errors", []))
+        self._writer.writerow(row)
+        self.count += 1
+
+    def upload(self, client: S3Client, bucket: str, prefix: str) -> dict[str, str]:
+        """Writes both forms under `prefix`; returns their keys by format."""
+        self._csv_text.flush()
+        keys = {"jsonl": f"{prefix}rejections.jsonl", "csv": f"{prefix}rejections.csv"}
+        for body, key, content_type in (
+            (self._jsonl, keys["jsonl"], "application/x-ndjson"),
+            (self._csv, keys["csv"], "text/csv; charset=utf-8"),
+        ):
+            body.seek(0)
+            client.upload_fileobj(body, bucket, key, ExtraArgs={"ContentType": content_type})
+        self._csv_text.close()
+        self._jsonl.close()
+        return keys
+
+
+def _cell(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
