@@ -3,8 +3,8 @@ sends or reads changes; each makes the emulator behave as AWS does.
 
 1. SQS send cost. moto's `SQSBackend.send_message` (and `_validate_message`) read
 `queue.attributes` only to look up `ContentBasedDeduplication`, but that property computes
-every attribute, including the approximate message counts, by scanning every message in the queue. Sending is then linear in
-the queue's depth and filling a dead-letter queue is quadratic: 10,000 rejected orders would
+every attribute, including the approximate message counts, by scanning every message in the
+queue. Sending is then linear in the queue's depth and filling a dead-letter queue is quadratic: 10,000 rejected orders would
 take tens of minutes. While a message is being sent, the patch answers that one lookup from the
 queue's own field instead; everywhere else `attributes` is moto's own. Nothing the product sends
 changes. Upstream: moto/sqs/models.py, `Queue.attributes` (reported as a performance issue).
