@@ -4,10 +4,10 @@ sends or reads changes; each makes the emulator behave as AWS does.
 1. SQS send cost. moto's `SQSBackend.send_message` (and `_validate_message`) read
 `queue.attributes` only to look up `ContentBasedDeduplication`, but that property computes
 every attribute, including the approximate message counts, by scanning every message in the
-queue. Sending is then linear in the queue's depth and filling a dead-letter queue is quadratic: 10,000 rejected orders would
-take tens of minutes. While a message is being sent, the patch answers that one lookup from the
-queue's own field instead; everywhere else `attributes` is moto's own. Nothing the product sends
-changes. Upstream: moto/sqs/models.py, `Queue.attributes` (reported as a performance issue).
+queue. Sending is then linear in the queue's depth and filling a dead-letter queue is
+quadratic: 10,000 rejected orders would take tens of minutes. While a message is being sent,
+the patch answers that one lookup from the queue's own field instead; everywhere else
+`attributes` is moto's own. Upstream: moto/sqs/models.py, `Queue.attributes`.
 
 2. S3 event records without `versionId`. On a versioned bucket AWS puts the object's version id
 in each event record; moto (`moto/s3/notifications.py`, `_get_s3_event`) does not, so every
