@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from chalicelib.pipeline.batches import BatchRecords
 from orderflow_cli.emulator.runtime import EmbeddedAWS, Execution
 
 _DONE_STATUSES = {"succeeded", "quarantined"}
 _PROGRESS_SECONDS = 2.0
+_SHOWN_REJECTIONS = 5
 
 
 @dataclass
@@ -32,6 +35,8 @@ class FileOutcome:
     rejected: int
     seconds: float
     error: str | None
+    report_keys: dict[str, str] | None = None
+    first_rejections: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,10 +62,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000, help="the API's port (default 8000)")
     serve.add_argument("--s3-port", type=int, default=0, help="emulated S3's port (default: free)")
     serve.add_argument("--api-key", help="the key clients must send (default: a new random one)")
+    report = commands.add_parser("report", help="print a batch's rejection report")
+    report.add_argument("batch_id")
+    report.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    report.add_argument(
+        "--endpoint",
+        default=os.environ.get("ORDERFLOW_ENDPOINT"),
+        help="the emulated AWS endpoint of a running `orders serve` (its 'emulated S3' line)",
+    )
+    report.add_argument("--stage", help="the stage whose resources to read (default: local)")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve_api(args.port, args.s3_port, args.api_key)
+    if args.command == "report":
+        return print_report(args.batch_id, args.format, args.endpoint, args.stage or "local")
     return run_files(args.paths, as_json=args.json, export=args.export)
+
+
+def print_report(batch_id: str, form: str, endpoint: str | None, stage: str) -> int:
+    """Prints the report of a batch processed by `orders serve` (--endpoint) or a stage."""
+    from orderflow_cli.emulator.runtime import REGION, stage_environment
+    from orderflow_cli.stack import clients_for
+
+    names = stage_environment(stage)
+    s3, dynamodb = clients_for(endpoint, REGION)
+    record = BatchRecords(dynamodb, names["BATCHES_TABLE"]).get(batch_id)
+    if record is None:
+        print(f"orders: no batch {batch_id!r} in stage {stage}", file=sys.stderr)
+        return 1
+    keys = record.get("report_keys")
+    if not keys:
+        print(
+            f"orders: batch {batch_id} ({record.get('status')}) rejected nothing", file=sys.stderr
+        )
+        return 0
+    body = s3.get_object(Bucket=names["BUCKET_NAME"], Key=keys[form])["Body"]
+    for part in body.iter_chunks():
+        sys.stdout.buffer.write(part)
+    sys.stdout.flush()
+    return 0
 
 
 def serve_api(port: int, s3_port: int, api_key: str | None) -> int:
@@ -142,9 +182,27 @@ def process(
                 rejected=record.get("rejected", 0),
                 seconds=execution.seconds,
                 error=error["message"] if isinstance(error, dict) else execution.error,
+                report_keys=record.get("report_keys"),
+                first_rejections=_first_rejections(local, record.get("report_keys")),
             )
         )
     return outcomes
+
+
+def _first_rejections(
+    local: EmbeddedAWS, keys: dict[str, str] | None, limit: int = _SHOWN_REJECTIONS
+) -> list[dict[str, Any]]:
+    if not keys:
+        return []
+    body = local.s3.get_object(Bucket=local.settings.bucket, Key=keys["jsonl"])["Body"]
+    lines: list[dict[str, Any]] = []
+    for line in body.iter_lines():
+        if len(lines) == limit:
+            break
+        rejection = json.loads(line)
+        codes = ", ".join(e["code"] for e in rejection["errors"])
+        lines.append({"row": rejection["row"], "order_id": rejection["order_id"], "codes": codes})
+    return lines
 
 
 def _wait_all(local: EmbeddedAWS, batch_ids: list[str], progress: TextIO | None) -> list[Execution]:
@@ -189,6 +247,13 @@ def _print_table(outcomes: list[FileOutcome], items: int, dlq: int, out: TextIO)
     for outcome in outcomes:
         if outcome.error:
             print(f"{outcome.file}: {outcome.status}: {outcome.error}", file=out)
+        if outcome.first_rejections:
+            more = outcome.rejected - len(outcome.first_rejections)
+            tail = f" (and {more} more: orders run --export DIR writes them all)" if more else ""
+            print(f"{outcome.file}: first rejections{tail}", file=out)
+            for rejection in outcome.first_rejections:
+                order_id = rejection["order_id"] or "-"
+                print(f"  row {rejection['row']:>6}  {order_id:<20} {rejection['codes']}", file=out)
     print(f"orders table: {items} item(s); dead-letter queue: {dlq} message(s)", file=out)
 
 
@@ -206,6 +271,12 @@ def _export(
         with (directory / name).open("w", encoding="utf-8") as out:
             for row in rows:
                 out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+    reports = directory / "reports"
+    for outcome in outcomes:
+        for form, key in (outcome.report_keys or {}).items():
+            reports.mkdir(exist_ok=True)
+            target = reports / f"{outcome.batch_id}.{form}"
+            local.s3.download_file(local.settings.bucket, key, str(target))
 
 
 if __name__ == "__main__":

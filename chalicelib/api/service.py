@@ -41,6 +41,7 @@ UPLOAD_TYPES = {
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _BODY_HASH = "body-sha256"  # S3 user metadata: what an Idempotency-Key was first used with
 _MAX_IDEMPOTENCY_KEY = 255
+REPORT_URL_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,19 @@ def batch_status(batch_id: str, *, deps: Deps) -> dict[str, Any]:
         "rejected", "rejected_by_reason", "unprocessed", "error", "created_at", "started_at",
         "finished_at",
     )  # fmt: skip
-    return {name: record[name] for name in fields if name in record}
+    status = {name: record[name] for name in fields if name in record}
+    keys = record.get("report_keys")
+    if keys:
+        status["report"] = {
+            form: deps.presigner.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": deps.settings.bucket, "Key": key},
+                ExpiresIn=REPORT_URL_SECONDS,
+            )
+            for form, key in keys.items()
+        }
+        status["report"]["expires_in"] = REPORT_URL_SECONDS
+    return status
 
 
 def get_order(order_id: str, *, deps: Deps) -> dict[str, Any]:

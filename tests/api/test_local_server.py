@@ -46,6 +46,11 @@ def test_posted_orders_are_processed_and_reported(served: Served) -> None:
     )
     assert served.call("GET", "/orders/http-1").json()["order-info"]["qty"] == 1
     assert served.call("GET", "/orders/http-2").status_code == 404
+    report = status["report"]
+    lines = requests.get(report["jsonl"], timeout=30).text.splitlines()
+    assert [json.loads(line)["order_id"] for line in lines] == ["http-2"]
+    csv_text = requests.get(report["csv"], timeout=30).text
+    assert csv_text.splitlines()[0] == "OrderId,item-id,item-desc,qty,name,email,_row,_errors"
 
 
 def test_a_retried_post_with_an_idempotency_key_starts_nothing_new(served: Served) -> None:
@@ -134,3 +139,23 @@ def test_unknown_batches_and_orders_are_404(served: Served) -> None:
         response = served.call("GET", path)
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "not_found"
+
+
+def test_orders_report_prints_a_batch_report_from_the_running_server(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from orderflow_cli.main import main
+
+    accepted = served.call("POST", "/orders", json=[order("rep-1"), order("rep-2", qty="-1")])
+    batch_id = accepted.json()["batch_id"]
+    served.wait_for(batch_id)
+
+    assert main(["report", batch_id, "--endpoint", served.s3_url]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["order_id"] == "rep-2"
+    assert main(["report", batch_id, "--format", "csv", "--endpoint", served.s3_url]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].endswith("_row,_errors")
+    assert rows[1].startswith("rep-2,")
+    assert main(["report", "no-such-batch", "--endpoint", served.s3_url]) == 1
+    assert "no batch 'no-such-batch'" in capsys.readouterr().err

@@ -43,6 +43,12 @@ def test_run_json_reports_every_file_and_where_every_order_went(
     assert len(dlq) == 6
     assert all(m["reason"] == "invalid" for m in dlq)
     assert len(batch_lines) == 4
+    mixed = batches["mixed.json"]["batch_id"]
+    report = [json.loads(line) for line in (out / "reports" / f"{mixed}.jsonl").open()]
+    assert [line["row"] for line in report] == [3, 4, 5, 6]
+    assert (out / "reports" / f"{mixed}.csv").read_text().startswith("OrderId,item-id")
+    seed = batches["seed-example.json"]["batch_id"]
+    assert not (out / "reports" / f"{seed}.jsonl").exists()  # nothing rejected, no report
 
 
 def test_run_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -52,6 +58,8 @@ def test_run_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert "batch id" in out
     assert "succeeded" in out
     assert "orders table: 2 item(s); dead-letter queue: 4 message(s)" in out
+    assert "samples/mixed.json: first rejections" in out.replace("\\", "/")
+    assert "row      5  1005                 qty.not_positive_integer" in out
 
 
 def test_a_missing_file_is_a_clear_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
