@@ -8,11 +8,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from chalice.app import Chalice, Request, Response, S3Event
+from chalice.app import Chalice, CloudWatchEvent, Request, Response, S3Event
 
-from chalicelib import aws, log, wiring
+from chalicelib import aws, callbacks, log, wiring
 from chalicelib.api import service
 from chalicelib.api.errors import INTERNAL_ERROR_BODY, ApiError, BadRequest
+from chalicelib.pipeline import events as completion
 from chalicelib.pipeline.finish import record_batch
 from chalicelib.pipeline.prepare import Source, prepare_file
 from chalicelib.pipeline.process import ChunkTask, process_chunk
@@ -85,6 +86,7 @@ def post_orders() -> Response:
     accepted = service.accept_orders(
         _raw_body(request),
         idempotency_key=request.headers.get("idempotency-key"),
+        callback_url=request.query_params.get("callback_url") if request.query_params else None,
         client=_client_id(),
         deps=wiring.api_deps(get_settings()),
     )
@@ -102,11 +104,13 @@ def post_uploads() -> Response:
     if not isinstance(wanted, dict):
         raise BadRequest('the body must be a JSON object: {"filename", "content_type"}')
     filename, content_type = wanted.get("filename"), wanted.get("content_type", "text/csv")
-    if not isinstance(filename, str | None) or not isinstance(content_type, str):
-        raise BadRequest("filename and content_type must be strings")
+    callback_url = wanted.get("callback_url")
+    if not all(isinstance(v, str | None) for v in (filename, content_type, callback_url)):
+        raise BadRequest("filename, content_type and callback_url must be strings")
     presigned = service.presign_upload(
         filename=filename,
         content_type=content_type,
+        callback_url=callback_url,
         client=_client_id(),
         deps=wiring.api_deps(get_settings()),
     )
@@ -172,6 +176,21 @@ def record_batch_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         batches=wiring.batch_records(settings),
         reprocess=_process,
         publish=wiring.completion_events(settings).publish,
+    )
+
+
+@app.on_cw_event(completion.PATTERN, name="DeliverCallback")
+def deliver_callback_handler(event: CloudWatchEvent) -> None:
+    """A batch ended: deliver its completion to the callback URL it was submitted with."""
+    _setup()
+    settings = get_settings()
+    callbacks.notify(
+        event.detail,
+        batches=wiring.batch_records(settings),
+        secret=lambda: wiring.callback_secret(settings.callback_secret_parameter),
+        policy=service.callback_policy_of(settings),
+        attempts=settings.callback_attempts,
+        base_seconds=settings.callback_retry_base_seconds,
     )
 
 

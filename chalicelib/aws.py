@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
     from mypy_boto3_stepfunctions import SFNClient
 
 # DynamoDB writes are retried by chalicelib.pipeline.store (3 retries, named errors, full
@@ -44,6 +45,11 @@ def events() -> EventBridgeClient:
 
 
 @cache
+def ssm() -> SSMClient:
+    return boto3.client("ssm")
+
+
+@cache
 def sqs() -> SQSClient:
     return boto3.client("sqs")
 
@@ -55,5 +61,5 @@ def sfn() -> SFNClient:
 
 def reset() -> None:
     """Forget every client (the embedded emulator calls this after it starts)."""
-    for getter in (s3, s3_presigner, dynamodb, events, sqs, sfn):
+    for getter in (s3, s3_presigner, dynamodb, events, ssm, sqs, sfn):
         getter.cache_clear()

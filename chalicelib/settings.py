@@ -36,6 +36,13 @@ class Settings(BaseModel):
     upload_max_bytes: int = Field(1_073_741_824, ge=1, alias="UPLOAD_MAX_BYTES")
     upload_url_seconds: int = Field(900, ge=60, le=3600, alias="UPLOAD_URL_SECONDS")
     event_bus: str = Field("default", alias="EVENT_BUS_NAME")
+    callback_secret_parameter: str = Field(
+        "/orderflow/dev/callback-secret", alias="CALLBACK_SECRET_PARAMETER"
+    )
+    callback_require_https: bool = Field(True, alias="CALLBACK_REQUIRE_HTTPS")
+    callback_allow_loopback: bool = Field(False, alias="CALLBACK_ALLOW_LOOPBACK")
+    callback_attempts: int = Field(5, ge=1, le=10, alias="CALLBACK_ATTEMPTS")
+    callback_retry_base_seconds: float = Field(2.0, ge=0, alias="CALLBACK_RETRY_BASE_SECONDS")
     # Where clients reach S3 for presigned uploads; empty means AWS's own endpoint. The local
     # server sets it to its emulated S3 endpoint.
     s3_public_endpoint: str = Field("", alias="S3_PUBLIC_ENDPOINT")

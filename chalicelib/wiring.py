@@ -5,6 +5,8 @@ Handlers call these; tests build the same objects with their own clients instead
 
 from __future__ import annotations
 
+from functools import cache
+
 from chalicelib import aws
 from chalicelib.api.service import Deps
 from chalicelib.pipeline.batches import BatchRecords
@@ -49,6 +51,13 @@ def api_deps(settings: Settings) -> Deps:
 
 def completion_events(settings: Settings) -> CompletionEvents:
     return CompletionEvents(aws.events(), settings.event_bus)
+
+
+@cache
+def callback_secret(parameter: str) -> bytes:
+    """The stage's webhook signing secret, read once per process."""
+    value = aws.ssm().get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
+    return value.encode()
 
 
 def dead_letter_queue(settings: Settings) -> DeadLetterQueue:

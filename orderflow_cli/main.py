@@ -167,6 +167,7 @@ def process(
         keys.append(local.upload(path, f"{local.settings.incoming_prefix}{name}"))
     started = dict(local.deliver_s3_events())
     executions = _wait_all(local, [started[k] for k in keys], progress)
+    local.deliver_app_events()  # the functions that follow a batch's end (webhooks)
     records = local.batches()
     outcomes = []
     for path, execution in zip(paths, executions, strict=True):

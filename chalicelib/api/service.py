@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from chalicelib.api.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from chalicelib.callbacks import CallbackPolicy, CallbackRefused, check_url
 from chalicelib.pipeline.batches import BatchRecords, plain
 from chalicelib.pipeline.naming import (
     BATCH_ID,
@@ -60,13 +61,22 @@ class Deps:
 
 
 def accept_orders(
-    body: bytes, *, idempotency_key: str | None, client: str, deps: Deps
+    body: bytes,
+    *,
+    idempotency_key: str | None,
+    callback_url: str | None,
+    client: str,
+    deps: Deps,
 ) -> dict[str, Any]:
-    """Checks the envelope, writes the document, starts its execution; returns the 202 body."""
+    """Checks the envelope, writes the document, starts its execution; returns the 202 body.
+    `callback_url` comes from the query string, or from the document's own top-level key."""
     settings = deps.settings
     if len(body) > settings.api_max_bytes:
         raise PayloadTooLarge(f"the body has {len(body)} bytes; at most {settings.api_max_bytes}")
-    orders = _orders_of(body)
+    document, orders = _orders_of(body)
+    if callback_url is None and isinstance(document, dict):
+        callback_url = document.get("callback_url")
+    _check_callback(callback_url, deps)
     if len(orders) > settings.api_max_orders:
         raise PayloadTooLarge(
             f"the body has {len(orders)} orders; at most {settings.api_max_orders} per request"
@@ -84,7 +94,9 @@ def accept_orders(
     key = api_key_for(settings.incoming_prefix, batch_id)
     digest = hashlib.sha256(body).hexdigest()
     version = _write_once(deps, key, body, digest) if seed else _write(deps, key, body, digest)
-    deps.batches.create_pending(batch_id, bucket=settings.bucket, key=key, via="POST /orders")
+    deps.batches.create_pending(
+        batch_id, bucket=settings.bucket, key=key, via="POST /orders", callback_url=callback_url
+    )
     start_ingest(
         deps.sfn, settings.state_machine_arn, Source(settings.bucket, key, version, batch_id)
     )
@@ -97,7 +109,23 @@ def accept_orders(
     }
 
 
-def _orders_of(body: bytes) -> list[Any]:
+def _check_callback(url: Any, deps: Deps) -> None:
+    if url is None:
+        return
+    try:
+        check_url(url, callback_policy_of(deps.settings))
+    except CallbackRefused as refused:
+        raise BadRequest(str(refused), code="callback_refused") from refused
+
+
+def callback_policy_of(settings: Settings) -> CallbackPolicy:
+    return CallbackPolicy(
+        require_https=settings.callback_require_https,
+        allow_loopback=settings.callback_allow_loopback,
+    )
+
+
+def _orders_of(body: bytes) -> tuple[Any, list[Any]]:
     try:
         document = json.loads(body)
     except (ValueError, RecursionError) as error:
@@ -116,7 +144,7 @@ def _orders_of(body: bytes) -> list[Any]:
             code="order_not_object",
             details={"positions": not_objects[:100]},
         )
-    return orders
+    return document, orders
 
 
 def _write(deps: Deps, key: str, body: bytes, digest: str) -> str | None:
@@ -156,10 +184,16 @@ def _write_once(deps: Deps, key: str, body: bytes, digest: str) -> str | None:
 
 
 def presign_upload(
-    *, filename: str | None, content_type: str, client: str, deps: Deps
+    *,
+    filename: str | None,
+    content_type: str,
+    callback_url: str | None,
+    client: str,
+    deps: Deps,
 ) -> dict[str, Any]:
     """A presigned S3 POST for a key the server chooses, and the batch it will become."""
     settings = deps.settings
+    _check_callback(callback_url, deps)
     if content_type not in UPLOAD_TYPES:
         raise BadRequest(
             f"content_type must be one of {sorted(UPLOAD_TYPES)}", code="unsupported_content_type"
@@ -176,7 +210,9 @@ def presign_upload(
         ],
         ExpiresIn=settings.upload_url_seconds,
     )
-    deps.batches.create_pending(batch_id, bucket=settings.bucket, key=key, via="POST /uploads")
+    deps.batches.create_pending(
+        batch_id, bucket=settings.bucket, key=key, via="POST /uploads", callback_url=callback_url
+    )
     return {
         "batch_id": batch_id,
         "key": key,
@@ -206,8 +242,8 @@ def batch_status(batch_id: str, *, deps: Deps) -> dict[str, Any]:
         raise NotFound(f"no batch {batch_id!r}")
     fields = (
         "batch_id", "status", "source_key", "via", "total", "done", "stored", "unchanged",
-        "rejected", "rejected_by_reason", "unprocessed", "error", "created_at", "started_at",
-        "finished_at",
+        "rejected", "rejected_by_reason", "unprocessed", "error", "callback", "created_at",
+        "started_at", "finished_at",
     )  # fmt: skip
     status = {name: record[name] for name in fields if name in record}
     keys = record.get("report_keys")

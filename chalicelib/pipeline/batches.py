@@ -65,10 +65,12 @@ class BatchRecords:
         self._serialize = TypeSerializer().serialize
         self._deserialize = TypeDeserializer().deserialize
 
-    def create_pending(self, batch_id: str, *, bucket: str, key: str, via: str) -> None:
+    def create_pending(
+        self, batch_id: str, *, bucket: str, key: str, via: str, callback_url: str | None = None
+    ) -> None:
         """Records a batch the API has promised (before its file exists or is processed);
         does nothing when the batch is already recorded."""
-        item = {
+        item: dict[str, Any] = {
             "batch_id": batch_id,
             "status": PENDING,
             "bucket": bucket,
@@ -76,6 +78,8 @@ class BatchRecords:
             "via": via,
             "created_at": _now(),
         }
+        if callback_url:
+            item["callback"] = {"url": callback_url, "status": PENDING, "attempts": 0}
         with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
             self._client.put_item(
                 TableName=self._table,
@@ -127,6 +131,29 @@ class BatchRecords:
                 "error": dict(error) if error else None,
                 "report_keys": dict(report) if report else None,
                 "finished_at": _now(),
+            },
+        )
+
+    def record_callback(
+        self, batch_id: str, *, status: str, attempts: int, last_error: str | None
+    ) -> None:
+        """Records a webhook delivery on the batch (its own attribute: never the status)."""
+        self._client.update_item(
+            TableName=self._table,
+            Key={"batch_id": {"S": batch_id}},
+            UpdateExpression="SET #c.#s = :s, #c.#a = :a, #c.#e = :e, #c.#t = :t",
+            ExpressionAttributeNames={
+                "#c": "callback",
+                "#s": "status",
+                "#a": "attempts",
+                "#e": "last_error",
+                "#t": "finished_at",
+            },
+            ExpressionAttributeValues={
+                ":s": {"S": status},
+                ":a": {"N": str(attempts)},
+                ":e": {"S": last_error} if last_error else {"NULL": True},
+                ":t": {"S": _now()},
             },
         )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import secrets
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -22,8 +23,9 @@ from urllib.parse import unquote_plus
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer
+from chalice.app import CloudWatchEventConfig
 
-from chalicelib import aws
+from chalicelib import aws, wiring
 from chalicelib.pipeline import definition
 from chalicelib.pipeline import events as completion
 from chalicelib.pipeline.batches import BatchRecords, plain
@@ -84,6 +86,7 @@ class EmbeddedAWS:
         self._saved_env: dict[str, str | None] = {}
         self.lambdas: InProcessLambda | None = None
         self.app: ModuleType | None = None
+        self._app_event_queues: dict[str, str] = {}
 
     # -- life cycle -------------------------------------------------------------------------
     def __enter__(self) -> EmbeddedAWS:
@@ -211,6 +214,14 @@ class EmbeddedAWS:
             },
         )
         self._route_completion_events()
+        self._route_app_events()
+        aws.ssm().put_parameter(
+            Name=settings.callback_secret_parameter,
+            Value=secrets.token_hex(32),
+            Type="SecureString",
+            Overwrite=True,
+        )
+        wiring.callback_secret.cache_clear()
         name = settings.state_machine_arn.rsplit(":", 1)[-1]
         rendered = definition.render(self.substitutions())
         self.sfn.create_state_machine(
@@ -235,6 +246,33 @@ class EmbeddedAWS:
         events = aws.events()
         events.put_rule(Name=name, EventPattern=json.dumps(completion.PATTERN))
         events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": arn}])
+
+    def _route_app_events(self) -> None:
+        """A rule and queue per `on_cw_event` handler of the app: what Chalice's rule with a
+        Lambda target does on AWS (moto's Lambda targets need Docker)."""
+        assert self.app is not None
+        for config in self.app.app.event_sources:
+            if isinstance(config, CloudWatchEventConfig):
+                name = f"{APP_NAME}-{self.stage}-{config.name}"
+                url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+                arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+                    "Attributes"
+                ]["QueueArn"]
+                aws.events().put_rule(Name=name, EventPattern=json.dumps(config.event_pattern))
+                aws.events().put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": arn}])
+                self._app_event_queues[config.name] = url
+
+    def deliver_app_events(self) -> int:
+        """Hands every waiting EventBridge event to the app's handler for it; returns how many."""
+        assert self.lambdas is not None
+        delivered = 0
+        for name, url in self._app_event_queues.items():
+            for body in self._drain(url):
+                event = json.loads(body)
+                event.setdefault("account", ACCOUNT)  # moto's events omit it; AWS's carry it
+                self.lambdas.functions[name](event, LambdaContext(name))
+                delivered += 1
+        return delivered
 
     def completion_events(self) -> list[dict[str, Any]]:
         """Every completion event the rule delivered so far (received and deleted)."""

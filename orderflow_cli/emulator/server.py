@@ -102,6 +102,7 @@ class LocalServer:
         while not self._stopping.wait(_PUMP_SECONDS):
             try:
                 self.local.deliver_s3_events()
+                self.local.deliver_app_events()
             except Exception:
                 log.exception("could not deliver S3 events")
 

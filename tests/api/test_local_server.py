@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import time
+from typing import Any
 
 import pytest
 import requests
 
+from chalicelib.callbacks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from orderflow_cli.emulator.server import free_port
 from tests.api.conftest import MAX_ORDERS, Served
 from tests.conftest import SAMPLES, order
+from tests.webhook_receiver import webhook_receiver
 
 
 def test_health_needs_no_key(served: Served) -> None:
@@ -159,3 +164,76 @@ def test_orders_report_prints_a_batch_report_from_the_running_server(
     assert rows[1].startswith("rep-2,")
     assert main(["report", "no-such-batch", "--endpoint", served.s3_url]) == 1
     assert "no batch 'no-such-batch'" in capsys.readouterr().err
+
+
+def _callback_secret(served: Served) -> bytes:
+    parameter = "/orderflow/local/callback-secret"
+    value = served.client("ssm").get_parameter(Name=parameter, WithDecryption=True)
+    return str(value["Parameter"]["Value"]).encode()
+
+
+def _wait_for_callback(served: Served, batch_id: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        callback = served.wait_for(batch_id).get("callback", {})
+        if callback.get("status") != "pending":
+            return dict(callback)
+        time.sleep(0.2)
+    raise AssertionError(f"the callback of {batch_id} was not settled")
+
+
+def test_a_webhook_receives_the_signed_completion(served: Served) -> None:
+    with webhook_receiver() as receiver:
+        accepted = served.call(
+            "POST",
+            "/orders",
+            json={"orders": [order("hook-1"), order("hook-2", qty="0")]},
+            params={"callback_url": receiver.url},
+        ).json()
+        callback = _wait_for_callback(served, accepted["batch_id"])
+
+    assert (callback["status"], callback["attempts"]) == ("delivered", 1)
+    (request,) = receiver.received
+    detail = json.loads(request.body)
+    assert (detail["batch_id"], detail["status"], detail["stored"], detail["rejected"]) == (
+        accepted["batch_id"],
+        "succeeded",
+        1,
+        1,
+    )
+    assert detail["report"]["jsonl"].endswith("rejections.jsonl")
+    timestamp, signature = request.headers[TIMESTAMP_HEADER], request.headers[SIGNATURE_HEADER]
+    assert verify(_callback_secret(served), timestamp, request.body, signature)
+
+
+def test_a_receiver_that_is_down_is_retried_and_the_batch_keeps_its_status(
+    served: Served,
+) -> None:
+    down = f"http://127.0.0.1:{free_port()}/hook"
+    presigned = served.call(
+        "POST", "/uploads", json={"content_type": "text/csv", "callback_url": down}
+    ).json()
+    with (SAMPLES / "orders.csv").open("rb") as csv:
+        files = {"file": ("orders.csv", csv, "text/csv")}
+        requests.post(presigned["url"], data=presigned["fields"], files=files, timeout=30)
+
+    callback = _wait_for_callback(served, presigned["batch_id"])
+
+    assert callback["status"] == "failed"
+    assert callback["attempts"] == 5
+    assert callback["last_error"]
+    assert served.wait_for(presigned["batch_id"])["status"] == "succeeded"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://10.0.0.1/hook", "http://169.254.169.254/latest", "http://192.168.0.1/"]
+)
+def test_a_callback_aimed_at_a_private_address_is_a_clear_400(served: Served, url: str) -> None:
+    for response in (
+        served.call("POST", "/orders", json=[order("never")], params={"callback_url": url}),
+        served.call("POST", "/uploads", json={"callback_url": url}),
+    ):
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert error["code"] == "callback_refused"
+        assert "private, loopback or reserved" in error["message"]
