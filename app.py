@@ -8,7 +8,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from chalice.app import Chalice, CloudWatchEvent, Request, Response, S3Event
+from chalice.app import Chalice, CloudWatchEvent, Request, Response, S3Event, SQSEvent
 
 from chalicelib import aws, callbacks, log, wiring
 from chalicelib.api import service
@@ -25,6 +25,7 @@ app = Chalice(app_name="orderflow", configure_logs=False)  # chalicelib.log conf
 # Decorators need these names at import time; the stage's config.json sets them.
 _BUCKET = os.environ.get("BUCKET_NAME", "orderflow-dev-orders")
 _INCOMING_PREFIX = os.environ.get("INCOMING_PREFIX", "incoming/")
+_DLQ_NAME = os.environ.get("DLQ_URL", "/orderflow-dev-dlq").rsplit("/", 1)[-1]
 
 
 _log = log.get_logger("api")
@@ -192,6 +193,26 @@ def deliver_callback_handler(event: CloudWatchEvent) -> None:
         attempts=settings.callback_attempts,
         base_seconds=settings.callback_retry_base_seconds,
     )
+
+
+@app.on_sqs_message(queue=_DLQ_NAME, batch_size=10, name="ReviewDeadLetters")
+def review_dead_letters(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
+    """Retry, repair or archive each dead-lettered order; report the messages to deliver again
+    (partial batch response: one poison message does not send its neighbours back)."""
+    _setup()
+    reviewer = wiring.reviewer(get_settings())
+    failures = []
+    for record in event:
+        message_id = record.to_dict().get("messageId", "")
+        try:
+            reviewer.review(json.loads(record.body))
+        except Exception as error:  # noqa: BLE001 - reported per message, retried by SQS
+            _log.warning(
+                "review failed; the message will be delivered again",
+                extra={"message_id": message_id, "error": type(error).__name__},
+            )
+            failures.append({"itemIdentifier": message_id})
+    return {"batchItemFailures": failures}
 
 
 def _process(task: ChunkTask) -> dict[str, Any]:

@@ -36,6 +36,8 @@ class Settings(BaseModel):
     upload_max_bytes: int = Field(1_073_741_824, ge=1, alias="UPLOAD_MAX_BYTES")
     upload_url_seconds: int = Field(900, ge=60, le=3600, alias="UPLOAD_URL_SECONDS")
     event_bus: str = Field("default", alias="EVENT_BUS_NAME")
+    reviews_table: str = Field("orderflow-dev-reviews", alias="REVIEWS_TABLE")
+    archive_prefix: str = Field("archive/", alias="ARCHIVE_PREFIX")
     callback_secret_parameter: str = Field(
         "/orderflow/dev/callback-secret", alias="CALLBACK_SECRET_PARAMETER"
     )

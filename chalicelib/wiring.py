@@ -15,6 +15,8 @@ from chalicelib.pipeline.deadletter import DeadLetterQueue
 from chalicelib.pipeline.events import CompletionEvents
 from chalicelib.pipeline.naming import BatchKeys
 from chalicelib.pipeline.store import OrderStore, RetryPolicy
+from chalicelib.review.records import ReviewRecords
+from chalicelib.review.reviewer import Archive, Reviewer
 from chalicelib.settings import Settings
 
 
@@ -58,6 +60,22 @@ def callback_secret(parameter: str) -> bytes:
     """The stage's webhook signing secret, read once per process."""
     value = aws.ssm().get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
     return value.encode()
+
+
+def reviewer(settings: Settings) -> Reviewer:
+    return Reviewer(
+        store=order_store(settings),
+        archive=archive(settings),
+        records=review_records(settings),
+    )
+
+
+def archive(settings: Settings) -> Archive:
+    return Archive(aws.s3(), settings.bucket, settings.archive_prefix)
+
+
+def review_records(settings: Settings) -> ReviewRecords:
+    return ReviewRecords(aws.dynamodb(), settings.reviews_table)
 
 
 def dead_letter_queue(settings: Settings) -> DeadLetterQueue:

@@ -30,6 +30,7 @@ from chalicelib.pipeline import definition
 from chalicelib.pipeline import events as completion
 from chalicelib.pipeline.batches import BatchRecords, plain
 from chalicelib.pipeline.trigger import source_for
+from chalicelib.review.records import BY_BATCH, BY_REASON
 from chalicelib.settings import Settings, get_settings
 from orderflow_cli.emulator.lambdas import InProcessLambda, LambdaContext, app_functions
 from orderflow_cli.emulator.moto_patches import patch_s3_event_version_ids, patch_sqs_send_depth
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
 REGION = "us-east-1"
+DLQ_MAX_RECEIVES = 5  # the DLQ's redrive policy, as deployed
 ACCOUNT = "123456789012"
 APP_NAME = "orderflow"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -87,6 +89,7 @@ class EmbeddedAWS:
         self.lambdas: InProcessLambda | None = None
         self.app: ModuleType | None = None
         self._app_event_queues: dict[str, str] = {}
+        self.dlq_received: dict[str, str] = {}  # every message the DLQ received, by message id
 
     # -- life cycle -------------------------------------------------------------------------
     def __enter__(self) -> EmbeddedAWS:
@@ -187,8 +190,14 @@ class EmbeddedAWS:
                 AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
                 BillingMode="PAY_PER_REQUEST",
             )
+        self._create_reviews_table(settings.reviews_table)
         dlq_name = settings.dlq_url.rsplit("/", 1)[-1]
-        self.sqs.create_queue(QueueName=dlq_name)
+        redrive_url = self.sqs.create_queue(QueueName=f"{dlq_name}-redrive")["QueueUrl"]
+        redrive_arn = self.sqs.get_queue_attributes(
+            QueueUrl=redrive_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        policy = {"deadLetterTargetArn": redrive_arn, "maxReceiveCount": DLQ_MAX_RECEIVES}
+        self.sqs.create_queue(QueueName=dlq_name, Attributes={"RedrivePolicy": json.dumps(policy)})
         events_url = self.sqs.create_queue(QueueName=f"{APP_NAME}-{self.stage}-s3-events")[
             "QueueUrl"
         ]
@@ -230,6 +239,74 @@ class EmbeddedAWS:
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/{APP_NAME}-{self.stage}-ingest",
             type="STANDARD",
         )
+
+    def _create_reviews_table(self, name: str) -> None:
+        self.dynamodb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "review_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[
+                {"AttributeName": attribute, "AttributeType": "S"}
+                for attribute in ("review_id", "batch_id", "reason", "created_at")
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": BY_BATCH,
+                    "KeySchema": [
+                        {"AttributeName": "batch_id", "KeyType": "HASH"},
+                        {"AttributeName": "review_id", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                },
+                {
+                    "IndexName": BY_REASON,
+                    "KeySchema": [
+                        {"AttributeName": "reason", "KeyType": "HASH"},
+                        {"AttributeName": "created_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                },
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+    @property
+    def redrive_queue_url(self) -> str:
+        name = self.settings.dlq_url.rsplit("/", 1)[-1] + "-redrive"
+        return self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+
+    def deliver_dead_letters(self, max_rounds: int = DLQ_MAX_RECEIVES + 2) -> int:
+        """The DLQ's event source mapping, as on AWS: batches of up to ten messages to the
+        reviewer; the messages it reports as failed are delivered again (at once here, after
+        the visibility timeout on AWS), and after maxReceiveCount receives SQS moves them to
+        the redrive queue. Returns how many messages the reviewer was handed."""
+        assert self.lambdas is not None
+        url, handed = self.settings.dlq_url, 0
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        for _ in range(max_rounds):
+            messages = self.sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                AttributeNames=["ApproximateReceiveCount"],
+            ).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                self.dlq_received.setdefault(message["MessageId"], message["Body"])
+            event = {"Records": [_sqs_record(m, arn) for m in messages]}
+            answer = self.lambdas.functions["ReviewDeadLetters"](event, LambdaContext("review"))
+            failed = {f["itemIdentifier"] for f in (answer or {}).get("batchItemFailures", [])}
+            handed += len(messages)
+            for message in messages:
+                if message["MessageId"] in failed:
+                    self.sqs.change_message_visibility(
+                        QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
+                else:
+                    self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return handed
 
     @property
     def completions_queue_url(self) -> str:
@@ -374,6 +451,21 @@ class EmbeddedAWS:
                 self.wait(execution["name"], timeout=60)
         except Exception:  # noqa: BLE001, S110 - best effort while shutting down
             pass
+
+
+def _sqs_record(message: Mapping[str, Any], queue_arn: str) -> dict[str, Any]:
+    """An SQS message as Lambda's event source mapping hands it to a function."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {},
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }
 
 
 @contextmanager

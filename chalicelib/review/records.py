@@ -1,0 +1,88 @@
+"""Review records: one item per reviewed DLQ message in the reviews table, keyed by
+`review_id` (the message's `message_id`), with indexes by batch and by reason."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from chalicelib.pipeline.batches import plain
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+BY_BATCH = "by_batch"  # partition batch_id, sort review_id
+BY_REASON = "by_reason"  # partition reason, sort created_at
+
+
+class ReviewRecords:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+        self._serialize = TypeSerializer().serialize
+        self._deserialize = TypeDeserializer().deserialize
+
+    def get(self, review_id: str) -> dict[str, Any] | None:
+        item = self._client.get_item(
+            TableName=self._table, Key={"review_id": {"S": review_id}}, ConsistentRead=True
+        ).get("Item")
+        return self._plain(item) if item else None
+
+    def put(self, record: dict[str, Any]) -> bool:
+        """Writes the record once; False when the review was already recorded."""
+        record = {**record, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        item = {k: self._serialize(v) for k, v in record.items() if v is not None}
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(review_id)",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def mark(self, review_id: str, **values: Any) -> None:
+        """Updates fields of a record (an operator's redrive)."""
+        names = {f"#{i}": name for i, name in enumerate(values)}
+        self._client.update_item(
+            TableName=self._table,
+            Key={"review_id": {"S": review_id}},
+            UpdateExpression="SET " + ", ".join(f"#{i} = :{i}" for i in range(len(values))),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                f":{i}": self._serialize(v) for i, v in enumerate(values.values())
+            },
+        )
+
+    def query(
+        self, *, batch_id: str | None = None, reason: str | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Records of one batch, of one reason, or both (newest last); all when neither."""
+        if batch_id is None and reason is None:
+            pages = self._client.get_paginator("scan").paginate(TableName=self._table)
+            items = [item for page in pages for item in page["Items"]]
+        else:
+            index, key, value = (
+                (BY_BATCH, "batch_id", batch_id) if batch_id else (BY_REASON, "reason", reason)
+            )
+            request: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": index,
+                "KeyConditionExpression": "#k = :v",
+                "ExpressionAttributeNames": {"#k": key},
+                "ExpressionAttributeValues": {":v": {"S": value}},
+            }
+            if batch_id and reason:
+                request["FilterExpression"] = "#r = :r"
+                request["ExpressionAttributeNames"]["#r"] = "reason"
+                request["ExpressionAttributeValues"][":r"] = {"S": reason}
+            pages = self._client.get_paginator("query").paginate(**request)
+            items = [item for page in pages for item in page["Items"]]
+        records = [self._plain(item) for item in items[:limit]]
+        return sorted(records, key=lambda r: (r.get("batch_id", ""), r.get("row") or 0))
+
+    def _plain(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {k: plain(self._deserialize(v)) for k, v in item.items()}

@@ -1,0 +1,143 @@
+"""The DLQ reviewer, fed by the emulated event source mapping: retry, repair, archive."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.review.records import ReviewRecords
+from orderflow_cli.emulator.runtime import DLQ_MAX_RECEIVES, EmbeddedAWS
+from tests.conftest import inject_faults, order, run, stored_items, write_orders
+
+
+def reviews(local: EmbeddedAWS) -> ReviewRecords:
+    return ReviewRecords(local.dynamodb, local.settings.reviews_table)
+
+
+def by_order(local: EmbeddedAWS, batch_id: str) -> dict[str, dict[str, Any]]:
+    return {r["order_id"] or r["review_id"]: r for r in reviews(local).query(batch_id=batch_id)}
+
+
+def redrive_bodies(local: EmbeddedAWS) -> list[str]:
+    return local._drain(local.redrive_queue_url)
+
+
+def test_each_decision_path_ends_each_order_in_one_place(
+    local: EmbeddedAWS, tmp_path: Path
+) -> None:
+    bad_id = order("x")
+    bad_id["order-info"]["OrderId"] = 7001  # a number: repaired to "7001"
+    orders = [
+        order("7000"),
+        bad_id,
+        order("7002", qty="2.0"),  # repaired to 2
+        order("7003", email="<someone@example.com>"),  # repaired to the address
+        order("7004", qty="three"),  # archived: no rule may guess a number
+        order("7000", qty="9"),  # a conflict: archived
+    ]
+    (batch,) = run(local, write_orders(tmp_path / "r.json", orders))
+    assert (batch["stored"], batch["rejected"]) == (1, 5)
+
+    assert local.deliver_dead_letters() == 5
+
+    ended = {k: (r["decision"], r["ended"]) for k, r in by_order(local, batch["batch_id"]).items()}
+    assert ended == {
+        "7001": ("repair", "stored"),
+        "7002": ("repair", "stored"),
+        "7003": ("repair", "stored"),
+        "7004": ("archive", "archived"),
+        "7000": ("archive", "archived"),
+    }
+    items = stored_items(local)
+    assert sorted(items) == ["7000", "7001", "7002", "7003"]
+    assert items["7002"]["order-info"]["qty"] == 2
+    assert items["7003"]["contact-info"]["email"] == "someone@example.com"
+    assert items["7000"]["order-info"]["qty"] == 1  # the first writer still wins
+    repaired = by_order(local, batch["batch_id"])["7001"]
+    assert repaired["changes"] == [
+        {"rule": "order_id_from_number", "field": "order-info.OrderId", "before": 7001,
+         "after": "7001"}
+    ]  # fmt: skip
+    archived = by_order(local, batch["batch_id"])["7004"]
+    kept = json.loads(
+        local.s3.get_object(Bucket=local.settings.bucket, Key=archived["archive_key"])[
+            "Body"
+        ].read()
+    )
+    assert kept["message"]["order"]["order-info"]["qty"] == "three"
+    assert kept["message"]["errors"][0]["code"] == "qty.not_positive_integer"
+    assert [r["order_id"] for r in reviews(local).query(reason="conflict")] == ["7000"]
+    assert local._drain(local.settings.dlq_url) == []
+
+
+def test_store_failed_orders_are_retried_and_stored(local: EmbeddedAWS, tmp_path: Path) -> None:
+    faults = {"on": True}
+    inject_faults(
+        aws.dynamodb(), "PutItem", lambda n: "ThrottlingException" if faults["on"] else None
+    )
+    (batch,) = run(local, write_orders(tmp_path / "t.json", [order("8001"), order("8002")]))
+    assert batch["rejected_by_reason"] == {"store_failed": 2}
+    faults["on"] = False  # the throttling is over
+
+    local.deliver_dead_letters()
+
+    assert sorted(stored_items(local)) == ["8001", "8002"]
+    decisions = {(r["decision"], r["ended"]) for r in reviews(local).query(reason="store_failed")}
+    assert decisions == {("retry", "stored")}
+
+
+def test_a_retry_that_keeps_failing_ends_in_the_redrive_queue(
+    local: EmbeddedAWS, tmp_path: Path
+) -> None:
+    inject_faults(aws.dynamodb(), "PutItem", lambda n: "ThrottlingException")
+    run(local, write_orders(tmp_path / "t.json", [order("8101")]))
+
+    handed = local.deliver_dead_letters()
+
+    assert handed == DLQ_MAX_RECEIVES  # delivered again after each failure, then moved aside
+    (kept,) = redrive_bodies(local)
+    assert json.loads(kept)["order_id"] == "8101"
+    assert reviews(local).query() == []
+
+
+def test_a_poison_message_does_not_send_its_neighbours_back(local: EmbeddedAWS) -> None:
+    url = local.settings.dlq_url
+    good = [_message(f"9{i:03d}") for i in range(4)]
+    for body in [*good[:2], "this is not JSON", *good[2:]]:
+        local.sqs.send_message(QueueUrl=url, MessageBody=body)
+
+    handed = local.deliver_dead_letters()
+
+    assert handed == 5 + (DLQ_MAX_RECEIVES - 1)  # the four once, the poison each time
+    assert len(reviews(local).query()) == 4
+    assert redrive_bodies(local) == ["this is not JSON"]
+
+
+def test_a_message_delivered_twice_is_reviewed_once(local: EmbeddedAWS) -> None:
+    body = _message("9500", qty="2.0")
+    for _ in range(2):
+        local.sqs.send_message(QueueUrl=local.settings.dlq_url, MessageBody=body)
+
+    local.deliver_dead_letters()
+
+    (record,) = reviews(local).query()
+    assert (record["decision"], record["ended"]) == ("repair", "stored")
+    assert list(stored_items(local)) == ["9500"]
+
+
+def _message(order_id: str, **fields: Any) -> str:
+    sent = order(order_id, **fields)
+    return json.dumps(
+        {
+            "message_id": f"b-manual:{order_id}",
+            "reason": "invalid",
+            "errors": [{"field": "order", "code": "x", "message": "x", "value": None}],
+            "order": sent,
+            "order_id": order_id,
+            "row": int(order_id),
+            "source": {"bucket": "b", "key": "k"},
+            "batch_id": "b-manual",
+        }
+    )
