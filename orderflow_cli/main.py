@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from chalicelib.pipeline.batches import BatchRecords
+from chalicelib.review.records import ReviewRecords
 from orderflow_cli.emulator.runtime import EmbeddedAWS, Execution
 
 _DONE_STATUSES = {"succeeded", "quarantined"}
@@ -37,6 +38,7 @@ class FileOutcome:
     error: str | None
     report_keys: dict[str, str] | None = None
     first_rejections: list[dict[str, Any]] = field(default_factory=list)
+    ended: dict[str, int] = field(default_factory=dict)  # where each order ended, by place
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +50,7 @@ class FileOutcome:
             "rejected": self.rejected,
             "seconds": round(self.seconds, 3),
             "error": self.error,
+            "ended": self.ended,
         }
 
 
@@ -131,7 +134,8 @@ def run_files(paths: Sequence[Path], *, as_json: bool = False, export: Path | No
     with EmbeddedAWS() as local:
         outcomes = process(local, paths, progress=sys.stderr)
         items = list(local.scan_table(local.settings.orders_table))
-        dlq = local.drain_dlq()
+        local.drain_dlq()  # nothing should wait: the reviewer took every message
+        dlq = [json.loads(body) for body in local.dlq_received.values()]
         if export is not None:
             _export(local, export, items, dlq, outcomes)
     if as_json:
@@ -168,6 +172,7 @@ def process(
     started = dict(local.deliver_s3_events())
     executions = _wait_all(local, [started[k] for k in keys], progress)
     local.deliver_app_events()  # the functions that follow a batch's end (webhooks)
+    local.deliver_dead_letters()  # the reviewer works through the DLQ
     records = local.batches()
     outcomes = []
     for path, execution in zip(paths, executions, strict=True):
@@ -185,9 +190,25 @@ def process(
                 error=error["message"] if isinstance(error, dict) else execution.error,
                 report_keys=record.get("report_keys"),
                 first_rejections=_first_rejections(local, record.get("report_keys")),
+                ended=_where_orders_ended(local, record),
             )
         )
     return outcomes
+
+
+def _where_orders_ended(local: EmbeddedAWS, record: dict[str, Any]) -> dict[str, int]:
+    """stored by the pipeline, retried / repaired and stored by the reviewer, archived for a
+    person, or waiting (in the DLQ's redrive queue): the counts add up to the file's total."""
+    reviews = ReviewRecords(local.dynamodb, local.settings.reviews_table)
+    found = reviews.query(batch_id=record["batch_id"]) if record.get("batch_id") else []
+    ended = {"stored": int(record.get("stored", 0)), "retried": 0, "repaired": 0, "archived": 0}
+    for review in found:
+        if review["decision"] in {"retry", "repair"} and review["ended"] != "archived":
+            ended["retried" if review["decision"] == "retry" else "repaired"] += 1
+        else:
+            ended["archived"] += 1
+    ended["waiting"] = int(record.get("rejected", 0)) - len(found)
+    return ended
 
 
 def _first_rejections(
@@ -255,6 +276,15 @@ def _print_table(outcomes: list[FileOutcome], items: int, dlq: int, out: TextIO)
             for rejection in outcome.first_rejections:
                 order_id = rejection["order_id"] or "-"
                 print(f"  row {rejection['row']:>6}  {order_id:<20} {rejection['codes']}", file=out)
+    for outcome in outcomes:
+        if outcome.ended and outcome.total:
+            e = outcome.ended
+            print(
+                f"{outcome.file}: {outcome.total} orders: {e['stored']} stored, "
+                f"{e['retried']} retried and stored, {e['repaired']} repaired and stored, "
+                f"{e['archived']} archived for review, {e['waiting']} waiting",
+                file=out,
+            )
     print(f"orders table: {items} item(s); dead-letter queue: {dlq} message(s)", file=out)
 
 
@@ -272,6 +302,20 @@ def _export(
         with (directory / name).open("w", encoding="utf-8") as out:
             for row in rows:
                 out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+    reviews = ReviewRecords(local.dynamodb, local.settings.reviews_table)
+    reviewed = {r["review_id"]: r for o in outcomes for r in reviews.query(batch_id=o.batch_id)}
+    with (directory / "reviews.jsonl").open("w", encoding="utf-8") as out:
+        for message in dlq:
+            review = reviewed.get(str(message.get("message_id")), {})
+            line = {
+                "message_id": message.get("message_id"),
+                "OrderId": review.get("order_id") or message.get("order_id"),
+                "reason": message.get("reason"),
+                "decision": review.get("decision"),
+                "ended": review.get("ended", "waiting in the redrive queue"),
+                "archive_key": review.get("archive_key"),
+            }
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
     reports = directory / "reports"
     for outcome in outcomes:
         for form, key in (outcome.report_keys or {}).items():

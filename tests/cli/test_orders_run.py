@@ -47,6 +47,12 @@ def test_run_json_reports_every_file_and_where_every_order_went(
     report = [json.loads(line) for line in (out / "reports" / f"{mixed}.jsonl").open()]
     assert [line["row"] for line in report] == [3, 4, 5, 6]
     assert (out / "reports" / f"{mixed}.csv").read_text().startswith("OrderId,item-id")
+    reviews = [json.loads(line) for line in (out / "reviews.jsonl").read_text().splitlines()]
+    assert len(reviews) == 6
+    assert {(r["decision"], r["ended"]) for r in reviews} == {("archive", "archived")}
+    assert batches["mixed.json"]["ended"] == {
+        "stored": 2, "retried": 0, "repaired": 0, "archived": 4, "waiting": 0,
+    }  # fmt: skip
     seed = batches["seed-example.json"]["batch_id"]
     assert not (out / "reports" / f"{seed}.jsonl").exists()  # nothing rejected, no report
 
@@ -60,6 +66,17 @@ def test_run_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert "orders table: 2 item(s); dead-letter queue: 4 message(s)" in out
     assert "samples/mixed.json: first rejections" in out.replace("\\", "/")
     assert "row      5  1005                 qty.not_positive_integer" in out
+
+
+def test_run_shows_orders_repaired_by_the_reviewer(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(SAMPLES / "repairable.json"), "--json"]) == 0
+
+    (batch,) = json.loads(capsys.readouterr().out)["batches"]
+    assert (batch["stored"], batch["rejected"]) == (1, 4)
+    assert batch["ended"] == {
+        "stored": 1, "retried": 0, "repaired": 3, "archived": 1, "waiting": 0,
+    }  # fmt: skip
+    assert sum(batch["ended"].values()) == batch["total"]
 
 
 def test_a_missing_file_is_a_clear_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
