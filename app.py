@@ -132,6 +132,16 @@ def get_order(order_id: str) -> Response:
     return Response(body=order, status_code=200)
 
 
+@app.route("/reviews", methods=["GET"], api_key_required=True)
+@_json_errors
+def get_reviews() -> Response:
+    params: dict[str, str] = dict(_request().query_params or {})
+    reviews = service.list_reviews(
+        params.get("batch_id"), params.get("reason"), deps=wiring.api_deps(get_settings())
+    )
+    return Response(body=reviews, status_code=200)
+
+
 # -- the pipeline -------------------------------------------------------------------------------
 
 

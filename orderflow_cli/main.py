@@ -74,7 +74,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the emulated AWS endpoint of a running `orders serve` (its 'emulated S3' line)",
     )
     report.add_argument("--stage", help="the stage whose resources to read (default: local)")
+    dlq = commands.add_parser("dlq", help="what the pipeline refused: list, review, redrive")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    for name, text in (
+        ("list", "messages waiting in the DLQ and its redrive queue, by reason"),
+        ("review", "the reviewer's records: what was retried, repaired, archived"),
+        ("redrive", "send archived orders (possibly edited) back through the pipeline"),
+    ):
+        sub = dlq_commands.add_parser(name, help=text)
+        sub.add_argument("--endpoint", default=os.environ.get("ORDERFLOW_ENDPOINT"))
+        sub.add_argument("--stage", default="local")
+        sub.add_argument("--json", action="store_true", help="one JSON document on stdout")
+        if name == "review":
+            sub.add_argument("--batch", help="only this batch")
+            sub.add_argument("--reason", help="only this reason (invalid, conflict, ...)")
+        if name == "redrive":
+            sub.add_argument("ids", nargs="*", metavar="ID", help="review ids (message ids)")
+            sub.add_argument("--reason", help="every archived order of this reason")
+            sub.add_argument(
+                "--edited",
+                type=Path,
+                help='JSON Lines of {"review_id", "order"}: send these orders instead',
+            )
     args = parser.parse_args(argv)
+    if args.command == "dlq":
+        return dlq_command(args)
     if args.command == "serve":
         return serve_api(args.port, args.s3_port, args.api_key)
     if args.command == "report":
@@ -82,14 +106,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_files(args.paths, as_json=args.json, export=args.export)
 
 
+def dlq_command(args: argparse.Namespace) -> int:
+    from orderflow_cli import dlq
+    from orderflow_cli.stack import open_stack
+
+    stack = open_stack(args.endpoint, args.stage)
+    result: Any
+    if args.dlq_command == "list":
+        result = dlq.waiting(stack)
+        lines = [
+            f"{queue}: {reason}: {n}"
+            for queue, reasons in result.items()
+            for reason, n in reasons.items()
+        ] or ["nothing waits"]
+    elif args.dlq_command == "review":
+        result = stack.reviews.query(batch_id=args.batch, reason=args.reason)
+        lines = [
+            f"{r['review_id']:<45} {r.get('order_id') or '-':<12} {r['reason']:<13} "
+            f"{r['decision']:<8} {r['ended']:<9} {r.get('why', '')}"
+            for r in result
+        ] or ["no review records"]
+    else:
+        if not args.ids and not args.reason:
+            print("orders: dlq redrive needs review ids or --reason", file=sys.stderr)
+            return 2
+        edited: dict[str, Any] = {}
+        if args.edited:
+            for line in args.edited.read_text().splitlines():
+                if line.strip():
+                    entry = json.loads(line)
+                    edited[entry["review_id"]] = entry["order"]
+        result = dlq.redrive(stack, args.ids, reason=args.reason, edited=edited)
+        lines = [f"sent {result['sent']} order(s) as {result['key']}"]
+        if result["missing"]:
+            lines.append(f"no review record for: {', '.join(result['missing'])}")
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        print("\n".join(lines))
+    return 0
+
+
 def print_report(batch_id: str, form: str, endpoint: str | None, stage: str) -> int:
     """Prints the report of a batch processed by `orders serve` (--endpoint) or a stage."""
-    from orderflow_cli.emulator.runtime import REGION, stage_environment
-    from orderflow_cli.stack import clients_for
+    from orderflow_cli.stack import open_stack
 
-    names = stage_environment(stage)
-    s3, dynamodb = clients_for(endpoint, REGION)
-    record = BatchRecords(dynamodb, names["BATCHES_TABLE"]).get(batch_id)
+    stack = open_stack(endpoint, stage)
+    names, s3 = stack.names, stack.s3
+    record = BatchRecords(stack.dynamodb, names["BATCHES_TABLE"]).get(batch_id)
     if record is None:
         print(f"orders: no batch {batch_id!r} in stage {stage}", file=sys.stderr)
         return 1

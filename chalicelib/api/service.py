@@ -26,6 +26,7 @@ from chalicelib.pipeline.naming import (
 )
 from chalicelib.pipeline.prepare import Source
 from chalicelib.pipeline.trigger import start_ingest
+from chalicelib.review.records import ReviewRecords
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
@@ -275,6 +276,25 @@ def get_order(order_id: str, *, deps: Deps) -> dict[str, Any]:
     order = {k: plain(deserialize(v)) for k, v in item.items()}
     order.pop("content_hash", None)
     return order
+
+
+_REVIEW_REASONS = frozenset({"invalid", "conflict", "store_failed"})
+
+
+def list_reviews(batch_id: str | None, reason: str | None, *, deps: Deps) -> dict[str, Any]:
+    """The reviewer's records of one batch and/or one reason, and their counts."""
+    if batch_id is not None and not BATCH_ID.match(batch_id):
+        raise BadRequest("batch_id is not a batch id", code="bad_batch_id")
+    if reason is not None and reason not in _REVIEW_REASONS:
+        raise BadRequest(f"reason must be one of {sorted(_REVIEW_REASONS)}", code="bad_reason")
+    records = ReviewRecords(deps.dynamodb, deps.settings.reviews_table).query(
+        batch_id=batch_id, reason=reason
+    )
+    counts: dict[str, int] = {}
+    for record in records:
+        place = f"{record['decision']}:{record['ended']}"
+        counts[place] = counts.get(place, 0) + 1
+    return {"reviews": records, "counts": counts}
 
 
 def _execution_arn(state_machine_arn: str, name: str) -> str:

@@ -103,6 +103,7 @@ class LocalServer:
             try:
                 self.local.deliver_s3_events()
                 self.local.deliver_app_events()
+                self.local.deliver_dead_letters(max_rounds=1)
             except Exception:
                 log.exception("could not deliver S3 events")
 

@@ -99,14 +99,9 @@ def test_a_csv_uploaded_through_the_presigned_post_is_processed(served: Served) 
         TableName="orderflow-local-orders", Key={"OrderId": {"S": "2002"}}
     )
     assert items["Item"]["batch_id"]["S"] == presigned["batch_id"]
-    sqs = served.client("sqs")
-    url = sqs.get_queue_url(QueueName="orderflow-local-dlq")["QueueUrl"]
-    rows: set[int] = set()
-    while messages := sqs.receive_message(
-        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300
-    ).get("Messages"):  # other tests fill the same queue: read it all
-        bodies = [json.loads(m["Body"]) for m in messages]
-        rows |= {b["row"] for b in bodies if b["batch_id"] == presigned["batch_id"]}
+    # Each DLQ message is taken by the reviewer behind the server: its records show them.
+    reviewed = _wait_for_reviews(served, presigned["batch_id"], 2)
+    rows = {r["row"] for r in reviewed}
     assert rows == {4, 5}
 
 
@@ -237,3 +232,55 @@ def test_a_callback_aimed_at_a_private_address_is_a_clear_400(served: Served, ur
         error = response.json()["error"]
         assert error["code"] == "callback_refused"
         assert "private, loopback or reserved" in error["message"]
+
+
+def _wait_for_reviews(served: Served, batch_id: str, count: int) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = served.call("GET", "/reviews", params={"batch_id": batch_id}).json()["reviews"]
+        if len(found) >= count:
+            return list(found)
+        time.sleep(0.2)
+    raise AssertionError(f"the reviewer did not record {count} reviews of {batch_id}")
+
+
+def test_the_reviewer_runs_behind_the_server_and_an_operator_redrives_an_edit(
+    served: Served, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    from orderflow_cli.main import main
+
+    wrapped = order("rv-2", email="<rv2@example.com>")
+    body = {"orders": [order("rv-1"), wrapped, order("rv-3", qty="three")]}
+    batch_id = served.call("POST", "/orders", json=body).json()["batch_id"]
+
+    found = {r["order_id"]: r for r in _wait_for_reviews(served, batch_id, 2)}
+
+    assert (found["rv-2"]["decision"], found["rv-2"]["ended"]) == ("repair", "stored")
+    assert (found["rv-3"]["decision"], found["rv-3"]["ended"]) == ("archive", "archived")
+    by_reason = served.call("GET", "/reviews", params={"reason": "invalid"}).json()
+    assert found["rv-3"]["review_id"] in {r["review_id"] for r in by_reason["reviews"]}
+    assert served.call("GET", "/reviews", params={"reason": "nonsense"}).status_code == 400
+
+    endpoint = ["--endpoint", served.s3_url]
+    assert main(["dlq", "review", "--batch", batch_id, "--json", *endpoint]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert sorted(r["order_id"] for r in listed) == ["rv-2", "rv-3"]
+
+    fixed = order("rv-3", qty="3")
+    edits = tmp_path / "edits.jsonl"
+    edits.write_text(json.dumps({"review_id": found["rv-3"]["review_id"], "order": fixed}))
+    redrive = ["dlq", "redrive", found["rv-3"]["review_id"], "--edited", str(edits), "--json"]
+    assert main([*redrive, *endpoint]) == 0
+    sent = json.loads(capsys.readouterr().out)
+    assert sent["sent"] == 1
+
+    deadline = time.monotonic() + 30
+    while served.call("GET", "/orders/rv-3").status_code != 200:
+        assert time.monotonic() < deadline, "the redriven order was not stored"
+        time.sleep(0.2)
+    assert served.call("GET", "/orders/rv-3").json()["order-info"]["qty"] == 3
+    again = [*redrive, *endpoint]
+    assert main(again) == 0  # already redriven: nothing is sent twice
+    assert json.loads(capsys.readouterr().out)["sent"] == 0
+    assert main(["dlq", "list", "--json", *endpoint]) == 0
+    assert json.loads(capsys.readouterr().out)["dlq"] == {}
