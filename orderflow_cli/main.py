@@ -164,9 +164,19 @@ def print_report(batch_id: str, form: str, endpoint: str | None, stage: str) -> 
         )
         return 0
     body = s3.get_object(Bucket=names["BUCKET_NAME"], Key=keys[form])["Body"]
-    for part in body.iter_chunks():
-        sys.stdout.buffer.write(part)
-    sys.stdout.flush()
+    if form == "csv":
+        for part in body.iter_chunks():
+            sys.stdout.buffer.write(part)
+        sys.stdout.flush()
+        return 0
+    # JSON Lines: each rejection with what the DLQ reviewer decided, once it has run.
+    reviewed = {r.get("row"): r for r in stack.reviews.query(batch_id=batch_id)}
+    for line in body.iter_lines():
+        rejection = json.loads(line)
+        review = reviewed.get(rejection["row"])
+        if review:
+            rejection["review"] = {k: review.get(k) for k in ("decision", "ended", "why")}
+        print(json.dumps(rejection, ensure_ascii=False))
     return 0
 
 

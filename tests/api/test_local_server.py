@@ -150,9 +150,11 @@ def test_orders_report_prints_a_batch_report_from_the_running_server(
     batch_id = accepted.json()["batch_id"]
     served.wait_for(batch_id)
 
+    _wait_for_reviews(served, batch_id, 1)
     assert main(["report", batch_id, "--endpoint", served.s3_url]) == 0
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line)["order_id"] == "rep-2"
+    assert json.loads(line)["review"]["decision"] == "archive"  # what the reviewer decided
     assert main(["report", batch_id, "--format", "csv", "--endpoint", served.s3_url]) == 0
     rows = capsys.readouterr().out.splitlines()
     assert rows[0].endswith("_row,_errors")
