@@ -1,0 +1,107 @@
+"""The CloudFormation stack (infra/stack.yaml), checked offline against the code it serves."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+
+from chalicelib.pipeline import definition
+from tests.conftest import REPO
+
+TEMPLATE = REPO / "infra" / "stack.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags (!Sub, !Ref, !GetAtt) kept as {"Fn": value}."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {suffix: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+@pytest.fixture(scope="module")
+def stack() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
+    return loaded
+
+
+def _resource(stack: dict[str, Any], kind: str) -> dict[str, Any]:
+    (found,) = [r for r in stack["Resources"].values() if r["Type"] == kind]
+    return dict(found["Properties"])
+
+
+def test_the_state_machine_is_the_repo_definition_with_every_placeholder_substituted(
+    stack: dict[str, Any],
+) -> None:
+    machine = _resource(stack, "AWS::StepFunctions::StateMachine")
+    location = (TEMPLATE.parent / machine["DefinitionS3Location"]).resolve()
+
+    assert location == definition.DEFINITION_PATH
+    substitutions = machine["DefinitionSubstitutions"]
+    assert set(substitutions) == definition.placeholders()
+    rendered = definition.render({name: f"VALUE-{name}" for name in substitutions})
+    assert "${" not in rendered
+    json.loads(rendered)
+
+
+def test_every_function_the_definition_invokes_is_a_function_of_the_app(
+    stack: dict[str, Any],
+) -> None:
+    import app
+
+    machine = _resource(stack, "AWS::StepFunctions::StateMachine")
+    functions = {f.name for f in app.app.pure_lambda_functions}
+    invoked = {
+        value["Sub"].rsplit("${Stage}-", 1)[1]
+        for name, value in machine["DefinitionSubstitutions"].items()
+        if name.endswith("FunctionArn")
+    }
+    assert invoked == {"PrepareFile", "ValidateOrder", "RecordBatch"}
+    assert invoked <= functions
+    role = _resource(stack, "AWS::IAM::Role")
+    statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+    (invoke,) = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
+    allowed = {r["Sub"].rsplit("${Stage}-", 1)[1] for r in invoke["Resource"]}
+    assert allowed == invoked  # the role may invoke exactly these
+
+
+def test_the_stateful_resources_are_locked_down(stack: dict[str, Any]) -> None:
+    bucket = _resource(stack, "AWS::S3::Bucket")
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    expiring = {rule.get("Prefix") for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    assert {"work/", "quarantine/", "archive/"} <= expiring
+    tables = [r["Properties"] for r in stack["Resources"].values()
+              if r["Type"] == "AWS::DynamoDB::Table"]  # fmt: skip
+    assert len(tables) == 3
+    for table in tables:
+        assert table["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+    queues = [r["Properties"] for r in stack["Resources"].values()
+              if r["Type"] == "AWS::SQS::Queue"]  # fmt: skip
+    assert all(q["SqsManagedSseEnabled"] for q in queues)
+    (dlq,) = [q for q in queues if "RedrivePolicy" in q]
+    assert dlq["RedrivePolicy"]["maxReceiveCount"] == 5
+
+
+def test_the_reviews_table_has_the_indexes_the_code_queries(stack: dict[str, Any]) -> None:
+    from chalicelib.review.records import BY_BATCH, BY_REASON
+
+    reviews = next(
+        r["Properties"] for r in stack["Resources"].values()
+        if r["Type"] == "AWS::DynamoDB::Table" and "GlobalSecondaryIndexes" in r["Properties"]
+    )  # fmt: skip
+    assert {i["IndexName"] for i in reviews["GlobalSecondaryIndexes"]} == {BY_BATCH, BY_REASON}
