@@ -59,7 +59,13 @@ def sfn() -> SFNClient:
     return boto3.client("stepfunctions")
 
 
+@cache
+def account_id() -> str:
+    """This function's AWS account (GetCallerIdentity needs no permission)."""
+    return str(boto3.client("sts").get_caller_identity()["Account"])
+
+
 def reset() -> None:
     """Forget every client (the embedded emulator calls this after it starts)."""
-    for getter in (s3, s3_presigner, dynamodb, events, ssm, sqs, sfn):
+    for getter in (s3, s3_presigner, dynamodb, events, ssm, sqs, sfn, account_id):
         getter.cache_clear()

@@ -52,6 +52,19 @@ class Settings(BaseModel):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The settings of this process; `get_settings.cache_clear()` re-reads the environment."""
+    """The settings of this process; `get_settings.cache_clear()` re-reads the environment.
+
+    A value may name `{account}` and `{region}` (config.json does, for names that differ per
+    account, such as the bucket's): they are filled from the running function's own account
+    and region, so no account-specific value is ever written into a file.
+    """
     fields = {f.alias for f in Settings.model_fields.values() if f.alias}
-    return Settings.model_validate({k: v for k, v in os.environ.items() if k in fields})
+    values = {k: v for k, v in os.environ.items() if k in fields}
+    if any("{account}" in v or "{region}" in v for v in values.values()):
+        from chalicelib import aws
+
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "")
+        account = aws.account_id()
+        values = {k: v.replace("{account}", account).replace("{region}", region)
+                  for k, v in values.items()}  # fmt: skip
+    return Settings.model_validate(values)

@@ -15,6 +15,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -25,6 +26,22 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.response import StreamingBody
 
 Handler = Callable[[Any, Any], Any]
+
+# The Lambda function whose code is running in this thread, if any.
+current_function: ContextVar[str | None] = ContextVar("current_function", default=None)
+
+
+@dataclass
+class CallRecorder:
+    """Records which AWS operations each function calls (`before-call` on the default session,
+    registered before any client exists): what the IAM policies are checked against."""
+
+    calls: set[tuple[str, str]] = field(default_factory=set)
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        function = current_function.get()
+        if function is not None:
+            self.calls.add((function, f"{model.service_model.service_name}.{model.name}"))
 
 
 @dataclass
@@ -71,6 +88,14 @@ class InProcessLambda:
         assert session is not None
         session.events.register("before-call.lambda.Invoke", self._invoke)  # type: ignore[arg-type]
 
+    def call(self, name: str, event: Any) -> Any:
+        """Runs the function `name` on `event`, as Lambda would (its name known to the thread)."""
+        token = current_function.set(name)
+        try:
+            return self.functions[name](event, LambdaContext(function_name=name))
+        finally:
+            current_function.reset(token)
+
     def _invoke(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         name = function_name_from_path(params["url_path"], self.name_prefix)
         body = params.get("body") or b"{}"
@@ -78,8 +103,7 @@ class InProcessLambda:
         started = time.perf_counter()
         answer: dict[str, Any] = {"StatusCode": 200}
         try:
-            handler = self.functions[name]
-            payload = handler(event, LambdaContext(function_name=name))
+            payload = self.call(name, event)
         except Exception as error:  # noqa: BLE001 - reported the way Lambda reports it
             payload = {
                 "errorType": type(error).__name__,

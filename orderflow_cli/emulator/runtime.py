@@ -32,7 +32,7 @@ from chalicelib.pipeline.batches import BatchRecords, plain
 from chalicelib.pipeline.trigger import source_for
 from chalicelib.review.records import BY_BATCH, BY_REASON
 from chalicelib.settings import Settings, get_settings
-from orderflow_cli.emulator.lambdas import InProcessLambda, LambdaContext, app_functions
+from orderflow_cli.emulator.lambdas import CallRecorder, InProcessLambda, app_functions
 from orderflow_cli.emulator.moto_patches import patch_s3_event_version_ids, patch_sqs_send_depth
 
 if TYPE_CHECKING:
@@ -90,6 +90,7 @@ class EmbeddedAWS:
         self.app: ModuleType | None = None
         self._app_event_queues: dict[str, str] = {}
         self.dlq_received: dict[str, str] = {}  # every message the DLQ received, by message id
+        self.recorder = CallRecorder()
 
     # -- life cycle -------------------------------------------------------------------------
     def __enter__(self) -> EmbeddedAWS:
@@ -114,6 +115,8 @@ class EmbeddedAWS:
         patch_sqs_send_depth()
         patch_s3_event_version_ids()
         boto3.setup_default_session(region_name=REGION)
+        assert boto3.DEFAULT_SESSION is not None
+        boto3.DEFAULT_SESSION.events.register("before-call", self.recorder)
         aws.reset()
         self.app = importlib.import_module("app")
         self._create_resources(get_settings())
@@ -296,7 +299,7 @@ class EmbeddedAWS:
             for message in messages:
                 self.dlq_received.setdefault(message["MessageId"], message["Body"])
             event = {"Records": [_sqs_record(m, arn) for m in messages]}
-            answer = self.lambdas.functions["ReviewDeadLetters"](event, LambdaContext("review"))
+            answer = self.lambdas.call("ReviewDeadLetters", event)
             failed = {f["itemIdentifier"] for f in (answer or {}).get("batchItemFailures", [])}
             handed += len(messages)
             for message in messages:
@@ -347,7 +350,7 @@ class EmbeddedAWS:
             for body in self._drain(url):
                 event = json.loads(body)
                 event.setdefault("account", ACCOUNT)  # moto's events omit it; AWS's carry it
-                self.lambdas.functions[name](event, LambdaContext(name))
+                self.lambdas.call(name, event)
                 delivered += 1
         return delivered
 
@@ -385,7 +388,8 @@ class EmbeddedAWS:
                     source = source_for(record["s3"]["bucket"]["name"], key, version)
                     started.append((key, source.batch_id))
                     single = {**event, "Records": [record]}
-                    self.app.on_file_uploaded(single, LambdaContext("on_file_uploaded"))
+                    assert self.lambdas is not None
+                    self.lambdas.call("on_file_uploaded", single)
                 self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
     def execution_arn(self, batch_id: str) -> str:

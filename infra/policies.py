@@ -1,0 +1,131 @@
+"""The IAM policy of each Lambda function, per stage: the one source of `.chalice/policy-*.json`.
+
+    python infra/policies.py          # writes .chalice/policy-<stage>-<function>.json
+
+Each function may call exactly the actions it needs, on its stage's resources only. Account
+and region are wildcards (no account-specific value is written into a file); every resource
+is named by the stage's prefix. tests/infra/test_policies.py runs the pipeline, the API, the
+reviewer and the webhook on the emulator and fails when a function makes a call its policy
+does not allow, or when these files are not what this script writes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+CHALICE_DIR = Path(__file__).resolve().parents[1] / ".chalice"
+STAGES = ("dev", "prod")
+APP = "orderflow"
+
+Statement = tuple[list[str], list[str]]
+
+
+def _resources(stage: str) -> dict[str, str]:
+    prefix = f"{APP}-{stage}"
+    bucket = f"arn:aws:s3:::{prefix}-orders-*"
+    table = f"arn:aws:dynamodb:*:*:table/{prefix}"
+    return {
+        "incoming": f"{bucket}/incoming/*",
+        "api_incoming": f"{bucket}/incoming/api/*",
+        "upload_incoming": f"{bucket}/incoming/uploads/*",
+        "work": f"{bucket}/work/*",
+        "quarantine": f"{bucket}/quarantine/*",
+        "archive": f"{bucket}/archive/*",
+        "orders": f"{table}-orders",
+        "batches": f"{table}-batches",
+        "reviews": f"{table}-reviews",
+        "reviews_indexes": f"{table}-reviews/index/*",
+        "dlq": f"arn:aws:sqs:*:*:{prefix}-dlq",
+        "machine": f"arn:aws:states:*:*:stateMachine:{prefix}-ingest",
+        "bus": "arn:aws:events:*:*:event-bus/default",
+        "secret": f"arn:aws:secretsmanager:*:*:secret:{prefix}-callback-secret-*",
+        "secret_reference": (
+            f"arn:aws:ssm:*:*:parameter/aws/reference/secretsmanager/{prefix}-callback-secret"
+        ),
+        "logs": f"arn:aws:logs:*:*:log-group:/aws/lambda/{prefix}-*",
+    }
+
+
+def statements(stage: str) -> dict[str, list[Statement]]:
+    """Per function (Chalice's names): (actions, resources) pairs."""
+    r = _resources(stage)
+    store = (["dynamodb:PutItem"], [r["orders"]])
+    progress = (["dynamodb:UpdateItem"], [r["batches"]])
+    dead_letter = (["sqs:SendMessage"], [r["dlq"]])
+    work = (["s3:GetObject", "s3:PutObject"], [r["work"]])
+    return {
+        "api_handler": [
+            (["s3:PutObject", "s3:GetObject"], [r["api_incoming"]]),
+            (["s3:PutObject"], [r["upload_incoming"]]),  # presigned POSTs are signed as us
+            (["s3:GetObject"], [r["work"]]),  # presigned GETs of reports
+            (["states:StartExecution"], [r["machine"]]),
+            (["dynamodb:PutItem", "dynamodb:GetItem"], [r["batches"]]),
+            (["dynamodb:GetItem"], [r["orders"]]),
+            (["dynamodb:Query", "dynamodb:Scan"], [r["reviews"], r["reviews_indexes"]]),
+        ],
+        "on_file_uploaded": [
+            (["states:StartExecution"], [r["machine"]]),
+        ],
+        "PrepareFile": [
+            (["s3:GetObject", "s3:DeleteObject"], [r["incoming"]]),
+            (["s3:PutObject"], [r["work"], r["quarantine"]]),
+            progress,
+        ],
+        "ValidateOrder": [work, store, progress, dead_letter],
+        "RecordBatch": [
+            work,
+            store,
+            progress,
+            dead_letter,
+            (["events:PutEvents"], [r["bus"]]),
+        ],
+        "DeliverCallback": [
+            (["dynamodb:GetItem", "dynamodb:UpdateItem"], [r["batches"]]),
+            (["ssm:GetParameter"], [r["secret_reference"]]),
+            (["secretsmanager:GetSecretValue"], [r["secret"]]),
+        ],
+        "ReviewDeadLetters": [
+            (
+                ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                [r["dlq"]],
+            ),  # the event source mapping polls with the function's role
+            (["dynamodb:GetItem", "dynamodb:PutItem"], [r["reviews"]]),
+            store,
+            (["s3:PutObject"], [r["archive"]]),
+        ],
+    }
+
+
+def policy(stage: str, function: str) -> dict[str, Any]:
+    logs = (
+        ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        [_resources(stage)["logs"]],
+    )
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": actions, "Resource": resources}
+            for actions, resources in [*statements(stage)[function], logs]
+        ],
+    }
+
+
+def file_name(stage: str, function: str) -> str:
+    return f"policy-{stage}-{function}.json"
+
+
+def render_all() -> dict[Path, str]:
+    return {
+        CHALICE_DIR / file_name(stage, function): json.dumps(policy(stage, function), indent=2)
+        + "\n"
+        for stage in STAGES
+        for function in statements(stage)
+    }
+
+
+if __name__ == "__main__":
+    for path, text in render_all().items():
+        path.write_text(text)
+        print(f"wrote {path.relative_to(CHALICE_DIR.parent)}")

@@ -1,0 +1,110 @@
+"""Each function's IAM policy allows every AWS call its code makes, and the policy files are
+what infra/policies.py writes. The calls are recorded on the emulator while the pipeline, the
+API, the reviewer and the webhook run: a new call without its permission fails here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from chalicelib import wiring
+from chalicelib.api import service
+from infra import policies
+from orderflow_cli.emulator.lambdas import current_function
+from orderflow_cli.emulator.runtime import EmbeddedAWS
+from tests.conftest import SAMPLES, order, run, write_orders
+from tests.webhook_receiver import webhook_receiver
+
+# Operations whose IAM action has another name (everything else is service:Operation).
+_ACTIONS = {
+    "s3.HeadObject": {"s3:GetObject"},
+    "s3.CopyObject": {"s3:GetObject", "s3:PutObject"},
+    "s3.CreateMultipartUpload": {"s3:PutObject"},
+    "s3.UploadPart": {"s3:PutObject"},
+    "s3.CompleteMultipartUpload": {"s3:PutObject"},
+    "sqs.SendMessageBatch": {"sqs:SendMessage"},
+    "sqs.DeleteMessageBatch": {"sqs:DeleteMessage"},
+    "ssm.GetParameter": {"ssm:GetParameter", "secretsmanager:GetSecretValue"},
+    "sts.GetCallerIdentity": set(),  # needs no permission
+}
+_SERVICE_PREFIX = {"stepfunctions": "states"}
+
+
+def _actions(operation: str) -> set[str]:
+    if operation in _ACTIONS:
+        return _ACTIONS[operation]
+    service_name, name = operation.split(".", 1)
+    return {f"{_SERVICE_PREFIX.get(service_name, service_name)}:{name}"}
+
+
+def _allowed(stage: str, function: str) -> set[str]:
+    document = json.loads((policies.CHALICE_DIR / policies.file_name(stage, function)).read_text())
+    return {action for s in document["Statement"] for action in s["Action"]}
+
+
+def test_every_call_a_function_makes_is_allowed_by_its_policy(tmp_path: Path) -> None:
+    from tests.conftest import FAST
+
+    with EmbeddedAWS(FAST) as local, webhook_receiver() as receiver:
+        deps = wiring.api_deps(local.settings)
+        token = current_function.set("api_handler")  # what the API's routes call
+        try:
+            body = json.dumps([order("p-1"), order("p-2", qty="0")]).encode()
+            accepted = service.accept_orders(
+                body, idempotency_key="k", callback_url=receiver.url, client="c", deps=deps
+            )
+            service.presign_upload(
+                filename="x.csv", content_type="text/csv", callback_url=None, client="c",
+                deps=deps,
+            )  # fmt: skip
+        finally:
+            current_function.reset(token)
+        local.wait(accepted["batch_id"])
+        token = current_function.set("api_handler")
+        try:
+            service.batch_status(accepted["batch_id"], deps=deps)
+            service.get_order("p-1", deps=deps)
+            service.list_reviews(accepted["batch_id"], None, deps=deps)
+            service.list_reviews(None, "invalid", deps=deps)
+        finally:
+            current_function.reset(token)
+        bad = tmp_path / "bad.json"
+        bad.write_text("{")
+        run(local, SAMPLES / "mixed.json", SAMPLES / "repairable.json", bad)
+        run(local, write_orders(tmp_path / "c.json", [order("p-1", qty="7")]))  # a conflict
+        local.deliver_app_events()
+        local.deliver_dead_letters()
+        assert receiver.received, "the webhook was delivered"
+
+    recorded = local.recorder.calls
+    functions = {function for function, _ in recorded}
+    assert functions == set(policies.statements("dev"))  # every function ran
+    for stage in policies.STAGES:
+        missing = {
+            (function, action)
+            for function, operation in recorded
+            for action in _actions(operation)
+            if action not in _allowed(stage, function)
+        }
+        assert not missing, f"calls without permission in {stage}: {sorted(missing)}"
+
+
+def test_the_policy_files_are_what_the_generator_writes() -> None:
+    for path, text in policies.render_all().items():
+        assert path.read_text() == text, f"{path.name} is stale: run python infra/policies.py"
+
+
+def test_every_function_of_every_stage_has_its_own_policy_file() -> None:
+    import app
+
+    config = json.loads((policies.CHALICE_DIR / "config.json").read_text())
+    declared: list[Any] = [*app.app.pure_lambda_functions, *app.app.event_sources]
+    names = {f.name for f in declared}
+    names.add("api_handler")
+    for stage in policies.STAGES:
+        configured = config["stages"][stage]["lambda_functions"]
+        assert set(configured) == names
+        for function, settings in configured.items():
+            assert settings["iam_policy_file"] == policies.file_name(stage, function)
+    assert config["autogen_policy"] is False
