@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test lint typecheck unit bench clean
+.PHONY: venv run test lint typecheck unit bench clean package deploy destroy
 
 venv: $(STAMP)
 
@@ -36,6 +36,45 @@ typecheck: $(STAMP)
 ORDERS ?= 100000
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline_bench.py --orders $(ORDERS)
+
+## Deployment (needs the AWS CLI v2 and credentials): make deploy STAGE=dev, make destroy STAGE=dev.
+STAGE ?= dev
+STACK := orderflow-$(STAGE)
+AWS_REGION ?= $(shell aws configure get region 2>/dev/null || echo us-east-1)
+OUTPUT = $(BIN)/python -m orderflow_cli.deploy output $(STACK)
+
+## chalice package (Terraform: CloudFormation refuses on_s3_event) into build/<stage>/.
+package: $(STAMP)
+	ORDERFLOW_DEPLOY_BUCKET=$${ORDERFLOW_DEPLOY_BUCKET:-orderflow-$(STAGE)-orders} \
+	  $(BIN)/chalice package --pkg-format terraform --stage $(STAGE) build/$(STAGE)
+	$(BIN)/python infra/merge_terraform.py build/$(STAGE)/chalice.tf.json
+
+deploy: $(STAMP)
+	@test -n "$$(aws sts get-caller-identity --query Account --output text)" || \
+	  (echo "no AWS credentials: see README, Deployment" && exit 1)
+	$(eval ACCOUNT := $(shell aws sts get-caller-identity --query Account --output text))
+	$(eval ARTIFACTS := orderflow-artifacts-$(ACCOUNT)-$(AWS_REGION))
+	aws s3api head-bucket --bucket $(ARTIFACTS) 2>/dev/null || \
+	  aws s3 mb s3://$(ARTIFACTS) --region $(AWS_REGION)
+	mkdir -p build
+	aws cloudformation package --template-file infra/stack.yaml --s3-bucket $(ARTIFACTS) \
+	  --output-template-file build/stack-$(STAGE).yaml
+	aws cloudformation deploy --stack-name $(STACK) --template-file build/stack-$(STAGE).yaml \
+	  --parameter-overrides Stage=$(STAGE) --capabilities CAPABILITY_IAM \
+	  --no-fail-on-empty-changeset --region $(AWS_REGION)
+	ORDERFLOW_DEPLOY_BUCKET=$$($(OUTPUT) BucketName) AWS_DEFAULT_REGION=$(AWS_REGION) \
+	  $(BIN)/chalice deploy --stage $(STAGE)
+	aws lambda update-event-source-mapping --function-response-types ReportBatchItemFailures \
+	  --uuid $$(aws lambda list-event-source-mappings \
+	    --function-name orderflow-$(STAGE)-ReviewDeadLetters --query 'EventSourceMappings[0].UUID' \
+	    --output text) > /dev/null
+	@echo "API: $$($(BIN)/chalice url --stage $(STAGE))"
+
+destroy: $(STAMP)
+	AWS_DEFAULT_REGION=$(AWS_REGION) $(BIN)/chalice delete --stage $(STAGE)
+	$(BIN)/python -m orderflow_cli.deploy empty-bucket $$($(OUTPUT) BucketName)
+	aws cloudformation delete-stack --stack-name $(STACK) --region $(AWS_REGION)
+	aws cloudformation wait stack-delete-complete --stack-name $(STACK) --region $(AWS_REGION)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

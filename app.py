@@ -22,8 +22,9 @@ from chalicelib.settings import get_settings
 
 app = Chalice(app_name="orderflow", configure_logs=False)  # chalicelib.log configures JSON logs
 
-# Decorators need these names at import time; the stage's config.json sets them.
-_BUCKET = os.environ.get("BUCKET_NAME", "orderflow-dev-orders")
+# Decorators need these names at import time. `make deploy` gives the bucket's real name in
+# ORDERFLOW_DEPLOY_BUCKET (config.json's BUCKET_NAME holds {account}/{region}, filled at run time).
+_BUCKET = os.environ.get("ORDERFLOW_DEPLOY_BUCKET") or os.environ.get("BUCKET_NAME", "orderflow")
 _INCOMING_PREFIX = os.environ.get("INCOMING_PREFIX", "incoming/")
 _DLQ_NAME = os.environ.get("DLQ_URL", "/orderflow-dev-dlq").rsplit("/", 1)[-1]
 
