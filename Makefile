@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test lint typecheck unit bench clean package deploy destroy
+.PHONY: venv run test compat lint typecheck unit bench clean package deploy destroy
 
 venv: $(STAMP)
 
@@ -22,6 +22,15 @@ run: $(STAMP)
 ## Lint, type check and every test.
 test: lint typecheck
 	$(BIN)/pytest -q
+
+## The tests once more on Python 3.13, the deployed runtime (PYTHON313=path/to/python3.13).
+PYTHON313 ?= python3.13
+compat:
+	$(PYTHON313) -m venv .venv313
+	.venv313/bin/pip install --quiet --upgrade 'pip<26.3'
+	.venv313/bin/pip install --quiet -r requirements-dev.txt
+	.venv313/bin/pip install --quiet --no-deps --no-build-isolation -e .
+	.venv313/bin/pytest -q -p no:cacheprovider tests/unit tests/execution tests/cli tests/infra
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -77,4 +86,4 @@ destroy: $(STAMP)
 	aws cloudformation wait stack-delete-complete --stack-name $(STACK) --region $(AWS_REGION)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .venv313 .pytest_cache .mypy_cache .ruff_cache *.egg-info build
