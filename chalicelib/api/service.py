@@ -17,7 +17,8 @@ from botocore.exceptions import ClientError
 
 from chalicelib.api.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from chalicelib.callbacks import CallbackPolicy, CallbackRefused, check_url
-from chalicelib.pipeline.batches import BatchRecords, plain
+from chalicelib.dynamo import plain
+from chalicelib.pipeline.batches import BatchRecords
 from chalicelib.pipeline.naming import (
     BATCH_ID,
     api_key_for,
@@ -148,13 +149,15 @@ def _orders_of(body: bytes) -> tuple[Any, list[Any]]:
     return document, orders
 
 
-def _write(deps: Deps, key: str, body: bytes, digest: str) -> str | None:
+def _write(deps: Deps, key: str, body: bytes, digest: str, **condition: str) -> str | None:
+    """Writes the document; returns its version id (or ETag, on an unversioned bucket)."""
     response = deps.s3.put_object(
         Bucket=deps.settings.bucket,
         Key=key,
         Body=body,
         ContentType="application/json",
         Metadata={_BODY_HASH: digest},
+        **condition,  # type: ignore[arg-type]
     )
     return response.get("VersionId") or response.get("ETag")
 
@@ -163,15 +166,7 @@ def _write_once(deps: Deps, key: str, body: bytes, digest: str) -> str | None:
     """The first body sent with an Idempotency-Key is written; the same body again is the same
     batch; another body is a conflict. S3's conditional write settles concurrent retries."""
     try:
-        response = deps.s3.put_object(
-            Bucket=deps.settings.bucket,
-            Key=key,
-            Body=body,
-            ContentType="application/json",
-            Metadata={_BODY_HASH: digest},
-            IfNoneMatch="*",
-        )
-        return response.get("VersionId") or response.get("ETag")
+        return _write(deps, key, body, digest, IfNoneMatch="*")
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") not in {"PreconditionFailed", "412"}:
             raise

@@ -10,13 +10,13 @@ total = stored + rejected + unprocessed.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from chalicelib.dynamo import now, plain, set_fields
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -76,7 +76,7 @@ class BatchRecords:
             "bucket": bucket,
             "source_key": key,
             "via": via,
-            "created_at": _now(),
+            "created_at": now(),
         }
         if callback_url:
             item["callback"] = {"url": callback_url, "status": PENDING, "attempts": 0}
@@ -96,7 +96,7 @@ class BatchRecords:
                 "bucket": bucket,
                 "source_key": key,
                 "source_version": version or "",
-                "started_at": _now(),
+                "started_at": now(),
                 "done": 0,
             },
         )
@@ -130,7 +130,7 @@ class BatchRecords:
                 "done": counts.total - counts.unprocessed,
                 "error": dict(error) if error else None,
                 "report_keys": dict(report) if report else None,
-                "finished_at": _now(),
+                "finished_at": now(),
             },
         )
 
@@ -153,7 +153,7 @@ class BatchRecords:
                 ":s": {"S": status},
                 ":a": {"N": str(attempts)},
                 ":e": {"S": last_error} if last_error else {"NULL": True},
-                ":t": {"S": _now()},
+                ":t": {"S": now()},
             },
         )
 
@@ -167,28 +167,6 @@ class BatchRecords:
         return {k: plain(self._deserialize(v)) for k, v in item.items()}
 
     def _update(self, batch_id: str, values: Mapping[str, Any]) -> None:
-        names = {f"#{i}": name for i, name in enumerate(values)}
-        self._client.update_item(
-            TableName=self._table,
-            Key={"batch_id": {"S": batch_id}},
-            UpdateExpression="SET " + ", ".join(f"#{i} = :{i}" for i in range(len(values))),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={
-                f":{i}": self._serialize(v) for i, v in enumerate(values.values())
-            },
+        set_fields(
+            self._client, self._table, {"batch_id": {"S": batch_id}}, values, self._serialize
         )
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def plain(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal: turn them into int (or float) for JSON."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from chalicelib.pipeline.batches import plain
+from chalicelib.dynamo import now, plain, set_fields
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -32,7 +31,7 @@ class ReviewRecords:
 
     def put(self, record: dict[str, Any]) -> bool:
         """Writes the record once; False when the review was already recorded."""
-        record = {**record, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        record = {**record, "created_at": now()}
         item = {k: self._serialize(v) for k, v in record.items() if v is not None}
         try:
             self._client.put_item(
@@ -46,16 +45,8 @@ class ReviewRecords:
 
     def mark(self, review_id: str, **values: Any) -> None:
         """Updates fields of a record (an operator's redrive)."""
-        names = {f"#{i}": name for i, name in enumerate(values)}
-        self._client.update_item(
-            TableName=self._table,
-            Key={"review_id": {"S": review_id}},
-            UpdateExpression="SET " + ", ".join(f"#{i} = :{i}" for i in range(len(values))),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={
-                f":{i}": self._serialize(v) for i, v in enumerate(values.values())
-            },
-        )
+        key = {"review_id": {"S": review_id}}
+        set_fields(self._client, self._table, key, values, self._serialize)
 
     def query(
         self, *, batch_id: str | None = None, reason: str | None = None, limit: int = 1000

@@ -26,9 +26,10 @@ from boto3.dynamodb.types import TypeDeserializer
 from chalice.app import CloudWatchEventConfig
 
 from chalicelib import aws, wiring
+from chalicelib.dynamo import plain
 from chalicelib.pipeline import definition
 from chalicelib.pipeline import events as completion
-from chalicelib.pipeline.batches import BatchRecords, plain
+from chalicelib.pipeline.batches import BatchRecords
 from chalicelib.pipeline.trigger import source_for
 from chalicelib.review.records import BY_BATCH, BY_REASON
 from chalicelib.settings import Settings, get_settings
