@@ -17,7 +17,7 @@ from chalicelib.pipeline import events as completion
 from chalicelib.pipeline.finish import record_batch
 from chalicelib.pipeline.prepare import Source, prepare_file
 from chalicelib.pipeline.process import ChunkTask, process_chunk
-from chalicelib.pipeline.trigger import source_for, start_ingest
+from chalicelib.pipeline.trigger import ingest_object, source_for
 from chalicelib.settings import get_settings
 
 app = Chalice(app_name="orderflow", configure_logs=False)  # chalicelib.log configures JSON logs
@@ -152,8 +152,13 @@ def on_file_uploaded(event: S3Event) -> None:
     _setup()
     record = event.to_dict()["Records"][0]["s3"]["object"]
     version = record.get("versionId") or record.get("eTag")
-    start_ingest(
-        aws.sfn(), get_settings().state_machine_arn, source_for(event.bucket, event.key, version)
+    settings = get_settings()
+    ingest_object(
+        aws.sfn(),
+        aws.s3(),
+        settings.state_machine_arn,
+        settings.quarantine_prefix,
+        source_for(event.bucket, event.key, version),
     )
 
 

@@ -39,6 +39,7 @@ def _resources(stage: str) -> dict[str, str]:
         "reviews_indexes": f"{table}-reviews/index/*",
         "dlq": f"arn:aws:sqs:*:*:{prefix}-dlq",
         "machine": f"arn:aws:states:*:*:stateMachine:{prefix}-ingest",
+        "executions": f"arn:aws:states:*:*:execution:{prefix}-ingest:*",
         "bus": "arn:aws:events:*:*:event-bus/default",
         "secret": f"arn:aws:secretsmanager:*:*:secret:{prefix}-callback-secret-*",
         "secret_reference": (
@@ -67,6 +68,9 @@ def statements(stage: str) -> dict[str, list[Statement]]:
         ],
         "on_file_uploaded": [
             (["states:StartExecution"], [r["machine"]]),
+            (["states:DescribeExecution"], [r["executions"]]),  # is it this object's?
+            (["s3:GetObject", "s3:GetObjectVersion"], [r["incoming"]]),  # HeadObject by version
+            (["s3:PutObject"], [r["quarantine"]]),  # a different second upload's report
         ],
         "PrepareFile": [
             (["s3:GetObject", "s3:DeleteObject"], [r["incoming"]]),

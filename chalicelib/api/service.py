@@ -26,7 +26,7 @@ from chalicelib.pipeline.naming import (
     upload_key_for,
 )
 from chalicelib.pipeline.prepare import Source
-from chalicelib.pipeline.trigger import start_ingest
+from chalicelib.pipeline.trigger import execution_arn, start_ingest
 from chalicelib.review.records import ReviewRecords
 from chalicelib.settings import Settings
 
@@ -106,7 +106,7 @@ def accept_orders(
         "batch_id": batch_id,
         "key": key,
         "orders": len(orders),
-        "execution_arn": _execution_arn(settings.state_machine_arn, batch_id),
+        "execution_arn": execution_arn(settings.state_machine_arn, batch_id),
         "status_url": f"/batches/{batch_id}",
     }
 
@@ -290,7 +290,3 @@ def list_reviews(batch_id: str | None, reason: str | None, *, deps: Deps) -> dic
         place = f"{record['decision']}:{record['ended']}"
         counts[place] = counts.get(place, 0) + 1
     return {"reviews": records, "counts": counts}
-
-
-def _execution_arn(state_machine_arn: str, name: str) -> str:
-    return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"

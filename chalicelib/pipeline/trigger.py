@@ -1,4 +1,11 @@
-"""Start the ingest execution for an uploaded object, exactly once per object."""
+"""Start the ingest execution for an uploaded object, exactly once per object.
+
+A key the API chose carries its batch id, so a second upload to the same presigned key (the
+URL can be used again until it expires) lands on a batch that already runs. Sent again with
+the same bytes, it is a retry and nothing more happens; with other bytes it is kept where it
+is and reported beside the batch (`quarantine/<batch_id>/duplicate-upload-<etag>.json`), never
+silently dropped.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from chalicelib.pipeline.naming import batch_id_for
 from chalicelib.pipeline.prepare import Source
 
 if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
 
 log = get_logger("trigger")
@@ -17,6 +25,49 @@ log = get_logger("trigger")
 
 def source_for(bucket: str, key: str, version: str | None) -> Source:
     return Source(bucket, key, version, batch_id_for(bucket, key, version))
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+
+
+def ingest_object(
+    sfn: SFNClient, s3: S3Client, state_machine_arn: str, quarantine_prefix: str, source: Source
+) -> bool:
+    """Starts the object's execution; reports a different second upload of an API key."""
+    if start_ingest(sfn, state_machine_arn, source):
+        return True
+    described = sfn.describe_execution(
+        executionArn=execution_arn(state_machine_arn, source.batch_id)
+    )
+    first = json.loads(described.get("input") or "{}").get("version")
+    if not first or not source.version or first == source.version:
+        return False  # the same object announced again
+    etags = [
+        s3.head_object(Bucket=source.bucket, Key=source.key, VersionId=version)["ETag"]
+        for version in (first, source.version)
+    ]
+    if etags[0] == etags[1]:
+        log.info("same bytes uploaded again", extra={"batch_id": source.batch_id})
+        return False
+    report = {
+        "batch_id": source.batch_id,
+        "source": source.to_dict(),
+        "error": {
+            "code": "file.duplicate_upload",
+            "message": "a second, different file was uploaded to a key whose batch was already"
+            " started; it was not processed (ask for a new upload URL to send it)",
+        },
+    }
+    key = f"{quarantine_prefix}{source.batch_id}/duplicate-upload-{etags[1].strip(chr(34))}.json"
+    s3.put_object(
+        Bucket=source.bucket,
+        Key=key,
+        Body=json.dumps(report, indent=2).encode(),
+        ContentType="application/json",
+    )
+    log.warning("different second upload reported", extra={"batch_id": source.batch_id})
+    return False
 
 
 def start_ingest(sfn: SFNClient, state_machine_arn: str, source: Source) -> bool:

@@ -30,7 +30,7 @@ from chalicelib.dynamo import plain
 from chalicelib.pipeline import definition
 from chalicelib.pipeline import events as completion
 from chalicelib.pipeline.batches import BatchRecords
-from chalicelib.pipeline.trigger import source_for
+from chalicelib.pipeline.trigger import execution_arn, source_for
 from chalicelib.review.records import BY_BATCH, BY_REASON
 from chalicelib.settings import Settings, get_settings
 from orderflow_cli.emulator.lambdas import CallRecorder, InProcessLambda, app_functions
@@ -394,8 +394,7 @@ class EmbeddedAWS:
                 self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
     def execution_arn(self, batch_id: str) -> str:
-        machine = self.settings.state_machine_arn.rsplit(":", 1)[-1]
-        return f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine}:{batch_id}"
+        return execution_arn(self.settings.state_machine_arn, batch_id)
 
     def poll(self, batch_id: str) -> Execution | None:
         """The batch's execution once it has ended, else None."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from orderflow_cli.emulator.runtime import EmbeddedAWS
@@ -92,3 +93,34 @@ def test_two_files_at_once_with_one_order_id_store_exactly_one(
     assert str(items["shared"]["order-info"]["qty"]) != loser["order"]["order-info"]["qty"]
     assert batch_a["stored"] + batch_b["stored"] == 17
     assert batch_a["rejected"] + batch_b["rejected"] == 1
+
+
+def test_a_different_second_upload_to_an_api_key_is_reported_not_lost(
+    local: EmbeddedAWS, tmp_path: Path
+) -> None:
+    from chalicelib.pipeline.naming import new_batch_id, upload_key_for
+
+    batch_id = new_batch_id("up")
+    key = upload_key_for(local.settings.incoming_prefix, batch_id, "partner.json")
+    first = write_orders(tmp_path / "first.json", [order("u-1")])
+    second = write_orders(tmp_path / "second.json", [order("u-2")])
+    local.upload(first, key)
+    local.deliver_s3_events()
+    local.wait(batch_id)
+
+    local.upload(first, key)  # a retried upload of the same bytes: nothing to say
+    local.upload(second, key)  # another file on the same single-use key
+    assert [b for _, b in local.deliver_s3_events()] == [batch_id, batch_id]
+
+    executions = local.sfn.list_executions(stateMachineArn=local.settings.state_machine_arn)
+    assert len(executions["executions"]) == 1
+    assert list(stored_items(local)) == ["u-1"]
+    listed = local.s3.list_objects_v2(
+        Bucket=local.settings.bucket, Prefix=f"quarantine/{batch_id}/duplicate-upload-"
+    ).get("Contents", [])
+    (report,) = [
+        json.loads(local.s3.get_object(Bucket=local.settings.bucket, Key=o["Key"])["Body"].read())
+        for o in listed
+    ]
+    assert report["error"]["code"] == "file.duplicate_upload"
+    assert report["source"]["key"] == key
