@@ -1,0 +1,18 @@
+"""README documents every error code the service can hand a user."""
+
+from __future__ import annotations
+
+from chalicelib.orders.readers import FILE_ERROR_CODES
+from chalicelib.orders.validation import ORDER_ERROR_CODES
+from chalicelib.pipeline.process import STORE_ERROR_CODES
+from tests.conftest import REPO
+
+EXTRA_CODES = {"row.invalid_json", "row.field_count", "file.missing", "file.duplicate_upload"}
+
+
+def test_every_error_code_is_in_the_readme() -> None:
+    readme = (REPO / "README.md").read_text()
+    codes = {*ORDER_ERROR_CODES, *FILE_ERROR_CODES, *STORE_ERROR_CODES, *EXTRA_CODES}
+    codes.discard("<field>.invalid")  # the fallback, documented as such in validation.py
+    missing = sorted(code for code in codes if f"`{code}`" not in readme)
+    assert not missing, f"README does not document {missing}"
