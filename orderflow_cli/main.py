@@ -1,6 +1,10 @@
-"""`orders`: run order files through the whole pipeline on the embedded emulator.
+"""`orders`: order files through the whole pipeline on the embedded emulator, a local server,
+and the operator's tools (reports, the dead-letter queue).
 
-orders run PATH... [--json] [--export DIR]
+    orders run PATH... [--json] [--export DIR]
+    orders serve [--port P] [--s3-port P] [--api-key KEY]
+    orders report BATCH_ID [--format jsonl|csv] (--endpoint URL | --stage STAGE)
+    orders dlq list|review|redrive ... (--endpoint URL | --stage STAGE) [--json]
 """
 
 from __future__ import annotations
@@ -11,51 +15,18 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from chalicelib.pipeline.batches import BatchRecords
-from chalicelib.review.records import ReviewRecords
-from orderflow_cli.emulator.runtime import EmbeddedAWS, Execution
-
-_DONE_STATUSES = {"succeeded", "quarantined"}
-_PROGRESS_SECONDS = 2.0
-_SHOWN_REJECTIONS = 5
-
-
-@dataclass
-class FileOutcome:
-    file: str
-    batch_id: str
-    status: str
-    total: int
-    stored: int
-    rejected: int
-    seconds: float
-    error: str | None
-    report_keys: dict[str, str] | None = None
-    first_rejections: list[dict[str, Any]] = field(default_factory=list)
-    ended: dict[str, int] = field(default_factory=dict)  # where each order ended, by place
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "batch_id": self.batch_id,
-            "status": self.status,
-            "total": self.total,
-            "stored": self.stored,
-            "rejected": self.rejected,
-            "seconds": round(self.seconds, 3),
-            "error": self.error,
-            "ended": self.ended,
-        }
+from orderflow_cli.run import run_files
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="orders", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="orders", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="process order files on the embedded emulator")
     run.add_argument("paths", nargs="+", type=Path, metavar="PATH")
@@ -198,204 +169,6 @@ def serve_api(port: int, s3_port: int, api_key: str | None) -> int:
     finally:
         server.stop()
     return 0
-
-
-def run_files(paths: Sequence[Path], *, as_json: bool = False, export: Path | None = None) -> int:
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        print(f"orders: no such file: {', '.join(missing)}", file=sys.stderr)
-        return 2
-    with EmbeddedAWS() as local:
-        outcomes = process(local, paths, progress=sys.stderr)
-        items = list(local.scan_table(local.settings.orders_table))
-        local.drain_dlq()  # nothing should wait: the reviewer took every message
-        dlq = [json.loads(body) for body in local.dlq_received.values()]
-        if export is not None:
-            _export(local, export, items, dlq, outcomes)
-    if as_json:
-        document = {
-            "batches": [o.to_dict() for o in outcomes],
-            "table_items": len(items),
-            "dlq_messages": len(dlq),
-        }
-        print(json.dumps(document, indent=2))
-    else:
-        _print_table(outcomes, len(items), len(dlq), sys.stdout)
-    failed = [o for o in outcomes if o.status not in _DONE_STATUSES]
-    for outcome in failed:
-        print(
-            f"orders: the pipeline failed on {outcome.file} (batch {outcome.batch_id}): "
-            f"{outcome.error or outcome.status}",
-            file=sys.stderr,
-        )
-    return 1 if failed else 0
-
-
-def process(
-    local: EmbeddedAWS, paths: Sequence[Path], progress: TextIO | None
-) -> list[FileOutcome]:
-    """Uploads every file, lets the S3 events start the executions, waits for them all."""
-    keys: list[str] = []
-    for index, path in enumerate(paths):
-        name = (
-            path.name
-            if path.name not in {p.name for p in paths[:index]}
-            else f"{index}-{path.name}"
-        )
-        keys.append(local.upload(path, f"{local.settings.incoming_prefix}{name}"))
-    started = dict(local.deliver_s3_events())
-    executions = _wait_all(local, [started[k] for k in keys], progress)
-    local.deliver_app_events()  # the functions that follow a batch's end (webhooks)
-    local.deliver_dead_letters()  # the reviewer works through the DLQ
-    records = local.batches()
-    outcomes = []
-    for path, execution in zip(paths, executions, strict=True):
-        record = records.get(execution.batch_id) or {}
-        error = record.get("error")
-        outcomes.append(
-            FileOutcome(
-                file=str(path),
-                batch_id=execution.batch_id,
-                status=record.get("status", f"execution {execution.status.lower()}"),
-                total=record.get("total", 0),
-                stored=record.get("stored", 0),
-                rejected=record.get("rejected", 0),
-                seconds=execution.seconds,
-                error=error["message"] if isinstance(error, dict) else execution.error,
-                report_keys=record.get("report_keys"),
-                first_rejections=_first_rejections(local, record.get("report_keys")),
-                ended=_where_orders_ended(local, record),
-            )
-        )
-    return outcomes
-
-
-def _where_orders_ended(local: EmbeddedAWS, record: dict[str, Any]) -> dict[str, int]:
-    """stored by the pipeline, retried / repaired and stored by the reviewer, archived for a
-    person, or waiting (in the DLQ's redrive queue): the counts add up to the file's total."""
-    reviews = ReviewRecords(local.dynamodb, local.settings.reviews_table)
-    found = reviews.query(batch_id=record["batch_id"]) if record.get("batch_id") else []
-    ended = {"stored": int(record.get("stored", 0)), "retried": 0, "repaired": 0, "archived": 0}
-    for review in found:
-        if review["decision"] in {"retry", "repair"} and review["ended"] != "archived":
-            ended["retried" if review["decision"] == "retry" else "repaired"] += 1
-        else:
-            ended["archived"] += 1
-    ended["waiting"] = int(record.get("rejected", 0)) - len(found)
-    return ended
-
-
-def _first_rejections(
-    local: EmbeddedAWS, keys: dict[str, str] | None, limit: int = _SHOWN_REJECTIONS
-) -> list[dict[str, Any]]:
-    if not keys:
-        return []
-    body = local.s3.get_object(Bucket=local.settings.bucket, Key=keys["jsonl"])["Body"]
-    lines: list[dict[str, Any]] = []
-    for line in body.iter_lines():
-        if len(lines) == limit:
-            break
-        rejection = json.loads(line)
-        codes = ", ".join(e["code"] for e in rejection["errors"])
-        lines.append({"row": rejection["row"], "order_id": rejection["order_id"], "codes": codes})
-    return lines
-
-
-def _wait_all(local: EmbeddedAWS, batch_ids: list[str], progress: TextIO | None) -> list[Execution]:
-    """Waits for every execution; reports progress of long ones every few seconds."""
-    finished: dict[str, Execution] = {}
-    next_report = time.monotonic() + _PROGRESS_SECONDS
-    records = local.batches()
-    while len(finished) < len(batch_ids):
-        for batch_id in batch_ids:
-            if batch_id not in finished and (execution := local.poll(batch_id)) is not None:
-                finished[batch_id] = execution
-        if progress is not None and time.monotonic() >= next_report:
-            next_report = time.monotonic() + _PROGRESS_SECONDS
-            for batch_id in batch_ids:
-                if batch_id not in finished:
-                    record = records.get(batch_id) or {}
-                    done, total = record.get("done", 0), record.get("total", "?")
-                    print(f"  {batch_id}: {done}/{total} orders done", file=progress, flush=True)
-        time.sleep(0.05)
-    return [finished[b] for b in batch_ids]
-
-
-def _print_table(outcomes: list[FileOutcome], items: int, dlq: int, out: TextIO) -> None:
-    headers = ("file", "batch id", "status", "total", "stored", "rejected", "time")
-    rows = [
-        (
-            o.file,
-            o.batch_id,
-            o.status,
-            str(o.total),
-            str(o.stored),
-            str(o.rejected),
-            f"{o.seconds:.2f}s",
-        )
-        for o in outcomes
-    ]
-    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
-    for row in [headers, *rows]:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)), file=out
-        )
-    for outcome in outcomes:
-        if outcome.error:
-            print(f"{outcome.file}: {outcome.status}: {outcome.error}", file=out)
-        if outcome.first_rejections:
-            more = outcome.rejected - len(outcome.first_rejections)
-            tail = f" (and {more} more: orders run --export DIR writes them all)" if more else ""
-            print(f"{outcome.file}: first rejections{tail}", file=out)
-            for rejection in outcome.first_rejections:
-                order_id = rejection["order_id"] or "-"
-                print(f"  row {rejection['row']:>6}  {order_id:<20} {rejection['codes']}", file=out)
-    for outcome in outcomes:
-        if outcome.ended and outcome.total:
-            e = outcome.ended
-            print(
-                f"{outcome.file}: {outcome.total} orders: {e['stored']} stored, "
-                f"{e['retried']} retried and stored, {e['repaired']} repaired and stored, "
-                f"{e['archived']} archived for review, {e['waiting']} waiting",
-                file=out,
-            )
-    print(f"orders table: {items} item(s); dead-letter queue: {dlq} message(s)", file=out)
-
-
-def _export(
-    local: EmbeddedAWS,
-    directory: Path,
-    items: list[dict[str, Any]],
-    dlq: list[dict[str, Any]],
-    outcomes: list[FileOutcome],
-) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    records = local.batches()
-    batches = [records.get(o.batch_id) or {"batch_id": o.batch_id} for o in outcomes]
-    for name, rows in (("orders.jsonl", items), ("dlq.jsonl", dlq), ("batches.jsonl", batches)):
-        with (directory / name).open("w", encoding="utf-8") as out:
-            for row in rows:
-                out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
-    reviews = ReviewRecords(local.dynamodb, local.settings.reviews_table)
-    reviewed = {r["review_id"]: r for o in outcomes for r in reviews.query(batch_id=o.batch_id)}
-    with (directory / "reviews.jsonl").open("w", encoding="utf-8") as out:
-        for message in dlq:
-            review = reviewed.get(str(message.get("message_id")), {})
-            line = {
-                "message_id": message.get("message_id"),
-                "OrderId": review.get("order_id") or message.get("order_id"),
-                "reason": message.get("reason"),
-                "decision": review.get("decision"),
-                "ended": review.get("ended", "waiting in the redrive queue"),
-                "archive_key": review.get("archive_key"),
-            }
-            out.write(json.dumps(line, ensure_ascii=False) + "\n")
-    reports = directory / "reports"
-    for outcome in outcomes:
-        for form, key in (outcome.report_keys or {}).items():
-            reports.mkdir(exist_ok=True)
-            target = reports / f"{outcome.batch_id}.{form}"
-            local.s3.download_file(local.settings.bucket, key, str(target))
 
 
 if __name__ == "__main__":
