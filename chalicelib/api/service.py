@@ -242,6 +242,10 @@ def batch_status(batch_id: str, *, deps: Deps) -> dict[str, Any]:
         "started_at", "finished_at",
     )  # fmt: skip
     status = {name: record[name] for name in fields if name in record}
+    if record.get("rejected"):  # what the DLQ reviewer made of the rejections so far
+        status["reviewed"] = _review_counts(
+            ReviewRecords(deps.dynamodb, deps.settings.reviews_table).query(batch_id=batch_id)
+        )
     keys = record.get("report_keys")
     if keys:
         status["report"] = {
@@ -285,8 +289,13 @@ def list_reviews(batch_id: str | None, reason: str | None, *, deps: Deps) -> dic
     records = ReviewRecords(deps.dynamodb, deps.settings.reviews_table).query(
         batch_id=batch_id, reason=reason
     )
+    return {"reviews": records, "counts": _review_counts(records)}
+
+
+def _review_counts(records: list[dict[str, Any]]) -> dict[str, int]:
+    """`{"repair:stored": 3, "archive:archived": 1}`"""
     counts: dict[str, int] = {}
     for record in records:
         place = f"{record['decision']}:{record['ended']}"
         counts[place] = counts.get(place, 0) + 1
-    return {"reviews": records, "counts": counts}
+    return counts

@@ -256,6 +256,8 @@ def test_the_reviewer_runs_behind_the_server_and_an_operator_redrives_an_edit(
     batch_id = served.call("POST", "/orders", json=body).json()["batch_id"]
 
     found = {r["order_id"]: r for r in _wait_for_reviews(served, batch_id, 2)}
+    reviewed = served.call("GET", f"/batches/{batch_id}").json()["reviewed"]
+    assert reviewed == {"repair:stored": 1, "archive:archived": 1}
 
     assert (found["rv-2"]["decision"], found["rv-2"]["ended"]) == ("repair", "stored")
     assert (found["rv-3"]["decision"], found["rv-3"]["ended"]) == ("archive", "archived")
