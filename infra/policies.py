@@ -80,6 +80,7 @@ def statements(stage: str) -> dict[str, list[Statement]]:
         "ValidateOrder": [work, store, progress, dead_letter],
         "RecordBatch": [
             work,
+            (["s3:AbortMultipartUpload"], [r["work"]]),  # a large report is sent in parts
             store,
             progress,
             dead_letter,
