@@ -9,7 +9,6 @@ total = stored + rejected + unprocessed.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -68,24 +67,30 @@ class BatchRecords:
     def create_pending(
         self, batch_id: str, *, bucket: str, key: str, via: str, callback_url: str | None = None
     ) -> None:
-        """Records a batch the API has promised (before its file exists or is processed);
-        does nothing when the batch is already recorded."""
-        item: dict[str, Any] = {
-            "batch_id": batch_id,
-            "status": PENDING,
-            "bucket": bucket,
-            "source_key": key,
-            "via": via,
-            "created_at": now(),
-        }
+        """Records a batch the API has promised. Its execution may already have started (the
+        S3 event can overtake the API's own start): the status and the creation time are set
+        only when absent, and what the API knows (how it came, the callback) is always kept."""
+        values: dict[str, Any] = {"bucket": bucket, "source_key": key, "via": via}
         if callback_url:
-            item["callback"] = {"url": callback_url, "status": PENDING, "attempts": 0}
-        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
-            self._client.put_item(
-                TableName=self._table,
-                Item={k: self._serialize(v) for k, v in item.items()},
-                ConditionExpression="attribute_not_exists(batch_id)",
-            )
+            values["callback"] = {"url": callback_url, "status": PENDING, "attempts": 0}
+        names = {f"#{i}": name for i, name in enumerate(values)} | {
+            "#status": "status",
+            "#created": "created_at",
+        }
+        assignments = [f"#{i} = :{i}" for i in range(len(values))]
+        assignments += ["#status = if_not_exists(#status, :pending)"]
+        assignments += ["#created = if_not_exists(#created, :now)"]
+        self._client.update_item(
+            TableName=self._table,
+            Key={"batch_id": {"S": batch_id}},
+            UpdateExpression="SET " + ", ".join(assignments),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                **{f":{i}": self._serialize(v) for i, v in enumerate(values.values())},
+                ":pending": {"S": PENDING},
+                ":now": {"S": now()},
+            },
+        )
 
     def start(self, batch_id: str, *, bucket: str, key: str, version: str | None) -> None:
         """Marks the batch running (again, on a retry: counts restart from zero)."""

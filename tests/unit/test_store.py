@@ -287,3 +287,24 @@ def test_a_value_dynamodb_cannot_hold_is_unstorable_not_an_exception(local, valu
     # reaches the chunk's other orders
     assert result.outcome is StoreOutcome.UNSTORABLE
     assert result.detail
+
+
+def test_a_pending_record_made_after_the_execution_started_keeps_status_and_adds_callback(local):
+    from chalicelib.pipeline.batches import BatchRecords
+
+    batches = BatchRecords(aws.dynamodb(), local.settings.batches_table)
+    # the S3 event overtook the API: the execution already marked the batch running
+    batches.start("api-race", bucket="b", key="incoming/api/api-race.json", version="v1")
+
+    batches.create_pending(
+        "api-race", bucket="b", key="incoming/api/api-race.json", via="POST /orders",
+        callback_url="http://127.0.0.1:9/hook",
+    )  # fmt: skip
+
+    record = batches.get("api-race")
+    assert record is not None
+    assert record["status"] == "running"
+    assert record["callback"]["url"] == "http://127.0.0.1:9/hook"
+    assert record["via"] == "POST /orders"
+    batches.create_pending("api-new", bucket="b", key="k", via="POST /uploads")
+    assert (batches.get("api-new") or {})["status"] == "pending"
