@@ -62,7 +62,7 @@ def statements(stage: str) -> dict[str, list[Statement]]:
             (["s3:PutObject"], [r["upload_incoming"]]),  # presigned POSTs are signed as us
             (["s3:GetObject"], [r["work"]]),  # presigned GETs of reports
             (["states:StartExecution"], [r["machine"]]),
-            (["dynamodb:PutItem", "dynamodb:GetItem"], [r["batches"]]),
+            (["dynamodb:UpdateItem", "dynamodb:GetItem"], [r["batches"]]),
             (["dynamodb:GetItem"], [r["orders"]]),
             (["dynamodb:Query", "dynamodb:Scan"], [r["reviews"], r["reviews_indexes"]]),
         ],
