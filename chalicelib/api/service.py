@@ -127,9 +127,26 @@ def callback_policy_of(settings: Settings) -> CallbackPolicy:
     )
 
 
+_LARGEST_NUMBER = 2**63 - 1  # what the pipeline's streaming JSON reader holds
+
+
+def _strict_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > _LARGEST_NUMBER:
+        raise ValueError(f"the number {text[:30]} is too large; send it as a string")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _orders_of(body: bytes) -> tuple[Any, list[Any]]:
+    """The document and its orders. The envelope is read as strictly as the pipeline will read
+    the file (no NaN or Infinity, whole numbers within 64 bits), so what is accepted here is
+    never refused later as an unreadable file."""
     try:
-        document = json.loads(body)
+        document = json.loads(body, parse_int=_strict_int, parse_constant=_no_constant)
     except (ValueError, RecursionError) as error:
         raise BadRequest(f"the body is not valid JSON: {error}", code="invalid_json") from error
     orders = document.get("orders") if isinstance(document, dict) else document

@@ -51,6 +51,10 @@ class LocalServer:
         self._api: LocalDevServer | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        # moto's in-memory backends are not made for concurrent writers: API requests and the
+        # deliveries of S3, EventBridge and DLQ messages take turns (the state machine's own
+        # threads still run beside them, as in `orders run`).
+        self._turns = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -68,7 +72,7 @@ class LocalServer:
         self._moto.start()
         app = self.local.app
         assert app is not None
-        app.app.register_middleware(_require_api_key(self.api_key), "http")
+        app.app.register_middleware(_require_api_key(self.api_key, self._turns), "http")
         config = Config.create(
             chalice_stage=self.local.stage,
             app_name="orderflow",
@@ -101,9 +105,10 @@ class LocalServer:
     def _deliver_s3_events(self) -> None:
         while not self._stopping.wait(_PUMP_SECONDS):
             try:
-                self.local.deliver_s3_events()
-                self.local.deliver_app_events()
-                self.local.deliver_dead_letters(max_rounds=1)
+                with self._turns:
+                    self.local.deliver_s3_events()
+                    self.local.deliver_app_events()
+                    self.local.deliver_dead_letters(max_rounds=1)
             except Exception:
                 log.exception("could not deliver S3 events")
 
@@ -119,12 +124,15 @@ class _RequestHandler(ChaliceRequestHandler):
         raise AttributeError(name)
 
 
-def _require_api_key(expected: str) -> Callable[[Request, Callable[[Request], Response]], Response]:
+def _require_api_key(
+    expected: str, turns: threading.Lock
+) -> Callable[[Request, Callable[[Request], Response]], Response]:
     def middleware(request: Request, get_response: Callable[[Request], Response]) -> Response:
         path = (request.context or {}).get("resourcePath", "")
         given = str(request.headers.get("x-api-key") or "") if request.headers else ""
         if path in _OPEN_PATHS or secrets.compare_digest(given, expected):
-            return get_response(request)
+            with turns:
+                return get_response(request)
         error = Unauthorized("a valid x-api-key header is required", code="forbidden")
         return Response(body=error.body(), status_code=error.STATUS)
 

@@ -53,13 +53,16 @@ class Served:
 
 
 @pytest.fixture(scope="session")
-def served() -> Iterator[Served]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     port, s3_port = free_port(), free_port()
     env = {**os.environ, "ORDERFLOW_LOG_LEVEL": "ERROR", "API_MAX_ORDERS": str(MAX_ORDERS)}
     command = [sys.executable, "-m", "orderflow_cli.main", "serve", "--port", str(port)]
     command += ["--s3-port", str(s3_port), "--api-key", API_KEY]
+    # A file, not a pipe: a pipe nobody reads until the end would fill and block the server.
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    log_file = log_path.open("w")
     process = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT, text=True
     )
     served = Served(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{s3_port}", process)
     deadline = time.monotonic() + 60
@@ -69,11 +72,15 @@ def served() -> Iterator[Served]:
                 break
         except requests.ConnectionError:
             pass
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        assert process.poll() is None, log_path.read_text()
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.2)
     yield served
     process.send_signal(signal.SIGINT)  # Ctrl-C
-    out, _ = process.communicate(timeout=30)
+    process.wait(timeout=30)
+    log_file.close()
+    out = log_path.read_text()
     assert process.returncode == 0, out
     assert "stopping" in out
+    errors = [line for line in out.splitlines() if '"level": "ERROR"' in line]
+    assert not errors, "the server logged errors:\n" + "\n".join(errors)

@@ -112,6 +112,8 @@ def test_a_csv_uploaded_through_the_presigned_post_is_processed(served: Served) 
         (b'{"orders": 3}', 400, "not_an_order_list"),
         (b'{"orders": []}', 400, "no_orders"),
         (b'{"orders": [1, {"a": 2}]}', 400, "order_not_object"),
+        (b'{"orders": [{"qty": NaN}]}', 400, "invalid_json"),  # the pipeline could not read it
+        (b'{"orders": [{"id": 123456789012345678901234}]}', 400, "invalid_json"),
     ],
 )
 def test_a_bad_envelope_is_refused_with_a_named_problem(
