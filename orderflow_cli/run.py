@@ -55,8 +55,8 @@ def run_files(paths: Sequence[Path], *, as_json: bool = False, export: Path | No
     with EmbeddedAWS() as local:
         outcomes = process(local, paths, progress=sys.stderr)
         items = list(local.scan_table(local.settings.orders_table))
-        local.drain_dlq()  # nothing should wait: the reviewer took every message
-        dlq = [json.loads(body) for body in local.dlq_received.values()]
+        seen = [json.loads(body) for body in local.dlq_received.values()]
+        dlq = seen + local.drain_dlq()  # the reviewer took every message; any left still count
         if export is not None:
             _export(local, export, items, dlq, outcomes)
     if as_json:

@@ -14,7 +14,6 @@ import os
 import secrets
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -470,9 +469,3 @@ def _sqs_record(message: Mapping[str, Any], queue_arn: str) -> dict[str, Any]:
         "eventSourceARN": queue_arn,
         "awsRegion": REGION,
     }
-
-
-@contextmanager
-def embedded(overrides: Mapping[str, str] | None = None) -> Iterator[EmbeddedAWS]:
-    with EmbeddedAWS(overrides) as local:
-        yield local
