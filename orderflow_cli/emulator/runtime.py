@@ -196,17 +196,13 @@ class EmbeddedAWS:
         self._create_reviews_table(settings.reviews_table)
         dlq_name = settings.dlq_url.rsplit("/", 1)[-1]
         redrive_url = self.sqs.create_queue(QueueName=f"{dlq_name}-redrive")["QueueUrl"]
-        redrive_arn = self.sqs.get_queue_attributes(
-            QueueUrl=redrive_url, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
+        redrive_arn = self._queue_arn(redrive_url)
         policy = {"deadLetterTargetArn": redrive_arn, "maxReceiveCount": DLQ_MAX_RECEIVES}
         self.sqs.create_queue(QueueName=dlq_name, Attributes={"RedrivePolicy": json.dumps(policy)})
         events_url = self.sqs.create_queue(QueueName=f"{APP_NAME}-{self.stage}-s3-events")[
             "QueueUrl"
         ]
-        events_arn = self.sqs.get_queue_attributes(
-            QueueUrl=events_url, AttributeNames=["QueueArn"]
-        )["Attributes"]["QueueArn"]
+        events_arn = self._queue_arn(events_url)
         self.s3.put_bucket_notification_configuration(
             Bucket=settings.bucket,
             NotificationConfiguration={
@@ -284,9 +280,7 @@ class EmbeddedAWS:
         the redrive queue. Returns how many messages the reviewer was handed."""
         assert self.lambdas is not None
         url, handed = self.settings.dlq_url, 0
-        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
+        arn = self._queue_arn(url)
         for _ in range(max_rounds):
             messages = self.sqs.receive_message(
                 QueueUrl=url,
@@ -318,14 +312,7 @@ class EmbeddedAWS:
 
     def _route_completion_events(self) -> None:
         """A rule for the completion events with an SQS target, as a user would add one."""
-        name = f"{APP_NAME}-{self.stage}-completions"
-        url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        events = aws.events()
-        events.put_rule(Name=name, EventPattern=json.dumps(completion.PATTERN))
-        events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": arn}])
+        self._rule_to_queue(f"{APP_NAME}-{self.stage}-completions", completion.PATTERN)
 
     def _route_app_events(self) -> None:
         """A rule and queue per `on_cw_event` handler of the app: what Chalice's rule with a
@@ -334,13 +321,21 @@ class EmbeddedAWS:
         for config in self.app.app.event_sources:
             if isinstance(config, CloudWatchEventConfig):
                 name = f"{APP_NAME}-{self.stage}-{config.name}"
-                url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
-                arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-                    "Attributes"
-                ]["QueueArn"]
-                aws.events().put_rule(Name=name, EventPattern=json.dumps(config.event_pattern))
-                aws.events().put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": arn}])
-                self._app_event_queues[config.name] = url
+                self._app_event_queues[config.name] = self._rule_to_queue(
+                    name, config.event_pattern
+                )
+
+    def _rule_to_queue(self, name: str, pattern: Mapping[str, Any]) -> str:
+        """An EventBridge rule on the default bus whose target is a new queue of the same
+        name; returns the queue's URL."""
+        url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        aws.events().put_rule(Name=name, EventPattern=json.dumps(pattern))
+        aws.events().put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": self._queue_arn(url)}])
+        return url
+
+    def _queue_arn(self, url: str) -> str:
+        attributes = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        return attributes["Attributes"]["QueueArn"]
 
     def deliver_app_events(self) -> int:
         """Hands every waiting EventBridge event to the app's handler for it; returns how many."""
