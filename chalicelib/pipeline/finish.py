@@ -43,9 +43,10 @@ def record_batch(
     elif prepared["status"] != "ready":
         status, error = FAILED, prepared["error"]
     else:
-        status, error, rejecting = _count_chunks(state, chunks, counts, reprocess)
+        columns: dict[str, None] = {}
+        status, error, rejecting = _count_chunks(state, chunks, counts, reprocess, columns)
         if rejecting:
-            report = _write_report(chunks, rejecting)
+            report = _write_report(chunks, rejecting, columns)
     batches.finish(batch_id, status=status, counts=counts, error=error, report=report)
     log.info("batch recorded", extra={"batch_id": batch_id, "status": status, **counts.to_dict()})
     publish(
@@ -67,13 +68,12 @@ def record_batch(
     }
 
 
-def _write_report(chunks: ChunkStore, rejecting: list[int]) -> dict[str, str]:
-    """The rejection report, read chunk by chunk (two passes: columns, then rows)."""
-    extras: dict[str, None] = {}
-    for index in rejecting:
-        for name in extra_columns((chunks.read_result(index) or {}).get("rejections", [])):
-            extras.setdefault(name)
-    writer = ReportWriter(extras)
+def _write_report(
+    chunks: ChunkStore, rejecting: list[int], columns: dict[str, None]
+) -> dict[str, str]:
+    """The rejection report, read again chunk by chunk (its columns were collected while
+    counting, so no chunk's rejections are held in memory beyond its own)."""
+    writer = ReportWriter(columns)
     for index in rejecting:
         for rejection in (chunks.read_result(index) or {}).get("rejections", []):
             writer.add(rejection)
@@ -85,9 +85,10 @@ def _count_chunks(
     chunks: ChunkStore,
     counts: Counts,
     reprocess: Callable[[ChunkTask], dict[str, Any]],
+    columns: dict[str, None],
 ) -> tuple[str, dict[str, Any] | None, list[int]]:
-    """Adds every chunk's outcome to `counts`; returns the status, the error, and the chunks
-    that have rejections."""
+    """Adds every chunk's outcome to `counts` and the report's extra columns to `columns`;
+    returns the status, the error, and the chunks that have rejections."""
     failures: list[str] = []
     rejecting: list[int] = []
     for ref in chunks.read_manifest():
@@ -105,6 +106,8 @@ def _count_chunks(
         counts.add(result)
         if result.get("rejected"):
             rejecting.append(ref.index)
+            for name in extra_columns(result.get("rejections", [])):
+                columns.setdefault(name)
     if failures:
         message = f"{counts.unprocessed} order(s) could not be processed; " + "; ".join(failures)
         error = {"code": "pipeline.chunks_unprocessed", "message": _short(message)}
