@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.api.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from chalicelib.callbacks import CallbackPolicy, CallbackRefused, check_url
-from chalicelib.dynamo import plain
+from chalicelib.dynamo import plain_item
 from chalicelib.pipeline.batches import BatchRecords
 from chalicelib.pipeline.naming import (
     BATCH_ID,
@@ -280,16 +280,13 @@ def batch_status(batch_id: str, *, deps: Deps) -> dict[str, Any]:
 def get_order(order_id: str, *, deps: Deps) -> dict[str, Any]:
     if not order_id or len(order_id) > 64:
         raise NotFound(f"no order {order_id!r}")
-    from boto3.dynamodb.types import TypeDeserializer
-
     response = deps.dynamodb.get_item(
         TableName=deps.settings.orders_table, Key={"OrderId": {"S": order_id}}
     )
     item = response.get("Item")
     if item is None:
         raise NotFound(f"no order {order_id!r}")
-    deserialize = TypeDeserializer().deserialize
-    order = {k: plain(deserialize(v)) for k, v in item.items()}
+    order = plain_item(item)
     order.pop("content_hash", None)
     return order
 

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import TypeSerializer
 
-from chalicelib.dynamo import now, plain, set_fields
+from chalicelib.dynamo import now, plain_item, set_fields
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -62,7 +62,6 @@ class BatchRecords:
         self._client = client
         self._table = table
         self._serialize = TypeSerializer().serialize
-        self._deserialize = TypeDeserializer().deserialize
 
     def create_pending(
         self, batch_id: str, *, bucket: str, key: str, via: str, callback_url: str | None = None
@@ -169,7 +168,7 @@ class BatchRecords:
         item = response.get("Item")
         if item is None:
             return None
-        return {k: plain(self._deserialize(v)) for k, v in item.items()}
+        return plain_item(item)
 
     def _update(self, batch_id: str, values: Mapping[str, Any]) -> None:
         set_fields(

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import TypeSerializer
 
-from chalicelib.dynamo import now, plain, set_fields
+from chalicelib.dynamo import now, plain_item, set_fields
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -21,13 +21,12 @@ class ReviewRecords:
         self._client = client
         self._table = table
         self._serialize = TypeSerializer().serialize
-        self._deserialize = TypeDeserializer().deserialize
 
     def get(self, review_id: str) -> dict[str, Any] | None:
         item = self._client.get_item(
             TableName=self._table, Key={"review_id": {"S": review_id}}, ConsistentRead=True
         ).get("Item")
-        return self._plain(item) if item else None
+        return plain_item(item) if item else None
 
     def put(self, record: dict[str, Any]) -> bool:
         """Writes the record once; False when the review was already recorded."""
@@ -72,8 +71,5 @@ class ReviewRecords:
                 request["ExpressionAttributeValues"][":r"] = {"S": reason}
             pages = self._client.get_paginator("query").paginate(**request)
             items = [item for page in pages for item in page["Items"]]
-        records = [self._plain(item) for item in items[:limit]]
+        records = [plain_item(item) for item in items[:limit]]
         return sorted(records, key=lambda r: (r.get("batch_id", ""), r.get("row") or 0))
-
-    def _plain(self, item: dict[str, Any]) -> dict[str, Any]:
-        return {k: plain(self._deserialize(v)) for k, v in item.items()}

@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 import boto3
-from boto3.dynamodb.types import TypeDeserializer
 from chalice.app import CloudWatchEventConfig
 
 from chalicelib import aws, wiring
-from chalicelib.dynamo import plain
+from chalicelib.dynamo import plain_item
 from chalicelib.pipeline import definition
 from chalicelib.pipeline import events as completion
 from chalicelib.pipeline.batches import BatchRecords
@@ -415,10 +414,8 @@ class EmbeddedAWS:
         return BatchRecords(self.dynamodb, self.settings.batches_table)
 
     def scan_table(self, table: str) -> Iterator[dict[str, Any]]:
-        deserialize = TypeDeserializer().deserialize
         for page in self.dynamodb.get_paginator("scan").paginate(TableName=table):
-            for item in page["Items"]:
-                yield {k: plain(deserialize(v)) for k, v in item.items()}
+            yield from (plain_item(item) for item in page["Items"])
 
     def drain_dlq(self) -> list[dict[str, Any]]:
         """Every message waiting in the DLQ (received and deleted), as parsed bodies."""
