@@ -151,14 +151,13 @@ def on_file_uploaded(event: S3Event) -> None:
     """An order file arrived: start its ingest execution (a duplicate event is a no-op)."""
     _setup()
     record = event.to_dict()["Records"][0]["s3"]["object"]
-    version = record.get("versionId") or record.get("eTag")
     settings = get_settings()
     ingest_object(
         aws.sfn(),
         aws.s3(),
         settings.state_machine_arn,
         settings.quarantine_prefix,
-        source_for(event.bucket, event.key, version),
+        source_for(event.bucket, event.key, record.get("versionId"), record.get("eTag")),
     )
 
 

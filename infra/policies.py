@@ -73,7 +73,16 @@ def statements(stage: str) -> dict[str, list[Statement]]:
             (["s3:PutObject"], [r["quarantine"]]),  # a different second upload's report
         ],
         "PrepareFile": [
-            (["s3:GetObject", "s3:DeleteObject"], [r["incoming"]]),
+            # exactly the event's object: by version id (versioned) or ETag (unversioned)
+            (
+                [
+                    "s3:GetObject",
+                    "s3:GetObjectVersion",
+                    "s3:DeleteObject",
+                    "s3:DeleteObjectVersion",
+                ],
+                [r["incoming"]],
+            ),
             (["s3:PutObject"], [r["work"], r["quarantine"]]),
             progress,
         ],

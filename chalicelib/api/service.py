@@ -95,12 +95,12 @@ def accept_orders(
     batch_id = new_batch_id("api", seed)
     key = api_key_for(settings.incoming_prefix, batch_id)
     digest = hashlib.sha256(body).hexdigest()
-    version = _write_once(deps, key, body, digest) if seed else _write(deps, key, body, digest)
+    version, etag = (_write_once if seed else _write)(deps, key, body, digest)
     deps.batches.create_pending(
         batch_id, bucket=settings.bucket, key=key, via="POST /orders", callback_url=callback_url
     )
     start_ingest(
-        deps.sfn, settings.state_machine_arn, Source(settings.bucket, key, version, batch_id)
+        deps.sfn, settings.state_machine_arn, Source(settings.bucket, key, version, batch_id, etag)
     )
     return {
         "batch_id": batch_id,
@@ -166,8 +166,10 @@ def _orders_of(body: bytes) -> tuple[Any, list[Any]]:
     return document, orders
 
 
-def _write(deps: Deps, key: str, body: bytes, digest: str, **condition: str) -> str | None:
-    """Writes the document; returns its version id (or ETag, on an unversioned bucket)."""
+def _write(
+    deps: Deps, key: str, body: bytes, digest: str, **condition: str
+) -> tuple[str | None, str]:
+    """Writes the document; returns its version id (None on an unversioned bucket) and ETag."""
     response = deps.s3.put_object(
         Bucket=deps.settings.bucket,
         Key=key,
@@ -176,10 +178,10 @@ def _write(deps: Deps, key: str, body: bytes, digest: str, **condition: str) -> 
         Metadata={_BODY_HASH: digest},
         **condition,  # type: ignore[arg-type]
     )
-    return response.get("VersionId") or response.get("ETag")
+    return response.get("VersionId"), response["ETag"].strip('"')
 
 
-def _write_once(deps: Deps, key: str, body: bytes, digest: str) -> str | None:
+def _write_once(deps: Deps, key: str, body: bytes, digest: str) -> tuple[str | None, str]:
     """The first body sent with an Idempotency-Key is written; the same body again is the same
     batch; another body is a conflict. S3's conditional write settles concurrent retries."""
     try:
@@ -193,7 +195,7 @@ def _write_once(deps: Deps, key: str, body: bytes, digest: str) -> str | None:
             "this Idempotency-Key was already used with a different body",
             code="idempotency_key_reused",
         )
-    return head.get("VersionId") or head.get("ETag")
+    return head.get("VersionId"), head["ETag"].strip('"')
 
 
 def presign_upload(

@@ -3,6 +3,13 @@
 The whole file is read before any order is stored, so a file that turns out to be unreadable
 (even at its last byte) is never half processed: it is moved to the quarantine prefix with an
 error report beside it, and the batch ends `quarantined` with the reason.
+
+Every read, copy and delete names the exact object the S3 event named (`Source.selector`):
+its version id on a versioned bucket, else its ETag as a precondition. A second upload to the
+same key is another object with its own event and its own batch; it is never read in place of
+the first. On an unversioned bucket the first object's bytes may be gone before they are read:
+the batch then ends `quarantined` with `file.replaced`, and the newer object is left alone for
+its own batch.
 """
 
 from __future__ import annotations
@@ -10,6 +17,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
 
 from chalicelib.log import get_logger
 from chalicelib.orders.readers import read_records
@@ -30,20 +39,41 @@ class Source:
 
     bucket: str
     key: str
-    version: str | None
+    version: str | None  # the S3 version id; None on an unversioned bucket
     batch_id: str
+    etag: str | None = None  # without quotes, as S3 events carry it
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> Source:
-        return cls(event["bucket"], event["key"], event.get("version"), event["batch_id"])
+        return cls(
+            event["bucket"],
+            event["key"],
+            event.get("version"),
+            event["batch_id"],
+            event.get("etag"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "bucket": self.bucket,
             "key": self.key,
             "version": self.version,
+            "etag": self.etag,
             "batch_id": self.batch_id,
         }
+
+    @property
+    def selector(self) -> dict[str, str]:
+        """What names this exact object in a GetObject or HeadObject request."""
+        if self.version:
+            return {"VersionId": self.version}
+        return {"IfMatch": f'"{self.etag}"'} if self.etag else {}
+
+    @property
+    def copy_source(self) -> dict[str, str]:
+        """This exact object as a CopySource."""
+        source = {"Bucket": self.bucket, "Key": self.key}
+        return {**source, "VersionId": self.version} if self.version else source
 
 
 def prepare_file(
@@ -53,17 +83,18 @@ def prepare_file(
     batches.start(source.batch_id, bucket=source.bucket, key=source.key, version=source.version)
     refs: list[ChunkRef] = []
     try:
-        body = s3.get_object(Bucket=source.bucket, Key=source.key)["Body"]
+        body = _open(s3, source)
         records = read_records(body, source.key)
         for index, encoded in enumerate(
             cut(records, settings.chunk_max_orders, settings.chunk_max_bytes)
         ):
             refs.append(chunks.write_chunk(index, encoded))
+    except FileReplaced as replaced:
+        return _report_replaced(source, replaced, s3=s3, chunks=chunks)
+    except FileMissing as missing:
+        return {**_outcome("failed", missing), "total": 0}
     except UnreadableFile as problem:
         return _quarantine(source, problem, s3=s3, chunks=chunks)
-    except s3.exceptions.NoSuchKey:
-        missing = UnreadableFile("file.missing", "the file was deleted before it could be read")
-        return {**_outcome("failed", missing), "total": 0}
     total = sum(r.count for r in refs)
     manifest_key = chunks.write_manifest(refs)
     batches.prepared(source.batch_id, total=total, chunks=len(refs))
@@ -80,31 +111,114 @@ def prepare_file(
     }
 
 
+class FileMissing(UnreadableFile):
+    """The object the event named no longer exists (deleted before it could be read)."""
+
+    def __init__(self) -> None:
+        super().__init__("file.missing", "the file was deleted before it could be read")
+
+
+class FileReplaced(UnreadableFile):
+    """On an unversioned bucket, the key now holds another object than the event named."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "file.replaced",
+            "the file was replaced by another upload to the same key before it could be read;"
+            " the newer file is processed as its own batch (send this one again under another"
+            " key, or enable versioning on the bucket so that every upload is kept)",
+        )
+
+
+_MISSING = frozenset({"NoSuchKey", "NoSuchVersion", "404"})
+_REPLACED = frozenset({"PreconditionFailed", "412"})
+
+
+def _open(s3: S3Client, source: Source) -> Any:
+    """The body of exactly the object the event named."""
+    try:
+        return s3.get_object(Bucket=source.bucket, Key=source.key, **source.selector)["Body"]  # type: ignore[arg-type]
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in _REPLACED:
+            raise FileReplaced from error
+        if code in _MISSING:
+            raise FileMissing from error
+        raise
+
+
 def _quarantine(
     source: Source, problem: UnreadableFile, *, s3: S3Client, chunks: ChunkStore
 ) -> dict[str, Any]:
-    keys = chunks.keys
-    target = keys.quarantined_file(source.key)
-    copy_source: dict[str, str] = {"Bucket": source.bucket, "Key": source.key}
-    s3.copy_object(Bucket=source.bucket, Key=target, CopySource=copy_source)  # type: ignore[arg-type]
-    report = {
-        "batch_id": source.batch_id,
-        "source": {"bucket": source.bucket, "key": source.key, "version": source.version},
-        "quarantined_as": target,
-        "error": {"code": problem.code, "message": problem.message},
-    }
-    s3.put_object(
-        Bucket=source.bucket,
-        Key=keys.quarantine_report(),
-        Body=json.dumps(report, indent=2).encode(),
-        ContentType="application/json",
-    )
-    s3.delete_object(Bucket=source.bucket, Key=source.key)
+    """Moves exactly the event's object to the quarantine prefix, with a report beside it."""
+    target = chunks.keys.quarantined_file(source.key)
+    try:
+        copy_condition = (
+            {} if source.version or not source.etag else {"CopySourceIfMatch": f'"{source.etag}"'}
+        )
+        s3.copy_object(
+            Bucket=source.bucket,
+            Key=target,
+            CopySource=source.copy_source,  # type: ignore[arg-type]
+            **copy_condition,  # type: ignore[arg-type]
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code", "") not in _REPLACED:
+            raise
+        return _report_replaced(source, FileReplaced(), s3=s3, chunks=chunks)
+    _write_report(source, problem, s3=s3, chunks=chunks, quarantined_as=target)
+    _delete_source(s3, source)
     log.warning(
         "file quarantined",
         extra={"batch_id": source.batch_id, "code": problem.code, "quarantined_as": target},
     )
     return {**_outcome("quarantined", problem), "total": 0}
+
+
+def _report_replaced(
+    source: Source, replaced: FileReplaced, *, s3: S3Client, chunks: ChunkStore
+) -> dict[str, Any]:
+    """The event's object is gone and another stands under its key: report, touch nothing."""
+    _write_report(source, replaced, s3=s3, chunks=chunks, quarantined_as=None)
+    log.warning("file replaced before it was read", extra={"batch_id": source.batch_id})
+    return {**_outcome("quarantined", replaced), "total": 0}
+
+
+def _write_report(
+    source: Source,
+    problem: UnreadableFile,
+    *,
+    s3: S3Client,
+    chunks: ChunkStore,
+    quarantined_as: str | None,
+) -> None:
+    report = {
+        "batch_id": source.batch_id,
+        "source": {"bucket": source.bucket, "key": source.key, "version": source.version,
+                   "etag": source.etag},
+        "quarantined_as": quarantined_as,
+        "error": {"code": problem.code, "message": problem.message},
+    }  # fmt: skip
+    s3.put_object(
+        Bucket=source.bucket,
+        Key=chunks.keys.quarantine_report(),
+        Body=json.dumps(report, indent=2).encode(),
+        ContentType="application/json",
+    )
+
+
+def _delete_source(s3: S3Client, source: Source) -> None:
+    """Removes the quarantined object from the incoming prefix: its own version on a versioned
+    bucket (never a delete marker that would hide a newer upload to the same key); on an
+    unversioned bucket only while the key still holds it."""
+    if source.version:
+        s3.delete_object(Bucket=source.bucket, Key=source.key, VersionId=source.version)
+        return
+    try:
+        s3.head_object(Bucket=source.bucket, Key=source.key, **source.selector)  # type: ignore[arg-type]
+    except ClientError:
+        return  # replaced or gone since the copy: the newer object is another batch's
+    s3.delete_object(Bucket=source.bucket, Key=source.key)
 
 
 def _outcome(status: str, problem: UnreadableFile) -> dict[str, Any]:

@@ -23,8 +23,11 @@ if TYPE_CHECKING:
 log = get_logger("trigger")
 
 
-def source_for(bucket: str, key: str, version: str | None) -> Source:
-    return Source(bucket, key, version, batch_id_for(bucket, key, version))
+def source_for(bucket: str, key: str, version: str | None, etag: str | None = None) -> Source:
+    """The object an S3 event names: its version id (versioned bucket) and its ETag. The batch
+    id derives from the version id, or from the ETag where there is none."""
+    etag = etag.strip('"') if etag else None
+    return Source(bucket, key, version, batch_id_for(bucket, key, version or etag), etag)
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:
@@ -40,14 +43,11 @@ def ingest_object(
     described = sfn.describe_execution(
         executionArn=execution_arn(state_machine_arn, source.batch_id)
     )
-    first = json.loads(described.get("input") or "{}").get("version")
-    if not first or not source.version or first == source.version:
+    first = Source.from_event({**source.to_dict(), **json.loads(described.get("input") or "{}")})
+    if (first.version, first.etag) == (source.version, source.etag):
         return False  # the same object announced again
-    etags = [
-        s3.head_object(Bucket=source.bucket, Key=source.key, VersionId=version)["ETag"]
-        for version in (first, source.version)
-    ]
-    if etags[0] == etags[1]:
+    etags = [_etag_of(s3, obj) for obj in (first, source)]
+    if None not in etags and etags[0] == etags[1]:
         log.info("same bytes uploaded again", extra={"batch_id": source.batch_id})
         return False
     report = {
@@ -59,7 +59,8 @@ def ingest_object(
             " started; it was not processed (ask for a new upload URL to send it)",
         },
     }
-    key = f"{quarantine_prefix}{source.batch_id}/duplicate-upload-{etags[1].strip(chr(34))}.json"
+    tag = etags[1] or source.version or "unknown"
+    key = f"{quarantine_prefix}{source.batch_id}/duplicate-upload-{tag}.json"
     s3.put_object(
         Bucket=source.bucket,
         Key=key,
@@ -68,6 +69,16 @@ def ingest_object(
     )
     log.warning("different second upload reported", extra={"batch_id": source.batch_id})
     return False
+
+
+def _etag_of(s3: S3Client, source: Source) -> str | None:
+    """The object's ETag (from the event, or read by its version id), without quotes."""
+    if source.etag:
+        return source.etag
+    if not source.version:
+        return None
+    head = s3.head_object(Bucket=source.bucket, Key=source.key, VersionId=source.version)
+    return head["ETag"].strip('"')
 
 
 def start_ingest(sfn: SFNClient, state_machine_arn: str, source: Source) -> bool:

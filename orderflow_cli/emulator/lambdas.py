@@ -38,10 +38,23 @@ class CallRecorder:
 
     calls: set[tuple[str, str]] = field(default_factory=set)
 
-    def __call__(self, model: Any, **_: Any) -> None:
+    def __call__(self, model: Any, params: Any = None, **_: Any) -> None:
         function = current_function.get()
         if function is not None:
-            self.calls.add((function, f"{model.service_model.service_name}.{model.name}"))
+            operation = f"{model.service_model.service_name}.{model.name}"
+            if _names_a_version(params):  # IAM authorises these as s3:...Version actions
+                operation += "#version"
+            self.calls.add((function, operation))
+
+
+def _names_a_version(params: Any) -> bool:
+    """Whether a serialised S3 request names an object version (or copies from one)."""
+    if not isinstance(params, dict):
+        return False
+    query = params.get("query_string") or {}
+    headers = params.get("headers") or {}
+    copy_source = str(headers.get("x-amz-copy-source", ""))
+    return (isinstance(query, dict) and "versionId" in query) or "versionId=" in copy_source
 
 
 @dataclass

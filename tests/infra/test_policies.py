@@ -20,6 +20,11 @@ from tests.webhook_receiver import webhook_receiver
 _ACTIONS = {
     "s3.HeadObject": {"s3:GetObject"},
     "s3.CopyObject": {"s3:GetObject", "s3:PutObject"},
+    # a request that names an object version needs the version's own action
+    "s3.GetObject#version": {"s3:GetObjectVersion"},
+    "s3.HeadObject#version": {"s3:GetObjectVersion"},
+    "s3.CopyObject#version": {"s3:GetObjectVersion", "s3:PutObject"},
+    "s3.DeleteObject#version": {"s3:DeleteObjectVersion"},
     "s3.CreateMultipartUpload": {"s3:PutObject"},
     "s3.UploadPart": {"s3:PutObject"},
     "s3.CompleteMultipartUpload": {"s3:PutObject"},

@@ -7,7 +7,13 @@ from chalicelib.orders.validation import ORDER_ERROR_CODES
 from chalicelib.pipeline.process import STORE_ERROR_CODES
 from tests.conftest import REPO
 
-EXTRA_CODES = {"row.invalid_json", "row.field_count", "file.missing", "file.duplicate_upload"}
+EXTRA_CODES = {
+    "row.invalid_json",
+    "row.field_count",
+    "file.missing",
+    "file.replaced",
+    "file.duplicate_upload",
+}
 
 
 def test_every_error_code_is_in_the_readme() -> None:
