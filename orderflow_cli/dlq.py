@@ -6,11 +6,13 @@ AWS credentials, against a deployed stage (`--stage`).
 
 from __future__ import annotations
 
+import hashlib
 import json
-import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
 
 from chalicelib.review.records import ReviewRecords
 from chalicelib.review.reviewer import ARCHIVE, Archive
@@ -73,6 +75,10 @@ def _reason_of(body: str) -> str:
         return "unreadable message"
 
 
+class RedriveRefused(Exception):
+    """The redrive names something that cannot be sent; nothing was sent."""
+
+
 def redrive(
     stack: Stack,
     review_ids: list[str],
@@ -81,22 +87,59 @@ def redrive(
     edited: dict[str, Any],
 ) -> dict[str, Any]:
     """Sends archived orders (or their edited versions) back through the pipeline as one new
-    file under the incoming prefix; marks their review records. Returns what was sent."""
-    records = [stack.reviews.get(i) for i in review_ids] if review_ids else []
+    file under the incoming prefix; marks their review records. Returns what was sent.
+
+    The file's name is the hash of its content, written only if absent: the same redrive
+    repeated (or run twice at once) sends one file, and two different redrives, however close
+    together, send two. An unknown review id, one that was not archived, or an edit for an
+    order not being sent refuses the whole redrive (`RedriveRefused`)."""
+    named = {review_id: stack.reviews.get(review_id) for review_id in dict.fromkeys(review_ids)}
+    unknown = [review_id for review_id, record in named.items() if record is None]
+    if unknown:
+        raise RedriveRefused(
+            f"no review record for {_listed(unknown)}: nothing was sent"
+            " (orders dlq review lists the review ids)"
+        )
+    records = [record for record in named.values() if record is not None]
+    not_archived = [r["review_id"] for r in records if r["decision"] != ARCHIVE]
+    if not_archived:
+        raise RedriveRefused(
+            f"{_listed(not_archived)}: the reviewer did not archive it (it was retried or"
+            " repaired and stored), so there is nothing to redrive: nothing was sent"
+        )
     if reason:
-        records += stack.reviews.query(reason=reason)
-    chosen = [r for r in records if r and r["decision"] == ARCHIVE and not r.get("redriven_to")]
-    missing = [i for i, r in zip(review_ids, records, strict=False) if r is None]
+        records += [
+            r for r in stack.reviews.query(reason=reason)
+            if r["decision"] == ARCHIVE and r["review_id"] not in named
+        ]  # fmt: skip
+    already = {r["review_id"]: r["redriven_to"] for r in records if r.get("redriven_to")}
+    chosen = [r for r in records if r["review_id"] not in already]
+    strays = sorted(set(edited) - {r["review_id"] for r in records})
+    if strays:
+        raise RedriveRefused(
+            f"the edits name {_listed(strays)}, which this redrive does not send: nothing was sent"
+        )
     orders = []
     for record in chosen:
         message = stack.archive.get(record["archive_key"])["message"]
         orders.append(edited.get(record["review_id"], message["order"]))
+    result: dict[str, Any] = {"sent": 0, "key": None, "review_ids": [], "already": already}
     if not orders:
-        return {"sent": 0, "key": None, "missing": missing}
-    key = f"{stack.names['INCOMING_PREFIX']}redrive-{time.strftime('%Y%m%dT%H%M%S')}.jsonl"
+        return result
     body = "".join(json.dumps(order) + "\n" for order in orders).encode()
-    stack.s3.put_object(Bucket=stack.names["BUCKET_NAME"], Key=key, Body=body)
+    key = f"{stack.names['INCOMING_PREFIX']}redrive/{hashlib.sha256(body).hexdigest()[:32]}.jsonl"
+    try:
+        stack.s3.put_object(Bucket=stack.names["BUCKET_NAME"], Key=key, Body=body, IfNoneMatch="*")
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in {"PreconditionFailed", "412"}:
+            raise
+        sent = 0  # the same redrive, sent a moment ago by another run
+    else:
+        sent = len(orders)
     for record in chosen:
         stack.reviews.mark(record["review_id"], redriven_to=key)
-    return {"sent": len(orders), "key": key, "review_ids": [r["review_id"] for r in chosen],
-            "missing": missing}  # fmt: skip
+    return {**result, "sent": sent, "key": key, "review_ids": [r["review_id"] for r in chosen]}
+
+
+def _listed(ids: list[str]) -> str:
+    return ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")

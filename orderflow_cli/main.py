@@ -107,10 +107,14 @@ def dlq_command(args: argparse.Namespace) -> int:
                 if line.strip():
                     entry = json.loads(line)
                     edited[entry["review_id"]] = entry["order"]
-        result = dlq.redrive(stack, args.ids, reason=args.reason, edited=edited)
+        try:
+            result = dlq.redrive(stack, args.ids, reason=args.reason, edited=edited)
+        except dlq.RedriveRefused as refused:
+            print(f"orders: dlq redrive: {refused}", file=sys.stderr)
+            return 1
         lines = [f"sent {result['sent']} order(s) as {result['key']}"]
-        if result["missing"]:
-            lines.append(f"no review record for: {', '.join(result['missing'])}")
+        if result["already"]:
+            lines.append(f"already redriven: {', '.join(sorted(result['already']))}")
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     else:
