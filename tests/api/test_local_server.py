@@ -293,3 +293,23 @@ def test_the_reviewer_runs_behind_the_server_and_an_operator_redrives_an_edit(
     assert json.loads(capsys.readouterr().out)["dlq"] == {}
     assert main(["dlq", "redrive", "no-such-review", *endpoint]) == 1
     assert "no review record for no-such-review" in capsys.readouterr().err
+
+
+def test_two_uploads_to_one_key_through_the_emulated_s3_store_every_order_of_both(
+    served: Served,
+) -> None:
+    s3 = served.client("s3")
+    key = "incoming/partner-a/orders.json"
+    first = [order(f"twice-a-{i}") for i in range(20)]
+    second = [order(f"twice-b-{i}") for i in range(20)]
+    for orders in (first, second):  # a partner's file, then its correction, a moment later
+        body = json.dumps({"orders": orders}).encode()
+        s3.put_object(Bucket="orderflow-local-orders", Key=key, Body=body)
+
+    wanted = [o["order-info"]["OrderId"] for o in first + second]
+    deadline = time.monotonic() + 60
+    missing = wanted
+    while missing and time.monotonic() < deadline:
+        missing = [i for i in missing if served.call("GET", f"/orders/{i}").status_code != 200]
+        time.sleep(0.2)
+    assert missing == [], f"{len(missing)} of {len(wanted)} orders were never stored"
