@@ -19,6 +19,7 @@ from chalicelib.api.errors import BadRequest, Conflict, NotFound, PayloadTooLarg
 from chalicelib.callbacks import CallbackPolicy, CallbackRefused, check_url
 from chalicelib.dynamo import plain_item
 from chalicelib.pipeline.batches import BatchRecords
+from chalicelib.pipeline.finish import one_line
 from chalicelib.pipeline.naming import (
     BATCH_ID,
     api_key_for,
@@ -259,6 +260,10 @@ def batch_status(batch_id: str, *, deps: Deps) -> dict[str, Any]:
         "started_at", "finished_at",
     )  # fmt: skip
     status = {name: record[name] for name in fields if name in record}
+    error = status.get("error")
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        # also for a record written before errors were kept to one line: no trace, no path
+        status["error"] = {**error, "message": one_line(error["message"])}
     if record.get("rejected"):  # what the DLQ reviewer made of the rejections so far
         status["reviewed"] = _review_counts(
             ReviewRecords(deps.dynamodb, deps.settings.reviews_table).query(batch_id=batch_id)
