@@ -138,7 +138,11 @@ def get_order(order_id: str) -> Response:
 def get_reviews() -> Response:
     params: dict[str, str] = dict(_request().query_params or {})
     reviews = service.list_reviews(
-        params.get("batch_id"), params.get("reason"), deps=wiring.api_deps(get_settings())
+        params.get("batch_id"),
+        params.get("reason"),
+        limit=params.get("limit"),
+        cursor=params.get("cursor"),
+        deps=wiring.api_deps(get_settings()),
     )
     return Response(body=reviews, status_code=200)
 

@@ -19,6 +19,7 @@ from chalicelib.api.errors import BadRequest, Conflict, NotFound, PayloadTooLarg
 from chalicelib.callbacks import CallbackPolicy, CallbackRefused, check_url
 from chalicelib.dynamo import plain_item
 from chalicelib.pipeline.batches import BatchRecords
+from chalicelib.pipeline.finish import one_line
 from chalicelib.pipeline.naming import (
     BATCH_ID,
     api_key_for,
@@ -27,7 +28,7 @@ from chalicelib.pipeline.naming import (
 )
 from chalicelib.pipeline.prepare import Source
 from chalicelib.pipeline.trigger import execution_arn, start_ingest
-from chalicelib.review.records import ReviewRecords
+from chalicelib.review.records import InvalidCursor, ReviewRecords
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
@@ -56,10 +57,17 @@ class Deps:
     sfn: SFNClient
     dynamodb: DynamoDBClient
     presigner: S3Client
+    review_page_size: int | None = None  # items per DynamoDB request over reviews (tests: small)
 
     @property
     def batches(self) -> BatchRecords:
         return BatchRecords(self.dynamodb, self.settings.batches_table)
+
+    @property
+    def reviews(self) -> ReviewRecords:
+        return ReviewRecords(
+            self.dynamodb, self.settings.reviews_table, page_size=self.review_page_size
+        )
 
 
 def accept_orders(
@@ -261,10 +269,12 @@ def batch_status(batch_id: str, *, deps: Deps) -> dict[str, Any]:
         "started_at", "finished_at",
     )  # fmt: skip
     status = {name: record[name] for name in fields if name in record}
+    error = status.get("error")
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        # also for a record written before errors were kept to one line: no trace, no path
+        status["error"] = {**error, "message": one_line(error["message"])}
     if record.get("rejected"):  # what the DLQ reviewer made of the rejections so far
-        status["reviewed"] = _review_counts(
-            ReviewRecords(deps.dynamodb, deps.settings.reviews_table).query(batch_id=batch_id)
-        )
+        status["reviewed"] = deps.reviews.count(batch_id=batch_id)
     keys = record.get("report_keys")
     if keys:
         status["report"] = {
@@ -294,24 +304,45 @@ def get_order(order_id: str, *, deps: Deps) -> dict[str, Any]:
 
 
 _REVIEW_REASONS = frozenset({"invalid", "conflict", "store_failed"})
+REVIEWS_DEFAULT_LIMIT = 100
+REVIEWS_MAX_LIMIT = 1000
 
 
-def list_reviews(batch_id: str | None, reason: str | None, *, deps: Deps) -> dict[str, Any]:
-    """The reviewer's records of one batch and/or one reason, and their counts."""
+def list_reviews(
+    batch_id: str | None,
+    reason: str | None,
+    *,
+    limit: str | None = None,
+    cursor: str | None = None,
+    deps: Deps,
+) -> dict[str, Any]:
+    """One page of the reviewer's records of one batch and/or one reason: `reviews`, `next`
+    (the cursor of the following page) when there are more, and on the first page `counts`
+    over every matching record."""
     if batch_id is not None and not BATCH_ID.match(batch_id):
         raise BadRequest("batch_id is not a batch id", code="bad_batch_id")
     if reason is not None and reason not in _REVIEW_REASONS:
         raise BadRequest(f"reason must be one of {sorted(_REVIEW_REASONS)}", code="bad_reason")
-    records = ReviewRecords(deps.dynamodb, deps.settings.reviews_table).query(
-        batch_id=batch_id, reason=reason
-    )
-    return {"reviews": records, "counts": _review_counts(records)}
+    size = _page_limit(limit)
+    cursor = cursor or None  # `cursor=` is the first page
+    try:
+        page = deps.reviews.page(batch_id=batch_id, reason=reason, limit=size, cursor=cursor)
+    except InvalidCursor as error:
+        raise BadRequest(str(error), code="bad_cursor") from error
+    answer: dict[str, Any] = {"reviews": page.records}
+    if cursor is None:
+        answer["counts"] = deps.reviews.count(batch_id=batch_id, reason=reason)
+    if page.cursor is not None:
+        answer["next"] = page.cursor
+    return answer
 
 
-def _review_counts(records: list[dict[str, Any]]) -> dict[str, int]:
-    """`{"repair:stored": 3, "archive:archived": 1}`"""
-    counts: dict[str, int] = {}
-    for record in records:
-        place = f"{record['decision']}:{record['ended']}"
-        counts[place] = counts.get(place, 0) + 1
-    return counts
+def _page_limit(limit: str | None) -> int:
+    if limit is None:
+        return REVIEWS_DEFAULT_LIMIT
+    digits = limit.isascii() and limit.isdigit() and len(limit) <= len(str(REVIEWS_MAX_LIMIT))
+    if not (digits and 1 <= int(limit) <= REVIEWS_MAX_LIMIT):
+        raise BadRequest(
+            f"limit must be a whole number from 1 to {REVIEWS_MAX_LIMIT}", code="bad_limit"
+        )
+    return int(limit)

@@ -2,7 +2,9 @@
 
 A message body is JSON: `message_id` (`<batch_id>:<row>`, the same on every delivery, so a
 consumer can process a redelivered or resent message once), `reason`, `errors`, the `order` as
-received, its `order_id` when known, `row`, `source` and `batch_id`.
+received, its `order_id` when known, `row`, `source` and `batch_id`. An order too large for one
+message travels as an excerpt, marked `order_truncated`: the reviewer then archives it and points
+to its row in the source file, which keeps the whole order.
 """
 
 from __future__ import annotations

@@ -4,10 +4,15 @@ A Distributed Map is not trusted to report its children's failures (moto's never
 child that timed out leaves no outcome on AWS either), so every chunk of the manifest is looked
 up: a chunk without an outcome is processed again here, which stores nothing twice. Only a chunk
 that fails again is left `unprocessed`, and then the batch is `failed`.
+
+An error carried to the batch record (and so to `GET /batches/{id}`) is one short line: the
+error's type and message, never a traceback or a server path (`describe_failure`).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +23,8 @@ from chalicelib.pipeline.process import ChunkTask
 from chalicelib.pipeline.report import ReportWriter, extra_columns
 
 log = get_logger("finish")
-_MAX_CAUSE = 1000
+_MAX_CAUSE = 1000  # a batch's error message (several chunks' failures, each one line)
+_MAX_LINE = 300  # one failure's description
 
 
 def record_batch(
@@ -98,7 +104,7 @@ def _count_chunks(
             try:
                 result = reprocess(task)
             except Exception as problem:  # noqa: BLE001 - any failure leaves the chunk unprocessed
-                failures.append(f"chunk {ref.index}: {type(problem).__name__}: {problem}")
+                failures.append(f"chunk {ref.index}: {describe_exception(problem)}")
                 counts.total += ref.count
                 counts.unprocessed += ref.count
                 continue
@@ -117,10 +123,51 @@ def _count_chunks(
 
 def _step_error(code: str, caught: Any) -> dict[str, Any]:
     if isinstance(caught, dict):
-        message = f"{caught.get('Error', 'Error')}: {caught.get('Cause', '')}"
+        message = describe_failure(str(caught.get("Error") or "Error"), caught.get("Cause"))
     else:
         message = "the step failed without an error description"
     return {"code": code, "message": _short(message)}
+
+
+def describe_failure(error: str, cause: Any) -> str:
+    """A caught Step Functions error as one line, `Type: message`. For a Lambda function's
+    failure the Cause is the function's error payload, whose `stackTrace` holds the source
+    lines and file paths: only `errorType` and `errorMessage` are kept."""
+    kind, message = error, cause if isinstance(cause, str) else ""
+    try:
+        payload = json.loads(message) if message.lstrip().startswith("{") else None
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict) and ("errorMessage" in payload or "errorType" in payload):
+        kind = str(payload.get("errorType") or kind)
+        message = str(payload.get("errorMessage") or "")
+    return _cap(one_line(f"{kind}: {message}" if message else kind))
+
+
+def describe_exception(problem: BaseException) -> str:
+    """An exception as one line, `Type: message`, without paths."""
+    return _cap(one_line(f"{type(problem).__name__}: {problem}"))
+
+
+# An absolute path (`/var/task/app.py`, `C:\\x\\y.py`), not the path of a URL or an S3 key.
+_PATH = re.compile(r"""(?<![\w.:/~-])/(?:[^\s/"'`]+/)+[^\s/"'`,;)]*|\b[A-Za-z]:\\[^\s"'`,;)]+""")
+# Where a trace starts: Python's header, a frame line (also JSON-escaped), a Lambda payload's
+# stackTrace (an error recorded whole, before the payload was read here).
+_TRACEBACK = re.compile(r'Traceback \(most recent call last\)|\bFile \\*"|"stackTrace"')
+
+
+def one_line(text: str) -> str:
+    """The first line of `text`, cut where a traceback starts, with absolute paths replaced by
+    `<path>`: what an error may show a client."""
+    start = _TRACEBACK.search(text)
+    if start is not None:
+        text = text[: start.start()]
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    return _PATH.sub("<path>", line).rstrip(" :") or "the step failed"
+
+
+def _cap(line: str) -> str:
+    return line if len(line) <= _MAX_LINE else line[: _MAX_LINE - 1] + "…"
 
 
 def _short(text: str) -> str:

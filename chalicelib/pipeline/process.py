@@ -32,6 +32,8 @@ STORE_ERROR_CODES = {
     "order.store_failed": "the order could not be written after every retry; the message says why",
     "order.not_storable": "the order holds a value DynamoDB cannot hold (NaN, Infinity, a number"
     " out of DynamoDB's range, text that is not valid Unicode)",
+    "order.too_large": "the order is larger than DynamoDB's 400 KB item limit; it is never"
+    " retried (the message gives its size)",
 }
 
 
@@ -111,6 +113,9 @@ def _settle(
         return _rejection(record, CONFLICT, (error,), checked.order_id)
     if result.outcome is StoreOutcome.UNSTORABLE:
         error = FieldError("order", "order.not_storable", result.detail, None)
+        return _rejection(record, INVALID, (error,), checked.order_id)
+    if result.outcome is StoreOutcome.TOO_LARGE:  # no retry can store it: not store_failed
+        error = FieldError("order", "order.too_large", result.detail, None)
         return _rejection(record, INVALID, (error,), checked.order_id)
     if result.outcome is StoreOutcome.STORE_FAILED:
         message = f"write failed after {result.attempts} attempt(s): {result.detail}"

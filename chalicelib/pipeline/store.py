@@ -8,13 +8,18 @@ The first writer always wins; nothing is ever overwritten.
 
 Throttling and service errors are retried `max_retries` times with exponential backoff and full
 jitter; an order whose write still fails is `store_failed`, with the last error as its reason.
+
+An item larger than DynamoDB's limit can never be written, so it is never sent: its size is
+computed first as DynamoDB counts it (`item_size`), and DynamoDB's own "Item size has exceeded
+the maximum allowed size" refusal, should the estimate ever fall short, ends the same way:
+`too_large`, not retried.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
@@ -40,6 +45,10 @@ RETRYABLE_ERRORS = frozenset(
     }
 )
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+# DynamoDB's item limit, 400 KB: 409,600 bytes of attribute names and values as `item_size`
+# counts them. Its refusal of a larger item is a ValidationException with this message.
+MAX_ITEM_BYTES = 400 * 1024
+_TOO_LARGE_MESSAGE = "item size has exceeded the maximum allowed size"
 
 
 class StoreOutcome(Enum):
@@ -48,12 +57,13 @@ class StoreOutcome(Enum):
     CONFLICT = "conflict"  # already stored with other content: never overwritten
     STORE_FAILED = "store_failed"
     UNSTORABLE = "unstorable"  # holds a value DynamoDB cannot hold (NaN, 1e-200, a lone surrogate)
+    TOO_LARGE = "too_large"  # larger than DynamoDB's item limit: no retry can store it
 
 
 @dataclass(frozen=True, slots=True)
 class StoreResult:
     outcome: StoreOutcome
-    detail: str = ""  # the reason for CONFLICT and STORE_FAILED
+    detail: str = ""  # the reason for CONFLICT, STORE_FAILED, UNSTORABLE and TOO_LARGE
     attempts: int = 1
 
 
@@ -100,6 +110,9 @@ class OrderStore:
             serialized = {k: self._serialize(_numbers_as_decimal(v)) for k, v in item.items()}
         except (TypeError, ValueError, ArithmeticError) as error:
             return StoreResult(StoreOutcome.UNSTORABLE, f"{type(error).__name__}: {error}")
+        size = item_size(serialized)
+        if size > MAX_ITEM_BYTES:
+            return StoreResult(StoreOutcome.TOO_LARGE, _too_large(size), attempts=0)
         request: dict[str, Any] = {
             "TableName": self._table,
             "Item": serialized,
@@ -119,6 +132,8 @@ class OrderStore:
                 if code == _CONDITION_FAILED:
                     stored: dict[str, Any] = getattr(error, "response", {}).get("Item", {})
                     return self._existing(order, stored, attempt)
+                if _is_too_large(error):
+                    return StoreResult(StoreOutcome.TOO_LARGE, _too_large(None), attempt)
                 if code not in RETRYABLE_ERRORS or attempt > self._policy.max_retries:
                     return StoreResult(StoreOutcome.STORE_FAILED, _describe(error), attempt)
             except (ConnectionError, HTTPClientError) as error:
@@ -153,3 +168,66 @@ def _numbers_as_decimal(value: Any) -> Any:
 def _describe(error: ClientError) -> str:
     info = error.response.get("Error", {})
     return f"{info.get('Code', 'Unknown')}: {info.get('Message', '')}".strip()
+
+
+def _is_too_large(error: ClientError) -> bool:
+    info = error.response.get("Error", {})
+    return (
+        info.get("Code") == "ValidationException"
+        and _TOO_LARGE_MESSAGE in str(info.get("Message", "")).lower()
+    )
+
+
+def _too_large(size: int | None) -> str:
+    """`size` is the estimate, or None when DynamoDB itself refused the item."""
+    limit = f"DynamoDB holds at most {MAX_ITEM_BYTES:,} bytes (400 KB) per item"
+    if size is None:
+        return f"DynamoDB refused the item as larger than its limit; {limit}"
+    return f"the order makes an item of {size:,} bytes as DynamoDB counts them; {limit}"
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """The size of a serialised item (`{"name": {"S": ...}, ...}`) as DynamoDB counts it against
+    its item limit: each attribute's name in UTF-8 bytes plus its value's size.
+
+    Value sizes follow DynamoDB's documentation ("Item sizes and formats"): a string or binary
+    is its length in bytes (UTF-8); a number is 1 byte per two significant digits plus 1, and
+    here 1 more for a sign (a conservative rounding); a boolean or null is 1 byte; a map or list
+    is 3 bytes plus, per element, 1 byte and the element's size (a map's element also its name);
+    a set is the sum of its members. Where the documentation says "approximately", this counts
+    at least as much as DynamoDB does, so an item it accepts is never refused by DynamoDB.
+    """
+    return sum(_utf8(name) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: Mapping[str, Any]) -> int:
+    ((kind, content),) = value.items()
+    if kind == "S":
+        return _utf8(content)
+    if kind == "N":
+        return _number_size(content)
+    if kind == "B":
+        return len(bytes(content))
+    if kind in {"BOOL", "NULL"}:
+        return 1
+    if kind == "M":
+        return 3 + sum(1 + _utf8(k) + _value_size(v) for k, v in content.items())
+    if kind == "L":
+        return 3 + sum(1 + _value_size(v) for v in content)
+    if kind == "SS":
+        return sum(_utf8(s) for s in content)
+    if kind == "NS":
+        return sum(_number_size(n) for n in content)
+    if kind == "BS":
+        return sum(len(bytes(b)) for b in content)
+    raise ValueError(f"unknown DynamoDB type {kind!r}")
+
+
+def _utf8(text: str) -> int:
+    # surrogatepass: a lone surrogate is refused later, when the request is encoded
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _number_size(text: str) -> int:
+    digits = "".join(map(str, Decimal(text).as_tuple().digits)).strip("0")
+    return (max(len(digits), 1) + 1) // 2 + 2

@@ -6,6 +6,9 @@
   original and every change, validate it again and store it.
 - `archive`: everything else: the message, its reasons and the original order go to the
   archive prefix in S3, and a review record (queryable by batch and by reason) waits for a person.
+  A message that carries only an excerpt of its order (`order_truncated`: the order was larger
+  than an SQS message) is archived at once, whatever its reason: the excerpt is not the order,
+  so it is never validated, mended or stored; the why points to the row of the source file.
 
 Every message ends with one review record keyed by its `message_id`; a message delivered again
 finds its record and does nothing (SQS delivers at least once). A retry that fails again raises
@@ -116,7 +119,9 @@ class Reviewer:
             decision=ARCHIVE,
             ended=ARCHIVED,
         )
-        if review.reason == "store_failed":
+        if body.get("order_truncated"):
+            review.why = _truncated_why(body)
+        elif review.reason == "store_failed":
             self._retry(body, review)
         elif review.reason == "invalid":
             self._repair(body, review)
@@ -158,9 +163,18 @@ class Reviewer:
             review.ended = UNCHANGED
         elif result.outcome is StoreOutcome.STORE_FAILED:
             raise TryAgainLater(result.detail)
-        else:  # a conflict, or a value DynamoDB cannot hold: a person decides
+        else:  # a conflict, a value DynamoDB cannot hold, an item too large: a person decides
             review.decision = ARCHIVE
             review.why = result.detail
+
+
+def _truncated_why(body: dict[str, Any]) -> str:
+    source = body.get("source")
+    where = f" s3://{source.get('bucket')}/{source.get('key')}" if isinstance(source, dict) else ""
+    return (
+        "the order was too large to carry in a message; it is in the source file"
+        f"{where} at row {body.get('row')}"
+    )
 
 
 def _from_record(record: dict[str, Any]) -> Review:

@@ -10,9 +10,11 @@ import pytest
 import requests
 
 from chalicelib.callbacks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from orderflow_cli.emulator.runtime import stage_environment
 from orderflow_cli.emulator.server import free_port
 from tests.api.conftest import MAX_ORDERS, Served
 from tests.conftest import SAMPLES, order
+from tests.unit.test_review_pages import review, write_review_items
 from tests.webhook_receiver import webhook_receiver
 
 
@@ -134,6 +136,35 @@ def test_too_many_orders_is_413_and_names_the_limit(served: Served) -> None:
 
     assert response.status_code == 413
     assert str(MAX_ORDERS) in response.json()["error"]["message"]
+
+
+def test_reviews_come_a_page_at_a_time_and_a_bad_cursor_or_limit_is_a_400(
+    served: Served,
+) -> None:
+    # given 25 review records of one batch in the server's table
+    batch_id = "b-http-pages"
+    table = stage_environment("local")["REVIEWS_TABLE"]
+    records = [review(batch_id, row) for row in range(1, 26)]
+    write_review_items(served.client("dynamodb"), table, records)
+
+    # when a client follows `next` 10 records at a time
+    pages, params = [], {"batch_id": batch_id, "limit": "10"}
+    while True:
+        response = served.call("GET", "/reviews", params=params)
+        assert response.status_code == 200, response.text
+        pages.append(response.json())
+        if "next" not in pages[-1]:
+            break
+        params = {**params, "cursor": pages[-1]["next"]}
+
+    # then it gets 10, 10 and 5 records, each once, and the counts of all 25 on the first page
+    assert [len(p["reviews"]) for p in pages] == [10, 10, 5]
+    assert len({r["review_id"] for p in pages for r in p["reviews"]}) == 25
+    assert sum(pages[0]["counts"].values()) == 25
+    for bad, code in (({"cursor": "not-a-cursor"}, "bad_cursor"), ({"limit": "0"}, "bad_limit")):
+        response = served.call("GET", "/reviews", params={"batch_id": batch_id, **bad})
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == code
 
 
 def test_unknown_batches_and_orders_are_404(served: Served) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import aws
+from chalicelib import aws, wiring
+from chalicelib.api import service
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 from tests.conftest import inject_faults, order, run, stored_items, write_orders
 
@@ -140,3 +141,29 @@ def test_a_chunk_that_cannot_finish_fails_the_batch_and_says_how_many(
     assert batch["unprocessed"] == 2  # the second chunk: ok-4 and bad
     assert batch["total"] == batch["stored"] + batch["rejected"] + batch["unprocessed"]
     assert set(stored_items(local)) == {"ok-1", "ok-2", "ok-3", "ok-4"}
+
+
+def test_a_crash_in_prepare_file_reaches_get_batches_as_one_line_without_trace_or_path(
+    local: EmbeddedAWS, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a reader that crashes, naming a server path (as an OSError would)
+    import chalicelib.pipeline.prepare as prepare
+
+    def crash(*_: object, **__: object) -> None:
+        raise RuntimeError(f"reader exploded at {Path(__file__).resolve()}")
+
+    monkeypatch.setattr(prepare, "read_records", crash)
+
+    # when a file is processed
+    (batch,) = run(local, write_orders(tmp_path / "c.json", [order("c-1")]))
+
+    # then the batch failed with a one-line error: the type and message, no trace, no path
+    assert batch["status"] == "failed"
+    body = service.batch_status(batch["batch_id"], deps=wiring.api_deps(local.settings))
+    assert body["error"] == {
+        "code": "pipeline.prepare_failed",
+        "message": "RuntimeError: reader exploded at <path>",
+    }
+    for text in (json.dumps(body), json.dumps(batch["error"])):
+        for leak in ("Traceback", 'File "', 'File \\"', "/work", "site-packages", ".py"):
+            assert leak not in text, leak

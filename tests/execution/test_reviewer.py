@@ -134,6 +134,54 @@ def test_a_message_delivered_twice_is_reviewed_once(local: EmbeddedAWS) -> None:
     assert list(stored_items(local)) == ["9500"]
 
 
+def test_an_order_too_large_for_dynamodb_is_rejected_invalid_and_archived_with_its_row(
+    local: EmbeddedAWS, tmp_path: Path
+) -> None:
+    # given a file whose second order is valid but larger than DynamoDB's 400 KB item limit
+    # (and so larger than one SQS message too)
+    huge = order("9901", note="x" * 500_000)
+    path = write_orders(tmp_path / "big.json", [order("9900"), huge, order("9902")])
+
+    (batch,) = run(local, path)
+
+    # then it is one rejection, invalid with its own code, never retried; its neighbours stored
+    assert (batch["stored"], batch["rejected"]) == (2, 1)
+    assert batch["rejected_by_reason"] == {"invalid": 1}
+
+    # when the reviewer takes its message
+    local.deliver_dead_letters()
+
+    # then it is archived, saying why and where the whole order is, and nothing else stored
+    (record,) = reviews(local).query(batch_id=batch["batch_id"])
+    assert (record["decision"], record["ended"]) == ("archive", "archived")
+    assert record["why"] == (
+        "the order was too large to carry in a message; it is in the source file"
+        f" s3://{local.settings.bucket}/incoming/big.json at row 2"
+    )
+    archived = local.s3.get_object(Bucket=local.settings.bucket, Key=record["archive_key"])
+    message = json.loads(archived["Body"].read())["message"]
+    assert message["order_truncated"] is True
+    assert [e["code"] for e in message["errors"]] == ["order.too_large"]
+    assert sorted(stored_items(local)) == ["9900", "9902"]
+
+
+def test_a_truncated_store_failed_message_is_archived_not_retried(local: EmbeddedAWS) -> None:
+    # given a store_failed message that carries only an excerpt of its order
+    body = json.loads(_message("9600"))
+    body.update(reason="store_failed", order='{"order-info": {"OrderId": "9600", "item', row=7)
+    body["order_truncated"] = True
+    local.sqs.send_message(QueueUrl=local.settings.dlq_url, MessageBody=json.dumps(body))
+
+    local.deliver_dead_letters()
+
+    # then the excerpt is never validated or stored: archived, pointing to the source row
+    (record,) = reviews(local).query()
+    assert (record["decision"], record["ended"]) == ("archive", "archived")
+    assert "too large to carry in a message" in record["why"]
+    assert record["why"].endswith("s3://b/k at row 7")
+    assert stored_items(local) == {}
+
+
 def _message(order_id: str, **fields: Any) -> str:
     sent = order(order_id, **fields)
     return json.dumps(

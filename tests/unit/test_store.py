@@ -11,10 +11,12 @@ from botocore.exceptions import EndpointConnectionError
 from chalicelib import aws
 from chalicelib.orders.validation import ValidOrder, validate_order
 from chalicelib.pipeline.store import (
+    MAX_ITEM_BYTES,
     RETRYABLE_ERRORS,
     OrderStore,
     RetryPolicy,
     StoreOutcome,
+    item_size,
 )
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 from tests.conftest import inject_faults, order
@@ -287,6 +289,94 @@ def test_a_value_dynamodb_cannot_hold_is_unstorable_not_an_exception(local, valu
     # reaches the chunk's other orders
     assert result.outcome is StoreOutcome.UNSTORABLE
     assert result.detail
+
+
+# --- items larger than DynamoDB's limit -------------------------------------------------------
+
+
+def test_item_size_counts_as_dynamodb_documents_it():
+    # names and strings in UTF-8 bytes; numbers 1 byte per two significant digits + 1 (+1 sign)
+    assert item_size({"a": {"S": "é"}}) == 1 + 2
+    assert item_size({"n": {"N": "12345"}}) == 1 + (3 + 2)
+    assert item_size({"n": {"N": "-0.00100"}}) == 1 + (1 + 2)  # zeros around are trimmed
+    assert item_size({"b": {"BOOL": True}, "z": {"NULL": True}}) == (1 + 1) + (1 + 1)
+    # a map or list: 3 bytes, plus 1 byte and the size of each element (and a map key's name)
+    assert item_size({"m": {"M": {"ké": {"S": "v"}}}}) == 1 + 3 + (1 + 3 + 1)
+    assert item_size({"l": {"L": [{"S": "ab"}, {"L": []}]}}) == 1 + 3 + (1 + 2) + (1 + 3)
+    assert item_size({"s": {"SS": ["a", "bc"]}}) == 1 + 3
+
+
+def big_order(order_id: str, size: int) -> ValidOrder:
+    """A valid order whose item, put by batch-1 at row 1, is `size` bytes as item_size counts."""
+    checked = valid(order(order_id, note=""))
+    store = OrderStore(aws.dynamodb(), "t", NO_RETRY_SLEEP)
+    item = store.item_for(checked, batch_id="batch-1", row=1)
+    base = item_size({k: store._serialize(v) for k, v in item.items()})
+    return valid(order(order_id, note="x" * (size - base)))
+
+
+def test_an_order_larger_than_dynamodb_allows_is_too_large_and_never_sent(local):
+    # given a valid order whose item would be one byte over DynamoDB's limit
+    client = aws.dynamodb()
+    calls = inject_faults(client, "PutItem", lambda _n: None)  # counts the calls, lets them by
+    sleeps = SleepRecorder()
+    store = OrderStore(client, local.settings.orders_table, NO_RETRY_SLEEP, sleep=sleeps)
+    checked = big_order("L-1", MAX_ITEM_BYTES + 1)
+
+    # when it is put
+    result = store.put(checked, batch_id="batch-1", row=1)
+
+    # then it is refused before any write, not retried, with its size and the limit
+    assert result.outcome is StoreOutcome.TOO_LARGE
+    assert calls == []
+    assert sleeps.delays == []
+    assert f"{MAX_ITEM_BYTES + 1:,} bytes" in result.detail
+    assert "400 KB" in result.detail
+    assert item_count(local) == 0
+
+
+def test_an_order_just_under_the_limit_is_stored(local):
+    # given a valid order of about 395 KB (DynamoDB's and moto's limits are a little above)
+    store = make_store(local)
+
+    # when it is put
+    result = store.put(big_order("L-2", 395 * 1024), batch_id="batch-1", row=1)
+
+    # then it is stored: the size check refuses nothing DynamoDB would take
+    assert result.outcome is StoreOutcome.STORED, result.detail
+    assert stored(local, "L-2") is not None
+
+
+def test_dynamodbs_own_item_size_refusal_is_too_large_and_not_retried(local):
+    # given a table that refuses the write as DynamoDB does an item over 400 KB (a size the
+    # estimate did not foresee)
+    client = aws.dynamodb()
+    calls: list[int] = []
+
+    def refuse(**_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse, HTTPHeaders
+
+        calls.append(1)
+        message = "Item size has exceeded the maximum allowed size"
+        parsed = {
+            "Error": {"Code": "ValidationException", "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
+        return AWSResponse("https://injected", 400, HTTPHeaders(), None), parsed
+
+    client.meta.events.register("before-call.dynamodb.PutItem", refuse)
+    sleeps = SleepRecorder()
+    store = OrderStore(client, local.settings.orders_table, NO_RETRY_SLEEP, sleep=sleeps)
+
+    # when an order is put
+    result = store.put(valid(order("L-3")), batch_id="batch-1", row=1)
+
+    # then it is too large after one attempt, like the size check's refusal
+    assert result.outcome is StoreOutcome.TOO_LARGE
+    assert result.attempts == 1
+    assert calls == [1]
+    assert sleeps.delays == []
+    assert "400 KB" in result.detail
 
 
 def test_a_pending_record_made_after_the_execution_started_keeps_status_and_adds_callback(local):
