@@ -39,6 +39,8 @@ from chalicelib.orders.records import FieldError
 __all__ = ["JsonSyntaxError", "Parsed", "Scanner", "parse_text"]
 
 CHUNK: Final = 64 * 1024  # bytes read from the source at a time
+_KEPT: Final = 64  # characters kept before the position when the buffer is released
+_LOOKAHEAD: Final = 3  # characters that must follow a value for it to be complete ("2.5" + "e-3")
 
 _WS: Final = re.compile(r"[ \t\n\r]*")
 _SPACE: Final = frozenset(" \t\n\r")
@@ -138,17 +140,21 @@ class Scanner:
 
     def excerpt(self, pos: int) -> str:
         """The text around `pos` (24 characters before, 12 after), on one line."""
+        while len(self.text) < pos + 12 and self.more():
+            pass
         shown = self.text[max(pos - 24, 0) : pos + 12]
         return " ".join(shown.split())
 
     def release(self) -> None:
-        """Forgets the text before the current position (keeps offsets and lines right)."""
-        if self.pos < CHUNK:
+        """Forgets the text before the current position, but for a few characters that an
+        error's excerpt may show (keeps offsets and lines right)."""
+        if self.pos < max(CHUNK, 2 * _KEPT):
             return
-        done = self.text[: self.pos]
+        cut = self.pos - _KEPT
+        done = self.text[:cut]
         self._released_bytes += len(done.encode("utf-8", "surrogatepass"))
         self._released_lines += done.count("\n")
-        self.text, self.pos = self.text[self.pos :], 0
+        self.text, self.pos = self.text[cut:], _KEPT
 
     # reading -----------------------------------------------------------------------------------
 
@@ -228,7 +234,7 @@ class Scanner:
         except (StopIteration, ValueError, RecursionError, _OutOfRange):
             pass  # the exact path decides what it was
         else:
-            if end < len(self.text) or self.eof:  # else a number may go on in the next piece
+            if self.eof or end + _LOOKAHEAD <= len(self.text):  # else a number may go on
                 self.pos = end
                 return self._checked(value, start, end)
         depth = self.skip_value()
@@ -333,7 +339,9 @@ class Scanner:
             raise JsonSyntaxError("the text ends inside a string", len(self.text), at_end=True)
         char = self.text[scanned]
         if char == "\\":
-            found = self.text[scanned : scanned + 6]
+            while len(self.text) < scanned + 6 and self.more():
+                pass
+            found = self.text[scanned : scanned + (6 if self.text[scanned + 1] == "u" else 2)]
             raise JsonSyntaxError(f"invalid escape {found!r} in a string", scanned)
         raise JsonSyntaxError(
             f"the control character {char!r} must be escaped inside a string", scanned
@@ -347,7 +355,8 @@ class Scanner:
                     continue
                 self._refuse_constant()
                 raise self.expected("a number")
-            if match.end() < len(self.text) or not self.more():
+            # "2.5" may go on as "2.5e-3" in the next piece of the stream
+            if match.end() + _LOOKAHEAD <= len(self.text) or not self.more():
                 self.pos = match.end()
                 return
 

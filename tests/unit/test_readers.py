@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
+import random
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -977,6 +979,63 @@ def test_text_that_is_not_json_is_still_the_files_problem(monkeypatch, fast, dat
     assert error.code == "file.invalid_json"
     assert problem in error.message
     assert "line 1" in error.message
+
+
+def _mutations(seed: int, count: int) -> Iterator[bytes]:
+    """Seeded random edits of documents full of tricky values (repeatable, no new package)."""
+    rng = random.Random(seed)
+    bases = [document(*TRICKY).decode(), '[1, 2.5e3, -0.1, true, false, null, "x\\ud800y"]']
+    alphabet = '{}[]",:\\ u0123456789abcdefeE+-.tnrfl\n\t\x01dD8é'
+    for _ in range(count):
+        text = list(rng.choice(bases))
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(text))
+            edit = rng.random()
+            if edit < 0.4:
+                text[at] = rng.choice(alphabet)
+            elif edit < 0.7:
+                text.insert(at, rng.choice(alphabet))
+            else:
+                del text[at]
+        yield "".join(text).encode()
+
+
+def _outcome(data: bytes) -> tuple[Any, ...]:
+    records: list[Record] = []
+    try:
+        records.extend(read_records(io.BytesIO(data), "a.json"))
+    except UnreadableFile as error:
+        return ("unreadable", error.code, error.message, records)
+    return ("read", records)
+
+
+def test_fast_and_exact_paths_and_any_buffer_give_the_same_outcome_for_random_edits(monkeypatch):
+    # given hundreds of randomly edited documents, read as they come
+    documents = list(_mutations(seed=20261125, count=150))
+    plain = [_outcome(data) for data in documents]
+
+    # when they are read again through a tiny buffer, and through the exact path alone
+    monkeypatch.setattr(jsontext, "CHUNK", 5)
+    tiny = [_outcome(data) for data in documents]
+    without_fast_path(monkeypatch)
+    exact = [_outcome(data) for data in documents]
+
+    # then every outcome is the same, to the message
+    assert tiny == plain
+    assert exact == plain
+    # and what is read, json.loads reads too (what it refuses is refused, NaN aside), where it
+    # can judge at all: it gives up on the orders nested thousands deep
+    for data, outcome in zip(documents, plain, strict=True):
+        with contextlib.suppress(RecursionError):
+            if outcome[0] == "read":
+                json.loads(data)
+            elif outcome[1] == "file.invalid_json":
+                with pytest.raises(json.JSONDecodeError):
+                    json.loads(data, parse_constant=_refuse_constant)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
 
 
 @pytest.mark.parametrize(
