@@ -240,7 +240,7 @@ def test_orders_key_far_from_the_start_reads_the_same_as_near_it():
 
 
 def test_a_dotted_key_is_not_mistaken_for_the_orders_array():
-    # given a key that ijson's dotted prefixes would confuse with the elements of "orders"
+    # given a key that a reader of dotted paths (ijson's "orders.item") would confuse
     data = b'{"orders.item": {"OrderId": "fake"}, "orders": [{"OrderId": "real"}]}'
 
     records = read(data, "a.json")

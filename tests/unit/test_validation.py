@@ -445,7 +445,7 @@ def test_content_hash_differs_for_extra_top_level_field() -> None:
 
 
 def test_content_hash_same_whichever_json_parser() -> None:
-    # ijson yields Decimal for non-integral numbers, json.loads a float: same hash either way.
+    # DynamoDB gives Decimal for numbers, the readers a float: same hash either way.
     as_float = copy.deepcopy(SEED)
     as_float["weight"] = 1.25
     as_decimal = copy.deepcopy(SEED)
