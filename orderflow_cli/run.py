@@ -209,6 +209,14 @@ def _print_table(outcomes: list[FileOutcome], items: int, dlq: int, out: TextIO)
     print(f"orders table: {items} item(s); dead-letter queue: {dlq} message(s)", file=out)
 
 
+def _jsonl_file(path: Path) -> TextIO:
+    """A UTF-8 file for JSON Lines that never fails on text: the only characters UTF-8 cannot
+    encode are lone surrogates, which JSON allows only inside strings, where "backslashreplace"
+    writes each one as its own JSON escape (`\\udfff`). The line reads back as the same value,
+    and all other text stays readable (no ensure_ascii)."""
+    return path.open("w", encoding="utf-8", errors="backslashreplace")
+
+
 def _export(
     local: EmbeddedAWS,
     directory: Path,
@@ -220,12 +228,12 @@ def _export(
     records = local.batches()
     batches = [records.get(o.batch_id) or {"batch_id": o.batch_id} for o in outcomes]
     for name, rows in (("orders.jsonl", items), ("dlq.jsonl", dlq), ("batches.jsonl", batches)):
-        with (directory / name).open("w", encoding="utf-8") as out:
+        with _jsonl_file(directory / name) as out:
             for row in rows:
                 out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
     reviews = ReviewRecords(local.dynamodb, local.settings.reviews_table)
     reviewed = {r["review_id"]: r for o in outcomes for r in reviews.query(batch_id=o.batch_id)}
-    with (directory / "reviews.jsonl").open("w", encoding="utf-8") as out:
+    with _jsonl_file(directory / "reviews.jsonl") as out:
         for message in dlq:
             review = reviewed.get(str(message.get("message_id")), {})
             line = {

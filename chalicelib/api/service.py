@@ -8,7 +8,7 @@ that follows derives the same id from the same key, finds the execution there an
 from __future__ import annotations
 
 import hashlib
-import json
+import io
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,10 @@ from botocore.exceptions import ClientError
 from chalicelib.api.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from chalicelib.callbacks import CallbackPolicy, CallbackRefused, check_url
 from chalicelib.dynamo import plain_item
-from chalicelib.pipeline.batches import BatchRecords
+from chalicelib.orders.jsontext import Parsed
+from chalicelib.orders.readers import read_records
+from chalicelib.orders.records import UnreadableFile
+from chalicelib.pipeline.batches import PENDING, BatchRecords, BodyMismatch
 from chalicelib.pipeline.finish import one_line
 from chalicelib.pipeline.naming import (
     BATCH_ID,
@@ -43,7 +46,7 @@ UPLOAD_TYPES = {
     "application/gzip": ".gz",
 }
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-_BODY_HASH = "body-sha256"  # S3 user metadata: what an Idempotency-Key was first used with
+_BODY_HASH = "body-sha256"  # S3 user metadata: the document's hash, for whoever finds it
 _MAX_IDEMPOTENCY_KEY = 255
 REPORT_URL_SECONDS = 900
 
@@ -83,15 +86,6 @@ def accept_orders(
     settings = deps.settings
     if len(body) > settings.api_max_bytes:
         raise PayloadTooLarge(f"the body has {len(body)} bytes; at most {settings.api_max_bytes}")
-    document, orders = _orders_of(body)
-    if callback_url is None and isinstance(document, dict):
-        callback_url = document.get("callback_url")
-    _check_callback(callback_url, deps)
-    if len(orders) > settings.api_max_orders:
-        raise PayloadTooLarge(
-            f"the body has {len(orders)} orders; at most {settings.api_max_orders} per request"
-            " (use POST /uploads for larger files)"
-        )
     seed = None
     if idempotency_key is not None:
         if not 0 < len(idempotency_key) <= _MAX_IDEMPOTENCY_KEY:
@@ -102,21 +96,76 @@ def accept_orders(
         seed = f"{client}\n{idempotency_key}"
     batch_id = new_batch_id("api", seed)
     key = api_key_for(settings.incoming_prefix, batch_id)
+    fields, orders = _orders_of(body, key)
+    if callback_url is None:
+        callback_url = _document_callback(fields)
+    _check_callback(callback_url, deps)
+    if orders > settings.api_max_orders:
+        raise PayloadTooLarge(
+            f"the body has {orders} orders; at most {settings.api_max_orders} per request"
+            " (use POST /uploads for larger files)"
+        )
+    accepted = {
+        "batch_id": batch_id,
+        "key": key,
+        "orders": orders,
+        "execution_arn": execution_arn(settings.state_machine_arn, batch_id),
+        "status_url": f"/batches/{batch_id}",
+    }
     digest = hashlib.sha256(body).hexdigest()
-    version, etag = (_write_once if seed else _write)(deps, key, body, digest)
+    if seed is None:
+        version, etag = _write(deps, key, body, digest)
+    else:
+        try:
+            before = deps.batches.claim_body(batch_id, digest)
+        except BodyMismatch as mismatch:
+            raise Conflict(
+                "this Idempotency-Key was already used with a different body",
+                code="idempotency_key_reused",
+            ) from mismatch
+        if before is not None and before.get("status", PENDING) != PENDING:
+            return accepted  # its execution ran (its file may be gone): nothing to redo
+        version, etag = _write_once(deps, key, body, digest)
     deps.batches.create_pending(
         batch_id, bucket=settings.bucket, key=key, via="POST /orders", callback_url=callback_url
     )
     start_ingest(
         deps.sfn, settings.state_machine_arn, Source(settings.bucket, key, version, batch_id, etag)
     )
-    return {
-        "batch_id": batch_id,
-        "key": key,
-        "orders": len(orders),
-        "execution_arn": execution_arn(settings.state_machine_arn, batch_id),
-        "status_url": f"/batches/{batch_id}",
-    }
+    return accepted
+
+
+def _orders_of(body: bytes, key: str) -> tuple[dict[str, Parsed], int]:
+    """The document's top-level members and its number of orders, read by the pipeline's own
+    reader under the key the body will have: a body the pipeline would quarantine is a 400
+    with the pipeline's code and message, and every order counted here is one it processes.
+    An order with a bad value is the pipeline's to reject (with its reasons), not ours."""
+    fields: dict[str, Parsed] = {}
+    orders = 0
+    not_objects: list[int] = []
+    try:
+        for record in read_records(io.BytesIO(body), key, fields=fields):
+            orders += 1
+            if record.error is None and not isinstance(record.order, dict):
+                not_objects.append(record.row)
+    except UnreadableFile as problem:
+        raise BadRequest(problem.message, code=problem.code) from problem
+    if not_objects:
+        raise BadRequest(
+            f"{len(not_objects)} element(s) of the order list are not objects",
+            code="order_not_object",
+            details={"positions": not_objects[:100]},
+        )
+    return fields, orders
+
+
+def _document_callback(fields: dict[str, Parsed]) -> Any:
+    parsed = fields.get("callback_url")
+    if parsed is None:
+        return None
+    if parsed.error is not None:
+        raise BadRequest(f"callback_url: {parsed.error.message}", code="callback_refused")
+    return parsed.value
 
 
 def _check_callback(url: Any, deps: Deps) -> None:
@@ -135,45 +184,6 @@ def callback_policy_of(settings: Settings) -> CallbackPolicy:
     )
 
 
-_LARGEST_NUMBER = 2**63 - 1  # what the pipeline's streaming JSON reader holds
-
-
-def _strict_int(text: str) -> int:
-    value = int(text)
-    if abs(value) > _LARGEST_NUMBER:
-        raise ValueError(f"the number {text[:30]} is too large; send it as a string")
-    return value
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _orders_of(body: bytes) -> tuple[Any, list[Any]]:
-    """The document and its orders. The envelope is read as strictly as the pipeline will read
-    the file (no NaN or Infinity, whole numbers within 64 bits), so what is accepted here is
-    never refused later as an unreadable file."""
-    try:
-        document = json.loads(body, parse_int=_strict_int, parse_constant=_no_constant)
-    except (ValueError, RecursionError) as error:
-        raise BadRequest(f"the body is not valid JSON: {error}", code="invalid_json") from error
-    orders = document.get("orders") if isinstance(document, dict) else document
-    if not isinstance(orders, list):
-        raise BadRequest(
-            'the body must be {"orders": [...]} or a JSON array of orders', code="not_an_order_list"
-        )
-    if not orders:
-        raise BadRequest("the order list is empty", code="no_orders")
-    not_objects = [i for i, o in enumerate(orders, start=1) if not isinstance(o, dict)]
-    if not_objects:
-        raise BadRequest(
-            f"{len(not_objects)} element(s) of the order list are not objects",
-            code="order_not_object",
-            details={"positions": not_objects[:100]},
-        )
-    return document, orders
-
-
 def _write(
     deps: Deps, key: str, body: bytes, digest: str, **condition: str
 ) -> tuple[str | None, str]:
@@ -190,19 +200,14 @@ def _write(
 
 
 def _write_once(deps: Deps, key: str, body: bytes, digest: str) -> tuple[str | None, str]:
-    """The first body sent with an Idempotency-Key is written; the same body again is the same
-    batch; another body is a conflict. S3's conditional write settles concurrent retries."""
+    """Writes the document unless it is there already (a retry after the first attempt wrote
+    it): the batch record's body hash has already shown it is the same document."""
     try:
         return _write(deps, key, body, digest, IfNoneMatch="*")
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") not in {"PreconditionFailed", "412"}:
             raise
     head = deps.s3.head_object(Bucket=deps.settings.bucket, Key=key)
-    if head.get("Metadata", {}).get(_BODY_HASH) != digest:
-        raise Conflict(
-            "this Idempotency-Key was already used with a different body",
-            code="idempotency_key_reused",
-        )
     return head.get("VersionId"), head["ETag"].strip('"')
 
 

@@ -9,10 +9,15 @@ each optionally gzip-compressed (recognised by its magic bytes, not by its name)
 * CSV with a header row: `row` = the line where the record starts (the header is line 1).
 
 The file is never held in memory as a whole: bytes flow through `_OrderBytes` (gunzip, BOM,
-UTF-8 check) in 64 KiB chunks and records are yielded one at a time. A record that cannot be
-parsed (a bad JSON line, a CSV row with the wrong number of fields) is yielded with `error` set
-and reading goes on; a problem with the file as a whole raises `UnreadableFile`, possibly after
-some records were yielded (callers then discard everything they received).
+UTF-8 check) in 64 KiB chunks and records are yielded one at a time. JSON of every kind is read
+by `jsontext`, the one JSON reader (POST /orders reads its bodies with `read_records` too, so
+the API accepts exactly what the pipeline processes).
+
+A record that cannot be parsed (a bad JSON line, a CSV row with the wrong number of fields) or
+that holds a value no order may hold (`limits`: nested too deep, a lone surrogate, a number out
+of range) is yielded with `error` set and reading goes on; a problem with the file as a whole
+raises `UnreadableFile`, possibly after some records were yielded (callers then discard
+everything they received).
 """
 
 from __future__ import annotations
@@ -27,8 +32,8 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-import ijson
-
+from chalicelib.orders.jsontext import JsonSyntaxError, Parsed, Scanner, parse_text
+from chalicelib.orders.limits import escape_surrogates
 from chalicelib.orders.records import FieldError, Record, UnreadableFile
 
 if TYPE_CHECKING:
@@ -46,6 +51,8 @@ FILE_ERROR_CODES: Final[dict[str, str]] = {
     "or extra data after the end).",
     "file.no_orders_array": "The JSON is valid but holds no list of orders: the top-level "
     'object has no "orders" key, "orders" is not an array, or the top level is a scalar.',
+    "file.duplicate_orders_key": 'The top-level object has the key "orders" more than once: '
+    "JSON readers disagree on which list such a document means, so none is taken.",
     "file.invalid_jsonl": "The file was read as JSON Lines but not a single line is valid JSON.",
     "file.missing_columns": "The CSV header lacks one or more of the required columns "
     "OrderId, item-id, item-desc, qty, name, email.",
@@ -65,23 +72,11 @@ _HEAD: Final = 64 * 1024  # bytes peeked for format detection
 _MAX_LINE: Final = 1024 * 1024  # longest JSON Lines line read as JSON
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 _SUFFIXES: Final = ((".csv", CSV), (".jsonl", JSONL), (".ndjson", JSONL), (".json", JSON))
-_LINE_ENDS: Final = bytes.maketrans(b"\r\n", b"  ")  # how yajl shows line ends in its errors
 
 _ORDER_INFO: Final = ("OrderId", "item-id", "item-desc", "qty")
 _CONTACT_INFO: Final = ("name", "email")
 _REQUIRED_COLUMNS: Final = _ORDER_INFO + _CONTACT_INFO
 _GROUPS: Final = ("order-info", "contact-info")
-
-_OPENING: Final = frozenset({"start_map", "start_array"})
-_CLOSING: Final = frozenset({"end_map", "end_array"})
-_KINDS: Final = {
-    "start_map": "an object",
-    "start_array": "an array",
-    "string": "a string",
-    "number": "a number",
-    "boolean": "a boolean",
-    "null": "null",
-}
 
 
 class ByteSource(Protocol):
@@ -95,12 +90,15 @@ class ByteSource(Protocol):
 # --------------------------------------------------------------------------------------------
 
 
-def read_records(body: ByteSource, key: str) -> Iterator[Record]:
+def read_records(
+    body: ByteSource, key: str, *, fields: dict[str, Parsed] | None = None
+) -> Iterator[Record]:
     """Yield one `Record` per order of the file in `body`, in file order.
 
     `key` (the S3 key or file name) only serves format detection. Raises `UnreadableFile`
     (see `FILE_ERROR_CODES`) when the file as a whole cannot be read, possibly after yielding
-    some records.
+    some records. `fields`, when given, receives the top-level members of a JSON document
+    other than "orders", each read like an order (a `Parsed` value, or its text and error).
     """
     stream = _OrderBytes(body)
     head = stream.head(_HEAD)
@@ -112,7 +110,7 @@ def read_records(body: ByteSource, key: str) -> Iterator[Record]:
     elif fmt == JSONL:
         yield from _read_jsonl(stream)
     else:
-        yield from _read_json(stream, head)
+        yield from _read_json(stream, fields)
 
 
 def detect_format(key: str, head: bytes) -> str:
@@ -137,10 +135,10 @@ def detect_format(key: str, head: bytes) -> str:
 
 def _is_single_line_object(line: bytes) -> bool:
     try:
-        value = json.loads(line)
-    except ValueError:  # also UnicodeDecodeError, when the head ends inside a character
+        parsed = parse_text(line.decode("utf-8"))
+    except (UnicodeDecodeError, JsonSyntaxError):  # the head may end inside a character
         return False
-    return isinstance(value, dict) and "orders" not in value
+    return isinstance(parsed.value, dict) and "orders" not in parsed.value
 
 
 # --------------------------------------------------------------------------------------------
@@ -185,16 +183,10 @@ class _OrderBytes(io.RawIOBase):
         self._source_done = False
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self._checked = 0  # bytes taken from the source, BOM included
-        self.has_text = False  # whether any of them is not whitespace
         self._checked_lines = 0  # newlines among them
         self._buffer = b""  # checked bytes not handed out yet, from `_pos` on
         self._pos = 0
         self.bom = 0  # length of the BOM that was dropped
-        self.delivered = 0  # bytes handed out, BOM included
-        self.delivered_lines = 0  # newlines among them
-        self.last_read = b""  # what the last `read` returned ...
-        self.last_read_at = 0  # ... the file offset where it starts ...
-        self.last_read_line = 1  # ... and the line it starts on
         self._open()
 
     # io.RawIOBase ----------------------------------------------------------------------------
@@ -215,10 +207,6 @@ class _OrderBytes(io.RawIOBase):
             return b""
         data = self._buffer[self._pos : self._pos + size]
         self._pos += len(data)
-        self.last_read, self.last_read_at = data, self.delivered
-        self.last_read_line = self.delivered_lines + 1
-        self.delivered += len(data)
-        self.delivered_lines += data.count(b"\n")
         return data
 
     # peeking ---------------------------------------------------------------------------------
@@ -245,7 +233,7 @@ class _OrderBytes(io.RawIOBase):
             start += self._take()
         _reject_utf16(start)
         if start.startswith(codecs.BOM_UTF8):
-            self.bom = self.delivered = self._checked = len(codecs.BOM_UTF8)
+            self.bom = self._checked = len(codecs.BOM_UTF8)
             start = start[self.bom :]
         self._check(start)
         self._buffer = start
@@ -285,8 +273,6 @@ class _OrderBytes(io.RawIOBase):
             raise _not_utf8(exc, self._checked - pending + exc.start, line) from exc
         self._checked += len(chunk)
         self._checked_lines += chunk.count(b"\n")
-        if not self.has_text and chunk.strip():
-            self.has_text = True
 
     def describe_blank(self) -> str:
         """Why a file without text has no orders (call once it has been read to its end)."""
@@ -349,113 +335,136 @@ def _no_orders(detail: str) -> UnreadableFile:
 # --------------------------------------------------------------------------------------------
 
 
-def _read_json(stream: _OrderBytes, head: bytes) -> Iterator[Record]:
-    rows = _Tally()
+def _read_json(stream: _OrderBytes, fields: dict[str, Parsed] | None) -> Iterator[Record]:
+    scanner = Scanner(stream.read, offset=stream.bom)
+    if scanner.at_end():  # more whitespace than the head showed, and nothing else
+        raise _empty_file(stream)
+    document = _Document(scanner, {} if fields is None else fields)
     try:
-        start = head.lstrip()[:1]
-        if start == b"[":
-            yield from rows.count(_items(stream, "item"))
-        elif start == b"{" and _orders_array_comes_first(head):
-            yield from rows.count(_items(stream, "orders.item"))
-        else:
-            yield from rows.count(_records_from_events(ijson.parse(stream, use_float=True)))
-    except ijson.JSONError as exc:
-        raise _invalid_json(exc, stream, rows.value) from exc
+        yield from document.records()
+    except JsonSyntaxError as exc:
+        raise _invalid_json(exc, scanner, document.rows) from exc
 
 
-class _Tally:
-    """Counts the records passed through `count` (so that errors can say how many were read)."""
+class _Document:
+    """A JSON document (`{"orders": [...]}`) or array, read element by element.
 
-    def __init__(self) -> None:
-        self.value = 0
-
-    def count(self, records: Iterator[Record]) -> Iterator[Record]:
-        for record in records:
-            self.value += 1
-            yield record
-
-
-def _items(stream: _OrderBytes, prefix: str) -> Iterator[Record]:
-    """The fast path: ijson's C `items` builds every element at `prefix`."""
-    row = 0
-    for row, item in enumerate(ijson.items(stream, prefix, use_float=True), start=1):
-        yield Record(row, item)
-    if row == 0:
-        raise _no_orders("the list of orders is empty")
-
-
-def _orders_array_comes_first(head: bytes) -> bool:
-    """True if `head` shows a top-level object whose "orders" value is an array, with no key
-    before it that ijson's dotted prefixes could mistake for it ("orders.item").
-
-    Only then can `ijson.items(..., "orders.item")` be trusted; every other document goes
-    through `_records_from_events`, which follows the structure exactly (but is ~5x slower).
+    Each element is read on its own (`Scanner.read_value`): an element holding a value no order
+    may hold is yielded with its error and its neighbours go on; only text that is not JSON, or
+    a document without exactly one list of orders, makes the file unreadable.
     """
-    events = ijson.parse(io.BytesIO(head))
-    depth = 0
-    try:
-        for _, event, value in events:
-            if depth == 1 and event == "map_key":
-                if value == "orders":
-                    return bool(next(events)[1] == "start_array")
-                if value.startswith("orders."):
-                    return False
-            depth += _depth_change(event)
-            if depth == 0:
-                return False
-    except (ijson.JSONError, StopIteration):  # the head ends mid-document, or is not JSON
-        return False
-    return False
 
+    def __init__(self, scanner: Scanner, fields: dict[str, Parsed]) -> None:
+        self.scanner = scanner
+        self.fields = fields  # the top-level members besides "orders"
+        self.rows = 0  # elements read so far
 
-def _depth_change(event: str) -> int:
-    if event in _OPENING:
-        return 1
-    if event in _CLOSING:
-        return -1
-    return 0
+    def records(self) -> Iterator[Record]:
+        scanner = self.scanner
+        start = scanner.peek()
+        if start == "[":
+            scanner.pos += 1
+            yield from self._elements()
+        elif start == "{":
+            scanner.pos += 1
+            yield from self._members()
+        else:
+            scanner.read_value()  # raises JsonSyntaxError when it is not JSON at all
+            raise UnreadableFile(
+                "file.no_orders_array",
+                f"the file holds a single JSON value ({_kind(start)}), expected an object with "
+                'an "orders" array, or an array of orders',
+            )
+        if not scanner.at_end():
+            raise JsonSyntaxError(
+                "there is more data after the end of the JSON document (if the file holds one "
+                "JSON object per line, name it .jsonl)",
+                scanner.pos,
+            )
 
+    def _members(self) -> Iterator[Record]:
+        scanner = self.scanner
+        keys: list[str] = []
+        found = False
+        scanner.skip_ws()
+        if scanner.peek() == "}":
+            scanner.pos += 1
+        else:
+            while True:
+                key = self._key()
+                if key == "orders":
+                    if found:
+                        raise _duplicate_orders_key(self.rows)
+                    found = True
+                    yield from self._orders()
+                else:
+                    keys.append(key)
+                    self.fields[key] = scanner.read_value()
+                scanner.skip_ws()
+                if scanner.peek() == "}":
+                    scanner.pos += 1
+                    break
+                scanner.expect(",", "',' or '}'")
+        if not found:
+            raise _no_orders_key(keys)
 
-def _records_from_events(events: Iterator[tuple[str, str, Any]]) -> Iterator[Record]:
-    """The exact path: walk the parse events, build each order with an ObjectBuilder."""
-    first = next(events, None)
-    if first is None:  # ijson raises before this; kept for safety
-        raise _no_orders("the file holds no JSON value")
-    event = first[1]
-    if event == "start_array":
-        yield from _array_elements(events)
-    elif event == "start_map":
-        yield from _orders_of_object(events)
-    else:
-        raise UnreadableFile(
-            "file.no_orders_array",
-            f"the file holds a single JSON value ({_KINDS.get(event, event)}), expected an "
-            'object with an "orders" array, or an array of orders',
-        )
-    for _ in events:  # read to the end so that a broken or extra tail is reported
-        pass
+    def _key(self) -> str:
+        scanner = self.scanner
+        scanner.skip_ws()
+        if scanner.peek() != '"':
+            raise scanner.expected("a key (a string in double quotes)")
+        key: str = json.loads(scanner.read_string())  # "\u006frders" is "orders" too
+        scanner.expect(":", "':' after a key")
+        return key
 
+    def _orders(self) -> Iterator[Record]:
+        scanner = self.scanner
+        scanner.skip_ws()
+        start = scanner.peek()
+        if start != "[":
+            if start not in _KINDS:
+                scanner.read_value()  # raises JsonSyntaxError: not JSON
+            raise UnreadableFile(
+                "file.no_orders_array",
+                f'the "orders" key holds {_kind(start)}, expected an array of orders',
+            )
+        scanner.pos += 1
+        yield from self._elements()
 
-def _orders_of_object(events: Iterator[tuple[str, str, Any]]) -> Iterator[Record]:
-    keys: list[str] = []
-    depth = 1
-    for _, event, value in events:
-        if depth == 1 and event == "map_key":
-            if value == "orders":
-                kind = next(events, ("", "end of file", None))[1]
-                if kind != "start_array":
-                    raise UnreadableFile(
-                        "file.no_orders_array",
-                        f'the "orders" key holds {_KINDS.get(kind, kind)}, expected an array '
-                        "of orders",
-                    )
-                yield from _array_elements(events)
+    def _elements(self) -> Iterator[Record]:
+        """One record per element of the array whose "[" was just read."""
+        scanner = self.scanner
+        scanner.skip_ws()
+        if scanner.peek() == "]":
+            raise _no_orders("the list of orders is empty")
+        while True:
+            parsed = scanner.read_value()
+            self.rows += 1
+            yield Record(self.rows, parsed.value, parsed.error)
+            if not scanner.next_element():
                 return
-            keys.append(value)
-        depth += _depth_change(event)
-        if depth == 0:
-            break
-    found = ", ".join(f'"{key}"' for key in keys[:10]) + (", ..." if len(keys) > 10 else "")
+            scanner.release()
+
+
+_KINDS: Final = {
+    "{": "an object",
+    "[": "an array",
+    '"': "a string",
+    "t": "a boolean",
+    "f": "a boolean",
+    "n": "null",
+    "-": "a number",
+    **{digit: "a number" for digit in "0123456789"},
+}
+
+
+def _kind(start: str) -> str:
+    return _KINDS.get(start, "a value")
+
+
+def _no_orders_key(keys: list[str]) -> UnreadableFile:
+    found = ", ".join(f'"{escape_surrogates(key)}"' for key in keys[:10])
+    found += ", ..." if len(keys) > 10 else ""
     message = 'the JSON object has no "orders" key, expected {"orders": [...]} ' + (
         f"(keys found: {found})" if keys else "(the object is empty)"
     )
@@ -464,87 +473,33 @@ def _orders_of_object(events: Iterator[tuple[str, str, Any]]) -> Iterator[Record
             "; it looks like a single order: a file with one order per line must be named "
             '.jsonl, and a JSON file must list its orders under "orders"'
         )
-    raise UnreadableFile("file.no_orders_array", message)
+    return UnreadableFile("file.no_orders_array", message)
 
 
-def _array_elements(events: Iterator[tuple[str, str, Any]]) -> Iterator[Record]:
-    """One record per element of the array whose start event was just consumed."""
-    row = 0
-    for _, event, value in events:
-        if event == "end_array":
-            break
-        row += 1
-        if event in _OPENING:
-            yield Record(row, _build(event, value, events))
-        else:
-            yield Record(row, value)
-    if row == 0:
-        raise _no_orders("the list of orders is empty")
+def _duplicate_orders_key(rows: int) -> UnreadableFile:
+    return UnreadableFile(
+        "file.duplicate_orders_key",
+        f'the JSON object has the key "orders" more than once (the first list held {rows} '
+        f"order{'' if rows == 1 else 's'}); JSON readers disagree on which list such a document "
+        'means, so none is taken: send one "orders" list',
+    )
 
 
-def _build(event: str, value: Any, events: Iterator[tuple[str, str, Any]]) -> Any:
-    builder = ijson.ObjectBuilder()
-    builder.event(event, value)
-    depth = 1
-    for _, event, value in events:
-        builder.event(event, value)
-        depth += _depth_change(event)
-        if depth == 0:
-            break
-    return builder.value
-
-
-def _invalid_json(exc: Exception, stream: _OrderBytes, records: int) -> UnreadableFile:
+def _invalid_json(exc: JsonSyntaxError, scanner: Scanner, records: int) -> UnreadableFile:
     read = f"{records} order{' was' if records == 1 else 's were'} read before the error"
-    if not stream.has_text:
-        return _empty_file(stream)
-    summary, snippet = _split_yajl_message(exc)
-    if "premature EOF" in summary:
+    if exc.at_end:
+        end = len(scanner.text)
         return UnreadableFile(
             "file.invalid_json",
-            f"the JSON document is incomplete: the file ends at byte {stream.delivered} "
-            f"(line {stream.delivered_lines + 1}) before the document is closed; the file was "
-            f"probably cut short ({read})",
+            f"the JSON document is incomplete: the file ends at byte {scanner.byte_offset(end)} "
+            f"(line {scanner.line(end)}) before the document is closed; the file was probably "
+            f"cut short ({read})",
         )
-    where = _locate(stream, snippet)
-    message = f"the file is not valid JSON: {summary}{where} ({read})"
-    if "overflow" in summary:
-        message += (
-            "; numbers must be integers within 64 bits or ordinary floating-point values: "
-            "write larger ones (such as long ids) as strings"
-        )
-    if "trailing garbage" in summary:
-        message += (
-            "; there is more data after the end of the JSON document: if the file holds one "
-            "JSON object per line, name it .jsonl"
-        )
-    return UnreadableFile("file.invalid_json", message)
-
-
-def _split_yajl_message(exc: Exception) -> tuple[str, bytes]:
-    """yajl's message is "<summary>\\n<padded snippet>\\n<arrow at column 40>\\n"."""
-    lines = str(exc).split("\n")
-    summary = lines[0].strip().rstrip(".") or type(exc).__name__
-    snippet = lines[1].encode() if len(lines) > 2 and lines[2].endswith("^") else b""
-    return summary, snippet
-
-
-def _locate(stream: _OrderBytes, snippet: bytes) -> str:
-    """Find the error in the chunk ijson was parsing, from yajl's snippet of its surroundings.
-
-    yajl shows up to 30 bytes either side of the error, line ends as spaces, the error at byte
-    40 of the snippet line (after at least 10 bytes of padding).
-    """
-    before, after = snippet[10:40].lstrip(b" "), snippet[40:]
-    chunk = stream.last_read
-    found = chunk.translate(_LINE_ENDS).find(before + after) if before or after else -1
-    if found < 0:
-        span = f"{stream.last_read_at}-{stream.last_read_at + len(chunk)}"
-        return f" (somewhere in bytes {span}, from line {stream.last_read_line})"
-    at = found + len(before)  # yajl points just past the offending token
-    line = stream.last_read_line + chunk.count(b"\n", 0, at)
-    shown = (before[-24:] + after[:12]).decode(errors="replace").strip()
-    return f" at line {line}, near byte offset {stream.last_read_at + at}: `{shown}`"
+    return UnreadableFile(
+        "file.invalid_json",
+        f"the file is not valid JSON: {exc.message} at line {scanner.line(exc.pos)}, near byte "
+        f"offset {scanner.byte_offset(exc.pos)}: `{scanner.excerpt(exc.pos)}` ({read})",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -599,20 +554,16 @@ def _jsonl_record(row: int, raw: bytes, complete: bool) -> Record:
         problem = f"line {row} is longer than {_MAX_LINE} bytes and was not read"
         return _bad_line(row, text[:200] + "...", problem)
     try:
-        return Record(row, json.loads(text, parse_constant=_reject_constant))
-    except json.JSONDecodeError as exc:
-        problem = f"line {row} is not valid JSON: {exc.msg} at column {exc.colno}"
-    except (ValueError, RecursionError) as exc:
-        problem = f"line {row} is not valid JSON: {exc}"
-    return _bad_line(row, text, problem)
+        parsed = parse_text(text)
+    except JsonSyntaxError as exc:
+        return _bad_line(
+            row, text, f"line {row} is not valid JSON: {exc.message} at column {exc.pos + 1}"
+        )
+    return Record(row, parsed.value, parsed.error)
 
 
 def _bad_line(row: int, text: str, message: str) -> Record:
     return Record(row, text, FieldError("row", "row.invalid_json", message, None))
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
 
 
 # --------------------------------------------------------------------------------------------

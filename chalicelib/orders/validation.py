@@ -23,6 +23,10 @@ How it is built:
   without a code.
 * Unknown fields (`extra="allow"`) are kept as sent, at the top level and inside the groups;
   only the known fields are trimmed and converted.
+* Before any of that, `limits.check_value` measures the order without recursion: an order
+  nested deeper than `limits.MAX_DEPTH` or holding text that is not valid Unicode is refused
+  with its code (the readers already refuse both; this guards every other caller, such as the
+  DLQ reviewer), so nothing recursive below ever meets a deep value.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from chalicelib.orders.limits import VALUE_ERROR_CODES, check_value
 from chalicelib.orders.records import FieldError
 
 __all__ = [
@@ -55,6 +60,7 @@ ORDER_ID_MAX_LENGTH: Final = 64
 ORDER_ERROR_CODES: Final[dict[str, str]] = {
     "order.not_object": "the order must be a JSON object",
     "order.invalid": "the order contains a value that cannot be represented as JSON",
+    **VALUE_ERROR_CODES,
     "order-info.missing": "order-info is required",
     "order-info.not_object": "order-info must be a JSON object",
     "contact-info.missing": "contact-info is required",
@@ -224,6 +230,9 @@ class ValidOrder:
 
 def validate_order(raw: Any) -> ValidOrder | list[FieldError]:
     """Returns the normalised order, or every problem found (never raises for bad input)."""
+    problem = check_value(raw)
+    if problem is not None:
+        return [problem]
     try:
         model = _Order.model_validate(raw)
     except ValidationError as exc:
@@ -239,13 +248,13 @@ def validate_order(raw: Any) -> ValidOrder | list[FieldError]:
 def order_content_hash(order: dict[str, Any]) -> str:
     """First 32 hex characters of the SHA-256 of the canonical JSON of `order`."""
     text = _CANONICAL_JSON.encode(order)
-    # "surrogatepass": json.loads accepts lone surrogates ("\ud800"), which plain UTF-8 refuses.
+    # "surrogatepass": never fails; `validate_order` has refused lone surrogates before this.
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _json_default(value: Any) -> Any:
-    # ijson yields Decimal for non-integral numbers; hash them as the float json.loads would give,
-    # so one document hashes the same whichever parser read it.
+    # Numbers read back from DynamoDB are Decimal; hash them as the float the readers give, so
+    # the same order hashes the same wherever it came from.
     if isinstance(value, Decimal):
         return float(value)
     raise TypeError(f"{type(value).__name__} is not JSON data")

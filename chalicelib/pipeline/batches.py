@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
 
 from chalicelib.dynamo import now, plain_item, set_fields
 
@@ -25,6 +26,10 @@ RUNNING = "running"
 SUCCEEDED = "succeeded"
 QUARANTINED = "quarantined"
 FAILED = "failed"
+
+
+class BodyMismatch(Exception):
+    """The batch was promised for another body (an Idempotency-Key used with a second body)."""
 
 
 @dataclass(slots=True)
@@ -90,6 +95,37 @@ class BatchRecords:
                 ":now": {"S": now()},
             },
         )
+
+    def claim_body(self, batch_id: str, body_sha256: str) -> dict[str, Any] | None:
+        """Ties the batch to the body it is promised for, once: the record outlives the file
+        (which quarantine moves and lifecycle rules expire). Returns the record as it was
+        before (None for a new batch); raises `BodyMismatch` when it holds another body's hash.
+        One conditional write settles concurrent claims."""
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"batch_id": {"S": batch_id}},
+                UpdateExpression="SET #hash = :hash, #status = if_not_exists(#status, :pending), "
+                "#created = if_not_exists(#created, :now)",
+                ConditionExpression="attribute_not_exists(#hash) OR #hash = :hash",
+                ExpressionAttributeNames={
+                    "#hash": "body_sha256",
+                    "#status": "status",
+                    "#created": "created_at",
+                },
+                ExpressionAttributeValues={
+                    ":hash": {"S": body_sha256},
+                    ":pending": {"S": PENDING},
+                    ":now": {"S": now()},
+                },
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise BodyMismatch(batch_id) from error
+            raise
+        before = response.get("Attributes")
+        return plain_item(before) if before else None
 
     def start(self, batch_id: str, *, bucket: str, key: str, version: str | None) -> None:
         """Marks the batch running (again, on a retry: counts restart from zero)."""

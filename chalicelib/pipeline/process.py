@@ -30,8 +30,8 @@ STORE_FAILED = "store_failed"
 STORE_ERROR_CODES = {
     "OrderId.conflict": "the OrderId is already stored with other content; nothing was overwritten",
     "order.store_failed": "the order could not be written after every retry; the message says why",
-    "order.not_storable": "the order holds a value DynamoDB cannot hold (NaN, Infinity, a number"
-    " out of DynamoDB's range, text that is not valid Unicode)",
+    "order.not_storable": "the order holds a number DynamoDB cannot hold (beyond its range, such"
+    " as 1e-200, or more than 38 significant digits)",
     "order.too_large": "the order is larger than DynamoDB's 400 KB item limit; it is never"
     " retried (the message gives its size)",
 }

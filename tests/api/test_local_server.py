@@ -109,13 +109,14 @@ def test_a_csv_uploaded_through_the_presigned_post_is_processed(served: Served) 
 
 @pytest.mark.parametrize(
     ("body", "status", "code"),
-    [
-        (b"not json", 400, "invalid_json"),
-        (b'{"orders": 3}', 400, "not_an_order_list"),
-        (b'{"orders": []}', 400, "no_orders"),
+    [  # the pipeline's own codes (tests/api/test_one_reader.py compares them with a quarantine)
+        (b"not json", 400, "file.invalid_json"),
+        (b'{"orders": 3}', 400, "file.no_orders_array"),
+        (b'{"orders": []}', 400, "file.empty"),
         (b'{"orders": [1, {"a": 2}]}', 400, "order_not_object"),
-        (b'{"orders": [{"qty": NaN}]}', 400, "invalid_json"),  # the pipeline could not read it
-        (b'{"orders": [{"id": 123456789012345678901234}]}', 400, "invalid_json"),
+        (b'{"orders": [{"qty": NaN}]}', 400, "file.invalid_json"),
+        (b'{"orders": [{"a": 1}], "orders": [{"a": 2}]}', 400, "file.duplicate_orders_key"),
+        ('{"orders": [{"a": 1}]}'.encode("utf-16"), 400, "file.encoding"),
     ],
 )
 def test_a_bad_envelope_is_refused_with_a_named_problem(

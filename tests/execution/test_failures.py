@@ -28,6 +28,10 @@ UNREADABLE = {
     "utf16.csv": ("OrderId,item-id,item-desc,qty,name,email\n".encode("utf-16"), "file.encoding"),
     "nothing.jsonl": (b"\n\n", "file.empty"),
     "garbage.jsonl": (b"hello\nworld\n", "file.invalid_jsonl"),
+    "twice.json": (
+        b'{"orders": [{"order-info": {}}], "orders": [{"order-info": {}}]}',
+        "file.duplicate_orders_key",
+    ),
 }
 
 

@@ -379,8 +379,11 @@ def test_every_code_reachable_from_the_tables_above_is_documented() -> None:
         "order-info.not_object",
         "contact-info.missing",
         "contact-info.not_object",
+        "order.too_deep",
+        "order.invalid_text",
     }
-    documented = set(ORDER_ERROR_CODES) - {"<field>.invalid"}
+    # Only the readers meet numbers out of range (validation gets the numbers they built).
+    documented = set(ORDER_ERROR_CODES) - {"<field>.invalid", "order.number_out_of_range"}
     assert used == documented
 
 
@@ -442,7 +445,7 @@ def test_content_hash_differs_for_extra_top_level_field() -> None:
 
 
 def test_content_hash_same_whichever_json_parser() -> None:
-    # ijson yields Decimal for non-integral numbers, json.loads a float: same hash either way.
+    # DynamoDB gives Decimal for numbers, the readers a float: same hash either way.
     as_float = copy.deepcopy(SEED)
     as_float["weight"] = 1.25
     as_decimal = copy.deepcopy(SEED)
@@ -452,12 +455,55 @@ def test_content_hash_same_whichever_json_parser() -> None:
     assert result.content_hash == valid(as_float).content_hash
 
 
-def test_non_ascii_and_lone_surrogate_do_not_break_hashing() -> None:
-    unicode_order = make("contact-info", "name", "Ana Núñez 李")
+def test_non_ascii_text_hashes_as_utf_8() -> None:
+    unicode_order = make("contact-info", "name", "Ana Núñez 李 \U0001f600")
     result = valid(unicode_order)
     assert result.content_hash == canonical_hash(result.order)
-    lone = make("order-info", "item-desc", json.loads('"\\ud800"'))
-    assert re.fullmatch(r"[0-9a-f]{32}", valid(lone).content_hash)
+
+
+# --- what no order may hold, whoever calls (the DLQ reviewer too) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("group", "field", "text"),
+    [
+        ("order-info", "OrderId", "a\ud800"),
+        ("order-info", "item-desc", "\udfff"),
+        ("contact-info", "name", "Foo \udc00Bar"),
+    ],
+)
+def test_a_lone_surrogate_anywhere_is_invalid_text_never_replaced(
+    group: str, field: str, text: str
+) -> None:
+    shown = text.encode("utf-8", "backslashreplace").decode()  # the escape, not "?"
+    assert triples(make(group, field, text)) == [(f"{group}.{field}", "order.invalid_text", shown)]
+
+
+def test_a_lone_surrogate_in_an_extra_key_or_list_is_found() -> None:
+    raw = copy.deepcopy(SEED)
+    raw["tags"] = ["ok", {"\udfff": 1}]
+    assert [(e.field, e.code) for e in errors(raw)] == [("tags[1].\\udfff", "order.invalid_text")]
+
+
+def nest(depth: int) -> Any:
+    """An extra field that makes the order `depth` levels deep (the order is level 1)."""
+    value: Any = "leaf"
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("depth", [33, 400, 100_000])
+def test_an_order_nested_too_deep_is_refused_without_recursion(depth: int) -> None:
+    raw = copy.deepcopy(SEED)
+    raw["extra"] = nest(depth)
+    assert triples(raw) == [("order", "order.too_deep", None)]
+
+
+def test_an_order_32_levels_deep_is_valid() -> None:
+    raw = copy.deepcopy(SEED)
+    raw["extra"] = nest(32)
+    assert valid(raw).order["extra"] == nest(32)
 
 
 def test_same_email_checked_twice_gives_same_answer() -> None:
