@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test compat lint typecheck unit bench clean package deploy destroy
+.PHONY: venv run test compat lint typecheck unit bench soak clean package deploy destroy
 
 venv: $(STAMP)
 
@@ -45,6 +45,11 @@ typecheck: $(STAMP)
 ORDERS ?= 100000
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline_bench.py --orders $(ORDERS)
+
+## The conservation model for a long time with fresh seeds (SOAK_MINUTES=20 by default).
+SOAK_MINUTES ?= 20
+soak: $(STAMP)
+	$(BIN)/python -m tests.model.soak --minutes $(SOAK_MINUTES)
 
 ## Deployment (needs the AWS CLI v2 and credentials): make deploy STAGE=dev, make destroy STAGE=dev.
 STAGE ?= dev
