@@ -32,7 +32,11 @@ from chalicelib.pipeline.trigger import execution_arn, source_for
 from chalicelib.review.records import BY_BATCH, BY_REASON
 from chalicelib.settings import Settings, get_settings
 from orderflow_cli.emulator.lambdas import CallRecorder, InProcessLambda, app_functions
-from orderflow_cli.emulator.moto_patches import patch_s3_event_version_ids, patch_sqs_send_depth
+from orderflow_cli.emulator.moto_patches import (
+    patch_s3_event_version_ids,
+    patch_sqs_receive_depth,
+    patch_sqs_send_depth,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -112,6 +116,7 @@ class EmbeddedAWS:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         patch_sqs_send_depth()
+        patch_sqs_receive_depth()
         patch_s3_event_version_ids()
         boto3.setup_default_session(region_name=REGION)
         assert boto3.DEFAULT_SESSION is not None
