@@ -52,7 +52,7 @@ def run_files(paths: Sequence[Path], *, as_json: bool = False, export: Path | No
     if missing:
         print(f"orders: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    with EmbeddedAWS() as local:
+    with EmbeddedAWS(poll_dead_letters=True) as local:
         outcomes = process(local, paths, progress=sys.stderr)
         items = list(local.scan_table(local.settings.orders_table))
         seen = [json.loads(body) for body in local.dlq_received.values()]
@@ -93,7 +93,7 @@ def process(
     started = dict(local.deliver_s3_events())
     executions = _wait_all(local, [started[k] for k in keys], progress)
     local.deliver_app_events()  # the functions that follow a batch's end (webhooks)
-    local.deliver_dead_letters()  # the reviewer works through the DLQ
+    local.dead_letters.settle()  # the reviewer has had every message the DLQ holds
     records = local.batches()
     outcomes = []
     for path, execution in zip(paths, executions, strict=True):
