@@ -120,6 +120,19 @@ def test_a_handler_exception_is_answered_like_lambda():
     assert lam.busy_seconds["ValidateOrder"] >= 0
 
 
+def test_a_call_that_is_not_an_invoke_is_counted_too():
+    # given a function called the way an event source mapping calls it (no Invoke request)
+    lam = InProcessLambda({"Review": lambda event, _ctx: {"batchItemFailures": []}}, PREFIX)
+
+    # when it is called twice
+    lam.call("Review", {"Records": []})
+    lam.call("Review", {"Records": []})
+
+    # then both calls count for the cost model
+    assert lam.invocations == {"Review": 2}
+    assert lam.busy_seconds["Review"] >= 0
+
+
 def test_an_empty_body_is_an_empty_event():
     seen: list[Any] = []
     lam = InProcessLambda({"F": lambda event, _ctx: seen.append(event)}, PREFIX)
