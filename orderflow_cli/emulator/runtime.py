@@ -305,12 +305,18 @@ class EmbeddedAWS:
 
     # -- Lambda's triggers ------------------------------------------------------------------
     def _map_queues_to_functions(self) -> None:
-        """An event source mapping for each `on_sqs_message` function, as Chalice deploys it."""
+        """An event source mapping for each `on_sqs_message` function, as Chalice deploys it.
+        The app names the DLQ from `DLQ_URL` when it is first imported, which in this process
+        may have been under another stage: the reviewer's queue is this stage's DLQ."""
         assert self.app is not None
         assert self.lambdas is not None
+        this_stage = {"ReviewDeadLetters": self.settings.dlq_url}
         for config in self.app.app.event_sources:
             if isinstance(config, SQSEventConfig) and config.queue:
-                url = self.sqs.get_queue_url(QueueName=config.queue)["QueueUrl"]
+                url = (
+                    this_stage.get(config.name)
+                    or self.sqs.get_queue_url(QueueName=config.queue)["QueueUrl"]
+                )
                 self.event_source_mappings[config.name] = SqsEventSourceMapping(
                     self.sqs,
                     url,
