@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -52,7 +53,7 @@ def run_files(paths: Sequence[Path], *, as_json: bool = False, export: Path | No
     if missing:
         print(f"orders: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    with EmbeddedAWS() as local:
+    with EmbeddedAWS(poll_dead_letters=True) as local:
         outcomes = process(local, paths, progress=sys.stderr)
         items = list(local.scan_table(local.settings.orders_table))
         seen = [json.loads(body) for body in local.dlq_received.values()]
@@ -81,7 +82,9 @@ def run_files(paths: Sequence[Path], *, as_json: bool = False, export: Path | No
 def process(
     local: EmbeddedAWS, paths: Sequence[Path], progress: TextIO | None
 ) -> list[FileOutcome]:
-    """Uploads every file, lets the S3 events start the executions, waits for them all."""
+    """Uploads every file, lets the S3 events start the executions, waits for them all and for
+    the DLQ reviewer to have had its turns, and reads where every order ended (emptying the
+    redrive queue to count what waits there)."""
     keys: list[str] = []
     for index, path in enumerate(paths):
         name = (
@@ -93,7 +96,8 @@ def process(
     started = dict(local.deliver_s3_events())
     executions = _wait_all(local, [started[k] for k in keys], progress)
     local.deliver_app_events()  # the functions that follow a batch's end (webhooks)
-    local.deliver_dead_letters()  # the reviewer works through the DLQ
+    local.dead_letters.settle()  # the reviewer has had every message the DLQ holds
+    waiting = _waiting_by_batch(local.drain_redrive_queue())
     records = local.batches()
     outcomes = []
     for path, execution in zip(paths, executions, strict=True):
@@ -111,15 +115,19 @@ def process(
                 error=error["message"] if isinstance(error, dict) else execution.error,
                 report_keys=record.get("report_keys"),
                 first_rejections=_first_rejections(local, record.get("report_keys")),
-                ended=_where_orders_ended(local, record),
+                ended=_where_orders_ended(local, record, waiting.get(execution.batch_id, set())),
             )
         )
     return outcomes
 
 
-def _where_orders_ended(local: EmbeddedAWS, record: dict[str, Any]) -> dict[str, int]:
+def _where_orders_ended(
+    local: EmbeddedAWS, record: dict[str, Any], in_redrive_queue: set[str]
+) -> dict[str, int]:
     """stored by the pipeline, retried / repaired and stored by the reviewer, archived for a
-    person, or waiting (in the DLQ's redrive queue): the counts add up to the file's total."""
+    person, or waiting: its message is in the DLQ's redrive queue (`in_redrive_queue`, message
+    ids) and was never reviewed. A failed batch adds `unprocessed`; whatever else does not add
+    up to the file's total is reported as `unaccounted`, never folded into another count."""
     reviews = ReviewRecords(local.dynamodb, local.settings.reviews_table)
     found = reviews.query(batch_id=record["batch_id"]) if record.get("batch_id") else []
     ended = {"stored": int(record.get("stored", 0)), "retried": 0, "repaired": 0, "archived": 0}
@@ -128,8 +136,26 @@ def _where_orders_ended(local: EmbeddedAWS, record: dict[str, Any]) -> dict[str,
             ended["retried" if review["decision"] == "retry" else "repaired"] += 1
         else:
             ended["archived"] += 1
-    ended["waiting"] = int(record.get("rejected", 0)) - len(found)
+    ended["waiting"] = len(in_redrive_queue - {str(r["review_id"]) for r in found})
+    if unprocessed := int(record.get("unprocessed", 0)):
+        ended["unprocessed"] = unprocessed
+    if unaccounted := int(record.get("total", 0)) - sum(ended.values()):
+        ended["unaccounted"] = unaccounted
     return ended
+
+
+def _waiting_by_batch(bodies: Iterable[str]) -> dict[str, set[str]]:
+    """The message ids of the redrive queue's messages, by batch (a copy delivered twice is one
+    order; a body that is not a rejection belongs to no file)."""
+    waiting: dict[str, set[str]] = defaultdict(set)
+    for body in bodies:
+        try:
+            message = json.loads(body)
+        except ValueError:
+            continue
+        if isinstance(message, dict) and message.get("batch_id") and message.get("message_id"):
+            waiting[str(message["batch_id"])].add(str(message["message_id"]))
+    return waiting
 
 
 def _first_rejections(
@@ -200,10 +226,14 @@ def _print_table(outcomes: list[FileOutcome], items: int, dlq: int, out: TextIO)
     for outcome in outcomes:
         if outcome.ended and outcome.total:
             e = outcome.ended
+            rest = "".join(
+                f", {e[name]} {name}" for name in ("unprocessed", "unaccounted") if name in e
+            )
             print(
                 f"{outcome.file}: {outcome.total} orders: {e['stored']} stored, "
                 f"{e['retried']} retried and stored, {e['repaired']} repaired and stored, "
-                f"{e['archived']} archived for review, {e['waiting']} waiting",
+                f"{e['archived']} archived for review, "
+                f"{e['waiting']} waiting in the redrive queue{rest}",
                 file=out,
             )
     print(f"orders table: {items} item(s); dead-letter queue: {dlq} message(s)", file=out)

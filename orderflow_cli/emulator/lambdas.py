@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 import traceback
 import uuid
@@ -87,12 +88,15 @@ def function_name_from_path(url_path: str, prefix: str) -> str:
 
 @dataclass
 class InProcessLambda:
-    """Installs the invoke hook; `invocations` counts calls per function (for the cost model)."""
+    """Installs the invoke hook; `invocations` and `busy_seconds` count every call per function,
+    however it came (an invoke, an event source mapping, an S3 or EventBridge delivery), for the
+    cost model."""
 
     functions: Mapping[str, Handler]
     name_prefix: str
     invocations: dict[str, int] = field(default_factory=dict)
     busy_seconds: dict[str, float] = field(default_factory=dict)
+    _counting: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def install(self) -> None:
         if boto3.DEFAULT_SESSION is None:
@@ -104,16 +108,20 @@ class InProcessLambda:
     def call(self, name: str, event: Any) -> Any:
         """Runs the function `name` on `event`, as Lambda would (its name known to the thread)."""
         token = current_function.set(name)
+        started = time.perf_counter()
         try:
             return self.functions[name](event, LambdaContext(function_name=name))
         finally:
+            elapsed = time.perf_counter() - started
             current_function.reset(token)
+            with self._counting:  # functions run in several threads at once
+                self.invocations[name] = self.invocations.get(name, 0) + 1
+                self.busy_seconds[name] = self.busy_seconds.get(name, 0.0) + elapsed
 
     def _invoke(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         name = function_name_from_path(params["url_path"], self.name_prefix)
         body = params.get("body") or b"{}"
         event = json.loads(body.decode() if isinstance(body, bytes) else body)
-        started = time.perf_counter()
         answer: dict[str, Any] = {"StatusCode": 200}
         try:
             payload = self.call(name, event)
@@ -124,10 +132,6 @@ class InProcessLambda:
                 "stackTrace": traceback.format_exception(error)[-3:],
             }
             answer["FunctionError"] = "Unhandled"
-        finally:
-            self.invocations[name] = self.invocations.get(name, 0) + 1
-            elapsed = time.perf_counter() - started
-            self.busy_seconds[name] = self.busy_seconds.get(name, 0.0) + elapsed
         data = json.dumps(payload).encode()
         answer["Payload"] = StreamingBody(io.BytesIO(data), len(data))
         return AWSResponse(params.get("url", ""), 200, HTTPHeaders(), None), answer

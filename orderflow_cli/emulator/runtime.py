@@ -4,6 +4,15 @@
 rendered from the one definition), links the bucket's notifications to the app's `on_s3_event`
 handler through an SQS queue (moto delivers S3 notifications in-process to SQS, not to Lambda),
 and runs the app's Lambda functions in-process. The product's code never imports this package.
+
+How each function is triggered, here and on AWS:
+- `on_sqs_message` functions (the DLQ reviewer): an `SqsEventSourceMapping` per function, as
+  Lambda's event source mapping. With `poll_dead_letters` it polls from a thread between
+  `start()` and `stop()`, so the reviewer works while the pipeline runs; `settle()` waits until
+  the queue is empty (and polls in the caller's thread when nothing polls in the background).
+- `on_s3_event` and `on_cw_event` functions: AWS invokes them asynchronously from the bucket's
+  notification or the EventBridge rule. moto's Lambda targets need Docker, so here both land in
+  SQS queues and `deliver_s3_events` / `deliver_app_events` hand what waits to the function.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ import importlib
 import json
 import os
 import secrets
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -21,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 import boto3
-from chalice.app import CloudWatchEventConfig
+from chalice.app import CloudWatchEventConfig, SQSEventConfig
 
 from chalicelib import aws, wiring
 from chalicelib.dynamo import plain_item
@@ -31,8 +41,13 @@ from chalicelib.pipeline.batches import BatchRecords
 from chalicelib.pipeline.trigger import execution_arn, source_for
 from chalicelib.review.records import BY_BATCH, BY_REASON
 from chalicelib.settings import Settings, get_settings
+from orderflow_cli.emulator.event_sources import SqsEventSourceMapping
 from orderflow_cli.emulator.lambdas import CallRecorder, InProcessLambda, app_functions
-from orderflow_cli.emulator.moto_patches import patch_s3_event_version_ids, patch_sqs_send_depth
+from orderflow_cli.emulator.moto_patches import (
+    patch_s3_event_version_ids,
+    patch_sqs_receive_depth,
+    patch_sqs_send_depth,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -79,16 +94,21 @@ class EmbeddedAWS:
         overrides: Mapping[str, str] | None = None,
         stage: str = "local",
         map_concurrency: int = 1,
+        poll_dead_letters: bool = False,
     ) -> None:
         self.stage = stage
         self.map_concurrency = map_concurrency
+        self.poll_dead_letters = poll_dead_letters
         self._overrides = dict(overrides or {})
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self.lambdas: InProcessLambda | None = None
         self.app: ModuleType | None = None
         self._app_event_queues: dict[str, str] = {}
-        self.dlq_received: dict[str, str] = {}  # every message the DLQ received, by message id
+        self.event_source_mappings: dict[str, SqsEventSourceMapping] = {}  # by function
+        # Held by each delivery of an event source mapping; whatever must not interleave with
+        # deliveries (the local server's requests) takes it too.
+        self.turns = threading.Lock()
         self.recorder = CallRecorder()
 
     # -- life cycle -------------------------------------------------------------------------
@@ -112,6 +132,7 @@ class EmbeddedAWS:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         patch_sqs_send_depth()
+        patch_sqs_receive_depth()
         patch_s3_event_version_ids()
         boto3.setup_default_session(region_name=REGION)
         assert boto3.DEFAULT_SESSION is not None
@@ -121,10 +142,15 @@ class EmbeddedAWS:
         self._create_resources(get_settings())
         self.lambdas = InProcessLambda(app_functions(self.app), f"{APP_NAME}-{self.stage}-")
         self.lambdas.install()
+        self._map_queues_to_functions()
+        if self.poll_dead_letters:
+            self.dead_letters.enable()
 
     def stop(self) -> None:
         if self._mock is not None:
             self._wait_for_running_executions()
+            for mapping in self.event_source_mappings.values():
+                mapping.disable()  # before the mock goes: no call may reach a real endpoint
             self._mock.stop()
             self._mock = None
         for name, value in self._saved_env.items():
@@ -272,37 +298,44 @@ class EmbeddedAWS:
         name = self.settings.dlq_url.rsplit("/", 1)[-1] + "-redrive"
         return self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
 
-    def deliver_dead_letters(self, max_rounds: int = DLQ_MAX_RECEIVES + 2) -> int:
-        """The DLQ's event source mapping, as on AWS: batches of up to ten messages to the
-        reviewer; the messages it reports as failed are delivered again (at once here, after
-        the visibility timeout on AWS), and after maxReceiveCount receives SQS moves them to
-        the redrive queue. Returns how many messages the reviewer was handed."""
+    def drain_redrive_queue(self) -> list[str]:
+        """Every message waiting in the DLQ's redrive queue (received and deleted), as sent: a
+        poison message need not be JSON."""
+        return self._drain(self.redrive_queue_url)
+
+    # -- Lambda's triggers ------------------------------------------------------------------
+    def _map_queues_to_functions(self) -> None:
+        """An event source mapping for each `on_sqs_message` function, as Chalice deploys it.
+        The app names the DLQ from `DLQ_URL` when it is first imported, which in this process
+        may have been under another stage: the reviewer's queue is this stage's DLQ."""
+        assert self.app is not None
         assert self.lambdas is not None
-        url, handed = self.settings.dlq_url, 0
-        arn = self._queue_arn(url)
-        for _ in range(max_rounds):
-            messages = self.sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=10,
-                WaitTimeSeconds=0,
-                AttributeNames=["ApproximateReceiveCount"],
-            ).get("Messages", [])
-            if not messages:
-                break
-            for message in messages:
-                self.dlq_received.setdefault(message["MessageId"], message["Body"])
-            event = {"Records": [_sqs_record(m, arn) for m in messages]}
-            answer = self.lambdas.call("ReviewDeadLetters", event)
-            failed = {f["itemIdentifier"] for f in (answer or {}).get("batchItemFailures", [])}
-            handed += len(messages)
-            for message in messages:
-                if message["MessageId"] in failed:
-                    self.sqs.change_message_visibility(
-                        QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                    )
-                else:
-                    self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return handed
+        this_stage = {"ReviewDeadLetters": self.settings.dlq_url}
+        for config in self.app.app.event_sources:
+            if isinstance(config, SQSEventConfig) and config.queue:
+                url = (
+                    this_stage.get(config.name)
+                    or self.sqs.get_queue_url(QueueName=config.queue)["QueueUrl"]
+                )
+                self.event_source_mappings[config.name] = SqsEventSourceMapping(
+                    self.sqs,
+                    url,
+                    self._queue_arn(url),
+                    config.name,
+                    self.lambdas.call,
+                    batch_size=config.batch_size,
+                    turns=self.turns,
+                )
+
+    @property
+    def dead_letters(self) -> SqsEventSourceMapping:
+        """The DLQ's event source mapping: the reviewer (`ReviewDeadLetters`) is its function."""
+        return self.event_source_mappings["ReviewDeadLetters"]
+
+    @property
+    def dlq_received(self) -> dict[str, str]:
+        """Every message the DLQ delivered to the reviewer, by message id."""
+        return self.dead_letters.received
 
     @property
     def completions_queue_url(self) -> str:
@@ -446,18 +479,3 @@ class EmbeddedAWS:
                 self.wait(execution["name"], timeout=60)
         except Exception:  # noqa: BLE001, S110 - best effort while shutting down
             pass
-
-
-def _sqs_record(message: Mapping[str, Any], queue_arn: str) -> dict[str, Any]:
-    """An SQS message as Lambda's event source mapping hands it to a function."""
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": message.get("Attributes", {}),
-        "messageAttributes": {},
-        "md5OfBody": message.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": REGION,
-    }

@@ -3,7 +3,8 @@
 The API is the Chalice app served by Chalice's local server; S3 (and every other emulated
 service) is reachable by other processes through moto's server on a second port, sharing the
 same in-process state, so a presigned POST returned by the API can be used with curl. Uploads
-reach the app's `on_s3_event` handler as in `orders run`, from a background thread.
+reach the app's `on_s3_event` handler as in `orders run`, from a background thread, and the
+DLQ's event source mapping feeds the reviewer from its own.
 
 API Gateway checks API keys on AWS; Chalice's local server does not, so this server checks the
 `x-api-key` header itself against a key printed at start-up (or given).
@@ -46,7 +47,7 @@ class LocalServer:
         self.port = port or free_port()
         self.s3_port = s3_port or free_port()
         self.api_key = api_key or secrets.token_urlsafe(24)
-        self.local = EmbeddedAWS({"S3_PUBLIC_ENDPOINT": self.s3_url})
+        self.local = EmbeddedAWS({"S3_PUBLIC_ENDPOINT": self.s3_url}, poll_dead_letters=True)
         self._moto: Any = None
         self._api: LocalDevServer | None = None
         self._threads: list[threading.Thread] = []
@@ -54,7 +55,7 @@ class LocalServer:
         # moto's in-memory backends are not made for concurrent writers: API requests and the
         # deliveries of S3, EventBridge and DLQ messages take turns (the state machine's own
         # threads still run beside them, as in `orders run`).
-        self._turns = threading.Lock()
+        self._turns = self.local.turns
 
     @property
     def url(self) -> str:
@@ -108,7 +109,6 @@ class LocalServer:
                 with self._turns:
                     self.local.deliver_s3_events()
                     self.local.deliver_app_events()
-                    self.local.deliver_dead_letters(max_rounds=1)
             except Exception:
                 log.exception("could not deliver S3 events")
 

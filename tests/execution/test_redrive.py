@@ -22,7 +22,7 @@ def _archived(local: EmbeddedAWS, tmp_path: Path, count: int) -> dict[str, str]:
     """Runs a file of orders the reviewer can only archive; their review ids by OrderId."""
     orders = [order(f"arc-{i}", qty="many") for i in range(count)]
     (record,) = run(local, write_orders(tmp_path / "archive-me.json", orders))
-    local.deliver_dead_letters()
+    local.dead_letters.settle()
     reviews = _stack(local).reviews.query(batch_id=record["batch_id"])
     assert [r["decision"] for r in reviews] == ["archive"] * count
     return {r["order_id"]: r["review_id"] for r in reviews}

@@ -40,7 +40,7 @@ def test_each_decision_path_ends_each_order_in_one_place(
     (batch,) = run(local, write_orders(tmp_path / "r.json", orders))
     assert (batch["stored"], batch["rejected"]) == (1, 5)
 
-    assert local.deliver_dead_letters() == 5
+    assert local.dead_letters.settle() == 5
 
     ended = {k: (r["decision"], r["ended"]) for k, r in by_order(local, batch["batch_id"]).items()}
     assert ended == {
@@ -88,7 +88,7 @@ def test_store_failed_orders_are_retried_and_stored(local: EmbeddedAWS, tmp_path
     assert batch["rejected_by_reason"] == {"store_failed": 2}
     faults["on"] = False  # the throttling is over
 
-    local.deliver_dead_letters()
+    local.dead_letters.settle()
 
     assert sorted(stored_items(local)) == ["8001", "8002"]
     decisions = {(r["decision"], r["ended"]) for r in reviews(local).query(reason="store_failed")}
@@ -101,7 +101,7 @@ def test_a_retry_that_keeps_failing_ends_in_the_redrive_queue(
     inject_faults(aws.dynamodb(), "PutItem", lambda n: "ThrottlingException")
     run(local, write_orders(tmp_path / "t.json", [order("8101")]))
 
-    handed = local.deliver_dead_letters()
+    handed = local.dead_letters.settle()
 
     assert handed == DLQ_MAX_RECEIVES  # delivered again after each failure, then moved aside
     (kept,) = redrive_bodies(local)
@@ -115,7 +115,7 @@ def test_a_poison_message_does_not_send_its_neighbours_back(local: EmbeddedAWS) 
     for body in [*good[:2], "this is not JSON", *good[2:]]:
         local.sqs.send_message(QueueUrl=url, MessageBody=body)
 
-    handed = local.deliver_dead_letters()
+    handed = local.dead_letters.settle()
 
     assert handed == 5 + (DLQ_MAX_RECEIVES - 1)  # the four once, the poison each time
     assert len(reviews(local).query()) == 4
@@ -127,7 +127,7 @@ def test_a_message_delivered_twice_is_reviewed_once(local: EmbeddedAWS) -> None:
     for _ in range(2):
         local.sqs.send_message(QueueUrl=local.settings.dlq_url, MessageBody=body)
 
-    local.deliver_dead_letters()
+    local.dead_letters.settle()
 
     (record,) = reviews(local).query()
     assert (record["decision"], record["ended"]) == ("repair", "stored")
@@ -149,7 +149,7 @@ def test_an_order_too_large_for_dynamodb_is_rejected_invalid_and_archived_with_i
     assert batch["rejected_by_reason"] == {"invalid": 1}
 
     # when the reviewer takes its message
-    local.deliver_dead_letters()
+    local.dead_letters.settle()
 
     # then it is archived, saying why and where the whole order is, and nothing else stored
     (record,) = reviews(local).query(batch_id=batch["batch_id"])
@@ -172,7 +172,7 @@ def test_a_truncated_store_failed_message_is_archived_not_retried(local: Embedde
     body["order_truncated"] = True
     local.sqs.send_message(QueueUrl=local.settings.dlq_url, MessageBody=json.dumps(body))
 
-    local.deliver_dead_letters()
+    local.dead_letters.settle()
 
     # then the excerpt is never validated or stored: archived, pointing to the source row
     (record,) = reviews(local).query()

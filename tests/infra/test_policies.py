@@ -79,7 +79,7 @@ def test_every_call_a_function_makes_is_allowed_by_its_policy(tmp_path: Path) ->
         run(local, SAMPLES / "mixed.json", SAMPLES / "repairable.json", bad)
         run(local, write_orders(tmp_path / "c.json", [order("p-1", qty="7")]))  # a conflict
         local.deliver_app_events()
-        local.deliver_dead_letters()
+        local.dead_letters.settle()
         assert receiver.received, "the webhook was delivered"
 
     recorded = local.recorder.calls

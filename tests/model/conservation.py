@@ -402,9 +402,8 @@ class ConservationModel(RuleBasedStateMachine):
                 local.wait(batch_id, timeout=300)
             self.pending = 0
             local.deliver_app_events()
-            while local.deliver_dead_letters():
-                pass
-            for body in local._drain(local.redrive_queue_url):
+            local.dead_letters.settle()
+            for body in local.drain_redrive_queue():
                 message = json.loads(body)
                 self.waiting[str(message["message_id"])] = message
             if not local.sqs.receive_message(

@@ -1,0 +1,95 @@
+"""`orders run` says where every order ended, and the counts add up to the file's total: the
+DLQ's event source mapping reviews every rejection, however many, and `waiting` counts only
+what is in the redrive queue once the reviewer has had its turns."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.orders.validation import ValidOrder
+from chalicelib.pipeline.deadletter import DeadLetterQueue
+from chalicelib.pipeline.store import OrderStore, StoreOutcome, StoreResult
+from orderflow_cli.main import main
+from tests.conftest import order, write_orders
+
+
+def run_json(path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    assert main(["run", str(path), "--json"]) == 0
+    (batch,) = json.loads(capsys.readouterr().out)["batches"]
+    return dict(batch)
+
+
+def test_every_rejection_is_reviewed_however_many(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a file of 100 orders, 90 of them invalid beyond repair (the old pump reviewed 70)
+    orders = [order(f"ok-{i}") for i in range(10)]
+    orders += [order(f"bad-{i}", qty="three") for i in range(90)]
+
+    # when it is run
+    batch = run_json(write_orders(tmp_path / "many.json", orders), capsys)
+
+    # then each rejection was reviewed and archived, nothing waits, and the counts add up
+    assert (batch["stored"], batch["rejected"]) == (10, 90)
+    assert batch["ended"] == {
+        "stored": 10, "retried": 0, "repaired": 0, "archived": 90, "waiting": 0,
+    }  # fmt: skip
+    assert sum(batch["ended"].values()) == batch["total"] == 100
+    # and the mapping's thread ended with the emulator
+    assert not [t for t in threading.enumerate() if t.name.endswith("-mapping")]
+
+
+def test_orders_the_reviewer_cannot_store_wait_in_the_redrive_queue(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a table that never accepts two of the orders (the pipeline's and the reviewer's
+    # writes both fail), and two orders invalid beyond repair
+    put = OrderStore.put
+
+    def failing_put(self: OrderStore, order: ValidOrder, *, batch_id: str, row: int) -> Any:
+        if order.order_id.startswith("stuck"):
+            return StoreResult(StoreOutcome.STORE_FAILED, "injected: the table refuses it")
+        return put(self, order, batch_id=batch_id, row=row)
+
+    monkeypatch.setattr(OrderStore, "put", failing_put)
+    orders = [order("ok-1"), order("stuck-1"), order("ok-2"), order("bad-1", qty="three")]
+    orders += [order("stuck-2"), order("ok-3"), order("bad-2", qty="0")]
+    path = write_orders(tmp_path / "stuck.json", orders)
+
+    # when it is run, as JSON and as a table
+    batch = run_json(path, capsys)
+    assert main(["run", str(path)]) == 0
+    table = capsys.readouterr().out
+
+    # then the two the reviewer kept failing on are waiting, the rest ended where they did
+    assert (batch["stored"], batch["rejected"]) == (3, 4)
+    assert batch["ended"] == {
+        "stored": 3, "retried": 0, "repaired": 0, "archived": 2, "waiting": 2,
+    }  # fmt: skip
+    assert sum(batch["ended"].values()) == batch["total"] == 7
+    assert "2 archived for review, 2 waiting in the redrive queue" in table
+
+
+def test_rejections_that_never_reached_the_dlq_are_not_called_waiting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a DLQ that silently loses what it is sent
+    def lose(self: DeadLetterQueue, bodies: list[str]) -> None:
+        return None
+
+    monkeypatch.setattr(DeadLetterQueue, "_send_batch", lose)
+    path = write_orders(tmp_path / "lost.json", [order("ok"), order("x", qty="0")])
+
+    # when it is run
+    batch = run_json(path, capsys)
+
+    # then the lost rejection is reported as unaccounted for, not as waiting
+    assert batch["ended"] == {
+        "stored": 1, "retried": 0, "repaired": 0, "archived": 0, "waiting": 0, "unaccounted": 1,
+    }  # fmt: skip
+    assert sum(batch["ended"].values()) == batch["total"] == 2
