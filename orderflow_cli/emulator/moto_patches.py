@@ -34,6 +34,14 @@ builds a list for each). Draining a queue is then quadratic: 5,000 dead letters 
   (issued before the patch, or invalid) takes moto's own path, with moto's own errors.
 Visibility, receive counts, the move to the dead-letter target after maxReceiveCount (done by
 moto's unchanged receive loop) and retention stay moto's.
+
+4. DynamoDB conditional writes are not atomic. Upstream (moto/dynamodb/models/__init__.py and
+table.py), `DynamoDBBackend.put_item` reads the current item, evaluates the condition and then
+stores the new item, with no lock: two threads (two chunks, or two files, processed at once)
+can both find `attribute_not_exists(OrderId)` true, and the second write silently replaces the
+first. On AWS a conditional write is atomic: exactly one of them succeeds. The patch serialises
+the backend's item writes (put, update, delete, batch and transactional writes) under one lock;
+reads are untouched.
 """
 
 from __future__ import annotations
@@ -220,3 +228,35 @@ def _change_visibility_by_handle(
             queue.pending_messages.remove(message)
 
     return change_message_visibility
+
+
+_writes_applied = False
+_write_lock = threading.RLock()
+_DYNAMODB_WRITES = (
+    "put_item",
+    "update_item",
+    "delete_item",
+    "batch_write_item",
+    "transact_write_items",
+)
+
+
+def patch_dynamodb_atomic_writes() -> None:
+    """Makes each DynamoDB item write, its condition included, one atomic step (idempotent)."""
+    global _writes_applied
+    if _writes_applied:
+        return
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _DYNAMODB_WRITES:
+        setattr(DynamoDBBackend, name, _atomically(getattr(DynamoDBBackend, name)))
+    _writes_applied = True
+
+
+def _atomically(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _write_lock:
+            return method(*args, **kwargs)
+
+    return wrapper

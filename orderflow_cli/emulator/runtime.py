@@ -44,6 +44,7 @@ from chalicelib.settings import Settings, get_settings
 from orderflow_cli.emulator.event_sources import SqsEventSourceMapping
 from orderflow_cli.emulator.lambdas import CallRecorder, InProcessLambda, app_functions
 from orderflow_cli.emulator.moto_patches import (
+    patch_dynamodb_atomic_writes,
     patch_s3_event_version_ids,
     patch_sqs_receive_depth,
     patch_sqs_send_depth,
@@ -134,6 +135,7 @@ class EmbeddedAWS:
         patch_sqs_send_depth()
         patch_sqs_receive_depth()
         patch_s3_event_version_ids()
+        patch_dynamodb_atomic_writes()
         boto3.setup_default_session(region_name=REGION)
         assert boto3.DEFAULT_SESSION is not None
         boto3.DEFAULT_SESSION.events.register("before-call", self.recorder)
