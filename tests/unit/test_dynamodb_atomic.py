@@ -33,6 +33,7 @@ def test_of_racing_conditional_puts_exactly_one_wins(
     client = local.dynamodb
     wins: dict[str, list[int]] = {f"race-{k}": [] for k in range(KEYS)}
     start = threading.Barrier(WRITERS)
+    refusals: list[str] = []
 
     def writer(number: int) -> None:
         start.wait()
@@ -44,7 +45,7 @@ def test_of_racing_conditional_puts_exactly_one_wins(
                     ConditionExpression="attribute_not_exists(OrderId)",
                 )
             except ClientError as error:
-                assert error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+                refusals.append(error.response["Error"]["Code"])
             else:
                 wins[key].append(number)
 
@@ -54,6 +55,8 @@ def test_of_racing_conditional_puts_exactly_one_wins(
     for thread in threads:
         thread.join()
 
+    assert set(refusals) == {"ConditionalCheckFailedException"}
+    assert len(refusals) == KEYS * (WRITERS - 1)
     several = {key: numbers for key, numbers in wins.items() if len(numbers) != 1}
     assert not several, f"keys written by more or fewer than one writer: {several}"
     for key, (winner,) in wins.items():
