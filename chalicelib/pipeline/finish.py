@@ -2,8 +2,12 @@
 
 A Distributed Map is not trusted to report its children's failures (moto's never does, and a
 child that timed out leaves no outcome on AWS either), so every chunk of the manifest is looked
-up: a chunk without an outcome is processed again here, which stores nothing twice. Only a chunk
-that fails again is left `unprocessed`, and then the batch is `failed`.
+up: a chunk without an outcome is processed again here, which stores nothing twice. A chunk
+whose reprocessing meets a transient failure (the DLQ refusing its messages) makes RecordBatch
+fail with that error, so that Step Functions retries the whole step with backoff (every chunk
+already counted is only read again). Once those retries are spent, the state machine calls
+RecordBatch a last time with `$.record_error` set: only then is a chunk that fails again left
+`unprocessed`, and the batch `failed`; the batch is always recorded.
 
 An error carried to the batch record (and so to `GET /batches/{id}`) is one short line: the
 error's type and message, never a traceback or a server path (`describe_failure`).
@@ -19,6 +23,7 @@ from typing import Any
 from chalicelib.log import get_logger, mask_emails
 from chalicelib.pipeline.batches import FAILED, QUARANTINED, SUCCEEDED, BatchRecords, Counts
 from chalicelib.pipeline.chunks import ChunkStore
+from chalicelib.pipeline.deadletter import DeadLetterUnavailable
 from chalicelib.pipeline.process import ChunkTask
 from chalicelib.pipeline.report import ReportWriter, extra_columns
 
@@ -103,7 +108,9 @@ def _count_chunks(
             task = ChunkTask(state["batch_id"], state["bucket"], state["key"], ref.index, ref.key)
             try:
                 result = reprocess(task)
-            except Exception as problem:  # noqa: BLE001 - any failure leaves the chunk unprocessed
+            except Exception as problem:  # any failure leaves the chunk unprocessed, but:
+                if isinstance(problem, DeadLetterUnavailable) and not state.get("record_error"):
+                    raise  # transient: Step Functions retries RecordBatch; its last call records
                 failures.append(f"chunk {ref.index}: {describe_exception(problem)}")
                 counts.total += ref.count
                 counts.unprocessed += ref.count

@@ -132,6 +132,31 @@ def test_a_dlq_outage_is_retried_and_loses_nothing(local: EmbeddedAWS, tmp_path:
     assert message["order_id"] == "bad"
 
 
+def test_a_dlq_outage_longer_than_a_chunks_retries_is_outlasted_by_record_batch(
+    local: EmbeddedAWS, tmp_path: Path
+) -> None:
+    # ValidateOrder's 4 invocations send 4 times each, RecordBatch's reprocessing 4 more: the
+    # first 20 sends are refused, and RecordBatch's own retries outlast the outage (found by the
+    # conservation model: a chunk that died and a DLQ outage used to fail the batch).
+    calls = inject_faults(
+        aws.sqs(), "SendMessageBatch", lambda n: "ServiceUnavailable" if n <= 20 else None
+    )
+    orders = [order("ok"), order("bad", qty="x")]
+
+    (batch,) = run(local, write_orders(tmp_path / "long.json", orders))
+
+    assert batch["status"] == "succeeded"
+    assert (batch["total"], batch["stored"], batch["rejected"], batch["unprocessed"]) == (
+        2,
+        1,
+        1,
+        0,
+    )
+    assert len(calls) > 20
+    (message,) = local.drain_dlq()
+    assert message["order_id"] == "bad"
+
+
 def test_a_chunk_that_cannot_finish_fails_the_batch_and_says_how_many(
     local: EmbeddedAWS, tmp_path: Path
 ) -> None:
