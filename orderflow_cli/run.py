@@ -7,16 +7,17 @@ import json
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from chalicelib.review.records import ReviewRecords
 from orderflow_cli.emulator.runtime import EmbeddedAWS, Execution
+from orderflow_cli.progress import PLAIN_SECONDS, Progress, Snapshot, progress_for
 
 _DONE_STATUSES = {"succeeded", "quarantined"}
-_PROGRESS_SECONDS = 2.0
+_COUNT_SECONDS = 0.5  # how often the counts are read for the progress shown
 _SHOWN_REJECTIONS = 5
 
 
@@ -80,11 +81,15 @@ def run_files(paths: Sequence[Path], *, as_json: bool = False, export: Path | No
 
 
 def process(
-    local: EmbeddedAWS, paths: Sequence[Path], progress: TextIO | None
+    local: EmbeddedAWS,
+    paths: Sequence[Path],
+    progress: TextIO | None,
+    progress_seconds: float = PLAIN_SECONDS,
 ) -> list[FileOutcome]:
     """Uploads every file, lets the S3 events start the executions, waits for them all and for
     the DLQ reviewer to have had its turns, and reads where every order ended (emptying the
-    redrive queue to count what waits there)."""
+    redrive queue to count what waits there). Shows progress on `progress` (bars on a
+    terminal, else a plain line at most every `progress_seconds`)."""
     keys: list[str] = []
     for index, path in enumerate(paths):
         name = (
@@ -94,9 +99,11 @@ def process(
         )
         keys.append(local.upload(path, f"{local.settings.incoming_prefix}{name}"))
     started = dict(local.deliver_s3_events())
-    executions = _wait_all(local, [started[k] for k in keys], progress)
-    local.deliver_app_events()  # the functions that follow a batch's end (webhooks)
-    local.dead_letters.settle()  # the reviewer has had every message the DLQ holds
+    batch_ids = [started[k] for k in keys]
+    with progress_for(progress, progress_seconds) as shown:
+        executions = _wait_all(local, batch_ids, shown)
+        local.deliver_app_events()  # the functions that follow a batch's end (webhooks)
+        _settle(local, batch_ids, shown)  # the reviewer has had every message the DLQ holds
     waiting = _waiting_by_batch(local.drain_redrive_queue())
     records = local.batches()
     outcomes = []
@@ -174,24 +181,52 @@ def _first_rejections(
     return lines
 
 
-def _wait_all(local: EmbeddedAWS, batch_ids: list[str], progress: TextIO | None) -> list[Execution]:
-    """Waits for every execution; reports progress of long ones every few seconds."""
+def _wait_all(local: EmbeddedAWS, batch_ids: list[str], progress: Progress) -> list[Execution]:
+    """Waits for every execution, showing the orders done so far and the reviewer's work."""
     finished: dict[str, Execution] = {}
-    next_report = time.monotonic() + _PROGRESS_SECONDS
-    records = local.batches()
+    next_count = time.monotonic()
     while len(finished) < len(batch_ids):
         for batch_id in batch_ids:
             if batch_id not in finished and (execution := local.poll(batch_id)) is not None:
                 finished[batch_id] = execution
-        if progress is not None and time.monotonic() >= next_report:
-            next_report = time.monotonic() + _PROGRESS_SECONDS
-            for batch_id in batch_ids:
-                if batch_id not in finished:
-                    record = records.get(batch_id) or {}
-                    done, total = record.get("done", 0), record.get("total", "?")
-                    print(f"  {batch_id}: {done}/{total} orders done", file=progress, flush=True)
+        if time.monotonic() >= next_count or len(finished) == len(batch_ids):
+            next_count = time.monotonic() + _COUNT_SECONDS
+            progress.show(_snapshot(local, batch_ids, finished.keys()))
         time.sleep(0.05)
     return [finished[b] for b in batch_ids]
+
+
+def _settle(
+    local: EmbeddedAWS, batch_ids: list[str], progress: Progress, timeout: float = 3600
+) -> None:
+    """Waits until the reviewer has had every message the DLQ holds (`settle`, half a second
+    at a time), showing how many it was handed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            local.dead_letters.settle(timeout=_COUNT_SECONDS)
+        except TimeoutError:
+            if time.monotonic() > deadline:
+                raise
+            progress.show(_snapshot(local, batch_ids, batch_ids))
+            continue
+        progress.show(_snapshot(local, batch_ids, batch_ids))
+        return
+
+
+def _snapshot(local: EmbeddedAWS, batch_ids: list[str], finished: Collection[str]) -> Snapshot:
+    """Orders done and in all (from the batch records: `done` grows chunk by chunk, `total`
+    is known once a file has been read) and dead letters handed to the reviewer."""
+    records = local.batches()
+    done, total, unknown = 0, 0, False
+    for batch_id in batch_ids:
+        record = records.get(batch_id) or {}
+        done += int(record.get("done", 0))
+        if "total" in record or batch_id in finished:
+            total += int(record.get("total", 0))
+        else:
+            unknown = True
+    return Snapshot(done, None if unknown else total, local.dead_letters.handed)
 
 
 def _print_table(outcomes: list[FileOutcome], items: int, dlq: int, out: TextIO) -> None:

@@ -1,7 +1,8 @@
 """The embedded emulator: the whole pipeline on moto, in this process, with no AWS account.
 
-`EmbeddedAWS` creates what the deployed stack creates (bucket, tables, DLQ, the state machine
-rendered from the one definition), links the bucket's notifications to the app's `on_s3_event`
+`EmbeddedAWS` creates what the deployed stack creates: the bucket, tables and queues are read
+from `infra/stack.yaml` (`cloudformation.Provisioning`), the state machine is rendered from the
+one definition. It links the bucket's notifications to the app's `on_s3_event`
 handler through an SQS queue (moto delivers S3 notifications in-process to SQS, not to Lambda),
 and runs the app's Lambda functions in-process. The product's code never imports this package.
 
@@ -41,6 +42,13 @@ from chalicelib.pipeline.batches import BatchRecords
 from chalicelib.pipeline.trigger import execution_arn, source_for
 from chalicelib.review.records import BY_BATCH, BY_REASON
 from chalicelib.settings import Settings, get_settings
+from orderflow_cli.emulator.cloudformation import (
+    TEMPLATE_PATH,
+    Provisioning,
+    StackParameters,
+    load_template,
+    stage_names,
+)
 from orderflow_cli.emulator.event_sources import SqsEventSourceMapping
 from orderflow_cli.emulator.lambdas import CallRecorder, InProcessLambda, app_functions
 from orderflow_cli.emulator.moto_patches import (
@@ -57,7 +65,15 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
 REGION = "us-east-1"
-DLQ_MAX_RECEIVES = 5  # the DLQ's redrive policy, as deployed
+# The DLQ's redrive policy, as deployed.
+DLQ_MAX_RECEIVES = int(
+    load_template()["Resources"]["DeadLetterQueue"]["Properties"]["RedrivePolicy"][
+        "maxReceiveCount"
+    ]
+)
+# Tables of the stack that `_create_reviews_table` still creates by hand: take a table out of this
+# set (and its method with it) to have it created from the stack like the others.
+TABLES_MADE_BY_HAND = frozenset({"ReviewsTable"})
 ACCOUNT = "123456789012"
 APP_NAME = "orderflow"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -96,8 +112,11 @@ class EmbeddedAWS:
         stage: str = "local",
         map_concurrency: int = 1,
         poll_dead_letters: bool = False,
+        stack_template: Path = TEMPLATE_PATH,
     ) -> None:
         self.stage = stage
+        self.stack_template = stack_template
+        self._redrive_queue = ""
         self.map_concurrency = map_concurrency
         self.poll_dead_letters = poll_dead_letters
         self._overrides = dict(overrides or {})
@@ -203,29 +222,32 @@ class EmbeddedAWS:
             "BucketName": self.settings.bucket,
         }
 
+    def provisioning(self) -> Provisioning:
+        """The buckets, tables and queues of the stack (`stack_template`), named for this stage:
+        what the app finds by a setting has the stage's name (`NAMED_BY_SETTING`), the rest the
+        stack's own name for the stage."""
+        parameters = StackParameters(stage=self.stage, account=ACCOUNT, region=REGION)
+        names = stage_names(self.settings.model_dump(by_alias=True))
+        return Provisioning.from_template(load_template(self.stack_template), parameters, names)
+
     def _create_resources(self, settings: Settings) -> None:
-        self.s3.create_bucket(Bucket=settings.bucket)
-        # As deployed: every upload is a new version, so the same file sent again is a new batch
-        # while a repeated event for one version is not.
-        self.s3.put_bucket_versioning(
-            Bucket=settings.bucket, VersioningConfiguration={"Status": "Enabled"}
-        )
-        for table, key in (
-            (settings.orders_table, "OrderId"),
-            (settings.batches_table, "batch_id"),
-        ):
-            self.dynamodb.create_table(
-                TableName=table,
-                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
+        stack = self.provisioning()
+        for bucket in stack.buckets:
+            self.s3.create_bucket(Bucket=bucket.name)
+            # As deployed: every upload is a new version, so the same file sent again is a new
+            # batch while a repeated event for one version is not.
+            if bucket.versioned:
+                self.s3.put_bucket_versioning(
+                    Bucket=bucket.name, VersioningConfiguration={"Status": "Enabled"}
+                )
+        for table in stack.tables:
+            if table.logical_id not in TABLES_MADE_BY_HAND:
+                self.dynamodb.create_table(**table.definition)
         self._create_reviews_table(settings.reviews_table)
-        dlq_name = settings.dlq_url.rsplit("/", 1)[-1]
-        redrive_url = self.sqs.create_queue(QueueName=f"{dlq_name}-redrive")["QueueUrl"]
-        redrive_arn = self._queue_arn(redrive_url)
-        policy = {"deadLetterTargetArn": redrive_arn, "maxReceiveCount": DLQ_MAX_RECEIVES}
-        self.sqs.create_queue(QueueName=dlq_name, Attributes={"RedrivePolicy": json.dumps(policy)})
+        for queue in stack.queues:  # a redrive target before the queue that names it
+            self.sqs.create_queue(QueueName=queue.name, Attributes=queue.attributes)
+        dead_letters = stack.queue("DeadLetterQueue").attributes["RedrivePolicy"]
+        self._redrive_queue = json.loads(dead_letters)["deadLetterTargetArn"].rsplit(":", 1)[-1]
         events_url = self.sqs.create_queue(QueueName=f"{APP_NAME}-{self.stage}-s3-events")[
             "QueueUrl"
         ]
@@ -297,8 +319,8 @@ class EmbeddedAWS:
 
     @property
     def redrive_queue_url(self) -> str:
-        name = self.settings.dlq_url.rsplit("/", 1)[-1] + "-redrive"
-        return self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        """The queue the DLQ's redrive policy names (infra/stack.yaml)."""
+        return self.sqs.get_queue_url(QueueName=self._redrive_queue)["QueueUrl"]
 
     def drain_redrive_queue(self) -> list[str]:
         """Every message waiting in the DLQ's redrive queue (received and deleted), as sent: a

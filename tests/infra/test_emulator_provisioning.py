@@ -1,0 +1,171 @@
+"""The emulator creates what infra/stack.yaml deploys: checked against the emulator itself
+(describe_table, get_queue_attributes, get_bucket_versioning), for the stack and for a changed
+copy of it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.settings import Settings
+from orderflow_cli.emulator.cloudformation import (
+    NAMED_BY_SETTING,
+    TEMPLATE_PATH,
+    Resolver,
+    StackParameters,
+    load_template,
+    stage_names,
+)
+from orderflow_cli.emulator.runtime import EmbeddedAWS, stage_environment
+from tests.conftest import FAST
+
+
+def _name(properties: dict[str, Any], key: str, stage: str = "local") -> str:
+    """A name of the stack (`!Sub "${AppName}-${Stage}-..."`) for a stage, read by hand."""
+    text = str(properties[key]["Fn::Sub"])
+    return text.replace("${AppName}", "orderflow").replace("${Stage}", stage)
+
+
+def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource["Properties"]
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == kind
+    }
+
+
+def _table_shape(described: dict[str, Any]) -> dict[str, Any]:
+    """What a table is, in the stack's terms, from describe_table's answer (or the stack)."""
+    billing = described.get("BillingModeSummary", {}).get("BillingMode") or described.get(
+        "BillingMode"
+    )
+    return {
+        "KeySchema": described["KeySchema"],
+        "AttributeDefinitions": sorted(
+            (a["AttributeName"], a["AttributeType"]) for a in described["AttributeDefinitions"]
+        ),
+        "GlobalSecondaryIndexes": sorted(
+            (i["IndexName"], json.dumps(i["KeySchema"]), i["Projection"]["ProjectionType"])
+            for i in described.get("GlobalSecondaryIndexes", [])
+        ),
+        "BillingMode": billing,
+    }
+
+
+def _assert_emulator_matches(local: EmbeddedAWS, template: dict[str, Any]) -> None:
+    tables = _of_type(template, "AWS::DynamoDB::Table")
+    assert len(tables) == 3
+    for properties in tables.values():
+        name = _name(properties, "TableName")
+        described = local.dynamodb.describe_table(TableName=name)["Table"]
+        assert _table_shape(dict(described)) == _table_shape(properties), name
+
+    queues = _of_type(template, "AWS::SQS::Queue")
+    for logical_id, properties in queues.items():
+        url = local.sqs.get_queue_url(QueueName=_name(properties, "QueueName"))["QueueUrl"]
+        attributes = local.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
+            "Attributes"
+        ]
+        for key in ("VisibilityTimeout", "MessageRetentionPeriod"):
+            if key in properties:
+                assert attributes[key] == str(properties[key]), (logical_id, key)
+        if "RedrivePolicy" in properties:
+            policy = json.loads(attributes["RedrivePolicy"])
+            expected = properties["RedrivePolicy"]
+            assert int(policy["maxReceiveCount"]) == expected["maxReceiveCount"]
+            target = queues[expected["deadLetterTargetArn"]["Fn::GetAtt"][0]]
+            assert policy["deadLetterTargetArn"].endswith(":" + _name(target, "QueueName"))
+        else:
+            assert "RedrivePolicy" not in attributes
+
+    (bucket,) = _of_type(template, "AWS::S3::Bucket").values()
+    versioning = local.s3.get_bucket_versioning(Bucket=local.settings.bucket)
+    assert versioning.get("Status") == bucket["VersioningConfiguration"]["Status"]
+
+
+def test_the_emulator_creates_the_tables_queues_and_bucket_of_the_stack(
+    local: EmbeddedAWS,
+) -> None:
+    _assert_emulator_matches(local, load_template())
+    assert local.redrive_queue_url.endswith("/orderflow-local-dlq-redrive")
+
+
+def test_a_change_to_the_stack_shows_in_what_the_emulator_creates(tmp_path: Path) -> None:
+    text = TEMPLATE_PATH.read_text()
+    orders_key = """      AttributeDefinitions:
+        - AttributeName: OrderId
+          AttributeType: S
+      KeySchema:
+        - AttributeName: OrderId
+          KeyType: HASH
+"""
+    assert text.count(orders_key) == 1
+    changed = text.replace(
+        orders_key,
+        """      AttributeDefinitions:
+        - AttributeName: OrderId
+          AttributeType: S
+        - AttributeName: item-id
+          AttributeType: S
+      KeySchema:
+        - AttributeName: OrderId
+          KeyType: HASH
+      GlobalSecondaryIndexes:
+        - IndexName: by_item
+          KeySchema:
+            - AttributeName: item-id
+              KeyType: HASH
+          Projection:
+            ProjectionType: KEYS_ONLY
+""",
+    )
+    assert changed.count("maxReceiveCount: 5") == 1
+    changed = changed.replace("maxReceiveCount: 5", "maxReceiveCount: 2")
+    changed = changed.replace("VisibilityTimeout: 720", "VisibilityTimeout: 45")
+    copy = tmp_path / "stack.yaml"
+    copy.write_text(changed)
+
+    with EmbeddedAWS(FAST, stack_template=copy) as local:
+        _assert_emulator_matches(local, load_template(copy))
+        orders = local.dynamodb.describe_table(TableName=local.settings.orders_table)["Table"]
+        (index,) = orders["GlobalSecondaryIndexes"]
+        assert index["IndexName"] == "by_item"
+        dlq = local.sqs.get_queue_attributes(
+            QueueUrl=local.settings.dlq_url, AttributeNames=["All"]
+        )
+        assert json.loads(dlq["Attributes"]["RedrivePolicy"])["maxReceiveCount"] == 2
+        assert dlq["Attributes"]["VisibilityTimeout"] == "45"
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_config_json_names_each_resource_as_the_stack_does(stage: str) -> None:
+    """A deployed stage finds each resource by the name the stack gives it."""
+    environment = stage_environment(stage)
+    parameters = StackParameters(stage=stage, account="{account}", region="{region}")
+    resolver = Resolver(load_template(), parameters)
+
+    assert stage_names(environment) == {
+        logical_id: resolver.name(logical_id) for logical_id in NAMED_BY_SETTING
+    }
+
+
+def test_the_local_stage_keeps_the_stacks_names_but_a_bucket_name_without_account() -> None:
+    """One account locally: the local bucket's name does without the account and region that
+    make a bucket's name unique on AWS. Every other name is the stack's for the stage."""
+    names = stage_names(stage_environment("local"))
+    parameters = StackParameters(stage="local", account="123456789012", region="us-east-1")
+    resolver = Resolver(load_template(), parameters)
+
+    stack = {logical_id: resolver.name(logical_id) for logical_id in NAMED_BY_SETTING}
+    assert stack.pop("OrdersBucket") == f"{names.pop('OrdersBucket')}-123456789012-us-east-1"
+    assert names == stack
+
+
+def test_every_setting_that_names_a_resource_is_a_setting() -> None:
+    aliases = {field.alias for field in Settings.model_fields.values()}
+    assert set(NAMED_BY_SETTING.values()) <= aliases
+    resources = load_template()["Resources"]
+    assert set(NAMED_BY_SETTING) <= set(resources)

@@ -1,0 +1,155 @@
+"""The template reader the emulator provisions from (orderflow_cli/emulator/cloudformation.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orderflow_cli.emulator.cloudformation import (
+    Provisioning,
+    Resolver,
+    StackParameters,
+    TemplateError,
+    load_template,
+)
+
+PARAMETERS = StackParameters(stage="test", account="111122223333", region="eu-west-1")
+
+TEMPLATE = """
+Parameters:
+  Stage: {Type: String}
+  AppName: {Type: String, Default: shop}  # the stage's parameters win
+Resources:
+  Main:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub "${AWS::StackName}-main"
+      VisibilityTimeout: 60
+      FifoQueue: false
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt Aside.Arn
+        maxReceiveCount: 3
+  Aside:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Join ["-", [!Ref AppName, !Ref Stage, aside]]
+  Items:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: !Sub
+        - "${Prefix}-items"
+        - Prefix: !Sub "${AppName}-${Stage}"
+      BillingMode: PROVISIONED
+      ProvisionedThroughput: {ReadCapacityUnits: 1, WriteCapacityUnits: 1}
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      PointInTimeRecoverySpecification: {PointInTimeRecoveryEnabled: true}
+  Files:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketName: !Sub "${AppName}-${Stage}-${AWS::AccountId}-${AWS::Region}"
+  Policy:
+    Type: AWS::IAM::Policy
+    Properties:
+      Text: !Sub "${!NotAVariable} ${Files.Arn} ${Main}"
+"""
+
+
+@pytest.fixture
+def template(tmp_path: Path) -> Path:
+    path = tmp_path / "stack.yaml"
+    path.write_text(TEMPLATE)
+    return path
+
+
+def test_names_and_intrinsics_resolve_for_the_stage(template: Path) -> None:
+    loaded = load_template(template)
+    resolver = Resolver(loaded, PARAMETERS)
+
+    assert resolver.name("Main") == "orderflow-test-main"  # AWS::StackName: <app>-<stage>
+    assert resolver.name("Aside") == "orderflow-test-aside"
+    assert resolver.name("Items") == "orderflow-test-items"
+    assert resolver.name("Files") == "orderflow-test-111122223333-eu-west-1"
+    text = resolver.resolve(loaded["Resources"]["Policy"]["Properties"]["Text"])
+    assert text == (
+        "${NotAVariable} arn:aws:s3:::orderflow-test-111122223333-eu-west-1 "
+        "https://sqs.eu-west-1.amazonaws.com/111122223333/orderflow-test-main"
+    )
+
+
+def test_given_names_win_over_the_stacks(template: Path) -> None:
+    resolver = Resolver(load_template(template), PARAMETERS, {"Aside": "local-aside"})
+
+    assert resolver.name("Aside") == "local-aside"
+    assert resolver.resolve({"Fn::GetAtt": ["Aside", "Arn"]}).endswith(":local-aside")
+
+
+def test_provisioning_reads_tables_queues_and_buckets(template: Path) -> None:
+    stack = Provisioning.from_template(load_template(template), PARAMETERS)
+
+    assert [q.logical_id for q in stack.queues] == ["Aside", "Main"]  # the target first
+    main = stack.queue("Main").attributes
+    assert main["VisibilityTimeout"] == "60"
+    assert main["FifoQueue"] == "false"
+    assert json.loads(main["RedrivePolicy"]) == {
+        "deadLetterTargetArn": "arn:aws:sqs:eu-west-1:111122223333:orderflow-test-aside",
+        "maxReceiveCount": 3,
+    }
+    assert stack.table("Items").definition == {
+        "TableName": "orderflow-test-items",
+        "BillingMode": "PROVISIONED",
+        "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+    }
+    assert not stack.bucket("Files").versioned
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"Fn::If": ["Cond", "a", "b"]}, "cannot resolve Fn::If"),
+        ({"Ref": "Nowhere"}, "no parameter or resource named Nowhere"),
+        ({"Fn::GetAtt": ["Items", "StreamArn"]}, "cannot resolve Items.StreamArn"),
+    ],
+)
+def test_what_cannot_be_resolved_is_named(template: Path, value: object, message: str) -> None:
+    resolver = Resolver(load_template(template), PARAMETERS)
+
+    with pytest.raises(TemplateError, match=message):
+        resolver.resolve(value)
+
+
+def test_a_resource_without_a_name_or_a_file_without_resources_is_refused(tmp_path: Path) -> None:
+    unnamed = tmp_path / "unnamed.yaml"
+    unnamed.write_text("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")
+    with pytest.raises(TemplateError, match="Q has no QueueName"):
+        Provisioning.from_template(load_template(unnamed), PARAMETERS)
+
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("Outputs: {}\n")
+    with pytest.raises(TemplateError, match="no Resources"):
+        load_template(empty)
+
+
+def test_queues_that_name_each_other_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "cycle.yaml"
+    path.write_text(
+        """
+Resources:
+  A:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: a
+      RedrivePolicy: {deadLetterTargetArn: !GetAtt B.Arn, maxReceiveCount: 1}
+  B:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: b
+      RedrivePolicy: {deadLetterTargetArn: !GetAtt A.Arn, maxReceiveCount: 1}
+"""
+    )
+    with pytest.raises(TemplateError, match="refer to each other"):
+        Provisioning.from_template(load_template(path), PARAMETERS)
