@@ -216,8 +216,9 @@ def deliver_callback_handler(event: CloudWatchEvent) -> None:
 
 @app.on_sqs_message(queue=_DLQ_NAME, batch_size=10, name="ReviewDeadLetters")
 def review_dead_letters(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
-    """Retry, repair or archive each dead-lettered order; report the messages to deliver again
-    (partial batch response: one poison message does not send its neighbours back)."""
+    """Retry, repair or archive each order of each dead-lettered rejection group; report the
+    messages to deliver again (partial batch response: one poison message, or one group with a
+    transient store failure, does not send its neighbours back)."""
     _setup()
     reviewer = wiring.reviewer(get_settings())
     failures = []

@@ -13,7 +13,12 @@ generated file and over a file a tenth of its size: the two peaks should be abou
 (The emulator itself keeps every object, item and message in memory, as the cloud would on
 its disks: that is not the product's memory and is not counted.)
 
-Cost: what the run asked of each service, scaled to one million orders, at list prices.
+Cost: what the run asked of each service, scaled to one million orders, at list prices, the
+DLQ reviewer's requests included: S3 PUTs, DynamoDB write units by item size (1 KB each; an
+item written to a table with indexes is written again for each index), SQS requests in 64 KB
+units. Beside it, the floor of the whole path: one write unit per stored order, plus the DLQ's
+own SQS requests (its batched sends, and the receives and deletes of the reviewer's event
+source mapping). Lambda's polling of an empty queue on AWS is not modelled.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from bench import prices
 from chalicelib import aws
 from chalicelib.orders.readers import read_records
 from chalicelib.pipeline.chunks import cut
+from chalicelib.pipeline.store import item_size
+from orderflow_cli.emulator.lambdas import current_function
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 from orderflow_cli.run import process
 
@@ -72,25 +79,58 @@ def generate(path: Path, count: int, invalid: float, seed: int = 7) -> int:
     return bad_orders
 
 
-class CallCounter:
-    """Counts AWS API calls (and SQS payload bytes) made through the default boto3 session."""
+_SQS_REQUESTS = {"SendMessage", "SendMessageBatch", "ReceiveMessage", "DeleteMessage",
+                 "DeleteMessageBatch", "ChangeMessageVisibility",
+                 "ChangeMessageVisibilityBatch"}  # fmt: skip
 
-    def __init__(self) -> None:
+
+class CallCounter:
+    """Counts AWS API calls made through the default boto3 session: SQS requests in 64 KB
+    units (and those of the DLQ apart), DynamoDB write units by table and item size."""
+
+    def __init__(self, dlq_name: str) -> None:
         self.calls: Counter[str] = Counter()
         self.sqs_units = 0
+        self.dlq_units = 0
+        self.write_units: Counter[str] = Counter()  # by table, before its indexes
+        # the DLQ reviewer's own: its calls, and its write units by table
+        self.reviewer_calls: Counter[str] = Counter()
+        self.reviewer_write_units: Counter[str] = Counter()
+        self._dlq = dlq_name.encode()
 
     def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        name = f"{model.service_model.service_name}.{model.name}"
-        self.calls[name] += 1
-        if name in {"sqs.SendMessageBatch", "sqs.SendMessage"}:
-            size = len(params.get("body", b""))
-            self.sqs_units += max(1, math.ceil(size / (64 * 1024)))
+        service, operation = model.service_model.service_name, model.name
+        self.calls[f"{service}.{operation}"] += 1
+        reviewer = current_function.get() == "ReviewDeadLetters"
+        if reviewer:
+            self.reviewer_calls[f"{service}.{operation}"] += 1
+        if service not in {"sqs", "dynamodb"}:
+            return
+        body = params.get("body", b"")
+        body = body.encode() if isinstance(body, str) else body
+        if not isinstance(body, bytes):
+            body = b""
+        if service == "sqs" and operation in _SQS_REQUESTS:
+            units = max(1, math.ceil(len(body) / (64 * 1024)))
+            self.sqs_units += units
+            if self._dlq + b'"' in body or self._dlq + b"&" in body:  # the DLQ, not its redrive
+                self.dlq_units += units
+        elif service == "dynamodb" and operation in {"PutItem", "UpdateItem"}:
+            request = json.loads(body or b"{}")
+            if operation == "PutItem":  # the item's size, in 1 KB units
+                units = max(1, math.ceil(item_size(request.get("Item", {})) / 1024))
+            else:  # the items updated here are small batch records
+                units = 1
+            self.write_units[str(request.get("TableName"))] += units
+            if reviewer:
+                self.reviewer_write_units[str(request.get("TableName"))] += units
 
 
-def pipeline_run(path: Path, counter: CallCounter) -> dict[str, Any]:
+def pipeline_run(path: Path) -> tuple[dict[str, Any], CallCounter]:
     """The file's whole path, as `orders run` takes it: until the DLQ reviewer has had every
     rejection (its event source mapping polls while the pipeline runs)."""
     with EmbeddedAWS(poll_dead_letters=True) as local:
+        counter = CallCounter(local.settings.dlq_url.rsplit("/", 1)[-1])
         session = boto3.DEFAULT_SESSION
         assert session is not None
         session.events.register("before-call", counter)
@@ -104,7 +144,14 @@ def pipeline_run(path: Path, counter: CallCounter) -> dict[str, Any]:
         )["events"]
         transitions = sum(1 for e in history if e["type"].endswith("StateEntered"))
         assert local.lambdas is not None
+        indexes = {
+            name: len(local.dynamodb.describe_table(TableName=name)["Table"].get(
+                "GlobalSecondaryIndexes", []
+            ))
+            for name in counter.write_units
+        }  # fmt: skip
         return {
+            "indexes": indexes,
             "record": record,
             "ended": outcome.ended,
             "seconds": seconds,
@@ -112,7 +159,7 @@ def pipeline_run(path: Path, counter: CallCounter) -> dict[str, Any]:
             "transitions": transitions,
             "invocations": dict(local.lambdas.invocations),
             "busy": dict(local.lambdas.busy_seconds),
-        }
+        }, counter
 
 
 def floor_run(path: Path) -> tuple[int, float]:
@@ -156,7 +203,7 @@ def cost_per_million(run: dict[str, Any], counter: CallCounter, orders: int) -> 
     express_gb_s = run["busy"].get("ValidateOrder", 0.0) * prices.SFN_EXPRESS_MIN_MEMORY_GB
     s3_puts = sum(calls[f"s3.{op}"] for op in ("PutObject", "CopyObject", "ListObjectsV2"))
     s3_gets = calls["s3.GetObject"] + calls["s3.HeadObject"]
-    writes = calls["dynamodb.PutItem"] + calls["dynamodb.UpdateItem"]
+    writes = write_units(run, counter)
     reads = calls["dynamodb.GetItem"]
     return {
         "Step Functions standard transitions": run["transitions"]
@@ -172,6 +219,30 @@ def cost_per_million(run: dict[str, Any], counter: CallCounter, orders: int) -> 
         "DynamoDB read units": reads * prices.DYNAMODB_PER_READ_UNIT * scale,
         "SQS requests (64 KB units)": counter.sqs_units * prices.SQS_PER_REQUEST * scale,
     }
+
+
+def write_units(run: dict[str, Any], counter: CallCounter, *, reviewer: bool = False) -> int:
+    """Every write unit of the run (or of the reviewer): each item's units once for the table,
+    once more per index."""
+    units = counter.reviewer_write_units if reviewer else counter.write_units
+    return sum(n * (1 + run["indexes"].get(table, 0)) for table, n in units.items())
+
+
+def reviewer_per_million(run: dict[str, Any], counter: CallCounter, orders: int) -> float:
+    """What the DLQ reviewer's own requests cost per million orders: S3 PUTs, write units
+    (those of the orders it stores included), reads."""
+    calls = counter.reviewer_calls
+    cost = calls["s3.PutObject"] * prices.S3_PER_PUT + calls["s3.GetObject"] * prices.S3_PER_GET
+    cost += write_units(run, counter, reviewer=True) * prices.DYNAMODB_PER_WRITE_UNIT
+    cost += calls["dynamodb.GetItem"] * prices.DYNAMODB_PER_READ_UNIT
+    return cost * 1_000_000 / orders
+
+
+def floor_per_million(run: dict[str, Any], counter: CallCounter, orders: int) -> float:
+    """One write unit per stored order, plus the DLQ's own SQS requests, per million orders."""
+    stored = int(run["record"].get("stored", 0))
+    floor = stored * prices.DYNAMODB_PER_WRITE_UNIT + counter.dlq_units * prices.SQS_PER_REQUEST
+    return floor * 1_000_000 / orders
 
 
 def main() -> int:
@@ -194,8 +265,7 @@ def main() -> int:
         )
 
         peak_small, peak_big = streaming_peak(small), streaming_peak(big)
-        counter = CallCounter()
-        run = pipeline_run(big, counter)
+        run, counter = pipeline_run(big)
         puts, floor_seconds = floor_run(big)
 
     record = run["record"]
@@ -222,7 +292,7 @@ def main() -> int:
 
     costs = cost_per_million(run, counter, args.orders)
     total = sum(costs.values())
-    floor_cost = prices.DYNAMODB_PER_WRITE_UNIT * 1_000_000
+    floor_cost = floor_per_million(run, counter, args.orders)
     print(
         f"\nmodelled cost of 1,000,000 orders on AWS ({prices.REGION}, prices of "
         f"{prices.PRICES_AS_OF}, bench/prices.py)"
@@ -230,8 +300,26 @@ def main() -> int:
     for name, value in sorted(costs.items(), key=lambda kv: -kv[1]):
         print(f"  {name:38s} ${value:9.4f}")
     print(
-        f"  {'total':38s} ${total:9.4f}   = {total / floor_cost:.2f} x the DynamoDB floor "
-        f"(${floor_cost:.3f})"
+        f"  {'total':38s} ${total:9.4f}   = {total / floor_cost:.2f} x the floor "
+        f"(${floor_cost:.4f}: a write unit per stored order and the DLQ's SQS requests)"
+    )
+    units = ", ".join(
+        f"{table.rsplit('-', 1)[-1]} {n * 1_000_000 / args.orders:,.0f}"
+        + (f" x{1 + run['indexes'][table]} (indexes)" if run["indexes"].get(table) else "")
+        for table, n in sorted(counter.write_units.items())
+    )
+    print(f"  write units per million orders, by table: {units}")
+    reviewer = reviewer_per_million(run, counter, args.orders)
+    per_million = 1_000_000 / args.orders
+    print(
+        f"  the DLQ reviewer's own requests: ${reviewer:.4f} per million orders"
+        f" ({counter.reviewer_calls['s3.PutObject'] * per_million:,.0f} S3 PUTs,"
+        f" {write_units(run, counter, reviewer=True) * per_million:,.0f} write units,"
+        f" {counter.reviewer_calls['dynamodb.GetItem'] * per_million:,.0f} reads)"
+    )
+    print(
+        f"  SQS 64 KB units per million orders: {counter.sqs_units * 1_000_000 / args.orders:,.0f}"
+        f" (the DLQ's: {counter.dlq_units * 1_000_000 / args.orders:,.0f})"
     )
     print("\nAWS calls made by the run:")
     for name, n in sorted(run_calls(counter).items()):

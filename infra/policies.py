@@ -36,7 +36,6 @@ def _resources(stage: str) -> dict[str, str]:
         "orders": f"{table}-orders",
         "batches": f"{table}-batches",
         "reviews": f"{table}-reviews",
-        "reviews_indexes": f"{table}-reviews/index/*",
         "dlq": f"arn:aws:sqs:*:*:{prefix}-dlq",
         "machine": f"arn:aws:states:*:*:stateMachine:{prefix}-ingest",
         "executions": f"arn:aws:states:*:*:execution:{prefix}-ingest:*",
@@ -64,7 +63,7 @@ def statements(stage: str) -> dict[str, list[Statement]]:
             (["states:StartExecution"], [r["machine"]]),
             (["dynamodb:UpdateItem", "dynamodb:GetItem"], [r["batches"]]),
             (["dynamodb:GetItem"], [r["orders"]]),
-            (["dynamodb:Query", "dynamodb:Scan"], [r["reviews"], r["reviews_indexes"]]),
+            (["dynamodb:Query", "dynamodb:Scan"], [r["reviews"]]),
         ],
         "on_file_uploaded": [
             (["states:StartExecution"], [r["machine"]]),

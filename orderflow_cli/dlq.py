@@ -43,7 +43,8 @@ class Stack:
 
 
 def waiting(stack: Stack) -> dict[str, dict[str, int]]:
-    """Messages waiting in the DLQ and in its redrive queue, counted by reason."""
+    """Orders waiting in the DLQ and in its redrive queue (inside their groups' messages),
+    counted by reason."""
     dlq_url = stack.names["DLQ_URL"]
     dlq_name = dlq_url.rsplit("/", 1)[-1]
     queues = {
@@ -63,16 +64,18 @@ def waiting(stack: Stack) -> dict[str, dict[str, int]]:
                 break
             for message in fresh:
                 seen.add(message["MessageId"])
-                reasons[_reason_of(message["Body"])] += 1
+                reasons.update(_reasons_of(message["Body"]))
         counts[label] = dict(reasons)
     return counts
 
 
-def _reason_of(body: str) -> str:
+def _reasons_of(body: str) -> Counter[str]:
+    """The reasons of the orders of one group message, one per order."""
     try:
-        return str(json.loads(body).get("reason", "unknown"))
-    except (ValueError, AttributeError):
-        return "unreadable message"
+        rejections = json.loads(body)["rejections"]
+        return Counter(str(r.get("reason", "unknown")) for r in rejections)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return Counter({"unreadable message": 1})
 
 
 class RedriveRefused(Exception):
@@ -121,8 +124,11 @@ def redrive(
         )
     orders = []
     for record in chosen:
-        message = stack.archive.get(record["archive_key"])["message"]
-        orders.append(edited.get(record["review_id"], message["order"]))
+        review_id = record["review_id"]
+        if review_id in edited:
+            orders.append(edited[review_id])
+        else:
+            orders.append(stack.archive.order(record["archive_key"], review_id))
     result: dict[str, Any] = {"sent": 0, "key": None, "review_ids": [], "already": already}
     if not orders:
         return result

@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sub.add_argument("--batch", help="only this batch")
             sub.add_argument("--reason", help="only this reason (invalid, conflict, ...)")
         if name == "redrive":
-            sub.add_argument("ids", nargs="*", metavar="ID", help="review ids (message ids)")
+            sub.add_argument("ids", nargs="*", metavar="ID", help="review ids (<batch_id>:<row>)")
             sub.add_argument("--reason", help="every archived order of this reason")
             sub.add_argument(
                 "--edited",

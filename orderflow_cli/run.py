@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from chalicelib.review.records import ReviewRecords
+from chalicelib.review.records import ReviewRecords, review_id_of
 from orderflow_cli.emulator.runtime import EmbeddedAWS, Execution
 from orderflow_cli.progress import PLAIN_SECONDS, Progress, Snapshot, progress_for
 
@@ -58,18 +58,20 @@ def run_files(paths: Sequence[Path], *, as_json: bool = False, export: Path | No
         outcomes = process(local, paths, progress=sys.stderr)
         items = list(local.scan_table(local.settings.orders_table))
         seen = [json.loads(body) for body in local.dlq_received.values()]
-        dlq = seen + local.drain_dlq()  # the reviewer took every message; any left still count
+        messages = seen + local.drain_dlq()  # the reviewer took every message; any left count
+        dlq = dead_lettered_orders(messages)
         if export is not None:
             _export(local, export, items, dlq, outcomes)
     if as_json:
         document = {
             "batches": [o.to_dict() for o in outcomes],
             "table_items": len(items),
-            "dlq_messages": len(dlq),
+            "dlq_messages": len(messages),
+            "dlq_orders": len(dlq),
         }
         print(json.dumps(document, indent=2))
     else:
-        _print_table(outcomes, len(items), len(dlq), sys.stdout)
+        _print_table(outcomes, len(items), (len(dlq), len(messages)), sys.stdout)
     failed = [o for o in outcomes if o.status not in _DONE_STATUSES]
     for outcome in failed:
         print(
@@ -132,9 +134,10 @@ def _where_orders_ended(
     local: EmbeddedAWS, record: dict[str, Any], in_redrive_queue: set[str]
 ) -> dict[str, int]:
     """stored by the pipeline, retried / repaired and stored by the reviewer, archived for a
-    person, or waiting: its message is in the DLQ's redrive queue (`in_redrive_queue`, message
-    ids) and was never reviewed. A failed batch adds `unprocessed`; whatever else does not add
-    up to the file's total is reported as `unaccounted`, never folded into another count."""
+    person, or waiting: its group's message is in the DLQ's redrive queue (`in_redrive_queue`,
+    review ids) and it was never reviewed. A failed batch adds `unprocessed`; whatever else
+    does not add up to the file's total is reported as `unaccounted`, never folded into
+    another count."""
     reviews = ReviewRecords(local.dynamodb, local.settings.reviews_table)
     found = reviews.query(batch_id=record["batch_id"]) if record.get("batch_id") else []
     ended = {"stored": int(record.get("stored", 0)), "retried": 0, "repaired": 0, "archived": 0}
@@ -151,17 +154,43 @@ def _where_orders_ended(
     return ended
 
 
+def dead_lettered_orders(messages: Iterable[Any]) -> list[dict[str, Any]]:
+    """One line per order of the DLQ's group messages: the order's entry with its group's
+    `message_id`, `batch_id`, `group` and `source`, and its `review_id`. A body that is not a
+    rejection group (not JSON, another shape) belongs to no order and is left out."""
+    orders = []
+    for message in messages:
+        if not isinstance(message, dict) or not isinstance(message.get("rejections"), list):
+            continue
+        batch_id = str(message.get("batch_id"))
+        for entry in message["rejections"]:
+            if isinstance(entry, dict) and isinstance(entry.get("row"), int):
+                orders.append(
+                    {
+                        **entry,
+                        "review_id": review_id_of(batch_id, entry["row"]),
+                        "message_id": message.get("message_id"),
+                        "batch_id": batch_id,
+                        "group": message.get("group"),
+                        "source": message.get("source"),
+                    }
+                )
+    return orders
+
+
 def _waiting_by_batch(bodies: Iterable[str]) -> dict[str, set[str]]:
-    """The message ids of the redrive queue's messages, by batch (a copy delivered twice is one
-    order; a body that is not a rejection belongs to no file)."""
-    waiting: dict[str, set[str]] = defaultdict(set)
+    """The review ids (`<batch_id>:<row>`) of the orders in the redrive queue's messages, by
+    batch (a copy delivered twice is one order; a body that is not a rejection group belongs
+    to no file)."""
+    messages = []
     for body in bodies:
         try:
-            message = json.loads(body)
+            messages.append(json.loads(body))
         except ValueError:
             continue
-        if isinstance(message, dict) and message.get("batch_id") and message.get("message_id"):
-            waiting[str(message["batch_id"])].add(str(message["message_id"]))
+    waiting: dict[str, set[str]] = defaultdict(set)
+    for order in dead_lettered_orders(messages):
+        waiting[order["batch_id"]].add(order["review_id"])
     return waiting
 
 
@@ -229,7 +258,10 @@ def _snapshot(local: EmbeddedAWS, batch_ids: list[str], finished: Collection[str
     return Snapshot(done, None if unknown else total, local.dead_letters.handed)
 
 
-def _print_table(outcomes: list[FileOutcome], items: int, dlq: int, out: TextIO) -> None:
+def _print_table(
+    outcomes: list[FileOutcome], items: int, dlq: tuple[int, int], out: TextIO
+) -> None:
+    """`dlq`: the orders dead-lettered, and the messages (rejection groups) that carried them."""
     headers = ("file", "batch id", "status", "total", "stored", "rejected", "time")
     rows = [
         (
@@ -271,7 +303,11 @@ def _print_table(outcomes: list[FileOutcome], items: int, dlq: int, out: TextIO)
                 f"{e['waiting']} waiting in the redrive queue{rest}",
                 file=out,
             )
-    print(f"orders table: {items} item(s); dead-letter queue: {dlq} message(s)", file=out)
+    print(
+        f"orders table: {items} item(s); dead-letter queue: {dlq[0]} order(s)"
+        f" in {dlq[1]} message(s)",
+        file=out,
+    )
 
 
 def _jsonl_file(path: Path) -> TextIO:
@@ -299,9 +335,10 @@ def _export(
     reviews = ReviewRecords(local.dynamodb, local.settings.reviews_table)
     reviewed = {r["review_id"]: r for o in outcomes for r in reviews.query(batch_id=o.batch_id)}
     with _jsonl_file(directory / "reviews.jsonl") as out:
-        for message in dlq:
-            review = reviewed.get(str(message.get("message_id")), {})
+        for message in dlq:  # one per order
+            review = reviewed.get(str(message["review_id"]), {})
             line = {
+                "review_id": message["review_id"],
                 "message_id": message.get("message_id"),
                 "OrderId": review.get("order_id") or message.get("order_id"),
                 "reason": message.get("reason"),

@@ -86,3 +86,11 @@ def inject_faults(client: Any, operation: str, rule: FaultRule) -> list[int]:
 @pytest.fixture
 def dynamodb_client(local: EmbeddedAWS) -> Any:
     return aws.dynamodb()
+
+
+def dlq_orders(local: EmbeddedAWS) -> list[dict[str, Any]]:
+    """Every order of the messages waiting in the DLQ (received and deleted), one entry each
+    (its group's `message_id`, `batch_id` and `source`, and its `review_id`)."""
+    from orderflow_cli.run import dead_lettered_orders
+
+    return dead_lettered_orders(local.drain_dlq())

@@ -1,17 +1,23 @@
 """Dead-lettering: every order that is not stored goes to the DLQ with its reasons.
 
-A message body is JSON: `message_id` (`<batch_id>:<row>`, the same on every delivery, so a
-consumer can process a redelivered or resent message once), `reason`, `errors`, the `order` as
-received, its `order_id` when known, `row`, `source` and `batch_id`. An order too large for one
-message travels as an excerpt, marked `order_truncated`: the reviewer then archives it and points
-to its row in the source file, which keeps the whole order.
+The rejected orders of one chunk travel together, as one rejection group: one message per chunk
+(the DLQ's cost is per request and per 64 KB, the reviewer's per message), split into parts
+only when the group is larger than an SQS message (256 KiB). A message body is JSON:
+`message_id` (`<batch_id>:<chunk>`, `:<part>` added to a part of a split group: the same on
+every send and delivery, so a consumer processes a redelivered or resent group once),
+`batch_id`, `chunk`, `group` (the group's name in its batch, `<chunk>` zero-padded, `-<part>`
+added), `part` and `parts` (a split group only), `source` (bucket and key of the file) and
+`rejections`: one entry per order, in row order, with its `row`, `order_id` when known,
+`reason`, `errors` and the `order` as received. An order too large for a message travels as an
+excerpt, marked `order_truncated`: the reviewer then archives it and points to its row in the
+source file, which keeps the whole order.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +33,7 @@ MAX_MESSAGE_BYTES = 256 * 1024  # SQS's classic limit, for one message and for o
 _BATCH_LIMIT = 10
 _SEND_ATTEMPTS = 4
 _ORDER_EXCERPT_CHARS = 4096
+_PART_FIELDS_BYTES = 64
 
 
 class DeadLetterUnavailable(Exception):
@@ -53,23 +60,67 @@ class Rejection:
         }
 
 
-def message_body(rejection: Rejection, *, batch_id: str, bucket: str, key: str) -> str:
-    body = {
-        "message_id": f"{batch_id}:{rejection.row}",
-        **rejection.summary(),
-        "order": rejection.order,
-        "source": {"bucket": bucket, "key": key},
+def group_messages(
+    rejections: Sequence[Rejection], *, batch_id: str, chunk: int, bucket: str, key: str
+) -> list[str]:
+    """The DLQ messages of one chunk's rejection group: one, or several parts when the group
+    is larger than an SQS message. The same rejections always give the same messages."""
+    if not rejections:
+        return []
+    envelope: dict[str, Any] = {
+        "message_id": group_message_id(batch_id, chunk),
         "batch_id": batch_id,
+        "chunk": chunk,
+        "group": group_id(chunk),
+        "source": {"bucket": bucket, "key": key},
     }
-    # ASCII JSON: SQS refuses some characters (and any lone surrogate) that JSON escapes carry.
-    text = json.dumps(body, default=str)
-    if len(text) <= MAX_MESSAGE_BYTES:
+    # What is left for the entries: the envelope, the part fields a split group adds
+    # (`:<part>`, "part", "parts") and the `"rejections": []` around them take the rest.
+    room = MAX_MESSAGE_BYTES - len(json.dumps(envelope)) - _PART_FIELDS_BYTES
+    entries = [_entry(r, room) for r in rejections]
+    parts: list[list[str]] = [[]]
+    size = 0
+    for entry in entries:
+        if parts[-1] and size + len(entry) + 2 > room:
+            parts.append([])
+            size = 0
+        parts[-1].append(entry)
+        size += len(entry) + 2  # ", " between entries
+    messages = []
+    for number, part in enumerate(parts, start=1):
+        head = dict(envelope)
+        if len(parts) > 1:
+            head["message_id"] = group_message_id(batch_id, chunk, number)
+            head["group"] = group_id(chunk, number)
+            head["part"], head["parts"] = number, len(parts)
+        # The entries are JSON already: append them as the last field (ASCII JSON: SQS refuses
+        # some characters, and any lone surrogate, that JSON escapes carry).
+        text = json.dumps(head)[:-1] + f', "rejections": [{", ".join(part)}]}}'
+        messages.append(text)
+    return messages
+
+
+def group_message_id(batch_id: str, chunk: int, part: int | None = None) -> str:
+    """`<batch_id>:<chunk>`, `:<part>` added when the group is split: stable on every send."""
+    return f"{batch_id}:{chunk}" + (f":{part}" if part is not None else "")
+
+
+def group_id(chunk: int, part: int | None = None) -> str:
+    """A group's name within its batch, zero-padded so that groups sort in row order."""
+    return f"{chunk:06d}" + (f"-{part:03d}" if part is not None else "")
+
+
+def _entry(rejection: Rejection, room: int) -> str:
+    """One rejected order as JSON; an order too large for a message keeps excerpts only (its
+    row points into the kept source file)."""
+    entry: dict[str, Any] = {**rejection.summary(), "order": rejection.order}
+    text = json.dumps(entry, default=str)
+    if len(text) <= room:
         return text
-    # An order too large for a message: keep excerpts; the row points into the kept source file.
-    body["order"] = _excerpt(rejection.order)
-    body["errors"] = [{**e, "value": _excerpt(e["value"])} for e in body["errors"]]
-    body["order_truncated"] = True
-    return json.dumps(body, default=str)
+    entry["order"] = _excerpt(rejection.order)
+    entry["errors"] = [{**e, "value": _excerpt(e["value"])} for e in entry["errors"]]
+    entry["order_truncated"] = True
+    return json.dumps(entry, default=str)
 
 
 def _excerpt(value: Any) -> Any:
@@ -92,13 +143,14 @@ class DeadLetterQueue:
         self._queue_url = queue_url
         self._sleep = sleep
 
-    def send(self, rejections: Iterable[Rejection], *, batch_id: str, bucket: str, key: str) -> int:
-        bodies = (message_body(r, batch_id=batch_id, bucket=bucket, key=key) for r in rejections)
-        sent = 0
+    def send(
+        self, rejections: Sequence[Rejection], *, batch_id: str, chunk: int, bucket: str, key: str
+    ) -> int:
+        """Sends the chunk's rejection group; returns how many orders it carries."""
+        bodies = group_messages(rejections, batch_id=batch_id, chunk=chunk, bucket=bucket, key=key)
         for batch in _batches(bodies):
             self._send_batch(batch)
-            sent += len(batch)
-        return sent
+        return len(rejections)
 
     def _send_batch(self, bodies: list[str]) -> None:
         pending = {str(i): body for i, body in enumerate(bodies)}

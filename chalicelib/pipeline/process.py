@@ -69,7 +69,7 @@ def process_chunk(
         rejection = _settle(record, task, store, outcomes)
         if rejection is not None:
             rejections.append(rejection)
-    dlq.send(rejections, batch_id=task.batch_id, bucket=task.bucket, key=task.key)
+    dlq.send(rejections, batch_id=task.batch_id, chunk=task.index, bucket=task.bucket, key=task.key)
     result = {
         "index": task.index,
         "status": "done",

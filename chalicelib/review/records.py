@@ -1,9 +1,23 @@
-"""Review records: one item per reviewed DLQ message in the reviews table, keyed by
-`review_id` (the message's `message_id`), with indexes by batch and by reason.
+"""Review records: one item per reviewed rejection group (one DLQ message) in the reviews table,
+read through a facade of one record per order.
+
+The table's key is `batch_id` (partition) and `group` (sort: the group's name in its batch, in
+row order), so the reviews of a batch are a Query of the table itself and the table has no
+index: a review costs the write units of one item, whatever its size, and nothing more. An item
+holds `message_id`, `created_at`, `reasons` and `rows` (sets: what a read filters on) and
+`orders`, a map from row to that order's review (`review_id` `<batch_id>:<row>`, `row`,
+`order_id`, `reason`, `decision`, `ended`, `why`, `changes`, `archive_key`, `redriven_to`).
+A group whose reviews would make an item larger than DynamoDB allows continues in items
+`<group>#2`, `<group>#3`, ... (the first says how many in `continued`), written before it: the
+group's own item, written last, is what says the group was reviewed.
+
+Callers see orders, as before the groups: `get`, `mark`, `page`, `every`, `query` and `count`
+take and give per-order records (the order's review with `batch_id` and `created_at`). By
+reason across batches is a Scan with a filter: an operator's query, never on the order path.
 
 Nothing read here is ever cut silently: `page` hands out at most `limit` records and an opaque
 cursor when there are more, `every` and `query` follow every page, and `count` counts every
-record (a pass over all of them that reads only `decision` and `ended`).
+record.
 """
 
 from __future__ import annotations
@@ -11,21 +25,26 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeSerializer
 
-from chalicelib.dynamo import now, plain_item, set_fields
+from chalicelib.dynamo import now, plain_item
+from chalicelib.pipeline.store import item_size
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-BY_BATCH = "by_batch"  # partition batch_id, sort review_id
-BY_REASON = "by_reason"  # partition reason, sort created_at
-_MAX_CURSOR = 4096  # characters: a cursor holds at most two key values of a few hundred bytes
+PARTITION_KEY, GROUP_KEY = "batch_id", "group"  # the table's key (infra/stack.yaml)
+_MAX_CURSOR = 4096  # characters: a cursor holds two key values of a few hundred bytes
 _MAX_KEY_BYTES = 1024  # DynamoDB's limit for a sort key value (and a bound for the others)
+_MAX_ROW = 2**53  # a row number a cursor may name (JSON's exact integers)
+# A group's reviews beyond this many bytes continue in more items (DynamoDB's limit is 400 KB).
+ITEM_BYTES = 350_000
+_ORDER_FIELDS = ("review_id", "row", "order_id", "reason", "decision", "ended", "why",
+                 "changes", "archive_key", "redriven_to")  # fmt: skip
 
 
 class InvalidCursor(ValueError):
@@ -41,51 +60,143 @@ class Page:
 
 
 @dataclass(frozen=True, slots=True)
-class _Query:
-    """One way of reading the table: a scan, or a query of one index for one value."""
+class _Read:
+    """One way of reading the table: a scan, or a query of one batch's groups."""
 
     operation: str  # scan | query
     request: dict[str, Any]
-    # The key attributes that place a record in this read's order, after the partition
-    # value the query already fixes: what a cursor carries.
-    position: tuple[str, ...]
-    partition: tuple[str, str] | None  # (attribute, value) of an index query
     scope: tuple[str | None, str | None]  # (batch_id, reason): what a cursor must belong to
+
+
+def review_id_of(batch_id: str, row: int) -> str:
+    return f"{batch_id}:{row}"
+
+
+def group_item(
+    *, batch_id: str, group: str, message_id: str, reviews: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """The plain item that records one group's reviews (`reviews`: per-order summaries)."""
+    orders = {
+        str(review["row"]): {
+            k: v for k, v in review.items() if k in _ORDER_FIELDS and v is not None
+        }
+        for review in reviews
+    }
+    return {
+        "batch_id": batch_id,
+        "group": group,
+        "message_id": message_id,
+        "created_at": now(),
+        "reasons": sorted({str(review["reason"]) for review in reviews}),
+        "rows": sorted(int(review["row"]) for review in reviews),
+        "orders": orders,
+    }
 
 
 class ReviewRecords:
     def __init__(self, client: DynamoDBClient, table: str, *, page_size: int | None = None) -> None:
         """`page_size`: items per DynamoDB request when reading many (None: DynamoDB's own
-        pages of up to 1 MB); small in tests, to make several requests of a few records."""
+        pages of up to 1 MB); small in tests, to make several requests of a few groups."""
         self._client = client
         self._table = table
         self._page_size = page_size
         self._serialize = TypeSerializer().serialize
 
-    def get(self, review_id: str) -> dict[str, Any] | None:
+    # -- groups: what the reviewer writes --------------------------------------------------
+    def get_group(self, batch_id: str, group: str) -> list[dict[str, Any]] | None:
+        """The per-order records of one group, None when it was never reviewed."""
         item = self._client.get_item(
-            TableName=self._table, Key={"review_id": {"S": review_id}}, ConsistentRead=True
+            TableName=self._table,
+            Key={"batch_id": {"S": batch_id}, "group": {"S": group}},
+            ConsistentRead=True,
         ).get("Item")
-        return plain_item(item) if item else None
+        if not item:
+            return None
+        first = plain_item(item)
+        orders = _orders_of(first)
+        for number in range(2, int(first.get("continued", 1)) + 1):
+            key = {"batch_id": {"S": batch_id}, "group": {"S": f"{group}#{number}"}}
+            more = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+            orders += _orders_of(plain_item(more["Item"]))
+        return orders
 
-    def put(self, record: dict[str, Any]) -> bool:
-        """Writes the record once; False when the review was already recorded."""
-        record = {**record, "created_at": now()}
-        item = {k: self._serialize(v) for k, v in record.items() if v is not None}
+    def put_group(
+        self, *, batch_id: str, group: str, message_id: str, reviews: Sequence[dict[str, Any]]
+    ) -> bool:
+        """Writes one group's record once; False when the group was already recorded."""
+        parts = self._parts(batch_id, group, message_id, reviews)
+        for number, more in enumerate(parts[1:], start=2):  # the same content each time
+            more["group"] = f"{group}#{number}"
+            self._client.put_item(TableName=self._table, Item=self.serialize(more))
+        first = parts[0]
+        if len(parts) > 1:
+            first["continued"] = len(parts)
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=item,
-                ConditionExpression="attribute_not_exists(review_id)",
+                Item=self.serialize(first),
+                ConditionExpression="attribute_not_exists(#g)",
+                ExpressionAttributeNames={"#g": "group"},
             )
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
 
+    def _parts(
+        self, batch_id: str, group: str, message_id: str, reviews: Sequence[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The group's item, or its items when one would be too large (in row order)."""
+        parts: list[list[dict[str, Any]]] = [[]]
+        size = 0
+        for review in reviews:
+            one = group_item(batch_id=batch_id, group=group, message_id=message_id,
+                             reviews=[review])  # fmt: skip
+            review_bytes = item_size(self.serialize(one))
+            if parts[-1] and size + review_bytes > ITEM_BYTES:
+                parts.append([])
+                size = 0
+            parts[-1].append(review)
+            size += review_bytes
+        return [
+            group_item(batch_id=batch_id, group=group, message_id=message_id, reviews=part)
+            for part in parts
+        ]
+
+    def serialize(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A plain group item as DynamoDB attribute values (sets for `reasons` and `rows`)."""
+        serialized = {
+            k: self._serialize(v) for k, v in item.items() if k not in {"reasons", "rows"}
+        }
+        serialized["reasons"] = {"SS": list(item["reasons"])}
+        serialized["rows"] = {"NS": [str(row) for row in item["rows"]]}
+        return serialized
+
+    # -- orders: what everyone else reads ---------------------------------------------------
+    def get(self, review_id: str) -> dict[str, Any] | None:
+        """One order's review (`<batch_id>:<row>`), None when there is none: a query of its
+        batch's groups, filtered on the group's rows (an operator's read)."""
+        found = self._find(review_id)
+        return found[1] if found else None
+
     def mark(self, review_id: str, **values: Any) -> None:
-        """Updates fields of a record (an operator's redrive)."""
-        key = {"review_id": {"S": review_id}}
-        set_fields(self._client, self._table, key, values, self._serialize)
+        """Sets fields of one order's review inside its group (an operator's redrive).
+        Raises KeyError when there is no such review."""
+        found = self._find(review_id)
+        if found is None:
+            raise KeyError(review_id)
+        group, record = found
+        names = {"#o": "orders", "#r": str(record["row"])}
+        names.update({f"#{i}": name for i, name in enumerate(values)})
+        self._client.update_item(
+            TableName=self._table,
+            Key={"batch_id": {"S": record["batch_id"]}, "group": {"S": group}},
+            UpdateExpression="SET " + ", ".join(f"#o.#r.#{i} = :{i}" for i in range(len(values))),
+            ConditionExpression="attribute_exists(#o.#r)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                f":{i}": self._serialize(v) for i, v in enumerate(values.values())
+            },
+        )
 
     def page(
         self,
@@ -96,34 +207,32 @@ class ReviewRecords:
         cursor: str | None = None,
     ) -> Page:
         """At most `limit` records of one batch, of one reason, or both (all when neither), in
-        the index's order, from where `cursor` left off. Raises InvalidCursor."""
+        the table's order (row order within a batch), from where `cursor` left off. Raises
+        InvalidCursor."""
         if limit < 1:
             raise ValueError("limit must be at least 1")
         read = self._read(batch_id, reason)
-        start = _decode(cursor, read) if cursor else None
-        items: list[dict[str, Any]] = []
-        while True:
-            # One record more than asked for tells whether another page follows.
-            wanted = limit + 1 - len(items)
-            request = {**read.request, "Limit": min(wanted, self._page_size or wanted)}
-            if start:
-                request["ExclusiveStartKey"] = start
-            response = self._call(read, request)
-            items += response["Items"]
-            start = response.get("LastEvaluatedKey")
-            if len(items) > limit or not start:
-                break
-        kept = [plain_item(item) for item in items[:limit]]
-        more = len(items) > limit
-        return Page(kept, _encode(kept[-1], read) if more else None)
+        before, after_row = _decode(cursor, read) if cursor else (None, None)
+        kept: list[dict[str, Any]] = []
+        last_before: dict[str, Any] | None = None  # the key before the last kept's group
+        for index, (previous, item) in enumerate(self._items(read, read.request, start=before)):
+            orders = _orders_of(item, reason)
+            if index == 0 and after_row is not None:  # the group the cursor stopped inside
+                orders = [o for o in orders if o["row"] > after_row]
+            for order in orders:
+                if len(kept) == limit:  # one more than asked for: another page follows
+                    return Page(kept, _encode(last_before, kept[-1]["row"], read))
+                kept.append(order)
+                last_before = previous
+        return Page(kept, None)
 
     def every(
         self, *, batch_id: str | None = None, reason: str | None = None
     ) -> Iterator[dict[str, Any]]:
         """Every record of one batch, of one reason, or both (all when neither), page by page."""
         read = self._read(batch_id, reason)
-        for items in self._pages(read, read.request):
-            yield from (plain_item(item) for item in items)
+        for _, item in self._items(read, read.request):
+            yield from _orders_of(item, reason)
 
     def query(
         self, *, batch_id: str | None = None, reason: str | None = None
@@ -134,76 +243,109 @@ class ReviewRecords:
         return sorted(records, key=lambda r: (r.get("batch_id", ""), r.get("row") or 0))
 
     def count(self, *, batch_id: str | None = None, reason: str | None = None) -> dict[str, int]:
-        """`{"repair:stored": 3, "archive:archived": 1}` over every matching record: a pass
-        over all of them that reads only `decision` and `ended`."""
-        read = self._read(batch_id, reason)
-        names = {**read.request.get("ExpressionAttributeNames", {}), "#d": "decision"}
-        names["#e"] = "ended"
-        request = {**read.request, "ProjectionExpression": "#d, #e"}
-        request["ExpressionAttributeNames"] = names
+        """`{"repair:stored": 3, "archive:archived": 1}` over every matching record."""
         counts: dict[str, int] = {}
-        for items in self._pages(read, request):
-            for item in items:
-                place = f"{item['decision']['S']}:{item['ended']['S']}"
-                counts[place] = counts.get(place, 0) + 1
+        for record in self.every(batch_id=batch_id, reason=reason):
+            place = f"{record['decision']}:{record['ended']}"
+            counts[place] = counts.get(place, 0) + 1
         return counts
 
-    def _pages(self, read: _Query, request: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
-        """The items of every page of `request`, following LastEvaluatedKey to the end."""
+    # -- reading -----------------------------------------------------------------------------
+    def _find(self, review_id: str) -> tuple[str, dict[str, Any]] | None:
+        batch_id, _, row_text = review_id.rpartition(":")
+        if not (batch_id and row_text.isascii() and row_text.isdigit() and len(row_text) < 16):
+            return None
+        row = int(row_text)
+        request = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#b = :b",
+            "FilterExpression": "contains(#rows, :row)",
+            "ExpressionAttributeNames": {"#b": "batch_id", "#rows": "rows"},
+            "ExpressionAttributeValues": {":b": {"S": batch_id}, ":row": {"N": str(row)}},
+            "ConsistentRead": True,
+        }
+        read = _Read("query", request, (batch_id, None))
+        for _, item in self._items(read, request):
+            for record in _orders_of(item):
+                if record["row"] == row:
+                    return str(item["group"]), record
+        return None
+
+    def _items(
+        self, read: _Read, request: dict[str, Any], start: dict[str, Any] | None = None
+    ) -> Iterator[tuple[dict[str, Any] | None, dict[str, Any]]]:
+        """Every item of the read from after `start` (a table key, as DynamoDB writes it), each
+        with the key of the item before it in the table's order (`start` for the first): where
+        a cursor restarts to read that item again."""
         if self._page_size:
             request = {**request, "Limit": self._page_size}
+        if start:
+            request = {**request, "ExclusiveStartKey": start}
+        previous = start
         while True:
             response = self._call(read, request)
-            yield response["Items"]
-            start = response.get("LastEvaluatedKey")
-            if not start:
+            for raw in response["Items"]:
+                yield previous, plain_item(raw)
+                previous = {PARTITION_KEY: raw[PARTITION_KEY], GROUP_KEY: raw[GROUP_KEY]}
+            last = response.get("LastEvaluatedKey")
+            if not last:
                 return
-            request = {**request, "ExclusiveStartKey": start}
+            # A filter may have dropped the page's last items: a restart there must skip them.
+            previous = last
+            request = {**request, "ExclusiveStartKey": last}
 
-    def _call(self, read: _Query, request: dict[str, Any]) -> Any:
+    def _call(self, read: _Read, request: dict[str, Any]) -> Any:
         if read.operation == "scan":
             return self._client.scan(**request)
         return self._client.query(**request)
 
-    def _read(self, batch_id: str | None, reason: str | None) -> _Query:
+    def _read(self, batch_id: str | None, reason: str | None) -> _Read:
         batch_id, reason = batch_id or None, reason or None
-        if batch_id is None and reason is None:
-            return _Query("scan", {"TableName": self._table}, ("review_id",), None, (None, None))
+        request: dict[str, Any] = {"TableName": self._table}
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        if reason:
+            request["FilterExpression"] = "contains(#reasons, :r)"
+            names["#reasons"] = "reasons"
+            values[":r"] = {"S": reason}
         if batch_id:
-            index, key, value = BY_BATCH, "batch_id", batch_id
-            position: tuple[str, ...] = ("review_id",)
-        else:
-            index, key, value = BY_REASON, "reason", str(reason)
-            position = ("created_at", "review_id")
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": index,
-            "KeyConditionExpression": "#k = :v",
-            "ExpressionAttributeNames": {"#k": key},
-            "ExpressionAttributeValues": {":v": {"S": value}},
-        }
-        if batch_id and reason:
-            request["FilterExpression"] = "#r = :r"
-            request["ExpressionAttributeNames"]["#r"] = "reason"
-            request["ExpressionAttributeValues"][":r"] = {"S": reason}
-        return _Query("query", request, position, (key, value), (batch_id, reason))
+            request["KeyConditionExpression"] = "#b = :b"
+            names["#b"] = "batch_id"
+            values[":b"] = {"S": batch_id}
+        if names:
+            request["ExpressionAttributeNames"] = names
+            request["ExpressionAttributeValues"] = values
+        return _Read("query" if batch_id else "scan", request, (batch_id, reason))
 
 
-# A cursor is base64url JSON: the query it belongs to (`b`, `r`) and the position (`k`, the
-# values of `_Query.position`) of the last record handed out. It is opaque to clients: only
-# `_decode` reads it, and checks every part, so that no cursor can make DynamoDB refuse a
-# request (an error there would be a 500, not a 400).
+def _orders_of(item: dict[str, Any], reason: str | None = None) -> list[dict[str, Any]]:
+    """The per-order records of a group item, in row order (of one reason, when given)."""
+    orders = item.get("orders") or {}
+    records = [
+        {**order, "batch_id": item["batch_id"], "created_at": item.get("created_at")}
+        for order in orders.values()
+        if reason is None or order.get("reason") == reason
+    ]
+    return sorted(records, key=lambda r: int(r["row"]))
 
 
-def _encode(last: dict[str, Any], read: _Query) -> str:
+# A cursor is base64url JSON: the query it belongs to (`b`, `r`), the table key (`k`: batch_id
+# and group, or null for the start) of the item before the group of the last record handed
+# out, and that record's row (`o`). It is opaque to clients: only `_decode` reads it, and checks
+# every part, so that no cursor can make DynamoDB refuse a request (an error there would be a
+# 500, not a 400).
+
+
+def _encode(before: dict[str, Any] | None, row: int, read: _Read) -> str:
     batch_id, reason = read.scope
-    document = {"b": batch_id, "r": reason, "k": [str(last[name]) for name in read.position]}
+    key = [str(before[PARTITION_KEY]["S"]), str(before[GROUP_KEY]["S"])] if before else None
+    document = {"b": batch_id, "r": reason, "k": key, "o": int(row)}
     text = json.dumps(document, separators=(",", ":"), ensure_ascii=True)
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, read: _Query) -> dict[str, Any]:
-    """The ExclusiveStartKey a cursor stands for; InvalidCursor for anything else."""
+def _decode(cursor: str, read: _Read) -> tuple[dict[str, Any] | None, int]:
+    """The ExclusiveStartKey and the row a cursor stands for; InvalidCursor for anything else."""
     if len(cursor) > _MAX_CURSOR:
         raise InvalidCursor("the cursor is not one this API handed out")
     try:
@@ -211,22 +353,21 @@ def _decode(cursor: str, read: _Query) -> dict[str, Any]:
         document = json.loads(raw.decode())
     except (ValueError, binascii.Error, UnicodeError) as error:
         raise InvalidCursor("the cursor is not one this API handed out") from error
-    if not isinstance(document, dict) or set(document) != {"b", "r", "k"}:
+    if not isinstance(document, dict) or set(document) != {"b", "r", "k", "o"}:
         raise InvalidCursor("the cursor is not one this API handed out")
     if [document["b"], document["r"]] != list(read.scope):
         raise InvalidCursor("the cursor belongs to another query (other batch_id or reason)")
-    values = document["k"]
-    if not (
-        isinstance(values, list)
-        and len(values) == len(read.position)
-        and all(_key_value(v) for v in values)
-    ):
+    row, key = document["o"], document["k"]
+    if not (isinstance(row, int) and not isinstance(row, bool) and 0 <= row < _MAX_ROW):
         raise InvalidCursor("the cursor is not one this API handed out")
-    key = {name: {"S": value} for name, value in zip(read.position, values, strict=True)}
-    if read.partition is not None:
-        name, value = read.partition
-        key[name] = {"S": value}
-    return key
+    if key is None:
+        return None, row
+    if not (isinstance(key, list) and len(key) == 2 and all(_key_value(v) for v in key)):
+        raise InvalidCursor("the cursor is not one this API handed out")
+    batch_id, _ = read.scope
+    if batch_id is not None and key[0] != batch_id:
+        raise InvalidCursor("the cursor belongs to another query (other batch_id or reason)")
+    return {PARTITION_KEY: {"S": key[0]}, GROUP_KEY: {"S": key[1]}}, row
 
 
 def _key_value(value: Any) -> bool:

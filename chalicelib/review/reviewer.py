@@ -1,19 +1,25 @@
 """The DLQ reviewer: for each dead-lettered order, decide retry, repair or archive, and act.
 
+A DLQ message is a rejection group (the rejected orders of one chunk, `deadletter.py`); the
+reviewer takes each order of the group in turn:
+
 - `retry`: the order failed for a transient reason (`store_failed`): store it again, with the
   pipeline's conflict rules.
 - `repair`: the order is invalid for a reason a rule of `repair.py` mends: mend it, record the
   original and every change, validate it again and store it.
-- `archive`: everything else: the message, its reasons and the original order go to the
-  archive prefix in S3, and a review record (queryable by batch and by reason) waits for a person.
-  A message that carries only an excerpt of its order (`order_truncated`: the order was larger
-  than an SQS message) is archived at once, whatever its reason: the excerpt is not the order,
-  so it is never validated, mended or stored; the why points to the row of the source file.
+- `archive`: everything else waits for a person: its entry, reasons and original order go to
+  the group's one archive object in S3 (`<archive prefix><batch_id>/<group>.json`).
+  An order that travels only as an excerpt (`order_truncated`: it was larger than an SQS
+  message) is archived at once, whatever its reason: the excerpt is not the order, so it is
+  never validated, mended or stored; the why points to the row of the source file.
 
-Every message ends with one review record keyed by its `message_id`; a message delivered again
-finds its record and does nothing (SQS delivers at least once). A retry that fails again raises
-`TryAgainLater`: the message goes back to the queue, and after the queue's maxReceiveCount to
-its redrive queue, so nothing loops for ever and nothing is lost.
+Every group ends with one review record (`records.py`) holding one review per order, keyed by
+its batch and group: a group delivered again finds its record (one read) and does nothing (SQS
+delivers at least once). A retry that fails again raises `TryAgainLater` before the archive and
+the record are written: the whole message goes back to the queue, and after the queue's
+maxReceiveCount to its redrive queue, so nothing loops for ever and nothing is lost. What the
+group did before that is done again on the next delivery and changes nothing: stores are
+conditional puts (the same content is `unchanged`).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.orders.validation import ValidOrder, validate_order
 from chalicelib.pipeline.store import OrderStore, StoreOutcome
-from chalicelib.review.records import ReviewRecords
+from chalicelib.review.records import ReviewRecords, review_id_of
 from chalicelib.review.repair import Change, repair
 
 if TYPE_CHECKING:
@@ -42,7 +48,7 @@ class TryAgainLater(Exception):
 class Review:
     """What happened to one dead-lettered order."""
 
-    message_id: str
+    message_id: str  # the order's review id, `<batch_id>:<row>`
     batch_id: str
     row: int | None
     order_id: str | None
@@ -69,23 +75,32 @@ class Review:
 
 
 class Archive:
-    """Archived messages in S3: `<archive prefix><batch_id>/<row or id>.json`."""
+    """Archived orders in S3: one object per group, `<archive prefix><batch_id>/<group>.json`,
+    holding `batch_id`, `group`, `message_id`, `source` and `orders`: review id -> the order's
+    entry as dead-lettered (`order`, `reason`, `errors`, ...) with `decision`, `why` and the
+    `attempted_changes` of a repair that did not make it valid."""
 
     def __init__(self, client: S3Client, bucket: str, prefix: str) -> None:
         self._client = client
         self._bucket = bucket
         self._prefix = prefix
 
-    def put(self, body: dict[str, Any], review: Review) -> str:
-        name = review.row if review.row is not None else review.message_id.replace(":", "-")
-        key = f"{self._prefix}{review.batch_id}/{name}.json"
-        document: dict[str, Any] = {
-            "message": body,
-            "decision": review.decision,
-            "why": review.why,
+    def put(self, body: dict[str, Any], archived: list[tuple[dict[str, Any], Review]]) -> str:
+        """Writes the archived entries of one group (`body`: its DLQ message) as one object."""
+        key = f"{self._prefix}{body['batch_id']}/{body['group']}.json"
+        orders: dict[str, Any] = {}
+        for entry, review in archived:
+            document = {**entry, "decision": review.decision, "why": review.why}
+            if review.changes:
+                document["attempted_changes"] = [c.to_dict() for c in review.changes]
+            orders[review.message_id] = document
+        document = {
+            "batch_id": body["batch_id"],
+            "group": body["group"],
+            "message_id": body["message_id"],
+            "source": body.get("source"),
+            "orders": orders,
         }
-        if review.changes:
-            document["attempted_changes"] = [c.to_dict() for c in review.changes]
         self._client.put_object(
             Bucket=self._bucket, Key=key, Body=json.dumps(document).encode(),
             ContentType="application/json",
@@ -93,9 +108,14 @@ class Archive:
         return key
 
     def get(self, key: str) -> dict[str, Any]:
+        """A group's archive object (`orders`: review id -> archived entry)."""
         body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"].read()
         document: dict[str, Any] = json.loads(body)
         return document
+
+    def order(self, key: str, review_id: str) -> Any:
+        """The order, as dead-lettered, of one archived review. Raises KeyError."""
+        return self.get(key)["orders"][review_id]["order"]
 
 
 class Reviewer:
@@ -104,44 +124,59 @@ class Reviewer:
         self._archive = archive
         self._records = records
 
-    def review(self, body: dict[str, Any]) -> Review:
-        """Decides and acts on one DLQ message body; the same message twice acts once."""
-        message_id = str(body["message_id"])
-        done = self._records.get(message_id)
+    def review(self, body: dict[str, Any]) -> list[Review]:
+        """Decides and acts on one DLQ message (a rejection group); the same message twice
+        acts once."""
+        batch_id, group = str(body["batch_id"]), str(body["group"])
+        done = self._records.get_group(batch_id, group)
         if done is not None:
-            return _from_record(done)
+            return [_from_record(record) for record in done]
+        reviews = [(entry, self._review(entry, body)) for entry in body["rejections"]]
+        archived = [(entry, review) for entry, review in reviews if review.ended == ARCHIVED]
+        if archived:
+            key = self._archive.put(body, archived)
+            for _, review in archived:
+                review.archive_key = key
+        self._records.put_group(
+            batch_id=batch_id,
+            group=group,
+            message_id=str(body["message_id"]),
+            reviews=[review.to_record() for _, review in reviews],
+        )
+        return [review for _, review in reviews]
+
+    def _review(self, entry: dict[str, Any], body: dict[str, Any]) -> Review:
+        """Decides and acts on one order of the group (stores it, or leaves it to archive)."""
+        batch_id = str(body["batch_id"])
         review = Review(
-            message_id=message_id,
-            batch_id=str(body["batch_id"]),
-            row=body.get("row"),
-            order_id=body.get("order_id"),
-            reason=str(body["reason"]),
+            message_id=review_id_of(batch_id, int(entry["row"])),
+            batch_id=batch_id,
+            row=int(entry["row"]),
+            order_id=entry.get("order_id"),
+            reason=str(entry["reason"]),
             decision=ARCHIVE,
             ended=ARCHIVED,
         )
-        if body.get("order_truncated"):
-            review.why = _truncated_why(body)
+        if entry.get("order_truncated"):
+            review.why = _truncated_why(entry, body)
         elif review.reason == "store_failed":
-            self._retry(body, review)
+            self._retry(entry, review)
         elif review.reason == "invalid":
-            self._repair(body, review)
+            self._repair(entry, review)
         else:
             review.why = f"a {review.reason} needs a person"
-        if review.ended == ARCHIVED:
-            review.archive_key = self._archive.put(body, review)
-        self._records.put(review.to_record())
         return review
 
-    def _retry(self, body: dict[str, Any], review: Review) -> None:
+    def _retry(self, entry: dict[str, Any], review: Review) -> None:
         review.decision = RETRY
-        checked = validate_order(body.get("order"))
+        checked = validate_order(entry.get("order"))
         if not isinstance(checked, ValidOrder):
             review.why = "the order is no longer valid"
             return
-        self._store_order(checked, body, review)
+        self._store_order(checked, entry, review)
 
-    def _repair(self, body: dict[str, Any], review: Review) -> None:
-        mended, changes = repair(body.get("order"))
+    def _repair(self, entry: dict[str, Any], review: Review) -> None:
+        mended, changes = repair(entry.get("order"))
         if not changes:
             review.why = "no repair rule applies"
             return
@@ -153,10 +188,10 @@ class Reviewer:
             return
         review.decision = REPAIR
         review.order_id = checked.order_id
-        self._store_order(checked, body, review)
+        self._store_order(checked, entry, review)
 
-    def _store_order(self, order: ValidOrder, body: dict[str, Any], review: Review) -> None:
-        result = self._store.put(order, batch_id=review.batch_id, row=int(body.get("row") or 0))
+    def _store_order(self, order: ValidOrder, entry: dict[str, Any], review: Review) -> None:
+        result = self._store.put(order, batch_id=review.batch_id, row=int(entry.get("row") or 0))
         if result.outcome is StoreOutcome.STORED:
             review.ended = STORED
         elif result.outcome is StoreOutcome.UNCHANGED:
@@ -168,12 +203,12 @@ class Reviewer:
             review.why = result.detail
 
 
-def _truncated_why(body: dict[str, Any]) -> str:
+def _truncated_why(entry: dict[str, Any], body: dict[str, Any]) -> str:
     source = body.get("source")
     where = f" s3://{source.get('bucket')}/{source.get('key')}" if isinstance(source, dict) else ""
     return (
         "the order was too large to carry in a message; it is in the source file"
-        f"{where} at row {body.get('row')}"
+        f"{where} at row {entry.get('row')}"
     )
 
 

@@ -40,7 +40,7 @@ from chalicelib.pipeline import definition
 from chalicelib.pipeline import events as completion
 from chalicelib.pipeline.batches import BatchRecords
 from chalicelib.pipeline.trigger import execution_arn, source_for
-from chalicelib.review.records import BY_BATCH, BY_REASON
+from chalicelib.review.records import GROUP_KEY, PARTITION_KEY
 from chalicelib.settings import Settings, get_settings
 from orderflow_cli.emulator.cloudformation import (
     TEMPLATE_PATH,
@@ -289,30 +289,16 @@ class EmbeddedAWS:
         )
 
     def _create_reviews_table(self, name: str) -> None:
+        """One item per reviewed rejection group: a batch's reviews are a Query of the table."""
         self.dynamodb.create_table(
             TableName=name,
-            KeySchema=[{"AttributeName": "review_id", "KeyType": "HASH"}],
+            KeySchema=[
+                {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+                {"AttributeName": GROUP_KEY, "KeyType": "RANGE"},
+            ],
             AttributeDefinitions=[
                 {"AttributeName": attribute, "AttributeType": "S"}
-                for attribute in ("review_id", "batch_id", "reason", "created_at")
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": BY_BATCH,
-                    "KeySchema": [
-                        {"AttributeName": "batch_id", "KeyType": "HASH"},
-                        {"AttributeName": "review_id", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                },
-                {
-                    "IndexName": BY_REASON,
-                    "KeySchema": [
-                        {"AttributeName": "reason", "KeyType": "HASH"},
-                        {"AttributeName": "created_at", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                },
+                for attribute in (PARTITION_KEY, GROUP_KEY)
             ],
             BillingMode="PAY_PER_REQUEST",
         )

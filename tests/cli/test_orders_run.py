@@ -34,7 +34,8 @@ def test_run_json_reports_every_file_and_where_every_order_went(
     assert "file.invalid_json" not in (batches["broken.json"]["error"] or "")  # a sentence
     assert "JSON" in batches["broken.json"]["error"]
     assert document["table_items"] == 5
-    assert document["dlq_messages"] == 6
+    assert document["dlq_orders"] == 6
+    assert document["dlq_messages"] == 2  # one rejection group per chunk: mixed.json, orders.csv
     out = tmp_path / "out"
     items = [json.loads(line) for line in (out / "orders.jsonl").read_text().splitlines()]
     dlq = [json.loads(line) for line in (out / "dlq.jsonl").read_text().splitlines()]
@@ -42,6 +43,7 @@ def test_run_json_reports_every_file_and_where_every_order_went(
     assert sorted(i["OrderId"] for i in items) == ["1", "1001", "1002", "2001", "2002"]
     assert len(dlq) == 6
     assert all(m["reason"] == "invalid" for m in dlq)
+    assert len({m["review_id"] for m in dlq}) == 6  # one line per order, not per message
     assert len(batch_lines) == 4
     mixed = batches["mixed.json"]["batch_id"]
     report = [json.loads(line) for line in (out / "reports" / f"{mixed}.jsonl").open()]
@@ -49,6 +51,7 @@ def test_run_json_reports_every_file_and_where_every_order_went(
     assert (out / "reports" / f"{mixed}.csv").read_text().startswith("OrderId,item-id")
     reviews = [json.loads(line) for line in (out / "reviews.jsonl").read_text().splitlines()]
     assert len(reviews) == 6
+    assert {r["review_id"] for r in reviews} == {m["review_id"] for m in dlq}
     assert {(r["decision"], r["ended"]) for r in reviews} == {("archive", "archived")}
     assert batches["mixed.json"]["ended"] == {
         "stored": 2, "retried": 0, "repaired": 0, "archived": 4, "waiting": 0,
@@ -63,7 +66,7 @@ def test_run_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "batch id" in out
     assert "succeeded" in out
-    assert "orders table: 2 item(s); dead-letter queue: 4 message(s)" in out
+    assert "orders table: 2 item(s); dead-letter queue: 4 order(s) in 1 message(s)" in out
     assert "samples/mixed.json: first rejections" in out.replace("\\", "/")
     assert "row      5  1005                 qty.not_positive_integer" in out
 

@@ -66,13 +66,14 @@ def test_orders_the_reviewer_cannot_store_wait_in_the_redrive_queue(
     assert main(["run", str(path)]) == 0
     table = capsys.readouterr().out
 
-    # then the two the reviewer kept failing on are waiting, the rest ended where they did
+    # then the four rejections of the chunk, one group, wait in the redrive queue together
+    # (a store failure sends the whole group back), the rest ended where they did
     assert (batch["stored"], batch["rejected"]) == (3, 4)
     assert batch["ended"] == {
-        "stored": 3, "retried": 0, "repaired": 0, "archived": 2, "waiting": 2,
+        "stored": 3, "retried": 0, "repaired": 0, "archived": 0, "waiting": 4,
     }  # fmt: skip
     assert sum(batch["ended"].values()) == batch["total"] == 7
-    assert "2 archived for review, 2 waiting in the redrive queue" in table
+    assert "0 archived for review, 4 waiting in the redrive queue" in table
 
 
 def test_rejections_that_never_reached_the_dlq_are_not_called_waiting(

@@ -10,7 +10,7 @@ from typing import Any
 
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 from orderflow_cli.run import _export
-from tests.conftest import order, run, stored_items
+from tests.conftest import dlq_orders, order, run, stored_items
 
 
 def _text(order_id: str, **extra: str) -> str:
@@ -27,7 +27,7 @@ def _deep(levels: int) -> str:
 
 
 def _messages_by_row(local: EmbeddedAWS) -> dict[int, dict[str, Any]]:
-    return {message["row"]: message for message in local.drain_dlq()}
+    return {message["row"]: message for message in dlq_orders(local)}
 
 
 def test_a_lone_surrogate_and_a_deep_order_leave_their_28_neighbours_alone(
@@ -61,7 +61,7 @@ def test_a_lone_surrogate_and_a_deep_order_leave_their_28_neighbours_alone(
     for row in (7, 19):
         assert messages[row]["reason"] == "invalid"
         assert messages[row]["order"] == texts[row - 1]
-        assert messages[row]["message_id"] == f"{batch['batch_id']}:{row}"
+        assert messages[row]["review_id"] == f"{batch['batch_id']}:{row}"
 
 
 def test_orders_once_collapsed_into_one_are_each_rejected_and_nothing_becomes_a_question_mark(
@@ -106,7 +106,8 @@ def test_export_writes_text_that_is_not_valid_unicode_as_json_escapes(
 ) -> None:
     # given what the tables and the DLQ could hold from elsewhere: text with lone surrogates
     items = [{"OrderId": "x-\udfff", "name": "Ana Núñez"}]
-    dlq = [{"message_id": "b:1", "order": {"OrderId": "x-\ud800"}, "reason": "invalid"}]
+    dlq = [{"review_id": "b:1", "message_id": "b:0", "order": {"OrderId": "x-\ud800"},
+            "reason": "invalid"}]  # fmt: skip
 
     # when orders run --export writes them
     _export(local, tmp_path, items, dlq, [])

@@ -103,9 +103,10 @@ def test_writes_that_keep_failing_end_in_the_dlq(local: EmbeddedAWS, tmp_path: P
     assert batch["rejected_by_reason"] == {"store_failed": 1}
     assert len(calls) == 4  # the first try and 3 retries
     (message,) = local.drain_dlq()
-    assert message["reason"] == "store_failed"
-    assert "ThrottlingException" in message["errors"][0]["message"]
-    assert message["order"]["order-info"]["OrderId"] == "a"
+    (rejection,) = message["rejections"]
+    assert rejection["reason"] == "store_failed"
+    assert "ThrottlingException" in rejection["errors"][0]["message"]
+    assert rejection["order"]["order-info"]["OrderId"] == "a"
 
 
 def test_errors_that_are_not_transient_are_not_retried(local: EmbeddedAWS, tmp_path: Path) -> None:
@@ -129,7 +130,7 @@ def test_a_dlq_outage_is_retried_and_loses_nothing(local: EmbeddedAWS, tmp_path:
     assert (batch["stored"], batch["rejected"]) == (1, 1)
     assert len(calls) == 5
     (message,) = local.drain_dlq()
-    assert message["order_id"] == "bad"
+    assert [r["order_id"] for r in message["rejections"]] == ["bad"]
 
 
 def test_a_dlq_outage_longer_than_a_chunks_retries_is_outlasted_by_record_batch(
@@ -154,7 +155,7 @@ def test_a_dlq_outage_longer_than_a_chunks_retries_is_outlasted_by_record_batch(
     )
     assert len(calls) > 20
     (message,) = local.drain_dlq()
-    assert message["order_id"] == "bad"
+    assert [r["order_id"] for r in message["rejections"]] == ["bad"]
 
 
 def test_a_chunk_that_cannot_finish_fails_the_batch_and_says_how_many(

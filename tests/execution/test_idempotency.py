@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from orderflow_cli.emulator.runtime import EmbeddedAWS
-from tests.conftest import order, run, stored_items, write_orders
+from tests.conftest import dlq_orders, order, run, stored_items, write_orders
 
 
 def test_a_repeated_s3_event_processes_nothing_twice(local: EmbeddedAWS, tmp_path: Path) -> None:
@@ -26,7 +26,7 @@ def test_a_repeated_s3_event_processes_nothing_twice(local: EmbeddedAWS, tmp_pat
     assert again == first  # same object version: same batch id, same execution
     executions = local.sfn.list_executions(stateMachineArn=local.settings.state_machine_arn)
     assert len(executions["executions"]) == 1
-    assert len(local.drain_dlq()) == 1
+    assert len(dlq_orders(local)) == 1
 
 
 def test_the_same_file_uploaded_again_is_a_new_batch_of_no_ops(
@@ -54,7 +54,7 @@ def test_the_same_orders_in_another_file_are_no_ops(local: EmbeddedAWS, tmp_path
     items = stored_items(local)
     assert len(items) == 2
     assert items["s-1"]["batch_id"] == first["batch_id"]  # never rewritten
-    assert local.drain_dlq() == []
+    assert dlq_orders(local) == []
 
 
 def test_a_conflicting_order_id_in_one_file_is_dead_lettered(
@@ -67,7 +67,7 @@ def test_a_conflicting_order_id_in_one_file_is_dead_lettered(
     assert (batch["stored"], batch["rejected"]) == (2, 1)
     assert batch["rejected_by_reason"] == {"conflict": 1}
     assert stored_items(local)["c-1"]["order-info"]["qty"] == 1
-    (message,) = local.drain_dlq()
+    (message,) = dlq_orders(local)
     assert (message["row"], message["reason"]) == (3, "conflict")
     assert message["errors"][0]["code"] == "OrderId.conflict"
 
@@ -84,7 +84,7 @@ def test_two_files_at_once_with_one_order_id_store_exactly_one(
 
     items = stored_items(local)
     assert len(items) == 17
-    conflicts = local.drain_dlq()
+    conflicts = dlq_orders(local)
     assert [m["reason"] for m in conflicts] == ["conflict"]
     loser = conflicts[0]
     winner_batch = items["shared"]["batch_id"]

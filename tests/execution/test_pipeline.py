@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from orderflow_cli.emulator.runtime import EmbeddedAWS
-from tests.conftest import SAMPLES, order, run, stored_items, write_orders
+from tests.conftest import SAMPLES, dlq_orders, order, run, stored_items, write_orders
 
 
 def dlq_by_row(local: EmbeddedAWS) -> dict[int, dict[str, Any]]:
-    return {m["row"]: m for m in local.drain_dlq()}
+    return {m["row"]: m for m in dlq_orders(local)}
 
 
 def test_seed_example_is_stored_normalised(local: EmbeddedAWS) -> None:
@@ -23,7 +23,7 @@ def test_seed_example_is_stored_normalised(local: EmbeddedAWS) -> None:
     assert item["order-info"]["qty"] == 1
     assert item["contact-info"]["email"] == "foobar@test.com"
     assert item["batch_id"] == batch["batch_id"]
-    assert local.drain_dlq() == []
+    assert dlq_orders(local) == []
 
 
 def test_mixed_file_stores_valid_and_dead_letters_invalid_with_reasons(local: EmbeddedAWS) -> None:
@@ -81,7 +81,7 @@ def test_bad_lines_of_json_lines_do_not_sink_their_neighbours(
     (batch,) = run(local, path)
 
     assert (batch["total"], batch["stored"], batch["rejected"]) == (3, 2, 1)
-    (message,) = local.drain_dlq()
+    (message,) = dlq_orders(local)
     assert message["row"] == 2
     assert message["errors"][0]["code"] == "row.invalid_json"
     assert message["order"] == "{not json"

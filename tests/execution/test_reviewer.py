@@ -1,4 +1,5 @@
-"""The DLQ reviewer, fed by the emulated event source mapping: retry, repair, archive."""
+"""The DLQ reviewer, fed by the emulated event source mapping: retry, repair, archive, one
+rejection group (one message) at a time."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from chalicelib import aws
+from chalicelib.orders.validation import ValidOrder
+from chalicelib.pipeline.store import OrderStore, StoreOutcome, StoreResult
 from chalicelib.review.records import ReviewRecords
 from orderflow_cli.emulator.runtime import DLQ_MAX_RECEIVES, EmbeddedAWS
 from tests.conftest import inject_faults, order, run, stored_items, write_orders
@@ -22,6 +27,13 @@ def by_order(local: EmbeddedAWS, batch_id: str) -> dict[str, dict[str, Any]]:
 
 def redrive_bodies(local: EmbeddedAWS) -> list[str]:
     return local._drain(local.redrive_queue_url)
+
+
+def archived_entry(local: EmbeddedAWS, record: dict[str, Any]) -> dict[str, Any]:
+    """The archive object's entry of one review (the object holds its group's orders)."""
+    body = local.s3.get_object(Bucket=local.settings.bucket, Key=record["archive_key"])["Body"]
+    entry: dict[str, Any] = json.loads(body.read())["orders"][record["review_id"]]
+    return entry
 
 
 def test_each_decision_path_ends_each_order_in_one_place(
@@ -40,7 +52,7 @@ def test_each_decision_path_ends_each_order_in_one_place(
     (batch,) = run(local, write_orders(tmp_path / "r.json", orders))
     assert (batch["stored"], batch["rejected"]) == (1, 5)
 
-    assert local.dead_letters.settle() == 5
+    assert local.dead_letters.settle() == 2  # one group per chunk of three
 
     ended = {k: (r["decision"], r["ended"]) for k, r in by_order(local, batch["batch_id"]).items()}
     assert ended == {
@@ -55,11 +67,7 @@ def test_each_decision_path_ends_each_order_in_one_place(
     assert items["7002"]["order-info"]["qty"] == 2
     assert items["7003"]["contact-info"]["email"] == "someone@example.com"
     conflict = by_order(local, batch["batch_id"])["7000"]
-    lost = json.loads(
-        local.s3.get_object(Bucket=local.settings.bucket, Key=conflict["archive_key"])[
-            "Body"
-        ].read()
-    )["message"]["order"]["order-info"]["qty"]
+    lost = archived_entry(local, conflict)["order"]["order-info"]["qty"]
     # chunks run concurrently: either may have been first, and the other is never written
     assert {items["7000"]["order-info"]["qty"], int(lost)} == {1, 9}
     repaired = by_order(local, batch["batch_id"])["7001"]
@@ -68,13 +76,10 @@ def test_each_decision_path_ends_each_order_in_one_place(
          "after": "7001"}
     ]  # fmt: skip
     archived = by_order(local, batch["batch_id"])["7004"]
-    kept = json.loads(
-        local.s3.get_object(Bucket=local.settings.bucket, Key=archived["archive_key"])[
-            "Body"
-        ].read()
-    )
-    assert kept["message"]["order"]["order-info"]["qty"] == "three"
-    assert kept["message"]["errors"][0]["code"] == "qty.not_positive_integer"
+    kept = archived_entry(local, archived)
+    assert kept["order"]["order-info"]["qty"] == "three"
+    assert kept["errors"][0]["code"] == "qty.not_positive_integer"
+    assert kept["decision"] == "archive"
     assert [r["order_id"] for r in reviews(local).query(reason="conflict")] == ["7000"]
     assert local._drain(local.settings.dlq_url) == []
 
@@ -105,7 +110,7 @@ def test_a_retry_that_keeps_failing_ends_in_the_redrive_queue(
 
     assert handed == DLQ_MAX_RECEIVES  # delivered again after each failure, then moved aside
     (kept,) = redrive_bodies(local)
-    assert json.loads(kept)["order_id"] == "8101"
+    assert [e["order_id"] for e in json.loads(kept)["rejections"]] == ["8101"]
     assert reviews(local).query() == []
 
 
@@ -158,18 +163,18 @@ def test_an_order_too_large_for_dynamodb_is_rejected_invalid_and_archived_with_i
         "the order was too large to carry in a message; it is in the source file"
         f" s3://{local.settings.bucket}/incoming/big.json at row 2"
     )
-    archived = local.s3.get_object(Bucket=local.settings.bucket, Key=record["archive_key"])
-    message = json.loads(archived["Body"].read())["message"]
-    assert message["order_truncated"] is True
-    assert [e["code"] for e in message["errors"]] == ["order.too_large"]
+    entry = archived_entry(local, record)
+    assert entry["order_truncated"] is True
+    assert [e["code"] for e in entry["errors"]] == ["order.too_large"]
     assert sorted(stored_items(local)) == ["9900", "9902"]
 
 
 def test_a_truncated_store_failed_message_is_archived_not_retried(local: EmbeddedAWS) -> None:
     # given a store_failed message that carries only an excerpt of its order
     body = json.loads(_message("9600"))
-    body.update(reason="store_failed", order='{"order-info": {"OrderId": "9600", "item', row=7)
-    body["order_truncated"] = True
+    entry = body["rejections"][0]
+    entry.update(reason="store_failed", order='{"order-info": {"OrderId": "9600", "item', row=7)
+    entry["order_truncated"] = True
     local.sqs.send_message(QueueUrl=local.settings.dlq_url, MessageBody=json.dumps(body))
 
     local.dead_letters.settle()
@@ -182,17 +187,108 @@ def test_a_truncated_store_failed_message_is_archived_not_retried(local: Embedde
     assert stored_items(local) == {}
 
 
-def _message(order_id: str, **fields: Any) -> str:
-    sent = order(order_id, **fields)
+def _entry(order_id: str, reason: str = "invalid", **fields: Any) -> dict[str, Any]:
+    return {
+        "row": int(order_id),
+        "order_id": order_id,
+        "reason": reason,
+        "errors": [{"field": "order", "code": "x", "message": "x", "value": None}],
+        "order": order(order_id, **fields),
+    }
+
+
+def _group(chunk: int, entries: list[dict[str, Any]], batch_id: str = "b-manual") -> str:
+    """A DLQ message as the pipeline sends it: the rejection group of one chunk."""
     return json.dumps(
         {
-            "message_id": f"b-manual:{order_id}",
-            "reason": "invalid",
-            "errors": [{"field": "order", "code": "x", "message": "x", "value": None}],
-            "order": sent,
-            "order_id": order_id,
-            "row": int(order_id),
+            "message_id": f"{batch_id}:{chunk}",
+            "batch_id": batch_id,
+            "chunk": chunk,
+            "group": f"{chunk:06d}",
             "source": {"bucket": "b", "key": "k"},
-            "batch_id": "b-manual",
+            "rejections": entries,
         }
     )
+
+
+def _message(order_id: str, **fields: Any) -> str:
+    """A group of one order (its own chunk: the OrderId as a number)."""
+    return _group(int(order_id), [_entry(order_id, **fields)])
+
+
+# --- groups -----------------------------------------------------------------------------------
+
+
+def test_a_group_is_one_read_one_archive_object_and_one_review_write(local: EmbeddedAWS) -> None:
+    # given one group of five orders: two repairable, three that wait for a person
+    entries = [_entry("9701", qty="2.0"), _entry("9702", qty="three"), _entry("9703", qty="0")]
+    entries += [_entry("9704", email="<a@example.com>"), _entry("9705", reason="conflict")]
+    local.sqs.send_message(QueueUrl=local.settings.dlq_url, MessageBody=_group(3, entries))
+    calls: list[str] = []
+    for client, names in ((aws.dynamodb(), ("GetItem", "PutItem", "Query", "Scan")),
+                          (aws.s3(), ("PutObject",))):  # fmt: skip
+        for name in names:
+            client.meta.events.register(
+                f"before-call.{client.meta.service_model.service_name}.{name}",
+                lambda name=name, **_: calls.append(name),
+            )
+    # when the reviewer takes it
+    assert local.dead_letters.settle() == 1
+
+    # then five orders were reviewed with one idempotency read, one archive object for the
+    # three archived and one review write for the group (the two stores are the orders' own)
+    assert calls.count("GetItem") == 1
+    assert calls.count("PutObject") == 1
+    assert calls.count("PutItem") == 1 + 2  # the group's record, the two repaired orders
+    assert not {"Query", "Scan"} & set(calls)
+    found = by_order(local, "b-manual")
+    assert {k: (r["decision"], r["ended"]) for k, r in found.items()} == {
+        "9701": ("repair", "stored"), "9702": ("archive", "archived"),
+        "9703": ("archive", "archived"), "9704": ("repair", "stored"),
+        "9705": ("archive", "archived"),
+    }  # fmt: skip
+    keys = {r["archive_key"] for r in found.values() if r["ended"] == "archived"}
+    assert keys == {f"{local.settings.archive_prefix}b-manual/000003.json"}
+    assert [r["review_id"] for r in found.values()] == [f"b-manual:{n}" for n in range(9701, 9706)]
+    assert archived_entry(local, found["9705"])["why"] == "a conflict needs a person"
+    assert sorted(stored_items(local)) == ["9701", "9704"]
+
+
+def test_a_store_failure_sends_the_whole_group_back_and_the_redelivery_repeats_nothing(
+    local: EmbeddedAWS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a group whose second order's retry fails on the first delivery (after the
+    # store's own retries), then succeeds
+    entries = [_entry("9801", qty="2.0"), _entry("9802", reason="store_failed")]
+    entries += [_entry("9803", qty="three")]
+    local.sqs.send_message(QueueUrl=local.settings.dlq_url, MessageBody=_group(4, entries))
+    put = OrderStore.put
+    refused = {"left": 1}
+    outcomes: list[tuple[str, str]] = []
+
+    def flaky_put(self: OrderStore, order: ValidOrder, *, batch_id: str, row: int) -> Any:
+        if order.order_id == "9802" and refused["left"]:
+            refused["left"] -= 1
+            result = StoreResult(StoreOutcome.STORE_FAILED, "injected: the table refuses it")
+        else:
+            result = put(self, order, batch_id=batch_id, row=row)
+        outcomes.append((order.order_id, result.outcome.value))
+        return result
+
+    monkeypatch.setattr(OrderStore, "put", flaky_put)
+
+    # when the reviewer has had its turns
+    handed = local.dead_letters.settle()
+
+    # then the group came back once: the repaired order, stored on the first delivery, was
+    # unchanged on the second; every order has one review
+    assert handed == 2
+    assert outcomes == [("9801", "stored"), ("9802", "store_failed"), ("9801", "unchanged"),
+                        ("9802", "stored")]  # fmt: skip
+    found = by_order(local, "b-manual")
+    assert {k: (r["decision"], r["ended"]) for k, r in found.items()} == {
+        "9801": ("repair", "unchanged"), "9802": ("retry", "stored"),
+        "9803": ("archive", "archived"),
+    }  # fmt: skip
+    assert sorted(stored_items(local)) == ["9801", "9802"]
+    assert redrive_bodies(local) == []

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from orderflow_cli.emulator.runtime import EmbeddedAWS
-from tests.conftest import order, stored_items
+from tests.conftest import dlq_orders, order, stored_items
 
 
 def _put(local: EmbeddedAWS, key: str, orders: list[Any]) -> None:
@@ -48,7 +48,7 @@ def test_two_quick_uploads_to_one_key_are_two_batches_each_with_its_own_orders(
     # the shared OrderId with other content: one stored, the other one conflict
     assert sum(r["stored"] for r in records) == 41
     assert sum(r["rejected_by_reason"].get("conflict", 0) for r in records) == 1
-    (message,) = local.drain_dlq()
+    (message,) = dlq_orders(local)
     assert (message["order_id"], message["reason"]) == ("shared", "conflict")
 
 

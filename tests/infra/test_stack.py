@@ -97,11 +97,13 @@ def test_the_stateful_resources_are_locked_down(stack: dict[str, Any]) -> None:
     assert dlq["RedrivePolicy"]["maxReceiveCount"] == 5
 
 
-def test_the_reviews_table_has_the_indexes_the_code_queries(stack: dict[str, Any]) -> None:
-    from chalicelib.review.records import BY_BATCH, BY_REASON
+def test_the_reviews_table_has_the_key_the_code_reads_and_no_index(stack: dict[str, Any]) -> None:
+    from chalicelib.review.records import GROUP_KEY, PARTITION_KEY
 
-    reviews = next(
-        r["Properties"] for r in stack["Resources"].values()
-        if r["Type"] == "AWS::DynamoDB::Table" and "GlobalSecondaryIndexes" in r["Properties"]
-    )  # fmt: skip
-    assert {i["IndexName"] for i in reviews["GlobalSecondaryIndexes"]} == {BY_BATCH, BY_REASON}
+    reviews = stack["Resources"]["ReviewsTable"]["Properties"]
+    assert reviews["KeySchema"] == [
+        {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+        {"AttributeName": GROUP_KEY, "KeyType": "RANGE"},
+    ]
+    # every review write costs the item's own write units only: no index copies it
+    assert "GlobalSecondaryIndexes" not in reviews

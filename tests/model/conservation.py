@@ -10,7 +10,8 @@ The model is independent of the product: it writes the files itself (JSON, JSON 
 knows which orders are valid because it chose them from a small table of valid, invalid and
 repairable values, and reads the outcome from the emulated AWS resources (the orders table,
 the batch records, the DLQ messages, the review records, the archive), not from the product's
-own accounting.
+own accounting. A DLQ message, a review item and an archive object each hold a rejection group
+(the rejected orders of one chunk); the model opens them and checks every order on its own.
 """
 
 from __future__ import annotations
@@ -233,7 +234,8 @@ class ConservationModel(RuleBasedStateMachine):
         self.versions: list[Version] = []
         self.pending = 0  # uploads whose events were not handled yet
         self.files = 0
-        self.waiting: dict[str, dict[str, Any]] = {}  # message id -> body, in the redrive queue
+        # review id (`<batch_id>:<row>`) -> the order's entry, its group in the redrive queue
+        self.waiting: dict[str, dict[str, Any]] = {}
         self.stored_before: dict[str, tuple[Any, ...]] = {}
         self.duplicated: set[str] = set()  # message ids the model delivered a second time
         self.settled = False  # whether anything was settled yet (rules that need outcomes)
@@ -412,8 +414,7 @@ class ConservationModel(RuleBasedStateMachine):
             local.deliver_app_events()
             local.dead_letters.settle()
             for body in local.drain_redrive_queue():
-                message = json.loads(body)
-                self.waiting[str(message["message_id"])] = message
+                self.waiting.update(orders_of(json.loads(body)))
             if not local.sqs.receive_message(
                 QueueUrl=local.events_queue_url, MaxNumberOfMessages=1, VisibilityTimeout=0
             ).get("Messages"):
@@ -436,11 +437,19 @@ class ConservationModel(RuleBasedStateMachine):
         items = {i["OrderId"]: i for i in local.scan_table(local.settings.orders_table)}
         stored = {order_id: stored_form_of(item) for order_id, item in items.items()}
         batches = list(local.scan_table(local.settings.batches_table))
-        reviews = {r["review_id"]: r for r in local.scan_table(local.settings.reviews_table)}
+        reviews: dict[str, dict[str, Any]] = {}
+        for item in local.scan_table(local.settings.reviews_table):
+            for review in item.get("orders", {}).values():
+                review_id = str(review["review_id"])
+                if review_id != f"{item['batch_id']}:{review['row']}":
+                    raise Violation(f"review {review_id} is kept in batch {item['batch_id']}")
+                if review_id in reviews:
+                    raise Violation(f"{review_id} was reviewed in two groups")
+                reviews[review_id] = review
         messages: dict[str, dict[str, Any]] = {}
         for body in local.dlq_received.values():
-            message = json.loads(body)
-            messages.setdefault(str(message["message_id"]), message)
+            for review_id, entry in orders_of(json.loads(body)).items():
+                messages.setdefault(review_id, entry)
 
         # nothing overwritten
         for order_id, before in self.stored_before.items():
@@ -524,17 +533,20 @@ class ConservationModel(RuleBasedStateMachine):
             raise Violation(f"{where} row {row}: dead-lettered as {reason}: {sent}")
         if not message.get("errors"):
             raise Violation(f"{where} row {row}: dead-lettered without a reason")
-        message_id = str(message["message_id"])
-        review = reviews.get(message_id)
-        waiting = message_id in self.waiting
-        # exactly one of: reviewed, waiting (a second delivery of a reviewed message may wait
+        review_id = str(message["review_id"])
+        review = reviews.get(review_id)
+        waiting = review_id in self.waiting
+        # exactly one of: reviewed, waiting (a second delivery of a reviewed group may wait
         # beside its review: the copy, not the order, is in the redrive queue)
         if review is None and not waiting:
             raise Violation(f"{where} row {row}: dead-lettered, never reviewed, not waiting")
-        if review is not None and waiting and message_id not in self.duplicated:
+        duplicated = str(message["message_id"]) in self.duplicated
+        if review is not None and waiting and not duplicated:
             raise Violation(f"{where} row {row}: reviewed and also waiting in the redrive queue")
         if review is None:
             return
+        if review.get("reason") != reason:
+            raise Violation(f"{where} row {row}: reviewed as {review.get('reason')}, sent {reason}")
         ended = review["ended"]
         if ended in {"stored", "unchanged"}:
             form = sent.stored_form(repaired=review["decision"] == "repair")
@@ -544,10 +556,28 @@ class ConservationModel(RuleBasedStateMachine):
                     f" {stored.get(sent.order_id)}, expected {form}"
                 )
         elif ended == "archived":
-            archived = self.local.s3.get_object(
-                Bucket=self.local.settings.bucket, Key=review["archive_key"]
-            )["Body"].read()
-            if message_id not in archived.decode():
+            archived = json.loads(
+                self.local.s3.get_object(
+                    Bucket=self.local.settings.bucket, Key=review["archive_key"]
+                )["Body"].read()
+            )
+            entry = archived.get("orders", {}).get(review_id)
+            if entry is None or entry.get("row") != row:
                 raise Violation(f"{where} row {row}: archive {review['archive_key']} lacks it")
         else:
             raise Violation(f"{where} row {row}: reviewer ended it as {ended!r}")
+
+
+def orders_of(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The orders of one DLQ message (a rejection group), by review id (`<batch_id>:<row>`):
+    each entry with its group's `message_id` and `batch_id`."""
+    batch_id = str(message["batch_id"])
+    return {
+        f"{batch_id}:{entry['row']}": {
+            **entry,
+            "review_id": f"{batch_id}:{entry['row']}",
+            "message_id": message["message_id"],
+            "batch_id": batch_id,
+        }
+        for entry in message["rejections"]
+    }

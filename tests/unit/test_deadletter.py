@@ -1,4 +1,5 @@
-"""Unit tests for chalicelib.pipeline.deadletter: DeadLetterQueue against a moto queue."""
+"""Unit tests for chalicelib.pipeline.deadletter: rejection groups, and DeadLetterQueue against
+a moto queue."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from chalicelib.pipeline.deadletter import (
     DeadLetterQueue,
     DeadLetterUnavailable,
     Rejection,
-    message_body,
+    group_messages,
 )
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 from tests.conftest import inject_faults, order
 
 BATCH = "orders-json-0123456789abcdef0123"
+CHUNK = 7
 SOURCE = {"bucket": "orderflow-local-orders", "key": "incoming/orders.json"}
 
 
@@ -51,20 +53,28 @@ def make_dlq(local: EmbeddedAWS, client: Any = None) -> tuple[DeadLetterQueue, S
 
 
 def send(dlq: DeadLetterQueue, rejections: list[Rejection]) -> int:
-    return dlq.send(rejections, batch_id=BATCH, bucket=SOURCE["bucket"], key=SOURCE["key"])
+    return dlq.send(
+        rejections, batch_id=BATCH, chunk=CHUNK, bucket=SOURCE["bucket"], key=SOURCE["key"]
+    )
 
 
-def by_row(bodies: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    rows = Counter(b["row"] for b in bodies)
+def messages_of(rejections: list[Rejection]) -> list[str]:
+    return group_messages(rejections, batch_id=BATCH, chunk=CHUNK, **SOURCE)
+
+
+def by_row(messages: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """The entries of every message, by row: each row exactly once."""
+    entries = [e for m in messages for e in m["rejections"]]
+    rows = Counter(e["row"] for e in entries)
     assert all(n == 1 for n in rows.values()), f"duplicated rows: {rows}"
-    return {b["row"]: b for b in bodies}
+    return {e["row"]: e for e in entries}
 
 
-# --- batching ---------------------------------------------------------------------------------
+# --- one group per chunk -----------------------------------------------------------------------
 
 
-def test_25_rejections_go_out_in_3_batch_calls_with_complete_bodies(local):
-    # given 25 rejected orders and a counted DLQ client
+def test_25_rejections_of_a_chunk_go_out_as_one_message_with_complete_entries(local):
+    # given 25 rejected orders of one chunk and a counted DLQ client
     client = aws.sqs()
     calls = inject_faults(client, "SendMessageBatch", lambda _n: None)
     dlq, _ = make_dlq(local, client)
@@ -73,33 +83,39 @@ def test_25_rejections_go_out_in_3_batch_calls_with_complete_bodies(local):
     # when they are sent
     sent = send(dlq, rejections)
 
-    # then three calls (10 + 10 + 5) carry 25 messages, each with everything a consumer needs
+    # then one call carries one message, the chunk's rejection group, with every entry whole
     assert sent == 25
-    assert len(calls) == 3
-    messages = by_row(local.drain_dlq())
-    assert sorted(messages) == list(range(1, 26))
-    for row, body in messages.items():
-        assert body["message_id"] == f"{BATCH}:{row}"
-        assert body["reason"] == "invalid"
-        assert body["errors"] == [
-            {
-                "field": "order-info.qty",
-                "code": "qty.not_positive_integer",
-                "message": "qty must be ...",
-                "value": "zero",
-            }
-        ]
-        assert body["order"] == order(f"O-{row}", qty="zero")
-        assert body["order_id"] == f"O-{row}"
-        assert body["source"] == SOURCE
-        assert body["batch_id"] == BATCH
-        assert "order_truncated" not in body
+    assert len(calls) == 1
+    [message] = local.drain_dlq()
+    assert message["message_id"] == f"{BATCH}:{CHUNK}"
+    assert message["batch_id"] == BATCH
+    assert message["chunk"] == CHUNK
+    assert message["group"] == "000007"
+    assert message["source"] == SOURCE
+    assert "part" not in message
+    assert "parts" not in message
+    entries = by_row([message])
+    assert list(entries) == list(range(1, 26))  # in row order
+    for row, entry in entries.items():
+        assert entry == {
+            "row": row,
+            "order_id": f"O-{row}",
+            "reason": "invalid",
+            "errors": [
+                {
+                    "field": "order-info.qty",
+                    "code": "qty.not_positive_integer",
+                    "message": "qty must be ...",
+                    "value": "zero",
+                }
+            ],
+            "order": order(f"O-{row}", qty="zero"),
+        }
 
 
-def test_batches_are_also_bounded_by_bytes(local):
-    # given five rejections of about 100 KiB each, and a client that records every call
+def test_a_group_larger_than_a_message_is_split_into_numbered_parts(local):
+    # given five rejections of about 100 KiB each (the group is about 500 KiB)
     client = aws.sqs()
-    calls = inject_faults(client, "SendMessageBatch", lambda _n: None)
     bytes_per_call: list[list[int]] = []
 
     def spy(**kwargs: Any) -> Any:
@@ -108,38 +124,33 @@ def test_batches_are_also_bounded_by_bytes(local):
 
     dlq, _ = make_dlq(local, _Proxy(client, send_message_batch=spy))
     rejections = [rejection(row, blob="x" * 100 * 1024) for row in range(1, 6)]
-    bodies = [message_body(r, batch_id=BATCH, **SOURCE) for r in rejections]
-    assert all(100 * 1024 < len(b.encode()) < MAX_MESSAGE_BYTES // 2 for b in bodies)
 
     # when they are sent
     sent = send(dlq, rejections)
 
-    # then no call carries more than two of them (three would exceed 256 KiB)
+    # then they travel in three parts of two, two and one orders, each under 256 KiB, each
+    # call under 256 KiB; the parts are numbered in row order and carry whole orders
     assert sent == 5
-    assert len(calls) == 3
-    assert [len(sizes) for sizes in bytes_per_call] == [2, 2, 1]
     assert all(sum(sizes) <= MAX_MESSAGE_BYTES for sizes in bytes_per_call)
-    messages = by_row(local.drain_dlq())
-    assert sorted(messages) == [1, 2, 3, 4, 5]
-    assert all(m["order"]["blob"] == "x" * 100 * 1024 for m in messages.values())
+    assert sorted(size for sizes in bytes_per_call for size in sizes)[-1] <= MAX_MESSAGE_BYTES
+    messages = sorted(local.drain_dlq(), key=lambda m: m["part"])
+    assert [m["message_id"] for m in messages] == [f"{BATCH}:{CHUNK}:{n}" for n in (1, 2, 3)]
+    assert [m["group"] for m in messages] == ["000007-001", "000007-002", "000007-003"]
+    assert [[e["row"] for e in m["rejections"]] for m in messages] == [[1, 2], [3, 4], [5]]
+    assert {m["parts"] for m in messages} == {3}
+    entries = by_row(messages)
+    assert all(e["order"]["blob"] == "x" * 100 * 1024 for e in entries.values())
 
 
-def test_send_keeps_the_order_of_rows_across_batches(local):
-    # given 12 rejections and a client that records the entries of each call
-    client = aws.sqs()
-    rows_per_call: list[list[int]] = []
+def test_the_same_rejections_always_make_the_same_messages():
+    # a resent group (the chunk run again) must be recognised by its message ids
+    rejections = [rejection(row, blob="y" * 60 * 1024) for row in range(1, 9)]
 
-    def spy(**kwargs: Any) -> Any:
-        rows_per_call.append([json.loads(e["MessageBody"])["row"] for e in kwargs["Entries"]])
-        return client.send_message_batch(**kwargs)
+    first, again = messages_of(rejections), messages_of(list(rejections))
 
-    dlq, _ = make_dlq(local, _Proxy(client, send_message_batch=spy))
-
-    # when they are sent
-    send(dlq, [rejection(row) for row in range(1, 13)])
-
-    # then the first call holds rows 1..10 and the second rows 11..12
-    assert rows_per_call == [list(range(1, 11)), [11, 12]]
+    assert first == again
+    assert len(first) > 1
+    assert len({json.loads(m)["message_id"] for m in first}) == len(first)
 
 
 class _Proxy:
@@ -169,44 +180,45 @@ def test_a_call_that_fails_entirely_with_a_transient_code_is_retried_without_los
     # when 15 rejections are sent
     sent = send(dlq, [rejection(row) for row in range(1, 16)])
 
-    # then the failed call is repeated once and every message arrives exactly once
+    # then the failed call is repeated once and the group arrives exactly once
     assert sent == 15
-    assert len(calls) == 3  # failed + retried first batch, then the second batch
+    assert len(calls) == 2  # failed + retried
     assert len(sleeps.delays) == 1
-    messages = by_row(local.drain_dlq())
-    assert sorted(messages) == list(range(1, 16))
+    messages = local.drain_dlq()
+    assert len(messages) == 1
+    assert sorted(by_row(messages)) == list(range(1, 16))
 
 
 def test_entries_that_fail_inside_a_successful_call_are_resent_alone(local):
-    # given a DLQ that, on the first call, accepts only the even entries
+    # given a DLQ whose first call succeeds but refuses its entry (a part of a split group:
+    # adjacent parts never fit one call together, so each part is a call of its own)
     client = aws.sqs()
-    entries_per_call: list[int] = []
+    entries_per_call: list[list[str]] = []
 
     def partly(**kwargs: Any) -> Any:
         entries = kwargs["Entries"]
-        entries_per_call.append(len(entries))
+        entries_per_call.append([json.loads(e["MessageBody"])["message_id"] for e in entries])
         if len(entries_per_call) > 1:
             return client.send_message_batch(**kwargs)
-        accepted = [e for e in entries if int(e["Id"]) % 2 == 0]
-        response = client.send_message_batch(QueueUrl=kwargs["QueueUrl"], Entries=accepted)
         failed = [
             {"Id": e["Id"], "SenderFault": False, "Code": "InternalError", "Message": "try again"}
             for e in entries
-            if int(e["Id"]) % 2 == 1
         ]
-        return {**response, "Failed": failed}
+        return {"Successful": [], "Failed": failed}
 
     dlq, sleeps = make_dlq(local, _Proxy(client, send_message_batch=partly))
 
-    # when six rejections are sent
-    sent = send(dlq, [rejection(row) for row in range(1, 7)])
+    # when a group of two parts is sent
+    sent = send(dlq, [rejection(row, blob="z" * 200 * 1024) for row in (1, 2)])
 
-    # then only the three refused entries are sent again, and nothing is duplicated
-    assert sent == 6
-    assert entries_per_call == [6, 3]
+    # then the refused part is sent again alone, then the next, and nothing is duplicated
+    assert sent == 2
+    first, second = f"{BATCH}:{CHUNK}:1", f"{BATCH}:{CHUNK}:2"
+    assert entries_per_call == [[first], [first], [second]]
     assert len(sleeps.delays) == 1
-    messages = by_row(local.drain_dlq())
-    assert sorted(messages) == [1, 2, 3, 4, 5, 6]
+    messages = local.drain_dlq()
+    assert len(messages) == 2
+    assert sorted(by_row(messages)) == [1, 2]
 
 
 def test_a_dlq_that_keeps_failing_raises_dead_letter_unavailable(local):
@@ -220,7 +232,7 @@ def test_a_dlq_that_keeps_failing_raises_dead_letter_unavailable(local):
         send(dlq, [rejection(row) for row in range(1, 4)])
 
     # and it gave up after a bounded number of attempts, with growing pauses
-    assert "3 message(s)" in str(raised.value)
+    assert "1 message(s)" in str(raised.value)  # the chunk's one group
     assert len(calls) == 4  # the first send and three retries
     assert len(sleeps.delays) == len(calls) - 1
     assert sleeps.delays == sorted(sleeps.delays)
@@ -249,23 +261,28 @@ def test_an_order_too_large_for_one_message_is_truncated_and_still_sent(local):
     big = rejection(1, blob="é" * 150_000)
     dlq, _ = make_dlq(local)
 
-    # when its message is built and sent
-    body = message_body(big, batch_id=BATCH, **SOURCE)
-    sent = send(dlq, [big])
+    # when its group is built and sent beside a small one
+    small = rejection(2)
+    [body] = messages_of([big, small])
+    sent = send(dlq, [big, small])
 
-    # then the body fits a message, is marked truncated and keeps everything but the full order
+    # then the body fits a message; the big entry is marked truncated and keeps everything but
+    # the full order; its neighbour is whole
     assert len(body.encode()) <= MAX_MESSAGE_BYTES
-    assert sent == 1
+    assert sent == 2
     [message] = local.drain_dlq()
-    assert message["order_truncated"] is True
-    assert isinstance(message["order"], str)
-    assert message["order"].startswith('{"order-info"')
-    assert len(message["order"]) < len(json.dumps(big.order))
-    assert message["message_id"] == f"{BATCH}:1"
-    assert message["order_id"] == "O-1"
-    assert message["row"] == 1
-    assert message["errors"][0]["code"] == "qty.not_positive_integer"
+    assert message["message_id"] == f"{BATCH}:{CHUNK}"
     assert message["source"] == SOURCE
+    entries = by_row([message])
+    entry = entries[1]
+    assert entry["order_truncated"] is True
+    assert isinstance(entry["order"], str)
+    assert entry["order"].startswith('{"order-info"')
+    assert len(entry["order"]) < len(json.dumps(big.order))
+    assert entry["order_id"] == "O-1"
+    assert entry["errors"][0]["code"] == "qty.not_positive_integer"
+    assert entries[2]["order"] == small.order
+    assert "order_truncated" not in entries[2]
 
 
 def test_an_oversized_invalid_order_whose_error_repeats_it_still_fits_one_message():
@@ -275,8 +292,8 @@ def test_an_oversized_invalid_order_whose_error_repeats_it_still_fits_one_messag
     assert isinstance(errors, list)
     big = Rejection(row=1, order=raw, order_id=None, reason="invalid", errors=tuple(errors))
 
-    # when its message is built
-    body = message_body(big, batch_id=BATCH, **SOURCE)
+    # when its group is built
+    [body] = messages_of([big])
 
     # then it fits one SQS message
     assert len(body.encode()) <= MAX_MESSAGE_BYTES
@@ -286,8 +303,9 @@ def test_an_order_with_a_lone_surrogate_can_be_dead_lettered():
     # given a rejected order holding "\ud800" (valid JSON: json.loads('"\\ud800"'))
     bad = rejection(1, note=json.loads('"\\ud800"'))
 
-    # when its message is built
-    body = message_body(bad, batch_id=BATCH, **SOURCE)
+    # when its group is built
+    [body] = messages_of([bad])
 
     # then it is a body SQS can carry
-    assert json.loads(body)["row"] == 1
+    assert body.isascii()
+    assert json.loads(body)["rejections"][0]["row"] == 1

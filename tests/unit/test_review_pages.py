@@ -10,20 +10,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from boto3.dynamodb.types import TypeSerializer
 
 from chalicelib import wiring
 from chalicelib.api import service
 from chalicelib.api.errors import BadRequest
 from chalicelib.pipeline.batches import SUCCEEDED, Counts
-from chalicelib.review.records import ReviewRecords
+from chalicelib.pipeline.deadletter import group_id, group_message_id
+from chalicelib.review.records import ReviewRecords, group_item
 from chalicelib.settings import Settings
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 
 BATCH = "b-pages"
 OTHER = "b-other"
-_serialize = TypeSerializer().serialize
 NOTHING: Any = None
+GROUP_SIZE = 7  # rows per rejection group in these tests: pages end inside groups
 
 # Where the records of these tests ended, in turn: 3 repaired, 1 retried, 1 archived of 5.
 PLACES = [("repair", "stored"), ("repair", "stored"), ("repair", "stored"), ("retry", "stored"),
@@ -42,7 +42,6 @@ def review(batch_id: str, row: int, reason: str = "invalid") -> dict[str, Any]:
         "ended": ended,
         "why": "",
         "changes": [],
-        "created_at": f"2026-11-25T10:{row // 60 % 60:02d}:{row % 60:02d}Z",
     }
 
 
@@ -50,13 +49,27 @@ def write_reviews(local: EmbeddedAWS, records: list[dict[str, Any]]) -> None:
     write_review_items(local.dynamodb, local.settings.reviews_table, records)
 
 
-def write_review_items(client: Any, table: str, records: list[dict[str, Any]]) -> None:
-    """Straight into the table, 25 per BatchWriteItem, as a long-running reviewer leaves them."""
-    for start in range(0, len(records), 25):
-        requests: Any = [
-            {"PutRequest": {"Item": {k: _serialize(v) for k, v in record.items()}}}
-            for record in records[start : start + 25]
-        ]
+def write_review_items(
+    client: Any, table: str, records: list[dict[str, Any]], group_size: int = GROUP_SIZE
+) -> None:
+    """Straight into the table as the reviewer leaves them, one item per rejection group of
+    `group_size` rows of a batch (groups straddle pages), 25 items per BatchWriteItem."""
+    writer = ReviewRecords(client, table)
+    by_batch: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_batch.setdefault(record["batch_id"], []).append(record)
+    items = []
+    for batch_id, mine in by_batch.items():
+        for start in range(0, len(mine), group_size):
+            chunk = start // group_size
+            item = group_item(
+                batch_id=batch_id, group=group_id(chunk),
+                message_id=group_message_id(batch_id, chunk),
+                reviews=mine[start : start + group_size],
+            )  # fmt: skip
+            items.append(writer.serialize(item))
+    for start in range(0, len(items), 25):
+        requests: Any = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
         unprocessed = client.batch_write_item(RequestItems={table: requests})["UnprocessedItems"]
         assert not unprocessed
 
@@ -150,20 +163,29 @@ def cursor_of(document: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
 
 
+GROUP = "000000"
 BAD_CURSORS = {
     "not-base64": "%%%not a cursor%%%",
     "not-json": base64.urlsafe_b64encode(b"\xff\xfe{").decode(),
     "not-an-object": cursor_of([1, 2]),
-    "other-fields": cursor_of({"b": BATCH, "r": None, "k": ["x"], "extra": 1}),
-    "another-batch": cursor_of({"b": OTHER, "r": None, "k": [f"{OTHER}:1"]}),
-    "another-reason": cursor_of({"b": BATCH, "r": "conflict", "k": [f"{BATCH}:1"]}),
-    "empty-key": cursor_of({"b": BATCH, "r": None, "k": [""]}),
-    "key-not-text": cursor_of({"b": BATCH, "r": None, "k": [7]}),
-    "too-many-keys": cursor_of({"b": BATCH, "r": None, "k": ["a", "b"]}),
+    "other-fields": cursor_of({"b": BATCH, "r": None, "k": None, "o": 1, "extra": 1}),
+    "no-row": cursor_of({"b": BATCH, "r": None, "k": None}),
+    "another-batch": cursor_of({"b": OTHER, "r": None, "k": [OTHER, GROUP], "o": 1}),
+    "another-reason": cursor_of({"b": BATCH, "r": "conflict", "k": [BATCH, GROUP], "o": 1}),
+    "key-of-another-batch": cursor_of({"b": BATCH, "r": None, "k": [OTHER, GROUP], "o": 1}),
+    "empty-key": cursor_of({"b": BATCH, "r": None, "k": [BATCH, ""], "o": 1}),
+    "key-not-text": cursor_of({"b": BATCH, "r": None, "k": [BATCH, 7], "o": 1}),
+    "key-not-a-list": cursor_of({"b": BATCH, "r": None, "k": GROUP, "o": 1}),
+    "too-few-keys": cursor_of({"b": BATCH, "r": None, "k": [BATCH], "o": 1}),
+    "too-many-keys": cursor_of({"b": BATCH, "r": None, "k": [BATCH, "a", "b"], "o": 1}),
+    "row-not-a-number": cursor_of({"b": BATCH, "r": None, "k": None, "o": "1"}),
+    "row-negative": cursor_of({"b": BATCH, "r": None, "k": None, "o": -1}),
+    "row-true": cursor_of({"b": BATCH, "r": None, "k": None, "o": True}),
+    "row-huge": cursor_of({"b": BATCH, "r": None, "k": None, "o": 10**30}),
     "lone-surrogate": base64.urlsafe_b64encode(
-        b'{"b": "b-pages", "r": null, "k": ["\\ud800"]}'
+        b'{"b": "b-pages", "r": null, "k": ["b-pages", "\\ud800"], "o": 1}'
     ).decode(),
-    "key-too-long": cursor_of({"b": BATCH, "r": None, "k": ["x" * 2000]}),
+    "key-too-long": cursor_of({"b": BATCH, "r": None, "k": [BATCH, "x" * 2000], "o": 1}),
     "too-long": "A" * 10_000,
 }
 
@@ -186,7 +208,7 @@ def test_a_cursor_this_api_did_not_hand_out_is_a_400_bad_cursor(cursor):
 def test_a_cursor_of_the_same_query_made_by_hand_reads_on_from_there(local):
     # an opaque cursor is not a secret: one that names a real position is simply followed
     write_reviews(local, [review(BATCH, row) for row in range(1, 4)])
-    cursor = cursor_of({"b": BATCH, "r": None, "k": [f"{BATCH}:1"]})
+    cursor = cursor_of({"b": BATCH, "r": None, "k": None, "o": 1})
 
     page = service.list_reviews(BATCH, None, limit="5", cursor=cursor, deps=deps(local))
 
@@ -230,7 +252,8 @@ def test_counts_of_more_than_1000_records_are_not_cut(local):
 
 
 def test_orders_dlq_review_follows_every_page(local, monkeypatch, capsys):
-    # given 25 records and an operator's tool that reads DynamoDB 10 items at a time
+    # given 25 records (four groups of up to 7) and an operator's tool that reads DynamoDB two
+    # items at a time
     from orderflow_cli import dlq
     from orderflow_cli.main import main
 
@@ -241,14 +264,70 @@ def test_orders_dlq_review_follows_every_page(local, monkeypatch, capsys):
         stack.dynamodb.meta.events.register(
             "before-call.dynamodb.Query", lambda **_: requests.append("query")
         )
-        return ReviewRecords(stack.dynamodb, stack.names["REVIEWS_TABLE"], page_size=10)
+        return ReviewRecords(stack.dynamodb, stack.names["REVIEWS_TABLE"], page_size=2)
 
     monkeypatch.setattr(dlq.Stack, "reviews", property(small_pages))
 
     # when `orders dlq review --batch` lists them
     assert main(["dlq", "review", "--batch", BATCH, "--json"]) == 0
 
-    # then it listed all 25, in row order, from three requests
+    # then it listed all 25, in row order, from two requests of two group items each
     listed = json.loads(capsys.readouterr().out)
     assert [r["row"] for r in listed] == list(range(1, 26))
-    assert len(requests) == 3
+    assert len(requests) == 2
+
+
+# --- one order inside its group ---------------------------------------------------------------
+
+
+def test_get_and_mark_address_one_order_inside_its_group(local):
+    # given 20 reviews of a batch in groups of 7, and 5 of another batch
+    write_reviews(local, [review(BATCH, row) for row in range(1, 21)])
+    write_reviews(local, [review(OTHER, row) for row in range(1, 6)])
+    records = ReviewRecords(local.dynamodb, local.settings.reviews_table)
+
+    # when one order of the second group is read and marked
+    found = records.get(f"{BATCH}:9")
+    records.mark(f"{BATCH}:9", redriven_to="incoming/redrive/x.jsonl")
+
+    # then it is that order's review; the mark changed it alone
+    assert found is not None
+    assert (found["review_id"], found["row"], found["order_id"]) == (f"{BATCH}:9", 9, "o-9")
+    marked = [r for r in records.query() if r.get("redriven_to")]
+    assert [r["review_id"] for r in marked] == [f"{BATCH}:9"]
+    assert records.get(f"{BATCH}:9") == {**found, "redriven_to": "incoming/redrive/x.jsonl"}
+    # and ids that name no review give nothing, and cannot be marked
+    for missing in (f"{BATCH}:21", f"{BATCH}:x", "nobatch:3", "9", f"{OTHER}:6"):
+        assert records.get(missing) is None
+        with pytest.raises(KeyError):
+            records.mark(missing, redriven_to="k")
+
+
+def test_a_group_too_large_for_one_item_continues_in_more_items(local, monkeypatch):
+    # given items limited to a few reviews each, and a group of eight
+    from chalicelib.review import records as module
+
+    monkeypatch.setattr(module, "ITEM_BYTES", 1000)
+    records = ReviewRecords(local.dynamodb, local.settings.reviews_table)
+    reviews = [review(BATCH, row) for row in range(1, 9)]
+
+    # when the group is recorded, and recorded again (a redelivery)
+    first = records.put_group(batch_id=BATCH, group="000002", message_id=f"{BATCH}:2",
+                              reviews=reviews)  # fmt: skip
+    again = records.put_group(batch_id=BATCH, group="000002", message_id=f"{BATCH}:2",
+                              reviews=reviews)  # fmt: skip
+
+    # then it took several items, each under the limit, and reads back whole, once
+    items = list(local.scan_table(local.settings.reviews_table))
+    assert (first, again) == (True, False)
+    (head,) = [item for item in items if item["group"] == "000002"]
+    assert head["continued"] == len(items) >= 2
+    assert sorted(item["group"] for item in items)[1:] == [
+        f"000002#{n}" for n in range(2, len(items) + 1)
+    ]
+    done = records.get_group(BATCH, "000002")
+    assert done is not None
+    assert [r["row"] for r in done] == list(range(1, 9))
+    assert [r["row"] for r in records.query(batch_id=BATCH)] == list(range(1, 9))
+    assert records.count(batch_id=BATCH) == expected_counts(reviews)
+    assert records.get(f"{BATCH}:8") is not None
