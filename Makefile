@@ -44,7 +44,7 @@ typecheck: $(STAMP)
 ## Speed, memory and modelled cost on a generated file (ORDERS=100000 by default).
 ORDERS ?= 100000
 bench: $(STAMP)
-	$(BIN)/python bench/pipeline_bench.py --orders $(ORDERS)
+	$(BIN)/python bench/pipeline_bench.py --orders $(ORDERS) --seed-orders 2000 --rates 0.01,0.1,0.3 --scale
 
 ## The conservation model for a long time with fresh seeds (SOAK_MINUTES=20 by default).
 SOAK_MINUTES ?= 20

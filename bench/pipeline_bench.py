@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import boto3
 from boto3.dynamodb.types import TypeSerializer
 
-from bench import prices
+from bench import prices, scale, seed_design
 from chalicelib import aws
 from chalicelib.orders.readers import read_records
 from chalicelib.pipeline.chunks import cut
@@ -251,15 +251,35 @@ def main() -> int:
     parser.add_argument(
         "--invalid", type=float, default=0.10, help="fraction of invalid orders (default 0.10)"
     )
+    parser.add_argument(
+        "--format", choices=["csv.gz", "json"], default="csv.gz", help="the generated file's"
+    )
+    parser.add_argument(
+        "--seed-orders",
+        type=int,
+        default=0,
+        help="also run the seed's design (one Map item per order) on this many of the orders",
+    )
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="also check linearity (4k vs 16k) and memory (5k vs 50k)",
+    )
+    parser.add_argument(
+        "--rates",
+        default="",
+        help="also model the cost at these invalid fractions, e.g. 0.01,0.1,0.3 (10,000 each)",
+    )
     args = parser.parse_args()
     if not 0 <= args.invalid <= 1:
         parser.error("--invalid is a fraction between 0 and 1")
 
     with tempfile.TemporaryDirectory() as tmp:
-        big = Path(tmp) / "bench-orders.json"
-        small = Path(tmp) / "bench-orders-small.json"
-        invalid = generate(big, args.orders, args.invalid)
-        generate(small, max(1, args.orders // 10), args.invalid)
+        big = Path(tmp) / f"bench-orders.{args.format}"
+        small = Path(tmp) / f"bench-orders-small.{args.format}"
+        write = scale.generate_csv if args.format == "csv.gz" else generate
+        invalid = write(big, args.orders, args.invalid)
+        write(small, max(1, args.orders // 10), args.invalid)
         print(
             f"file: {args.orders} orders ({invalid} invalid), {big.stat().st_size / 2**20:.1f} MiB"
         )
@@ -267,6 +287,9 @@ def main() -> int:
         peak_small, peak_big = streaming_peak(small), streaming_peak(big)
         run, counter = pipeline_run(big)
         puts, floor_seconds = floor_run(big)
+        seed = (
+            seed_design.seed_run(first_orders(big, args.seed_orders)) if args.seed_orders else None
+        )
 
     record = run["record"]
     print(
@@ -321,11 +344,81 @@ def main() -> int:
         f"  SQS 64 KB units per million orders: {counter.sqs_units * 1_000_000 / args.orders:,.0f}"
         f" (the DLQ's: {counter.dlq_units * 1_000_000 / args.orders:,.0f})"
     )
+    if seed is not None:
+        print_seed_comparison(seed, pipeline_rate, total)
+    if args.rates:
+        print_rates([float(r) for r in args.rates.split(",")])
+    if args.scale:
+        print_scale()
     print("\nAWS calls made by the run:")
     for name, n in sorted(run_calls(counter).items()):
         print(f"  {name:38s} {n}")
     lost = run["ended"].get("unaccounted", 0)
     return 0 if record.get("status") == "succeeded" and not lost else 1
+
+
+def first_orders(path: Path, count: int) -> list[Any]:
+    """The first `count` orders of the file, as read (the seed's design is fed the same)."""
+    with path.open("rb") as body:
+        return [r.order for r, _ in zip(read_records(body, path.name), range(count), strict=False)]
+
+
+def print_seed_comparison(seed: dict[str, Any], our_rate: float, our_cost: float) -> None:
+    costs = seed_design.seed_cost_per_million(seed)
+    seed_cost, seed_rate = sum(costs.values()), seed["orders"] / seed["seconds"]
+    print("\nthe seed's design (bench/seed.asl.json: a Map item, a Lambda, a put per order)")
+    print(
+        f"  on the first {seed['orders']} orders: {seed['seconds']:.1f} s, {seed_rate:.0f} orders/s"
+        f" (ours: {our_rate:.0f} orders/s, {our_rate / seed_rate:.1f}x)"
+    )
+    for name, value in sorted(costs.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:38s} ${value:9.4f}")
+    print(
+        f"  {'total per million orders':38s} ${seed_cost:9.4f}"
+        f"   (ours: ${our_cost:.4f}, {seed_cost / our_cost:.1f}x cheaper)"
+    )
+
+
+def print_rates(rates: list[float], orders: int = 10_000) -> None:
+    """The modelled cost at several rejection rates (whole path, reviewer included)."""
+    print(f"\ncost per million orders by rejection rate ({orders} orders each)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for rate in rates:
+            path = Path(tmp) / f"rate-{rate}.csv.gz"
+            scale.generate_csv(path, orders, rate)
+            run, counter = pipeline_run(path)
+            total = sum(cost_per_million(run, counter, orders).values())
+            floor = floor_per_million(run, counter, orders)
+            print(
+                f"  {rate:5.0%} invalid: ${total:.4f}, floor ${floor:.4f}, {total / floor:.2f}x"
+                f" the floor; {orders / run['seconds']:.0f} orders/s"
+            )
+
+
+def print_scale() -> None:
+    """Linear time (4k vs 16k orders) and flat memory (5k vs 50k) of `orders run` itself, each
+    in a child process, at 10% invalid, as gzip CSV."""
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = {}
+        for count in (4_000, 16_000, 5_000, 50_000):
+            path = Path(tmp) / f"scale-{count}.csv.gz"
+            scale.generate_csv(path, count, 0.10)
+            runs[count] = scale.orders_run(path)
+            runs[count]["holding"] = scale.emulator_holding(path) if count in (5_000, 50_000) else 0
+            total, known = scale.accounted(runs[count]["document"])
+            if (total, known) != (count, count):
+                print(f"  {count} orders: only {known} of {total} accounted for")
+    small, large = runs[4_000]["seconds"], runs[16_000]["seconds"]
+    print("\nlinear (orders run, 10% invalid, gzip CSV)")
+    print(f"  4,000: {small:.1f} s; 16,000: {large:.1f} s; ratio {large / small:.2f} (at most 4.5)")
+    grown = runs[50_000]["rss_mib"] - runs[5_000]["rss_mib"]
+    held = runs[50_000]["holding"] - runs[5_000]["holding"]
+    print("memory (peak RSS of orders run, and of a process that only holds the same items)")
+    print(
+        f"  orders run: {runs[5_000]['rss_mib']:.0f} -> {runs[50_000]['rss_mib']:.0f} MiB"
+        f" (+{grown:.0f}); emulator holding the items: {runs[5_000]['holding']:.0f} ->"
+        f" {runs[50_000]['holding']:.0f} MiB (+{held:.0f}); allowed: +{2 * held + 30:.0f} MiB"
+    )
 
 
 def run_calls(counter: CallCounter) -> dict[str, int]:
