@@ -220,12 +220,17 @@ def review_dead_letters(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
     messages to deliver again (partial batch response: one poison message, or one group with a
     transient store failure, does not send its neighbours back)."""
     _setup()
-    reviewer = wiring.reviewer(get_settings())
+    settings = get_settings()
+    reviewer = wiring.reviewer(settings)
     failures = []
     for record in event:
-        message_id = record.to_dict().get("messageId", "")
+        fields = record.to_dict()
+        message_id = fields.get("messageId", "")
+        deliveries = int((fields.get("attributes") or {}).get("ApproximateReceiveCount", 1))
         try:
-            reviewer.review(json.loads(record.body))
+            reviewer.review(
+                json.loads(record.body), last_delivery=deliveries >= settings.review_last_delivery
+            )
         except Exception as error:  # noqa: BLE001 - reported per message, retried by SQS
             _log.warning(
                 "review failed; the message will be delivered again",

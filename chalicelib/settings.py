@@ -38,6 +38,10 @@ class Settings(BaseModel):
     event_bus: str = Field("default", alias="EVENT_BUS_NAME")
     reviews_table: str = Field("orderflow-dev-reviews", alias="REVIEWS_TABLE")
     archive_prefix: str = Field("archive/", alias="ARCHIVE_PREFIX")
+    # The DLQ's last delivery of a message before its redrive policy moves it aside: the stack's
+    # maxReceiveCount. On it, the reviewer archives an order whose store still fails instead of
+    # letting its whole group leave for the redrive queue.
+    review_last_delivery: int = Field(5, ge=1, alias="REVIEW_LAST_DELIVERY")
     callback_secret_parameter: str = Field(
         "/orderflow/dev/callback-secret", alias="CALLBACK_SECRET_PARAMETER"
     )

@@ -15,11 +15,14 @@ reviewer takes each order of the group in turn:
 
 Every group ends with one review record (`records.py`) holding one review per order, keyed by
 its batch and group: a group delivered again finds its record (one read) and does nothing (SQS
-delivers at least once). A retry that fails again raises `TryAgainLater` before the archive and
-the record are written: the whole message goes back to the queue, and after the queue's
-maxReceiveCount to its redrive queue, so nothing loops for ever and nothing is lost. What the
-group did before that is done again on the next delivery and changes nothing: stores are
-conditional puts (the same content is `unchanged`).
+delivers at least once). A store that fails again raises `TryAgainLater` before the archive and
+the record are written: the whole message goes back to the queue. What the group did before
+that is done again on the next delivery and changes nothing: stores are conditional puts (the
+same content is `unchanged`). On the message's last delivery (`last_delivery`: the queue's
+maxReceiveCount) such an order is archived with the store's error instead, so that the group
+ends reviewed, each order in one place, and never leaves for the redrive queue with some of
+its orders already stored; only a message the reviewer cannot handle at all (not JSON, a
+failing review table) goes there, whole.
 """
 
 from __future__ import annotations
@@ -124,14 +127,16 @@ class Reviewer:
         self._archive = archive
         self._records = records
 
-    def review(self, body: dict[str, Any]) -> list[Review]:
+    def review(self, body: dict[str, Any], *, last_delivery: bool = False) -> list[Review]:
         """Decides and acts on one DLQ message (a rejection group); the same message twice
         acts once."""
         batch_id, group = str(body["batch_id"]), str(body["group"])
         done = self._records.get_group(batch_id, group)
         if done is not None:
             return [_from_record(record) for record in done]
-        reviews = [(entry, self._review(entry, body)) for entry in body["rejections"]]
+        reviews = [
+            (entry, self._review(entry, body, last_delivery)) for entry in body["rejections"]
+        ]
         archived = [(entry, review) for entry, review in reviews if review.ended == ARCHIVED]
         if archived:
             key = self._archive.put(body, archived)
@@ -145,7 +150,7 @@ class Reviewer:
         )
         return [review for _, review in reviews]
 
-    def _review(self, entry: dict[str, Any], body: dict[str, Any]) -> Review:
+    def _review(self, entry: dict[str, Any], body: dict[str, Any], last_delivery: bool) -> Review:
         """Decides and acts on one order of the group (stores it, or leaves it to archive)."""
         batch_id = str(body["batch_id"])
         review = Review(
@@ -160,22 +165,22 @@ class Reviewer:
         if entry.get("order_truncated"):
             review.why = _truncated_why(entry, body)
         elif review.reason == "store_failed":
-            self._retry(entry, review)
+            self._retry(entry, review, last_delivery)
         elif review.reason == "invalid":
-            self._repair(entry, review)
+            self._repair(entry, review, last_delivery)
         else:
             review.why = f"a {review.reason} needs a person"
         return review
 
-    def _retry(self, entry: dict[str, Any], review: Review) -> None:
+    def _retry(self, entry: dict[str, Any], review: Review, last_delivery: bool) -> None:
         review.decision = RETRY
         checked = validate_order(entry.get("order"))
         if not isinstance(checked, ValidOrder):
             review.why = "the order is no longer valid"
             return
-        self._store_order(checked, entry, review)
+        self._store_order(checked, entry, review, last_delivery)
 
-    def _repair(self, entry: dict[str, Any], review: Review) -> None:
+    def _repair(self, entry: dict[str, Any], review: Review, last_delivery: bool) -> None:
         mended, changes = repair(entry.get("order"))
         if not changes:
             review.why = "no repair rule applies"
@@ -188,16 +193,23 @@ class Reviewer:
             return
         review.decision = REPAIR
         review.order_id = checked.order_id
-        self._store_order(checked, entry, review)
+        self._store_order(checked, entry, review, last_delivery)
 
-    def _store_order(self, order: ValidOrder, entry: dict[str, Any], review: Review) -> None:
+    def _store_order(
+        self, order: ValidOrder, entry: dict[str, Any], review: Review, last_delivery: bool
+    ) -> None:
         result = self._store.put(order, batch_id=review.batch_id, row=int(entry.get("row") or 0))
         if result.outcome is StoreOutcome.STORED:
             review.ended = STORED
         elif result.outcome is StoreOutcome.UNCHANGED:
             review.ended = UNCHANGED
-        elif result.outcome is StoreOutcome.STORE_FAILED:
+        elif result.outcome is StoreOutcome.STORE_FAILED and not last_delivery:
             raise TryAgainLater(result.detail)
+        elif result.outcome is StoreOutcome.STORE_FAILED:
+            review.decision = ARCHIVE
+            review.why = (
+                f"the store kept failing until the message's last delivery: {result.detail}"
+            )
         else:  # a conflict, a value DynamoDB cannot hold, an item too large: a person decides
             review.decision = ARCHIVE
             review.why = result.detail

@@ -14,6 +14,7 @@ import pytest
 from chalicelib.orders.validation import ValidOrder
 from chalicelib.pipeline.deadletter import DeadLetterQueue
 from chalicelib.pipeline.store import OrderStore, StoreOutcome, StoreResult
+from chalicelib.review.records import ReviewRecords
 from orderflow_cli.main import main
 from tests.conftest import order, write_orders
 
@@ -44,11 +45,9 @@ def test_every_rejection_is_reviewed_however_many(
     assert not [t for t in threading.enumerate() if t.name.endswith("-mapping")]
 
 
-def test_orders_the_reviewer_cannot_store_wait_in_the_redrive_queue(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # given a table that never accepts two of the orders (the pipeline's and the reviewer's
-    # writes both fail), and two orders invalid beyond repair
+def _refuse_stuck_orders(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table that never accepts the orders named stuck-* (the pipeline's and the reviewer's
+    writes both fail)."""
     put = OrderStore.put
 
     def failing_put(self: OrderStore, order: ValidOrder, *, batch_id: str, row: int) -> Any:
@@ -57,23 +56,52 @@ def test_orders_the_reviewer_cannot_store_wait_in_the_redrive_queue(
         return put(self, order, batch_id=batch_id, row=row)
 
     monkeypatch.setattr(OrderStore, "put", failing_put)
-    orders = [order("ok-1"), order("stuck-1"), order("ok-2"), order("bad-1", qty="three")]
-    orders += [order("stuck-2"), order("ok-3"), order("bad-2", qty="0")]
-    path = write_orders(tmp_path / "stuck.json", orders)
+
+
+_STUCK = [order("ok-1"), order("stuck-1"), order("ok-2"), order("bad-1", qty="three")]
+_STUCK += [order("stuck-2"), order("ok-3"), order("bad-2", qty="0")]
+
+
+def test_orders_the_reviewer_cannot_store_are_archived_on_the_last_delivery(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given two orders the table never accepts, and two orders invalid beyond repair
+    _refuse_stuck_orders(monkeypatch)
+    path = write_orders(tmp_path / "stuck.json", _STUCK)
 
     # when it is run, as JSON and as a table
     batch = run_json(path, capsys)
     assert main(["run", str(path)]) == 0
     table = capsys.readouterr().out
 
-    # then the four rejections of the chunk, one group, wait in the redrive queue together
-    # (a store failure sends the whole group back), the rest ended where they did
+    # then the group came back until its last delivery, where the stuck orders were archived
+    # with the store's error: every order in one place, nothing left waiting
     assert (batch["stored"], batch["rejected"]) == (3, 4)
     assert batch["ended"] == {
-        "stored": 3, "retried": 0, "repaired": 0, "archived": 0, "waiting": 4,
+        "stored": 3, "retried": 0, "repaired": 0, "archived": 4, "waiting": 0,
     }  # fmt: skip
     assert sum(batch["ended"].values()) == batch["total"] == 7
-    assert "0 archived for review, 4 waiting in the redrive queue" in table
+    assert "4 archived for review, 0 waiting in the redrive queue" in table
+
+
+def test_a_group_the_reviewer_cannot_record_waits_whole_in_the_redrive_queue(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a reviews table that refuses every write
+    def refuse(self: ReviewRecords, **_: Any) -> None:
+        raise RuntimeError("injected: the reviews table refuses writes")
+
+    monkeypatch.setattr(ReviewRecords, "put_group", refuse)
+    path = write_orders(tmp_path / "unrecorded.json", _STUCK)
+
+    # when it is run
+    batch = run_json(path, capsys)
+
+    # then the two rejections of the chunk, one group, wait in the redrive queue together
+    assert batch["ended"] == {
+        "stored": 5, "retried": 0, "repaired": 0, "archived": 0, "waiting": 2,
+    }  # fmt: skip
+    assert sum(batch["ended"].values()) == batch["total"] == 7
 
 
 def test_rejections_that_never_reached_the_dlq_are_not_called_waiting(
