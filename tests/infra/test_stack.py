@@ -107,3 +107,15 @@ def test_the_reviews_table_has_the_key_the_code_reads_and_no_index(stack: dict[s
     ]
     # every review write costs the item's own write units only: no index copies it
     assert "GlobalSecondaryIndexes" not in reviews
+
+
+def test_the_reviewers_last_delivery_is_the_dlqs_max_receive_count(stack: dict[str, Any]) -> None:
+    from chalicelib.settings import Settings
+
+    queues = [
+        r for r in stack["Resources"].values()
+        if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r["Properties"]
+    ]  # fmt: skip
+    (dlq,) = queues
+    default = Settings.model_fields["review_last_delivery"].default
+    assert default == dlq["Properties"]["RedrivePolicy"]["maxReceiveCount"]
