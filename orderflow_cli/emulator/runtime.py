@@ -103,6 +103,12 @@ class Execution:
     error: str | None
 
 
+# How many Map items run at once locally. moto's Distributed Map worker takes its items one
+# after another by recursion (a stack frame per item): one worker over a million-order file
+# (1,000 chunks) overflows Python's stack; four keep it at 250 chunks per million orders.
+MAP_CONCURRENCY = 4
+
+
 class EmbeddedAWS:
     """Start with `with EmbeddedAWS() as local:`; every AWS call of the process is emulated."""
 
@@ -110,7 +116,7 @@ class EmbeddedAWS:
         self,
         overrides: Mapping[str, str] | None = None,
         stage: str = "local",
-        map_concurrency: int = 1,
+        map_concurrency: int = MAP_CONCURRENCY,
         poll_dead_letters: bool = False,
         stack_template: Path = TEMPLATE_PATH,
     ) -> None:
