@@ -3,9 +3,10 @@
 - `generate_csv`: a (gzip) CSV of generated orders, a fraction of them invalid, streamed.
 - `orders_run`: `orders run FILE --json` in a child process: its seconds, its peak RSS and what
   it printed (every order accounted for).
-- `emulator_holding`: the peak RSS of a child process that only holds the same orders in an
-  emulated table (one put per order): what the emulator itself needs for those items, the
-  yardstick of `orders run`'s memory growth.
+- `emulator_holding`: the resident size of a child process that holds the same orders in an
+  emulated table (one put per order), read once they are all there (its peak can be start-up's,
+  before any item): what the emulator itself needs for those items, the yardstick of `orders
+  run`'s memory growth.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ with EmbeddedAWS() as local:
         for record in read_records(body, path):
             item = {"OrderId": {"S": f"row-{record.row}"}, "order": serialize(record.order)}
             client.put_item(TableName=table, Item=item)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    # the resident size now, with the items held (the peak may be start-up's, before them)
+    status = open("/proc/self/status").read().split("VmRSS:")[1].split()[0]
+    print(int(status) if status.isdigit() else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
@@ -94,7 +97,7 @@ def orders_run(path: Path) -> dict[str, Any]:
 
 
 def emulator_holding(path: Path) -> float:
-    """Peak RSS (MiB) of a process whose emulated table holds one item per order of `path`."""
+    """Resident size (MiB) of a process whose emulated table holds one item per order of `path`."""
     command = [sys.executable, "-c", _HOLD, str(path)]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=True)
     return int(done.stdout.split()[-1]) / 1024
