@@ -6,35 +6,17 @@ import json
 from typing import Any
 
 import pytest
-import yaml
 
 from chalicelib.pipeline import definition
+from orderflow_cli.emulator.cloudformation import load_template
 from tests.conftest import REPO
 
 TEMPLATE = REPO / "infra" / "stack.yaml"
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short tags (!Sub, !Ref, !GetAtt) kept as {"Fn": value}."""
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {suffix: value}
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
-
-
 @pytest.fixture(scope="module")
 def stack() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
-    return loaded
+    return load_template(TEMPLATE)  # the emulator's own reader of the stack
 
 
 def _resource(stack: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -64,7 +46,7 @@ def test_every_function_the_definition_invokes_is_a_function_of_the_app(
     machine = _resource(stack, "AWS::StepFunctions::StateMachine")
     functions = {f.name for f in app.app.pure_lambda_functions}
     invoked = {
-        value["Sub"].rsplit("${Stage}-", 1)[1]
+        value["Fn::Sub"].rsplit("${Stage}-", 1)[1]
         for name, value in machine["DefinitionSubstitutions"].items()
         if name.endswith("FunctionArn")
     }
@@ -73,7 +55,7 @@ def test_every_function_the_definition_invokes_is_a_function_of_the_app(
     role = _resource(stack, "AWS::IAM::Role")
     statements = role["Policies"][0]["PolicyDocument"]["Statement"]
     (invoke,) = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
-    allowed = {r["Sub"].rsplit("${Stage}-", 1)[1] for r in invoke["Resource"]}
+    allowed = {r["Fn::Sub"].rsplit("${Stage}-", 1)[1] for r in invoke["Resource"]}
     assert allowed == invoked  # the role may invoke exactly these
 
 
