@@ -75,6 +75,11 @@ class Source:
         source = {"Bucket": self.bucket, "Key": self.key}
         return {**source, "VersionId": self.version} if self.version else source
 
+    @property
+    def copy_condition(self) -> dict[str, str]:
+        """What keeps a CopyObject to exactly this object where no version id names it."""
+        return {} if self.version or not self.etag else {"CopySourceIfMatch": f'"{self.etag}"'}
+
 
 def prepare_file(
     source: Source, *, s3: S3Client, chunks: ChunkStore, batches: BatchRecords, settings: Settings
@@ -153,14 +158,11 @@ def _quarantine(
     """Moves exactly the event's object to the quarantine prefix, with a report beside it."""
     target = chunks.keys.quarantined_file(source.key)
     try:
-        copy_condition = (
-            {} if source.version or not source.etag else {"CopySourceIfMatch": f'"{source.etag}"'}
-        )
         s3.copy_object(
             Bucket=source.bucket,
             Key=target,
             CopySource=source.copy_source,  # type: ignore[arg-type]
-            **copy_condition,  # type: ignore[arg-type]
+            **source.copy_condition,  # type: ignore[arg-type]
         )
     except ClientError as error:
         if error.response.get("Error", {}).get("Code", "") not in _REPLACED:
