@@ -42,6 +42,21 @@ can both find `attribute_not_exists(OrderId)` true, and the second write silentl
 first. On AWS a conditional write is atomic: exactly one of them succeeds. The patch serialises
 the backend's item writes (put, update, delete, batch and transactional writes) under one lock;
 reads are untouched.
+
+5. A process-wide lock on every request. Upstream (moto/core/base_backend.py),
+`BackendDict.__getitem__` takes `backend_lock`, moto's one global lock, on every lookup of an
+account's backends, and every request makes several (its service's, and IAM's to mark the
+access key as used), only to create the account's backends the first time. With the functions
+of a Map and the event source mapping running as threads, each request queues on that lock
+behind whichever thread the interpreter has paused. The patch returns an account's backends
+without the lock once they exist (they are created, and registered for moto's reset, in the
+same locked step, and a reset removes both); the first lookup takes moto's own locked path.
+
+6. Distributed Map items by recursion. Upstream (moto/stepfunctions/parser/.../
+distributed_item_processor_worker.py), `DistributedItemProcessorWorker._eval_pool` evaluates a
+job, then calls itself for the next one: a worker over 1,000 chunks (a million orders) is
+1,000 nested calls deep and overflows Python's stack. The patch runs the same steps in a loop:
+the same frames opened and deleted, the same jobs closed, in the same order.
 """
 
 from __future__ import annotations
@@ -260,3 +275,57 @@ def _atomically(method: Callable[..., Any]) -> Callable[..., Any]:
             return method(*args, **kwargs)
 
     return wrapper
+
+
+_lookups_applied = False
+
+
+def patch_backend_lookup_lock() -> None:
+    """Looks up an account's existing backends without moto's global lock (idempotent)."""
+    global _lookups_applied
+    if _lookups_applied:
+        return
+    from moto.core.base_backend import BackendDict
+
+    locked_lookup = BackendDict.__getitem__
+
+    def lookup(backends: BackendDict[Any], account_id: str) -> Any:
+        try:
+            return dict.__getitem__(backends, account_id)
+        except KeyError:
+            return locked_lookup(backends, account_id)
+
+    setattr(BackendDict, "__getitem__", lookup)  # noqa: B010 - a dunder replaced on the class
+    _lookups_applied = True
+
+
+_map_loop_applied = False
+
+
+def patch_distributed_map_loop() -> None:
+    """Runs a Distributed Map worker's jobs in a loop instead of by recursion (idempotent)."""
+    global _map_loop_applied
+    if _map_loop_applied:
+        return
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor.distributed_item_processor_worker import (  # noqa: E501
+        DistributedItemProcessorWorker,
+    )
+
+    def eval_pool(worker: Any, job: Any, worker_frame: Any) -> None:
+        while job is not None:
+            job_frame = worker_frame.open_inner_frame()
+            worker._eval_job(env=job_frame, job=job)
+            worker_frame.delete_frame(job_frame)
+            if isinstance(job.job_output, Exception) or worker.stopped():
+                break
+            next_job = worker._job_pool.next_job()
+            if next_job is None:
+                break
+            worker._job_pool.close_job(job)
+            job = next_job
+        worker._env.delete_frame(worker_frame)
+        if job is not None:
+            worker._job_pool.close_job(job)
+
+    setattr(DistributedItemProcessorWorker, "_eval_pool", eval_pool)  # noqa: B010
+    _map_loop_applied = True

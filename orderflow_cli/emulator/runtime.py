@@ -22,6 +22,7 @@ import importlib
 import json
 import os
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -52,6 +53,8 @@ from orderflow_cli.emulator.cloudformation import (
 from orderflow_cli.emulator.event_sources import SqsEventSourceMapping
 from orderflow_cli.emulator.lambdas import CallRecorder, InProcessLambda, app_functions
 from orderflow_cli.emulator.moto_patches import (
+    patch_backend_lookup_lock,
+    patch_distributed_map_loop,
     patch_dynamodb_atomic_writes,
     patch_s3_event_version_ids,
     patch_sqs_receive_depth,
@@ -103,10 +106,15 @@ class Execution:
     error: str | None
 
 
-# How many Map items run at once locally. moto's Distributed Map worker takes its items one
-# after another by recursion (a stack frame per item): one worker over a million-order file
-# (1,000 chunks) overflows Python's stack; four keep it at 250 chunks per million orders.
-MAP_CONCURRENCY = 4
+# How many Map items run at once locally. The functions are threads of one interpreter, so
+# more than one at a time only overlaps their waits (a retry's backoff) and makes them queue
+# for the interpreter's lock: one at a time was the fastest of 1, 2 and 4 (bench, 6,000 orders).
+MAP_CONCURRENCY = 1
+# How long a thread keeps the interpreter's lock while others wait for it (CPython: 5 ms). The
+# emulator's threads are busy Lambda functions: at 5 ms, on two cores, they hand the lock back
+# and forth between cores and each request costs about a third more CPU (measured, 4 threads);
+# at 50 ms a thread that waits on I/O (the local API server) may wait that long for its turn.
+SWITCH_INTERVAL = 0.05
 
 
 class EmbeddedAWS:
@@ -128,6 +136,7 @@ class EmbeddedAWS:
         self._overrides = dict(overrides or {})
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
+        self._saved_switch_interval = sys.getswitchinterval()
         self.lambdas: InProcessLambda | None = None
         self.app: ModuleType | None = None
         self._app_event_queues: dict[str, str] = {}
@@ -161,6 +170,10 @@ class EmbeddedAWS:
         patch_sqs_receive_depth()
         patch_s3_event_version_ids()
         patch_dynamodb_atomic_writes()
+        patch_backend_lookup_lock()
+        patch_distributed_map_loop()
+        self._saved_switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
         boto3.setup_default_session(region_name=REGION)
         assert boto3.DEFAULT_SESSION is not None
         boto3.DEFAULT_SESSION.events.register("before-call", self.recorder)
@@ -180,6 +193,7 @@ class EmbeddedAWS:
                 mapping.disable()  # before the mock goes: no call may reach a real endpoint
             self._mock.stop()
             self._mock = None
+            sys.setswitchinterval(self._saved_switch_interval)
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
