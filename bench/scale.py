@@ -3,10 +3,10 @@
 - `generate_csv`: a (gzip) CSV of generated orders, a fraction of them invalid, streamed.
 - `orders_run`: `orders run FILE --json` in a child process: its seconds, its peak RSS and what
   it printed (every order accounted for).
-- `emulator_holding`: the resident size of a child process that holds the same orders in an
-  emulated table (one put per order), read once they are all there (its peak can be start-up's,
-  before any item): what the emulator itself needs for those items, the yardstick of `orders
-  run`'s memory growth.
+- `emulator_holding`: the resident size of a child process whose emulated orders table holds
+  the items `orders run` stores for the same file (each valid order, as the pipeline's store
+  makes its item), read once they are all there (its peak can be start-up's, before any item):
+  what the emulator itself needs for those items, the yardstick of `orders run`'s memory growth.
 """
 
 from __future__ import annotations
@@ -35,18 +35,18 @@ sys.stderr.write(done.stderr[-2000:])
 
 _HOLD = """
 import resource, sys
-from boto3.dynamodb.types import TypeSerializer
-from chalicelib import aws
+from chalicelib import wiring
 from chalicelib.orders.readers import read_records
+from chalicelib.orders.validation import ValidOrder, validate_order
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 path = sys.argv[1]
 with EmbeddedAWS() as local:
-    serialize = TypeSerializer().serialize
-    client, table = aws.dynamodb(), local.settings.orders_table
+    store = wiring.order_store(local.settings)
     with open(path, "rb") as body:
         for record in read_records(body, path):
-            item = {"OrderId": {"S": f"row-{record.row}"}, "order": serialize(record.order)}
-            client.put_item(TableName=table, Item=item)
+            order = validate_order(record.order)
+            if isinstance(order, ValidOrder):
+                store.put(order, batch_id="hold", row=record.row)
     # the resident size now, with the items held (the peak may be start-up's, before them)
     status = open("/proc/self/status").read().split("VmRSS:")[1].split()[0]
     print(int(status) if status.isdigit() else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

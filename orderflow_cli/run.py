@@ -18,6 +18,7 @@ from orderflow_cli.progress import PLAIN_SECONDS, Progress, Snapshot, progress_f
 
 _DONE_STATUSES = {"succeeded", "quarantined"}
 _COUNT_SECONDS = 0.5  # how often the counts are read for the progress shown
+_FIRST_POLL_SECONDS, _LAST_POLL_SECONDS = 0.05, 0.5  # how often the executions are asked
 _SHOWN_REJECTIONS = 5
 
 
@@ -214,6 +215,7 @@ def _wait_all(local: EmbeddedAWS, batch_ids: list[str], progress: Progress) -> l
     """Waits for every execution, showing the orders done so far and the reviewer's work."""
     finished: dict[str, Execution] = {}
     next_count = time.monotonic()
+    pause = _FIRST_POLL_SECONDS  # grows: a long run is not asked 20 times a second
     while len(finished) < len(batch_ids):
         for batch_id in batch_ids:
             if batch_id not in finished and (execution := local.poll(batch_id)) is not None:
@@ -221,7 +223,8 @@ def _wait_all(local: EmbeddedAWS, batch_ids: list[str], progress: Progress) -> l
         if time.monotonic() >= next_count or len(finished) == len(batch_ids):
             next_count = time.monotonic() + _COUNT_SECONDS
             progress.show(_snapshot(local, batch_ids, finished.keys()))
-        time.sleep(0.05)
+        time.sleep(pause)
+        pause = min(pause * 1.5, _LAST_POLL_SECONDS)
     return [finished[b] for b in batch_ids]
 
 
