@@ -37,6 +37,7 @@ class Settings(BaseModel):
     upload_url_seconds: int = Field(900, ge=60, le=3600, alias="UPLOAD_URL_SECONDS")
     event_bus: str = Field("default", alias="EVENT_BUS_NAME")
     reviews_table: str = Field("orderflow-dev-reviews", alias="REVIEWS_TABLE")
+    senders_table: str = Field("orderflow-dev-senders", alias="SENDERS_TABLE")
     archive_prefix: str = Field("archive/", alias="ARCHIVE_PREFIX")
     # The DLQ's last delivery of a message before its redrive policy moves it aside: the stack's
     # maxReceiveCount. On it, the reviewer archives an order whose store still fails instead of

@@ -5,6 +5,7 @@ and the operator's tools (reports, the dead-letter queue).
     orders serve [--port P] [--s3-port P] [--api-key KEY]
     orders report BATCH_ID [--format jsonl|csv] (--endpoint URL | --stage STAGE)
     orders dlq list|review|redrive ... (--endpoint URL | --stage STAGE) [--json]
+    orders senders add ID --name NAME | list | rotate-key ID | disable ID (--endpoint | --stage)
 """
 
 from __future__ import annotations
@@ -67,7 +68,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 type=Path,
                 help='JSON Lines of {"review_id", "order"}: send these orders instead',
             )
+    senders = commands.add_parser("senders", help="the senders (tenants) and their API keys")
+    sender_commands = senders.add_subparsers(dest="senders_command", required=True)
+    for name, text in (
+        ("add", "a new sender; prints its API key, once"),
+        ("list", "every sender: id, status, name, live keys"),
+        ("rotate-key", "a new API key for the sender (printed once); its old key stops at once"),
+        ("disable", "refuse every key of the sender from now on (its data stays)"),
+    ):
+        sub = sender_commands.add_parser(name, help=text)
+        if name != "list":
+            sub.add_argument("sender_id", metavar="ID", help="lower-case letters, digits, hyphens")
+        if name == "add":
+            sub.add_argument("--name", required=True, help="the sender's display name")
+        sub.add_argument("--endpoint", default=os.environ.get("ORDERFLOW_ENDPOINT"))
+        sub.add_argument("--stage", default="local")
+        sub.add_argument("--json", action="store_true", help="one JSON document on stdout")
     args = parser.parse_args(argv)
+    if args.command == "senders":
+        return senders_command(args)
     if args.command == "dlq":
         return dlq_command(args)
     if args.command == "serve":
@@ -119,6 +138,39 @@ def dlq_command(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2, default=str))
     else:
         print("\n".join(lines))
+    return 0
+
+
+def senders_command(args: argparse.Namespace) -> int:
+    from chalicelib.senders import SenderError, SenderRegistry
+    from orderflow_cli.stack import open_stack
+
+    stack = open_stack(args.endpoint, args.stage)
+    registry = SenderRegistry(stack.dynamodb, stack.names["SENDERS_TABLE"])
+    result: Any
+    try:
+        if args.senders_command == "add":
+            sender, key = registry.add(args.sender_id, args.name)
+            result = {**sender.to_dict(), "api_key": key}
+            lines = [f"sender {sender.sender_id} added; its API key (shown once): {key}"]
+        elif args.senders_command == "rotate-key":
+            key = registry.rotate_key(args.sender_id)
+            result = {"sender_id": args.sender_id, "api_key": key}
+            lines = [f"sender {args.sender_id}: new API key (shown once): {key}; the old one"
+                     " no longer works"]  # fmt: skip
+        elif args.senders_command == "disable":
+            result = registry.disable(args.sender_id).to_dict()
+            lines = [f"sender {args.sender_id} disabled: its keys are refused from now on"]
+        else:
+            result = [s.to_dict() for s in registry.every()]
+            lines = [
+                f"{s['sender_id']:<40} {s['status']:<9} keys {s['keys']}  {s['name']}"
+                for s in result
+            ] or ["no senders"]
+    except SenderError as error:
+        print(f"orders: senders {args.senders_command}: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2) if args.json else "\n".join(lines))
     return 0
 
 

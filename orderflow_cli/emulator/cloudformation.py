@@ -40,6 +40,7 @@ NAMED_BY_SETTING: dict[str, str] = {
     "OrdersTable": "ORDERS_TABLE",
     "BatchesTable": "BATCHES_TABLE",
     "ReviewsTable": "REVIEWS_TABLE",
+    "SendersTable": "SENDERS_TABLE",
     "DeadLetterQueue": "DLQ_URL",
     "IngestStateMachine": "STATE_MACHINE_ARN",
 }

@@ -57,7 +57,7 @@ def _table_shape(described: dict[str, Any]) -> dict[str, Any]:
 
 def _assert_emulator_matches(local: EmbeddedAWS, template: dict[str, Any]) -> None:
     tables = _of_type(template, "AWS::DynamoDB::Table")
-    assert len(tables) == 3
+    assert len(tables) == 4  # orders, batches, reviews, senders
     for properties in tables.values():
         name = _name(properties, "TableName")
         described = local.dynamodb.describe_table(TableName=name)["Table"]

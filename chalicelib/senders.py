@@ -1,0 +1,220 @@
+"""Senders: the shops and partners whose orders the service takes, each a tenant of its own.
+
+A sender has an id (lower-case letters, digits and hyphens: it becomes a key prefix in every
+table and bucket), a display name, a status (`active` or `disabled`) and API keys. A key is
+shown once, when it is made; the table keeps only its SHA-256 (a key is 32 random bytes, so a
+plain digest cannot be reversed by guessing). Rotating a sender's key makes a new one and ends
+the old one at once; disabling a sender refuses every key of its.
+
+One table, two kinds of item, both under the partition key `pk`:
+    sender#<id>   the sender: name, status, created, the digests of its keys
+    key#<digest>  one per live key: the sender it belongs to (a key resolves in one read)
+Every change of keys is one transaction, so a key item never outlives its sender's record of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+ACTIVE, DISABLED = "active", "disabled"
+KEY_PREFIX = "ofk_"  # what every key starts with, so that one is recognised in a leak scan
+_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+_MAX_NAME = 200
+
+
+class SenderError(ValueError):
+    """An operator's request about senders that cannot be done, said in a sentence."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    sender_id: str
+    name: str
+    status: str
+    created: str
+    keys: int  # how many live keys it has
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sender_id": self.sender_id,
+            "name": self.name,
+            "status": self.status,
+            "created": self.created,
+            "keys": self.keys,
+        }
+
+
+def new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def check_id(sender_id: str) -> None:
+    if not isinstance(sender_id, str) or not _ID.match(sender_id):
+        raise SenderError(
+            f"sender id {sender_id!r} is not allowed: use 1 to 40 lower-case letters, digits"
+            " and hyphens, starting and ending with a letter or digit"
+        )
+
+
+class SenderRegistry:
+    """Senders and their keys in the senders table."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def add(self, sender_id: str, name: str) -> tuple[Sender, str]:
+        """A new active sender and its first key (returned once, never stored)."""
+        check_id(sender_id)
+        if not isinstance(name, str) or not name.strip() or len(name) > _MAX_NAME:
+            raise SenderError(f"a sender's name is 1 to {_MAX_NAME} characters")
+        key = new_key()
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {
+                                "pk": {"S": f"sender#{sender_id}"},
+                                "sender_id": {"S": sender_id},
+                                "name": {"S": name.strip()},
+                                "status": {"S": ACTIVE},
+                                "created": {"S": created},
+                                "key_digests": {"SS": [digest(key)]},
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    self._put_key(key, sender_id),
+                ]
+            )
+        except ClientError as error:
+            if _cancelled(error):
+                raise SenderError(f"sender {sender_id!r} already exists") from error
+            raise
+        return Sender(sender_id, name.strip(), ACTIVE, created, 1), key
+
+    def get(self, sender_id: str) -> Sender | None:
+        item = self._client.get_item(
+            TableName=self._table, Key={"pk": {"S": f"sender#{sender_id}"}}, ConsistentRead=True
+        ).get("Item")
+        return _sender(item) if item else None
+
+    def every(self) -> list[Sender]:
+        """Every sender, by id (a scan: an operator's listing, not a request's path)."""
+        senders: list[Sender] = []
+        for page in self._client.get_paginator("scan").paginate(TableName=self._table):
+            senders += [_sender(i) for i in page["Items"] if i["pk"]["S"].startswith("sender#")]
+        return sorted(senders, key=lambda s: s.sender_id)
+
+    def resolve(self, key: str) -> Sender | None:
+        """The active sender whose key this is, or None (unknown, rotated out or disabled)."""
+        if not isinstance(key, str) or not key.startswith(KEY_PREFIX) or len(key) > 200:
+            return None
+        found = self._client.get_item(
+            TableName=self._table, Key={"pk": {"S": f"key#{digest(key)}"}}
+        ).get("Item")
+        if not found:
+            return None
+        sender = self.get(found["sender_id"]["S"])
+        return sender if sender is not None and sender.active else None
+
+    def rotate_key(self, sender_id: str) -> str:
+        """A new key for the sender; its old keys stop working at once."""
+        item = self._item(sender_id)
+        old = sorted(item.get("key_digests", {}).get("SS", []))
+        key = new_key()
+        writes: list[Any] = [
+            {"Delete": {"TableName": self._table, "Key": {"pk": {"S": f"key#{d}"}}}} for d in old
+        ]
+        writes.append(self._put_key(key, sender_id))
+        writes.append(
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"pk": {"S": f"sender#{sender_id}"}},
+                    "UpdateExpression": "SET key_digests = :new",
+                    "ConditionExpression": "key_digests = :old",
+                    "ExpressionAttributeValues": {
+                        ":new": {"SS": [digest(key)]},
+                        ":old": item["key_digests"],
+                    },
+                }
+            }
+        )
+        try:
+            self._client.transact_write_items(TransactItems=writes)
+        except ClientError as error:
+            if _cancelled(error):
+                raise SenderError(
+                    f"sender {sender_id!r} changed while its key was rotated; try again"
+                ) from error
+            raise
+        return key
+
+    def disable(self, sender_id: str) -> Sender:
+        """Refuses every key of the sender from now on (its data stays)."""
+        self._item(sender_id)
+        self._client.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"sender#{sender_id}"}},
+            UpdateExpression="SET #s = :disabled",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":disabled": {"S": DISABLED}},
+        )
+        sender = self.get(sender_id)
+        assert sender is not None
+        return sender
+
+    def _item(self, sender_id: str) -> dict[str, Any]:
+        check_id(sender_id)
+        item = self._client.get_item(
+            TableName=self._table, Key={"pk": {"S": f"sender#{sender_id}"}}, ConsistentRead=True
+        ).get("Item")
+        if not item:
+            raise SenderError(f"there is no sender {sender_id!r}")
+        return dict(item)
+
+    def _put_key(self, key: str, sender_id: str) -> Any:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": {"pk": {"S": f"key#{digest(key)}"}, "sender_id": {"S": sender_id}},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+
+def _sender(item: dict[str, Any]) -> Sender:
+    return Sender(
+        sender_id=item["sender_id"]["S"],
+        name=item["name"]["S"],
+        status=item["status"]["S"],
+        created=item["created"]["S"],
+        keys=len(item.get("key_digests", {}).get("SS", [])),
+    )
+
+
+def _cancelled(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code", "")
+    return code in {"TransactionCanceledException", "ConditionalCheckFailedException"}

@@ -1,0 +1,67 @@
+"""`orders senders ...` against a running `orders serve`: an operator adds, lists, rotates and
+disables senders; every key is shown once and resolves (or not) as it should."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from chalicelib.senders import SenderRegistry
+from orderflow_cli.main import main
+from orderflow_cli.stack import open_stack
+from tests.api.conftest import Served
+
+
+def _json(capsys: pytest.CaptureFixture[str]) -> Any:
+    return json.loads(capsys.readouterr().out)
+
+
+def test_an_operator_manages_senders_against_the_local_server(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    endpoint = ["--endpoint", served.s3_url, "--json"]
+    stack = open_stack(served.s3_url, "local")
+    registry = SenderRegistry(stack.dynamodb, stack.names["SENDERS_TABLE"])
+
+    assert main(["senders", "add", "cli-shop", "--name", "CLI Shop", *endpoint]) == 0
+    added = _json(capsys)
+    assert isinstance(added, dict)
+    first_key = added["api_key"]
+    assert registry.resolve(first_key).sender_id == "cli-shop"  # type: ignore[union-attr]
+
+    assert main(["senders", "list", *endpoint]) == 0
+    listed = _json(capsys)
+    assert {"sender_id": "cli-shop", "status": "active", "keys": 1}.items() <= next(
+        s for s in listed if s["sender_id"] == "cli-shop"
+    ).items()
+    assert first_key not in json.dumps(listed)
+
+    assert main(["senders", "rotate-key", "cli-shop", *endpoint]) == 0
+    second_key = _json(capsys)["api_key"]
+    assert registry.resolve(first_key) is None
+    assert registry.resolve(second_key).sender_id == "cli-shop"  # type: ignore[union-attr]
+
+    assert main(["senders", "disable", "cli-shop", *endpoint]) == 0
+    assert _json(capsys)["status"] == "disabled"
+    assert registry.resolve(second_key) is None
+
+
+def test_operator_mistakes_get_one_sentence_and_exit_1(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    endpoint = ["--endpoint", served.s3_url]
+    assert main(["senders", "add", "twice", "--name", "Twice", *endpoint]) == 0
+    capsys.readouterr()
+    for argv, says in (
+        (["senders", "add", "twice", "--name", "Again"], "already exists"),
+        (["senders", "add", "Not_An_Id", "--name", "Bad"], "is not allowed"),
+        (["senders", "rotate-key", "ghost"], "there is no sender 'ghost'"),
+        (["senders", "disable", "ghost"], "there is no sender 'ghost'"),
+    ):
+        assert main([*argv, *endpoint]) == 1
+        err = capsys.readouterr().err
+        assert says in err
+        assert "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1
