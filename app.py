@@ -8,10 +8,19 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from chalice.app import Chalice, CloudWatchEvent, Request, Response, S3Event, SQSEvent
+from chalice.app import (
+    AuthRequest,
+    AuthResponse,
+    Chalice,
+    CloudWatchEvent,
+    Request,
+    Response,
+    S3Event,
+    SQSEvent,
+)
 
 from chalicelib import aws, callbacks, log, wiring
-from chalicelib.api import service
+from chalicelib.api import auth, service
 from chalicelib.api.errors import INTERNAL_ERROR_BODY, ApiError, BadRequest
 from chalicelib.pipeline import events as completion
 from chalicelib.pipeline.finish import record_batch
@@ -37,7 +46,14 @@ def _setup() -> None:
     log.configure(settings.stage, settings.log_level)
 
 
-# -- HTTP API: every route but /health needs an API key (API Gateway checks it on AWS) --------
+# -- HTTP API: every route but /health needs a sender's API key (the authorizer resolves it) --
+
+
+@app.authorizer(ttl_seconds=auth.CACHE_SECONDS, header=auth.AUTH_HEADER)
+def sender_key(auth_request: AuthRequest) -> AuthResponse:
+    """The sender whose API key this is; refused: unknown, rotated-out or disabled keys."""
+    _setup()
+    return auth.authorize(auth_request.token, wiring.sender_registry(get_settings()))
 
 
 def _json_errors(view: Callable[..., Response]) -> Callable[..., Response]:
@@ -70,9 +86,8 @@ def _raw_body(request: Request) -> bytes:
 
 
 def _client_id() -> str:
-    """Who is calling: the API key's id on AWS; idempotency keys are scoped to it."""
-    identity = (_request().context or {}).get("identity") or {}
-    return str(identity.get("apiKeyId") or identity.get("apiKey") or "anonymous")
+    """Who is calling: the sender the authorizer resolved; idempotency keys are scoped to it."""
+    return auth.sender_of(_request().context)
 
 
 @app.route("/health", methods=["GET"])
@@ -81,7 +96,7 @@ def health() -> Response:
     return Response(body={"status": "ok"}, status_code=200)
 
 
-@app.route("/orders", methods=["POST"], api_key_required=True)
+@app.route("/orders", methods=["POST"], authorizer=sender_key)
 @_json_errors
 def post_orders() -> Response:
     request = _request()
@@ -95,7 +110,7 @@ def post_orders() -> Response:
     return Response(body=accepted, status_code=202, headers={"Location": accepted["status_url"]})
 
 
-@app.route("/uploads", methods=["POST"], api_key_required=True)
+@app.route("/uploads", methods=["POST"], authorizer=sender_key)
 @_json_errors
 def post_uploads() -> Response:
     raw = _raw_body(_request()) or b"{}"
@@ -119,21 +134,21 @@ def post_uploads() -> Response:
     return Response(body=presigned, status_code=201)
 
 
-@app.route("/batches/{batch_id}", methods=["GET"], api_key_required=True)
+@app.route("/batches/{batch_id}", methods=["GET"], authorizer=sender_key)
 @_json_errors
 def get_batch(batch_id: str) -> Response:
     status = service.batch_status(batch_id, deps=wiring.api_deps(get_settings()))
     return Response(body=status, status_code=200)
 
 
-@app.route("/orders/{order_id}", methods=["GET"], api_key_required=True)
+@app.route("/orders/{order_id}", methods=["GET"], authorizer=sender_key)
 @_json_errors
 def get_order(order_id: str) -> Response:
     order = service.get_order(order_id, deps=wiring.api_deps(get_settings()))
     return Response(body=order, status_code=200)
 
 
-@app.route("/reviews", methods=["GET"], api_key_required=True)
+@app.route("/reviews", methods=["GET"], authorizer=sender_key)
 @_json_errors
 def get_reviews() -> Response:
     params: dict[str, str] = dict(_request().query_params or {})

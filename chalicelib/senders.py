@@ -30,6 +30,7 @@ ACTIVE, DISABLED = "active", "disabled"
 KEY_PREFIX = "ofk_"  # what every key starts with, so that one is recognised in a leak scan
 _ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 _MAX_NAME = 200
+_MIN_KEY, _MAX_KEY = 8, 200
 
 
 class SenderError(ValueError):
@@ -81,12 +82,15 @@ class SenderRegistry:
         self._client = client
         self._table = table
 
-    def add(self, sender_id: str, name: str) -> tuple[Sender, str]:
-        """A new active sender and its first key (returned once, never stored)."""
+    def add(self, sender_id: str, name: str, key: str | None = None) -> tuple[Sender, str]:
+        """A new active sender and its first key (returned once, never stored): a new random
+        one, or `key` (the local server's `--api-key`, at least 8 characters)."""
         check_id(sender_id)
         if not isinstance(name, str) or not name.strip() or len(name) > _MAX_NAME:
             raise SenderError(f"a sender's name is 1 to {_MAX_NAME} characters")
-        key = new_key()
+        if key is not None and not _MIN_KEY <= len(key) <= _MAX_KEY:
+            raise SenderError(f"an API key is {_MIN_KEY} to {_MAX_KEY} characters")
+        key = key or new_key()
         created = datetime.now(UTC).isoformat(timespec="seconds")
         try:
             self._client.transact_write_items(
@@ -129,7 +133,7 @@ class SenderRegistry:
 
     def resolve(self, key: str) -> Sender | None:
         """The active sender whose key this is, or None (unknown, rotated out or disabled)."""
-        if not isinstance(key, str) or not key.startswith(KEY_PREFIX) or len(key) > 200:
+        if not isinstance(key, str) or not _MIN_KEY <= len(key) <= _MAX_KEY:
             return None
         found = self._client.get_item(
             TableName=self._table, Key={"pk": {"S": f"key#{digest(key)}"}}

@@ -17,6 +17,7 @@ from chalicelib.pipeline.naming import BatchKeys
 from chalicelib.pipeline.store import OrderStore, RetryPolicy
 from chalicelib.review.records import ReviewRecords
 from chalicelib.review.reviewer import Archive, Reviewer
+from chalicelib.senders import SenderRegistry
 from chalicelib.settings import Settings
 
 
@@ -49,6 +50,10 @@ def api_deps(settings: Settings) -> Deps:
         dynamodb=aws.dynamodb(),
         presigner=aws.s3_presigner(settings.s3_public_endpoint),
     )
+
+
+def sender_registry(settings: Settings) -> SenderRegistry:
+    return SenderRegistry(aws.dynamodb(), settings.senders_table)
 
 
 def completion_events(settings: Settings) -> CompletionEvents:

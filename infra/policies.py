@@ -36,6 +36,7 @@ def _resources(stage: str) -> dict[str, str]:
         "orders": f"{table}-orders",
         "batches": f"{table}-batches",
         "reviews": f"{table}-reviews",
+        "senders": f"{table}-senders",
         "dlq": f"arn:aws:sqs:*:*:{prefix}-dlq",
         "machine": f"arn:aws:states:*:*:stateMachine:{prefix}-ingest",
         "executions": f"arn:aws:states:*:*:execution:{prefix}-ingest:*",
@@ -56,6 +57,7 @@ def statements(stage: str) -> dict[str, list[Statement]]:
     dead_letter = (["sqs:SendMessage"], [r["dlq"]])
     work = (["s3:GetObject", "s3:PutObject"], [r["work"]])
     return {
+        "sender_key": [(["dynamodb:GetItem"], [r["senders"]])],  # the API's authorizer
         "api_handler": [
             (["s3:PutObject", "s3:GetObject"], [r["api_incoming"]]),
             (["s3:PutObject"], [r["upload_incoming"]]),  # presigned POSTs are signed as us

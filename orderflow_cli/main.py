@@ -36,7 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the HTTP API and S3 on 127.0.0.1")
     serve.add_argument("--port", type=int, default=8000, help="the API's port (default 8000)")
     serve.add_argument("--s3-port", type=int, default=0, help="emulated S3's port (default: free)")
-    serve.add_argument("--api-key", help="the key clients must send (default: a new random one)")
+    serve.add_argument(
+        "--api-key", help="the demo sender's key, 8+ characters (default: a new random one)"
+    )
     report = commands.add_parser("report", help="print a batch's rejection report")
     report.add_argument("batch_id")
     report.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
@@ -214,7 +216,10 @@ def serve_api(port: int, s3_port: int, api_key: str | None) -> int:
     server.start()
     print(f"orderflow API   {server.url}", flush=True)
     print(f"emulated S3     {server.s3_url}", flush=True)
-    print(f"API key         {server.api_key}   (send it as: -H 'x-api-key: ...')", flush=True)
+    print(
+        f"API key         {server.api_key}   (sender 'demo'; send it as: -H 'x-api-key: ...')",
+        flush=True,
+    )
     print("Ctrl-C stops the server.", flush=True)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored (&)

@@ -57,13 +57,6 @@ class UnsupportedMediaType(ApiError):
     CODE = "unsupported_media_type"
 
 
-class Unauthorized(ApiError):
-    """No valid credentials (the local server's check; API Gateway answers 403 on AWS)."""
-
-    STATUS = 403
-    CODE = "forbidden"
-
-
 INTERNAL_ERROR_BODY = {
     "error": {"code": "internal_error", "message": "the request could not be processed"}
 }

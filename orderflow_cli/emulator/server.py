@@ -6,8 +6,9 @@ same in-process state, so a presigned POST returned by the API can be used with 
 reach the app's `on_s3_event` handler as in `orders run`, from a background thread, and the
 DLQ's event source mapping feeds the reviewer from its own.
 
-API Gateway checks API keys on AWS; Chalice's local server does not, so this server checks the
-`x-api-key` header itself against a key printed at start-up (or given).
+Every route but /health is guarded by the app's own authorizer (`sender_key`), which Chalice's
+local gateway runs as API Gateway would: a key resolves to its sender in the emulated senders
+table. At start the server adds a demo sender, `demo`, with the key it prints (or `--api-key`).
 """
 
 from __future__ import annotations
@@ -18,19 +19,27 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from chalice.app import Request, Response
 from chalice.config import Config
-from chalice.local import ChaliceRequestHandler, LocalDevServer, create_local_server
+from chalice.local import (
+    ChaliceRequestHandler,
+    LocalDevServer,
+    LocalGateway,
+    LocalGatewayAuthorizer,
+    create_local_server,
+)
 
-from chalicelib.api.errors import Unauthorized
+from chalicelib.api.auth import AUTH_HEADER
 from chalicelib.log import get_logger
+from chalicelib.senders import SenderRegistry
 from orderflow_cli.emulator.runtime import CONFIG_PATH, EmbeddedAWS
 
 log = get_logger("local-server")
 _PUMP_SECONDS = 0.2
-_OPEN_PATHS = frozenset({"/health"})
+DEMO_SENDER = "demo"  # the sender `orders serve` adds at start, with the key it prints
 
 
 def free_port() -> int:
@@ -73,7 +82,10 @@ class LocalServer:
         self._moto.start()
         app = self.local.app
         assert app is not None
-        app.app.register_middleware(_require_api_key(self.api_key, self._turns), "http")
+        SenderRegistry(self.local.dynamodb, self.local.settings.senders_table).add(
+            DEMO_SENDER, "Demo sender", key=self.api_key
+        )
+        app.app.register_middleware(_taking_turns(self._turns), "http")
         config = Config.create(
             chalice_stage=self.local.stage,
             app_name="orderflow",
@@ -113,10 +125,32 @@ class LocalServer:
                 log.exception("could not deliver S3 events")
 
 
+class _HeaderAuthorizer(LocalGatewayAuthorizer):
+    """Chalice's local gateway hands an authorizer the `Authorization` header whatever header
+    the authorizer names (chalice/local.py, `_prepare_authorizer_event`); API Gateway hands it
+    the named one, here `x-api-key`. Missing, it is API Gateway's 401, as Chalice answers."""
+
+    def _prepare_authorizer_event(self, arn: str, lambda_event: Any, lambda_context: Any) -> Any:
+        headers = {k.lower(): v for k, v in (lambda_event.get("headers") or {}).items()}
+        headers.pop("authorization", None)
+        if AUTH_HEADER in headers:
+            headers["authorization"] = headers[AUTH_HEADER]
+        event = {**lambda_event, "headers": headers}
+        return super()._prepare_authorizer_event(arn, event, lambda_context)
+
+
 class _RequestHandler(ChaliceRequestHandler):
     """Chalice's handler leaves methods it does not know (TRACE, QUERY, ...) to http.server,
     which answers a 501 HTML page; API Gateway answers them like any other method a route does
-    not have (a JSON 403 or 405), so this one hands every method to Chalice's gateway."""
+    not have (a JSON 403 or 405), so this one hands every method to Chalice's gateway. Its
+    gateway runs the authorizer on the header the authorizer names."""
+
+    def __init__(
+        self, request: Any, client_address: Any, server: Any, app_object: Any, config: Config
+    ) -> None:
+        self.local_gateway = LocalGateway(app_object, config)
+        self.local_gateway._authorizer = _HeaderAuthorizer(app_object)
+        BaseHTTPRequestHandler.__init__(self, request, client_address, server)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("do_"):
@@ -124,16 +158,11 @@ class _RequestHandler(ChaliceRequestHandler):
         raise AttributeError(name)
 
 
-def _require_api_key(
-    expected: str, turns: threading.Lock
+def _taking_turns(
+    turns: threading.Lock,
 ) -> Callable[[Request, Callable[[Request], Response]], Response]:
     def middleware(request: Request, get_response: Callable[[Request], Response]) -> Response:
-        path = (request.context or {}).get("resourcePath", "")
-        given = str(request.headers.get("x-api-key") or "") if request.headers else ""
-        if path in _OPEN_PATHS or secrets.compare_digest(given, expected):
-            with turns:
-                return get_response(request)
-        error = Unauthorized("a valid x-api-key header is required", code="forbidden")
-        return Response(body=error.body(), status_code=error.STATUS)
+        with turns:
+            return get_response(request)
 
     return middleware

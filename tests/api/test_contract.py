@@ -33,4 +33,4 @@ def test_the_document_says_which_routes_need_a_key_as_the_app_does() -> None:
     for path, methods in app.app.routes.items():
         for method, entry in methods.items():
             security = document["paths"][path][method.lower()].get("security", default)
-            assert bool(security) == bool(entry.api_key_required), (path, method)
+            assert bool(security) == (entry.authorizer is not None), (path, method)

@@ -65,3 +65,24 @@ def test_operator_mistakes_get_one_sentence_and_exit_1(
         assert says in err
         assert "Traceback" not in err
         assert len(err.strip().splitlines()) == 1
+
+
+def test_a_disabled_or_rotated_out_senders_key_opens_no_route(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    endpoint = ["--endpoint", served.s3_url, "--json"]
+    assert main(["senders", "add", "gate-1", "--name", "Gate one", *endpoint]) == 0
+    first = _json(capsys)["api_key"]
+    assert main(["senders", "add", "gate-2", "--name", "Gate two", *endpoint]) == 0
+    second = _json(capsys)["api_key"]
+    assert served.call("GET", "/orders/none", key=first).status_code == 404  # let in: no order
+
+    assert main(["senders", "rotate-key", "gate-1", *endpoint]) == 0
+    rotated = _json(capsys)["api_key"]
+    assert main(["senders", "disable", "gate-2", *endpoint]) == 0
+    capsys.readouterr()
+
+    # API Gateway caches an authorizer's answer per key; the local gateway asks every time
+    for refused in (first, second):
+        assert served.call("GET", "/orders/none", key=refused).status_code == 403
+    assert served.call("GET", "/orders/none", key=rotated).status_code == 404

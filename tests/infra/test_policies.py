@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import wiring
-from chalicelib.api import service
+from chalicelib.api import auth, service
 from infra import policies
 from orderflow_cli.emulator.lambdas import current_function
 from orderflow_cli.emulator.runtime import EmbeddedAWS
@@ -53,6 +53,13 @@ def test_every_call_a_function_makes_is_allowed_by_its_policy(tmp_path: Path) ->
 
     with EmbeddedAWS(FAST) as local, webhook_receiver() as receiver:
         deps = wiring.api_deps(local.settings)
+        registry = wiring.sender_registry(local.settings)
+        _, key = registry.add("policy-check", "Policy check")  # the operator's doing
+        token = current_function.set("sender_key")  # the API's authorizer
+        try:
+            assert auth.authorize(key, registry).principal_id == "policy-check"
+        finally:
+            current_function.reset(token)
         token = current_function.set("api_handler")  # what the API's routes call
         try:
             body = json.dumps([order("p-1"), order("p-2", qty="0")]).encode()
@@ -104,7 +111,11 @@ def test_every_function_of_every_stage_has_its_own_policy_file() -> None:
     import app
 
     config = json.loads((policies.CHALICE_DIR / "config.json").read_text())
-    declared: list[Any] = [*app.app.pure_lambda_functions, *app.app.event_sources]
+    declared: list[Any] = [
+        *app.app.pure_lambda_functions,
+        *app.app.event_sources,
+        *app.app.builtin_auth_handlers,
+    ]
     names = {f.name for f in declared}
     names.add("api_handler")
     for stage in policies.STAGES:
