@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,3 +52,53 @@ def webhook_receiver(answers: list[int] | None = None) -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@dataclass
+class Trickler:
+    url: str
+    connections: int = 0
+
+
+@contextmanager
+def trickling_receiver(every_seconds: float = 1.0) -> Iterator[Trickler]:
+    """A receiver that reads the request, answers a status line, then one more header line
+    every `every_seconds`, forever: each read of its answer succeeds well within any
+    per-read timeout, but the answer never ends."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    trickler = Trickler(url=f"http://127.0.0.1:{listener.getsockname()[1]}/hook")
+    stop = threading.Event()
+
+    def trickle(connection: socket.socket) -> None:
+        connection.settimeout(None)
+        with connection:
+            try:
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\n")
+                line = 0
+                while not stop.wait(every_seconds):
+                    line += 1
+                    connection.sendall(f"X-Trickle-{line}: still here\r\n".encode())
+            except OSError:
+                pass  # the client hung up: what it should do
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue  # look at `stop` again
+            except OSError:
+                return
+            trickler.connections += 1
+            threading.Thread(target=trickle, args=(connection,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield trickler
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
