@@ -242,9 +242,10 @@ def deliver(
     resolve: Resolver = system_resolver,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    ca_file: str | None = None,
 ) -> Delivery:
     """POSTs `detail` to `url`, signed, retrying with exponential backoff, all of it within
-    `deadline_seconds`."""
+    `deadline_seconds`. `ca_file` trusts its certificates instead of the system's (tests)."""
     body = json.dumps(detail, default=str).encode()
     deadline = clock() + deadline_seconds
     last_error: str | None = None
@@ -259,7 +260,8 @@ def deliver(
                 TIMESTAMP_HEADER: str(timestamp),
                 SIGNATURE_HEADER: signature_header(secrets, message_id, timestamp, body),
             }
-            status = _post(target, body, headers, _Deadline(deadline, deadline_seconds, clock))
+            remaining = _Deadline(deadline, deadline_seconds, clock)
+            status = _post(_PinnedConnection(target, remaining, ca_file), body, headers)
             if 200 <= status < 300:
                 return Delivery("delivered", attempt, None)
             if status == 410:
@@ -337,54 +339,54 @@ class _PinnedConnection(http.client.HTTPConnection):
     """An HTTP(S) connection to the checked addresses of a target, never to a new resolution
     of its host; its socket obeys the delivery's deadline."""
 
-    def __init__(self, target: Target, deadline: _Deadline) -> None:
+    def __init__(self, target: Target, deadline: _Deadline, ca_file: str | None) -> None:
         super().__init__(target.host, target.port)
-        self._target = target
-        self._deadline = deadline
+        self.target = target
+        self.deadline = deadline
+        self._ca_file = ca_file
 
     def connect(self) -> None:
         errors: list[str] = []
-        for address in self._target.addresses:
+        for address in self.target.addresses:
             family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
             sock = _DeadlineSocket(family, socket.SOCK_STREAM)
-            sock.deadline = self._deadline
+            sock.deadline = self.deadline
             try:
-                sock.settimeout(self._deadline.remaining())
-                sock.connect((str(address), self._target.port))
-                self.sock = self._secure(sock) if self._target.scheme == "https" else sock
+                sock.settimeout(self.deadline.remaining())
+                sock.connect((str(address), self.target.port))
+                self.sock = self._secure(sock) if self.target.scheme == "https" else sock
                 return
             except _DeadlinePassed:
                 sock.close()
                 raise
             except TimeoutError:
                 sock.close()
-                raise self._deadline.passed() from None
+                raise self.deadline.passed() from None
             except OSError as error:
                 sock.close()
                 errors.append(f"{address}: {error}")
         raise ConnectionError("; ".join(errors))
 
     def _secure(self, sock: socket.socket) -> socket.socket:
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=self._ca_file)
         context.sslsocket_class = _DeadlineSSLSocket
-        sock.settimeout(self._deadline.remaining())  # the handshake's time
-        tls = context.wrap_socket(sock, server_hostname=self._target.host)
+        sock.settimeout(self.deadline.remaining())  # the handshake's time
+        tls = context.wrap_socket(sock, server_hostname=self.target.host)
         assert isinstance(tls, _DeadlineSSLSocket)
-        tls.deadline = self._deadline
+        tls.deadline = self.deadline
         return tls
 
 
-def _post(target: Target, body: bytes, headers: dict[str, str], deadline: _Deadline) -> int:
+def _post(connection: _PinnedConnection, body: bytes, headers: dict[str, str]) -> int:
     """The status of the answer to one POST; reads the status line and headers, not the body
     (nothing in it matters), and follows no redirect."""
-    connection = _PinnedConnection(target, deadline)
     try:
-        connection.request("POST", target.path, body=body, headers=headers)
+        connection.request("POST", connection.target.path, body=body, headers=headers)
         response = connection.getresponse()
         return response.status
     except TimeoutError as error:
         if isinstance(error, _DeadlinePassed):
             raise
-        raise deadline.passed() from None
+        raise connection.deadline.passed() from None  # a timeout is the remaining time's end
     finally:
         connection.close()

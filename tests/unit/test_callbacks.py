@@ -10,6 +10,7 @@ import re
 import socket
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from chalicelib.callbacks import (
     notify,
     parse_secrets,
 )
-from tests.webhook_receiver import trickling_receiver, webhook_receiver
+from tests.webhook_receiver import tls_for, trickling_receiver, webhook_receiver
 
 DEPLOYED = CallbackPolicy(require_https=True, allow_loopback=False)
 LOCAL = CallbackPolicy(require_https=False, allow_loopback=True)
@@ -361,3 +362,35 @@ def test_a_detail_is_sent_as_json() -> None:
         _deliver(receiver.url, detail={"batch_id": "b-1", "stored": 2})
 
     assert json.loads(receiver.received[0].body) == {"batch_id": "b-1", "stored": 2}
+
+
+def test_https_goes_to_the_checked_address_and_verifies_the_hosts_certificate(
+    tmp_path: Path,
+) -> None:
+    tls = tls_for("hook.example", tmp_path)
+    with webhook_receiver(tls=tls.server) as receiver:
+        port = int(receiver.url.rsplit(":", 1)[1].split("/")[0])
+        resolve = answers("127.0.0.1")
+        delivery = _deliver(
+            f"https://hook.example:{port}/hook", resolve=resolve, ca_file=tls.ca_file
+        )
+
+    assert (delivery.status, delivery.attempts) == ("delivered", 1)
+    assert tls.asked_for == ["hook.example"]  # SNI names the host, not the address
+    (request,) = receiver.received
+    assert request.headers["Host"] == f"hook.example:{port}"
+    assert resolve.calls == ["hook.example"]
+
+
+def test_https_refuses_a_certificate_for_another_name(tmp_path: Path) -> None:
+    tls = tls_for("other.example", tmp_path)
+    with webhook_receiver(tls=tls.server) as receiver:
+        port = int(receiver.url.rsplit(":", 1)[1].split("/")[0])
+        delivery = _deliver(
+            f"https://hook.example:{port}/hook", resolve=answers("127.0.0.1"),
+            ca_file=tls.ca_file, attempts=1,
+        )  # fmt: skip
+
+    assert delivery.status == "failed"
+    assert "certificate verify failed" in delivery.last_error
+    assert receiver.received == []
