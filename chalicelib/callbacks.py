@@ -51,6 +51,9 @@ TIMESTAMP_HEADER = "webhook-timestamp"
 SIGNATURE_HEADER = "webhook-signature"
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
 DEFAULT_DEADLINE_SECONDS = 60.0
+# What a delivery ends as, recorded in the batch's `callback.status` (README documents each)
+DELIVERED, GONE, FAILED = "delivered", "gone", "failed"
+DELIVERY_STATUSES = (DELIVERED, GONE, FAILED)
 _MAX_URL = 2048
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -224,7 +227,7 @@ def notify(
 
 @dataclass(frozen=True)
 class Delivery:
-    status: str  # delivered | gone | failed
+    status: str  # one of DELIVERY_STATUSES
     attempts: int
     last_error: str | None
 
@@ -263,27 +266,27 @@ def deliver(
             remaining = _Deadline(deadline, deadline_seconds, clock)
             status = _post(_PinnedConnection(target, remaining, ca_file), body, headers)
             if 200 <= status < 300:
-                return Delivery("delivered", attempt, None)
+                return Delivery(DELIVERED, attempt, None)
             if status == 410:
-                return Delivery("gone", attempt, "HTTP 410: the receiver wants no more deliveries")
+                return Delivery(GONE, attempt, "HTTP 410: the receiver wants no more deliveries")
             last_error = f"HTTP {status}"
         except CallbackRefused as refused:
-            return Delivery("failed", attempt, str(refused))  # retrying cannot help
+            return Delivery(FAILED, attempt, str(refused))  # retrying cannot help
         except _DeadlinePassed as passed:
-            return Delivery("failed", attempt, str(passed))
+            return Delivery(FAILED, attempt, str(passed))
         except (OSError, ValueError, http.client.HTTPException) as error:
             last_error = f"{type(error).__name__}: {error}"
         if attempt < attempts:
             pause = base_seconds * 2 ** (attempt - 1)
             if clock() + pause >= deadline:
                 return Delivery(
-                    "failed",
+                    FAILED,
                     attempt,
                     f"{last_error}; no time for another attempt within the "
                     f"{deadline_seconds:g} s delivery deadline",
                 )
             sleep(pause)
-    return Delivery("failed", attempts, last_error)
+    return Delivery(FAILED, attempts, last_error)
 
 
 class _DeadlinePassed(TimeoutError):
