@@ -102,6 +102,8 @@ def check_url(url: str, policy: CallbackPolicy, resolve: Resolver = system_resol
     CallbackRefused with a clear reason when `url` may not be called."""
     if not isinstance(url, str) or not url or len(url) > _MAX_URL:
         raise CallbackRefused(f"callback_url must be a URL of at most {_MAX_URL} characters")
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):
+        raise CallbackRefused("callback_url must not contain spaces or control characters")
     parts = urlsplit(url)
     allowed = {"https"} if policy.require_https else {"https", "http"}
     if parts.scheme not in allowed:
@@ -249,6 +251,8 @@ def deliver(
 ) -> Delivery:
     """POSTs `detail` to `url`, signed, retrying with exponential backoff, all of it within
     `deadline_seconds`. `ca_file` trusts its certificates instead of the system's (tests)."""
+    if not secrets:
+        raise BadSecret("a delivery needs at least one signing secret")
     body = json.dumps(detail, default=str).encode()
     deadline = clock() + deadline_seconds
     last_error: str | None = None

@@ -131,6 +131,8 @@ def test_the_local_stage_allows_loopback_also_in_its_ipv4_mapped_form() -> None:
         ("https:///hook", "must name a host"),
         ("", "must be a URL"),
         ("https://" + "a" * 3000 + ".com/", "must be a URL"),
+        ("https://93.184.215.14/hook?a=1\r\nX-Injected: 1", "control characters"),
+        ("https://93.184.215.14/hook?a=b c", "spaces"),
     ],
 )
 def test_malformed_or_plain_http_urls_are_refused_with_the_reason(url: str, reason: str) -> None:
@@ -393,4 +395,10 @@ def test_https_refuses_a_certificate_for_another_name(tmp_path: Path) -> None:
 
     assert delivery.status == "failed"
     assert "certificate verify failed" in delivery.last_error
+    assert receiver.received == []
+
+
+def test_a_delivery_without_a_signing_secret_is_not_sent() -> None:
+    with webhook_receiver() as receiver, pytest.raises(BadSecret):
+        _deliver(receiver.url, secrets=[])
     assert receiver.received == []
