@@ -254,7 +254,7 @@ def deliver(
     if not secrets:
         raise BadSecret("a delivery needs at least one signing secret")
     body = json.dumps(detail, default=str).encode()
-    deadline = clock() + deadline_seconds
+    deadline = _Deadline(clock() + deadline_seconds, deadline_seconds, clock)
     last_error: str | None = None
     for attempt in range(1, attempts + 1):
         try:
@@ -267,8 +267,7 @@ def deliver(
                 TIMESTAMP_HEADER: str(timestamp),
                 SIGNATURE_HEADER: signature_header(secrets, message_id, timestamp, body),
             }
-            remaining = _Deadline(deadline, deadline_seconds, clock)
-            status = _post(_PinnedConnection(target, remaining, ca_file), body, headers)
+            status = _post(_PinnedConnection(target, deadline, ca_file), body, headers)
             if 200 <= status < 300:
                 return Delivery(DELIVERED, attempt, None)
             if status == 410:
@@ -282,7 +281,7 @@ def deliver(
             last_error = f"{type(error).__name__}: {error}"
         if attempt < attempts:
             pause = base_seconds * 2 ** (attempt - 1)
-            if clock() + pause >= deadline:
+            if clock() + pause >= deadline.at:
                 return Delivery(
                     FAILED,
                     attempt,
