@@ -222,10 +222,11 @@ def deliver_callback_handler(event: CloudWatchEvent) -> None:
     callbacks.notify(
         event.detail,
         batches=wiring.batch_records(settings),
-        secret=lambda: wiring.callback_secret(settings.callback_secret_parameter),
+        secrets=lambda: wiring.callback_secrets(settings.callback_secret_parameter),
         policy=service.callback_policy_of(settings),
         attempts=settings.callback_attempts,
         base_seconds=settings.callback_retry_base_seconds,
+        deadline_seconds=settings.callback_deadline_seconds,
     )
 
 

@@ -50,6 +50,9 @@ class Settings(BaseModel):
     callback_allow_loopback: bool = Field(False, alias="CALLBACK_ALLOW_LOOPBACK")
     callback_attempts: int = Field(5, ge=1, le=10, alias="CALLBACK_ATTEMPTS")
     callback_retry_base_seconds: float = Field(2.0, ge=0, alias="CALLBACK_RETRY_BASE_SECONDS")
+    # One deadline for a whole delivery, every attempt and the backoff between them (five
+    # attempts with a 2 s base sleep 30 s in all); well under DeliverCallback's Lambda timeout.
+    callback_deadline_seconds: float = Field(60.0, gt=0, le=240, alias="CALLBACK_DEADLINE_SECONDS")
     # Where clients reach S3 for presigned uploads; empty means AWS's own endpoint. The local
     # server sets it to its emulated S3 endpoint.
     s3_public_endpoint: str = Field("", alias="S3_PUBLIC_ENDPOINT")

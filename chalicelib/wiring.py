@@ -9,6 +9,7 @@ from functools import cache
 
 from chalicelib import aws
 from chalicelib.api.service import Deps
+from chalicelib.callbacks import parse_secrets
 from chalicelib.pipeline.batches import BatchRecords
 from chalicelib.pipeline.chunks import ChunkStore
 from chalicelib.pipeline.deadletter import DeadLetterQueue
@@ -61,10 +62,12 @@ def completion_events(settings: Settings) -> CompletionEvents:
 
 
 @cache
-def callback_secret(parameter: str) -> bytes:
-    """The stage's webhook signing secret, read once per process."""
+def callback_secrets(parameter: str) -> tuple[bytes, ...]:
+    """The stage's webhook signing keys, read once per process: the parameter holds one secret,
+    or several separated by spaces or new lines while one is rotated (every one signs), each
+    `whsec_<base64 key>` or a raw secret whose bytes are the key."""
     value = aws.ssm().get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
-    return value.encode()
+    return parse_secrets(value)
 
 
 def reviewer(settings: Settings) -> Reviewer:

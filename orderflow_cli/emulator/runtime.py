@@ -18,6 +18,7 @@ How each function is triggered, here and on AWS:
 
 from __future__ import annotations
 
+import base64
 import importlib
 import json
 import os
@@ -294,11 +295,11 @@ class EmbeddedAWS:
         self._route_app_events()
         aws.ssm().put_parameter(
             Name=settings.callback_secret_parameter,
-            Value=secrets.token_hex(32),
+            Value="whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
             Type="SecureString",
             Overwrite=True,
         )
-        wiring.callback_secret.cache_clear()
+        wiring.callback_secrets.cache_clear()
         name = settings.state_machine_arn.rsplit(":", 1)[-1]
         rendered = definition.render(self.substitutions())
         self.sfn.create_state_machine(

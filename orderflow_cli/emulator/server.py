@@ -157,6 +157,14 @@ class _RequestHandler(ChaliceRequestHandler):
             return self._generic_handle
         raise AttributeError(name)
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """http.server logs the whole request line; this one leaves the query out (it may carry
+        a callback_url, its tokens and an e-mail address)."""
+        method, _, rest = self.requestline.partition(" ")
+        target = rest.rsplit(" ", 1)[0] if " " in rest else rest
+        status = str(int(code)) if isinstance(code, int) else code
+        self.log_message('"%s %s" %s %s', method, target.split("?", 1)[0], status, str(size))
+
 
 def _taking_turns(
     turns: threading.Lock,

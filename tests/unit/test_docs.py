@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chalicelib.callbacks import DELIVERY_STATUSES
 from chalicelib.orders.readers import FILE_ERROR_CODES
 from chalicelib.orders.validation import ORDER_ERROR_CODES
 from chalicelib.pipeline.process import STORE_ERROR_CODES
@@ -22,3 +23,10 @@ def test_every_error_code_is_in_the_readme() -> None:
     codes.discard("<field>.invalid")  # the fallback, documented as such in validation.py
     missing = sorted(code for code in codes if f"`{code}`" not in readme)
     assert not missing, f"README does not document {missing}"
+
+
+def test_every_webhook_delivery_status_is_in_the_readme() -> None:
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### Webhooks") : readme.index("## Deployment to AWS")]
+    missing = [status for status in DELIVERY_STATUSES if f"| `{status}` |" not in section]
+    assert not missing, f"README's webhook section does not document {missing}"

@@ -501,3 +501,19 @@ def test_the_receive_patch_is_applied_once(sqs):
     patch_sqs_receive_depth()
     assert (Queue.delete_message, SQSBackend.change_message_visibility) == (delete, change)
     assert not hasattr(getattr(delete, "__wrapped__"), "__wrapped__")  # noqa: B009
+
+
+def test_the_local_servers_access_log_leaves_the_query_out() -> None:
+    from orderflow_cli.emulator.server import _RequestHandler
+
+    handler = _RequestHandler.__new__(_RequestHandler)  # no socket: only the log is used
+    handler.requestline = (
+        "POST /orders?callback_url=https%3A%2F%2Fh.example%2Fhook%3Ftoken%3Dsekrit"
+        "%26to%3Dann%40example.com HTTP/1.1"
+    )
+    logged: list[str] = []
+    handler.log_message = lambda format, *args: logged.append(format % args)
+
+    handler.log_request(202)
+
+    assert logged == ['"POST /orders" 202 -']
