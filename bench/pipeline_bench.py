@@ -139,7 +139,8 @@ def pipeline_run(path: Path) -> tuple[dict[str, Any], CallCounter]:
         session.events.register("before-call", counter)
         aws.reset()  # clients made from here on carry the counter
         started = time.perf_counter()
-        (outcome,) = process(local, [path], progress=None)
+        # progress on stderr (plain lines, at most every 30 s): a long run shows how far it is
+        (outcome,) = process(local, [path], progress=sys.stderr, progress_seconds=30)
         seconds = time.perf_counter() - started
         record = local.batches().get(outcome.batch_id) or {}
         history = local.sfn.get_execution_history(
