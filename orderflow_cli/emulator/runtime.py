@@ -42,7 +42,6 @@ from chalicelib.pipeline import definition
 from chalicelib.pipeline import events as completion
 from chalicelib.pipeline.batches import BatchRecords
 from chalicelib.pipeline.trigger import execution_arn, source_for
-from chalicelib.review.records import GROUP_KEY, PARTITION_KEY
 from chalicelib.settings import Settings, get_settings
 from orderflow_cli.emulator.cloudformation import (
     TEMPLATE_PATH,
@@ -75,9 +74,6 @@ DLQ_MAX_RECEIVES = int(
         "maxReceiveCount"
     ]
 )
-# Tables of the stack that `_create_reviews_table` still creates by hand: take a table out of this
-# set (and its method with it) to have it created from the stack like the others.
-TABLES_MADE_BY_HAND = frozenset({"ReviewsTable"})
 ACCOUNT = "123456789012"
 APP_NAME = "orderflow"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -262,9 +258,7 @@ class EmbeddedAWS:
                     Bucket=bucket.name, VersioningConfiguration={"Status": "Enabled"}
                 )
         for table in stack.tables:
-            if table.logical_id not in TABLES_MADE_BY_HAND:
-                self.dynamodb.create_table(**table.definition)
-        self._create_reviews_table(settings.reviews_table)
+            self.dynamodb.create_table(**table.definition)
         for queue in stack.queues:  # a redrive target before the queue that names it
             self.sqs.create_queue(QueueName=queue.name, Attributes=queue.attributes)
         dead_letters = stack.queue("DeadLetterQueue").attributes["RedrivePolicy"]
@@ -307,21 +301,6 @@ class EmbeddedAWS:
             definition=definition.for_emulator(rendered, self.map_concurrency),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/{APP_NAME}-{self.stage}-ingest",
             type="STANDARD",
-        )
-
-    def _create_reviews_table(self, name: str) -> None:
-        """One item per reviewed rejection group: a batch's reviews are a Query of the table."""
-        self.dynamodb.create_table(
-            TableName=name,
-            KeySchema=[
-                {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
-                {"AttributeName": GROUP_KEY, "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": attribute, "AttributeType": "S"}
-                for attribute in (PARTITION_KEY, GROUP_KEY)
-            ],
-            BillingMode="PAY_PER_REQUEST",
         )
 
     @property
