@@ -57,22 +57,22 @@ def run_files(paths: Sequence[Path], *, as_json: bool = False, export: Path | No
         return 2
     with EmbeddedAWS(poll_dead_letters=True) as local:
         outcomes = process(local, paths, progress=sys.stderr)
-        items = list(local.scan_table(local.settings.orders_table))
+        items = local.item_count(local.settings.orders_table)  # not a scan: nothing held
         seen = [json.loads(body) for body in local.dlq_received.values()]
         messages = seen + local.drain_dlq()  # the reviewer took every message; any left count
         dlq = dead_lettered_orders(messages)
         if export is not None:
-            _export(local, export, items, dlq, outcomes)
+            _export(local, export, local.scan_table(local.settings.orders_table), dlq, outcomes)
     if as_json:
         document = {
             "batches": [o.to_dict() for o in outcomes],
-            "table_items": len(items),
+            "table_items": items,
             "dlq_messages": len(messages),
             "dlq_orders": len(dlq),
         }
         print(json.dumps(document, indent=2))
     else:
-        _print_table(outcomes, len(items), (len(dlq), len(messages)), sys.stdout)
+        _print_table(outcomes, items, (len(dlq), len(messages)), sys.stdout)
     failed = [o for o in outcomes if o.status not in _DONE_STATUSES]
     for outcome in failed:
         print(
@@ -324,13 +324,14 @@ def _jsonl_file(path: Path) -> TextIO:
 def _export(
     local: EmbeddedAWS,
     directory: Path,
-    items: list[dict[str, Any]],
+    items: Iterable[dict[str, Any]],
     dlq: list[dict[str, Any]],
     outcomes: list[FileOutcome],
 ) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     records = local.batches()
     batches = [records.get(o.batch_id) or {"batch_id": o.batch_id} for o in outcomes]
+    rows: Iterable[dict[str, Any]]
     for name, rows in (("orders.jsonl", items), ("dlq.jsonl", dlq), ("batches.jsonl", batches)):
         with _jsonl_file(directory / name) as out:
             for row in rows:
