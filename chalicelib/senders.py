@@ -99,7 +99,7 @@ class SenderRegistry:
                         "Put": {
                             "TableName": self._table,
                             "Item": {
-                                "pk": {"S": f"sender#{sender_id}"},
+                                **_sender_key(sender_id),
                                 "sender_id": {"S": sender_id},
                                 "name": {"S": name.strip()},
                                 "status": {"S": ACTIVE},
@@ -119,9 +119,7 @@ class SenderRegistry:
         return Sender(sender_id, name.strip(), ACTIVE, created, 1), key
 
     def get(self, sender_id: str) -> Sender | None:
-        item = self._client.get_item(
-            TableName=self._table, Key={"pk": {"S": f"sender#{sender_id}"}}, ConsistentRead=True
-        ).get("Item")
+        item = self._read(sender_id)
         return _sender(item) if item else None
 
     def every(self) -> list[Sender]:
@@ -156,7 +154,7 @@ class SenderRegistry:
             {
                 "Update": {
                     "TableName": self._table,
-                    "Key": {"pk": {"S": f"sender#{sender_id}"}},
+                    "Key": _sender_key(sender_id),
                     "UpdateExpression": "SET key_digests = :new",
                     "ConditionExpression": "key_digests = :old",
                     "ExpressionAttributeValues": {
@@ -178,26 +176,35 @@ class SenderRegistry:
 
     def disable(self, sender_id: str) -> Sender:
         """Refuses every key of the sender from now on (its data stays)."""
-        self._item(sender_id)
-        self._client.update_item(
-            TableName=self._table,
-            Key={"pk": {"S": f"sender#{sender_id}"}},
-            UpdateExpression="SET #s = :disabled",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":disabled": {"S": DISABLED}},
-        )
-        sender = self.get(sender_id)
-        assert sender is not None
-        return sender
+        check_id(sender_id)
+        try:
+            updated = self._client.update_item(
+                TableName=self._table,
+                Key=_sender_key(sender_id),
+                UpdateExpression="SET #s = :disabled",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":disabled": {"S": DISABLED}},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _cancelled(error):
+                raise SenderError(f"there is no sender {sender_id!r}") from error
+            raise
+        return _sender(updated["Attributes"])
 
     def _item(self, sender_id: str) -> dict[str, Any]:
         check_id(sender_id)
-        item = self._client.get_item(
-            TableName=self._table, Key={"pk": {"S": f"sender#{sender_id}"}}, ConsistentRead=True
-        ).get("Item")
+        item = self._read(sender_id)
         if not item:
             raise SenderError(f"there is no sender {sender_id!r}")
-        return dict(item)
+        return item
+
+    def _read(self, sender_id: str) -> dict[str, Any] | None:
+        found = self._client.get_item(
+            TableName=self._table, Key=_sender_key(sender_id), ConsistentRead=True
+        ).get("Item")
+        return dict(found) if found else None
 
     def _put_key(self, key: str, sender_id: str) -> Any:
         return {
@@ -207,6 +214,10 @@ class SenderRegistry:
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
+
+
+def _sender_key(sender_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"sender#{sender_id}"}}
 
 
 def _sender(item: dict[str, Any]) -> Sender:

@@ -56,9 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("redrive", "send archived orders (possibly edited) back through the pipeline"),
     ):
         sub = dlq_commands.add_parser(name, help=text)
-        sub.add_argument("--endpoint", default=os.environ.get("ORDERFLOW_ENDPOINT"))
-        sub.add_argument("--stage", default="local")
-        sub.add_argument("--json", action="store_true", help="one JSON document on stdout")
+        _stack_options(sub)
         if name == "review":
             sub.add_argument("--batch", help="only this batch")
             sub.add_argument("--reason", help="only this reason (invalid, conflict, ...)")
@@ -83,9 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sub.add_argument("sender_id", metavar="ID", help="lower-case letters, digits, hyphens")
         if name == "add":
             sub.add_argument("--name", required=True, help="the sender's display name")
-        sub.add_argument("--endpoint", default=os.environ.get("ORDERFLOW_ENDPOINT"))
-        sub.add_argument("--stage", default="local")
-        sub.add_argument("--json", action="store_true", help="one JSON document on stdout")
+        _stack_options(sub)
     args = parser.parse_args(argv)
     if args.command == "senders":
         return senders_command(args)
@@ -141,6 +137,13 @@ def dlq_command(args: argparse.Namespace) -> int:
     else:
         print("\n".join(lines))
     return 0
+
+
+def _stack_options(sub: argparse.ArgumentParser) -> None:
+    """Where an operator's command reads and writes: `orders serve` or a stage; and --json."""
+    sub.add_argument("--endpoint", default=os.environ.get("ORDERFLOW_ENDPOINT"))
+    sub.add_argument("--stage", default="local")
+    sub.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
 
 def senders_command(args: argparse.Namespace) -> int:
