@@ -57,7 +57,7 @@ def run_files(paths: Sequence[Path], *, as_json: bool = False, export: Path | No
         return 2
     with EmbeddedAWS(poll_dead_letters=True) as local:
         outcomes = process(local, paths, progress=sys.stderr)
-        items = local.item_count(local.settings.orders_table)  # not a scan: nothing held
+        table_items = local.item_count(local.settings.orders_table)  # not a scan: nothing held
         seen = [json.loads(body) for body in local.dlq_received.values()]
         messages = seen + local.drain_dlq()  # the reviewer took every message; any left count
         dlq = dead_lettered_orders(messages)
@@ -66,13 +66,13 @@ def run_files(paths: Sequence[Path], *, as_json: bool = False, export: Path | No
     if as_json:
         document = {
             "batches": [o.to_dict() for o in outcomes],
-            "table_items": items,
+            "table_items": table_items,
             "dlq_messages": len(messages),
             "dlq_orders": len(dlq),
         }
         print(json.dumps(document, indent=2))
     else:
-        _print_table(outcomes, items, (len(dlq), len(messages)), sys.stdout)
+        _print_table(outcomes, table_items, (len(dlq), len(messages)), sys.stdout)
     failed = [o for o in outcomes if o.status not in _DONE_STATUSES]
     for outcome in failed:
         print(
