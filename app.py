@@ -85,8 +85,9 @@ def _raw_body(request: Request) -> bytes:
     return body.encode() if isinstance(body, str) else bytes(body)
 
 
-def _client_id() -> str:
-    """Who is calling: the sender the authorizer resolved; idempotency keys are scoped to it."""
+def _sender() -> str:
+    """Who is calling: the sender the authorizer resolved (never one the request names). Every
+    read and write of a route is scoped to it."""
     return auth.sender_of(_request().context)
 
 
@@ -104,7 +105,7 @@ def post_orders() -> Response:
         _raw_body(request),
         idempotency_key=request.headers.get("idempotency-key"),
         callback_url=request.query_params.get("callback_url") if request.query_params else None,
-        client=_client_id(),
+        sender=_sender(),
         deps=wiring.api_deps(get_settings()),
     )
     return Response(body=accepted, status_code=202, headers={"Location": accepted["status_url"]})
@@ -128,7 +129,7 @@ def post_uploads() -> Response:
         filename=filename,
         content_type=content_type,
         callback_url=callback_url,
-        client=_client_id(),
+        sender=_sender(),
         deps=wiring.api_deps(get_settings()),
     )
     return Response(body=presigned, status_code=201)
@@ -137,14 +138,14 @@ def post_uploads() -> Response:
 @app.route("/batches/{batch_id}", methods=["GET"], authorizer=sender_key)
 @_json_errors
 def get_batch(batch_id: str) -> Response:
-    status = service.batch_status(batch_id, deps=wiring.api_deps(get_settings()))
+    status = service.batch_status(batch_id, sender=_sender(), deps=wiring.api_deps(get_settings()))
     return Response(body=status, status_code=200)
 
 
 @app.route("/orders/{order_id}", methods=["GET"], authorizer=sender_key)
 @_json_errors
 def get_order(order_id: str) -> Response:
-    order = service.get_order(order_id, deps=wiring.api_deps(get_settings()))
+    order = service.get_order(order_id, sender=_sender(), deps=wiring.api_deps(get_settings()))
     return Response(body=order, status_code=200)
 
 
@@ -155,6 +156,7 @@ def get_reviews() -> Response:
     reviews = service.list_reviews(
         params.get("batch_id"),
         params.get("reason"),
+        sender=_sender(),
         limit=params.get("limit"),
         cursor=params.get("cursor"),
         deps=wiring.api_deps(get_settings()),
@@ -176,7 +178,14 @@ def on_file_uploaded(event: S3Event) -> None:
         aws.s3(),
         settings.state_machine_arn,
         settings.quarantine_prefix,
-        source_for(event.bucket, event.key, record.get("versionId"), record.get("eTag")),
+        source_for(
+            event.bucket,
+            event.key,
+            record.get("versionId"),
+            record.get("eTag"),
+            incoming_prefix=settings.incoming_prefix,
+            senders=wiring.sender_registry(settings),
+        ),
     )
 
 
@@ -188,8 +197,9 @@ def prepare_file_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return prepare_file(
         source,
         s3=aws.s3(),
-        chunks=wiring.chunk_store(settings, source.batch_id),
+        chunks=wiring.chunk_store(settings, source.sender, source.batch_id),
         batches=wiring.batch_records(settings),
+        senders=wiring.sender_registry(settings),
         settings=settings,
     )
 
@@ -207,7 +217,7 @@ def record_batch_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = get_settings()
     return record_batch(
         event,
-        chunks=wiring.chunk_store(settings, event["batch_id"]),
+        chunks=wiring.chunk_store(settings, event["sender"], event["batch_id"]),
         batches=wiring.batch_records(settings),
         reprocess=_process,
         publish=wiring.completion_events(settings).publish,
@@ -260,7 +270,7 @@ def _process(task: ChunkTask) -> dict[str, Any]:
     settings = get_settings()
     return process_chunk(
         task,
-        chunks=wiring.chunk_store(settings, task.batch_id),
+        chunks=wiring.chunk_store(settings, task.sender, task.batch_id),
         store=wiring.order_store(settings),
         dlq=wiring.dead_letter_queue(settings),
         batches=wiring.batch_records(settings),

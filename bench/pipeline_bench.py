@@ -142,7 +142,7 @@ def pipeline_run(path: Path) -> tuple[dict[str, Any], CallCounter]:
         # progress on stderr (plain lines, at most every 30 s): a long run shows how far it is
         (outcome,) = process(local, [path], progress=sys.stderr, progress_seconds=30)
         seconds = time.perf_counter() - started
-        record = local.batches().get(outcome.batch_id) or {}
+        record = local.batches().get(outcome.sender, outcome.batch_id) or {}
         history = local.sfn.get_execution_history(
             executionArn=local.execution_arn(outcome.batch_id), maxResults=1000
         )["events"]
@@ -174,7 +174,11 @@ def floor_run(path: Path, limit: int) -> tuple[int, float]:
         serialize = TypeSerializer().serialize
         with path.open("rb") as body:
             items = [
-                {"OrderId": {"S": f"row-{record.row}"}, "order": serialize(record.order)}
+                {
+                    "sender": {"S": "floor"},
+                    "OrderId": {"S": f"row-{record.row}"},
+                    "order": serialize(record.order),
+                }
                 for record in itertools.islice(read_records(body, path.name), limit)
             ]
         client, table = aws.dynamodb(), local.settings.orders_table

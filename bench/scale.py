@@ -46,7 +46,7 @@ with EmbeddedAWS() as local:
         for record in read_records(body, path):
             order = validate_order(record.order)
             if isinstance(order, ValidOrder):
-                store.put(order, batch_id="hold", row=record.row)
+                store.put(order, sender="demo", batch_id="hold", row=record.row)
     # the resident size now, with the items held (the peak may be start-up's, before them)
     status = open("/proc/self/status").read().split("VmRSS:")[1].split()[0]
     print(int(status) if status.isdigit() else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

@@ -31,7 +31,7 @@ def _validate(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     """The seed's per-order Lambda: validate, and hand back the item or the DLQ body."""
     checked = validate_order(event)
     if isinstance(checked, ValidOrder):
-        item = {"OrderId": checked.order_id, "content_hash": checked.content_hash}
+        item = {"sender": "seed", "OrderId": checked.order_id, "content_hash": checked.content_hash}
         return {"valid": True, "item": {k: _serialize(v) for k, v in item.items()}, "body": ""}
     errors = [e.code for e in checked]
     return {"valid": False, "item": {}, "body": json.dumps({"order": event, "errors": errors})}

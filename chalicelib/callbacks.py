@@ -203,8 +203,8 @@ def notify(
 ) -> Delivery | None:
     """Delivers a completion event to the batch's callback URL, once (a repeated event finds
     the delivery recorded and sends nothing); None when the batch asked for no callback."""
-    batch_id = detail["batch_id"]
-    record = batches.get(batch_id) or {}
+    sender, batch_id = detail["sender"], detail["batch_id"]
+    record = batches.get(sender, batch_id) or {}
     callback = record.get("callback")
     if not callback or callback.get("status") != "pending":
         return None
@@ -219,6 +219,7 @@ def notify(
         deadline_seconds=deadline_seconds,
     )
     batches.record_callback(
+        sender,
         batch_id,
         status=delivery.status,
         attempts=delivery.attempts,

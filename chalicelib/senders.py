@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 ACTIVE, DISABLED = "active", "disabled"
 KEY_PREFIX = "ofk_"  # what every key starts with, so that one is recognised in a leak scan
-_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+SENDER_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 _MAX_NAME = 200
 _MIN_KEY, _MAX_KEY = 8, 200
 
@@ -68,7 +68,7 @@ def digest(key: str) -> str:
 
 
 def check_id(sender_id: str) -> None:
-    if not isinstance(sender_id, str) or not _ID.match(sender_id):
+    if not isinstance(sender_id, str) or not SENDER_ID.match(sender_id):
         raise SenderError(
             f"sender id {sender_id!r} is not allowed: use 1 to 40 lower-case letters, digits"
             " and hyphens, starting and ending with a letter or digit"

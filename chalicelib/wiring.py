@@ -22,12 +22,12 @@ from chalicelib.senders import SenderRegistry
 from chalicelib.settings import Settings
 
 
-def batch_keys(settings: Settings, batch_id: str) -> BatchKeys:
-    return BatchKeys(batch_id, settings.work_prefix, settings.quarantine_prefix)
+def batch_keys(settings: Settings, sender: str, batch_id: str) -> BatchKeys:
+    return BatchKeys(batch_id, sender, settings.work_prefix, settings.quarantine_prefix)
 
 
-def chunk_store(settings: Settings, batch_id: str) -> ChunkStore:
-    return ChunkStore(aws.s3(), settings.bucket, batch_keys(settings, batch_id))
+def chunk_store(settings: Settings, sender: str, batch_id: str) -> ChunkStore:
+    return ChunkStore(aws.s3(), settings.bucket, batch_keys(settings, sender, batch_id))
 
 
 def batch_records(settings: Settings) -> BatchRecords:

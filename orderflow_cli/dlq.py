@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.review.records import ReviewRecords
 from chalicelib.review.reviewer import ARCHIVE, Archive
+from chalicelib.senders import SenderError, SenderRegistry
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -40,6 +41,25 @@ class Stack:
     @property
     def archive(self) -> Archive:
         return Archive(self.s3, self.names["BUCKET_NAME"], self.names["ARCHIVE_PREFIX"])
+
+    @property
+    def senders(self) -> SenderRegistry:
+        return SenderRegistry(self.dynamodb, self.names["SENDERS_TABLE"])
+
+    def sender_for(self, named: str | None) -> str:
+        """The sender an operator's command is about: the one named, else the installation's
+        only sender. Raises SenderError when there are several and none was named."""
+        if named:
+            return named
+        every = self.senders.every()
+        if len(every) == 1:
+            return every[0].sender_id
+        if not every:
+            raise SenderError("there are no senders yet (orders senders add ID --name NAME)")
+        raise SenderError(
+            f"there are {len(every)} senders: name one with --sender"
+            f" ({', '.join(s.sender_id for s in every[:5])}{', ...' if len(every) > 5 else ''})"
+        )
 
 
 def waiting(stack: Stack) -> dict[str, dict[str, int]]:
@@ -88,15 +108,20 @@ def redrive(
     *,
     reason: str | None,
     edited: dict[str, Any],
+    sender: str | None = None,
 ) -> dict[str, Any]:
-    """Sends archived orders (or their edited versions) back through the pipeline as one new
-    file under the incoming prefix; marks their review records. Returns what was sent.
+    """Sends archived orders (or their edited versions) back through the pipeline as a new file
+    in their sender's incoming folder (one file per sender; `sender` limits the redrive to one);
+    marks their review records. Returns what was sent.
 
     The file's name is the hash of its content, written only if absent: the same redrive
     repeated (or run twice at once) sends one file, and two different redrives, however close
     together, send two. An unknown review id, one that was not archived, or an edit for an
     order not being sent refuses the whole redrive (`RedriveRefused`)."""
-    named = {review_id: stack.reviews.get(review_id) for review_id in dict.fromkeys(review_ids)}
+    named = {
+        review_id: stack.reviews.get(review_id, sender=sender)
+        for review_id in dict.fromkeys(review_ids)
+    }
     unknown = [review_id for review_id, record in named.items() if record is None]
     if unknown:
         raise RedriveRefused(
@@ -112,7 +137,7 @@ def redrive(
         )
     if reason:
         records += [
-            r for r in stack.reviews.query(reason=reason)
+            r for r in stack.reviews.query(sender=sender, reason=reason)
             if r["decision"] == ARCHIVE and r["review_id"] not in named
         ]  # fmt: skip
     already = {r["review_id"]: r["redriven_to"] for r in records if r.get("redriven_to")}
@@ -122,29 +147,42 @@ def redrive(
         raise RedriveRefused(
             f"the edits name {_listed(strays)}, which this redrive does not send: nothing was sent"
         )
-    orders = []
+    by_sender: dict[str, list[dict[str, Any]]] = {}
     for record in chosen:
-        review_id = record["review_id"]
-        if review_id in edited:
-            orders.append(edited[review_id])
-        else:
-            orders.append(stack.archive.order(record["archive_key"], review_id))
-    result: dict[str, Any] = {"sent": 0, "key": None, "review_ids": [], "already": already}
-    if not orders:
-        return result
+        by_sender.setdefault(str(record["sender"]), []).append(record)
+    sent, keys = 0, {}
+    for owner, owned in by_sender.items():
+        orders = [
+            edited[r["review_id"]] if r["review_id"] in edited
+            else stack.archive.order(r["archive_key"], r["review_id"])
+            for r in owned
+        ]  # fmt: skip
+        key, written = _send_file(stack, owner, orders)
+        keys[owner] = key
+        sent += len(orders) if written else 0  # not written: the same redrive, sent just now
+        for record in owned:
+            stack.reviews.mark(record["review_id"], sender=owner, redriven_to=key)
+    return {
+        "sent": sent,
+        "keys": keys,
+        "review_ids": [r["review_id"] for r in chosen],
+        "already": already,
+    }
+
+
+def _send_file(stack: Stack, sender: str, orders: list[Any]) -> tuple[str, bool]:
+    """Writes the redrive file, named by the hash of its content, in the sender's incoming
+    folder unless it is there already; returns its key and whether this call wrote it."""
     body = "".join(json.dumps(order) + "\n" for order in orders).encode()
-    key = f"{stack.names['INCOMING_PREFIX']}redrive/{hashlib.sha256(body).hexdigest()[:32]}.jsonl"
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    key = f"{stack.names['INCOMING_PREFIX']}{sender}/redrive/{digest}.jsonl"
     try:
         stack.s3.put_object(Bucket=stack.names["BUCKET_NAME"], Key=key, Body=body, IfNoneMatch="*")
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") not in {"PreconditionFailed", "412"}:
             raise
-        sent = 0  # the same redrive, sent a moment ago by another run
-    else:
-        sent = len(orders)
-    for record in chosen:
-        stack.reviews.mark(record["review_id"], redriven_to=key)
-    return {**result, "sent": sent, "key": key, "review_ids": [r["review_id"] for r in chosen]}
+        return key, False
+    return key, True
 
 
 def _listed(ids: list[str]) -> str:

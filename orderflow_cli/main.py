@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.pipeline.batches import BatchRecords
+from orderflow_cli.emulator.runtime import DEFAULT_SENDER
 from orderflow_cli.run import run_files
 
 
@@ -33,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     run.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     run.add_argument("--export", type=Path, metavar="DIR", help="write the table, DLQ, batches")
+    run.add_argument(
+        "--sender", default=DEFAULT_SENDER, help=f"whose files they are (default {DEFAULT_SENDER})"
+    )
     serve = commands.add_parser("serve", help="serve the HTTP API and S3 on 127.0.0.1")
     serve.add_argument("--port", type=int, default=8000, help="the API's port (default 8000)")
     serve.add_argument("--s3-port", type=int, default=0, help="emulated S3's port (default: free)")
@@ -48,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the emulated AWS endpoint of a running `orders serve` (its 'emulated S3' line)",
     )
     report.add_argument("--stage", help="the stage whose resources to read (default: local)")
+    report.add_argument("--sender", help="the batch's sender (default: the only sender)")
     dlq = commands.add_parser("dlq", help="what the pipeline refused: list, review, redrive")
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
     for name, text in (
@@ -57,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         sub = dlq_commands.add_parser(name, help=text)
         _stack_options(sub)
+        if name != "list":
+            sub.add_argument("--sender", help="only this sender's records (default: every one)")
         if name == "review":
             sub.add_argument("--batch", help="only this batch")
             sub.add_argument("--reason", help="only this reason (invalid, conflict, ...)")
@@ -90,8 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return serve_api(args.port, args.s3_port, args.api_key)
     if args.command == "report":
-        return print_report(args.batch_id, args.format, args.endpoint, args.stage or "local")
-    return run_files(args.paths, as_json=args.json, export=args.export)
+        return print_report(
+            args.batch_id, args.format, args.endpoint, args.stage or "local", args.sender
+        )
+    return run_files(args.paths, as_json=args.json, export=args.export, sender=args.sender)
 
 
 def dlq_command(args: argparse.Namespace) -> int:
@@ -108,7 +117,7 @@ def dlq_command(args: argparse.Namespace) -> int:
             for reason, n in reasons.items()
         ] or ["nothing waits"]
     elif args.dlq_command == "review":
-        result = stack.reviews.query(batch_id=args.batch, reason=args.reason)
+        result = stack.reviews.query(sender=args.sender, batch_id=args.batch, reason=args.reason)
         lines = [
             f"{r['review_id']:<45} {r.get('order_id') or '-':<12} {r['reason']:<13} "
             f"{r['decision']:<8} {r['ended']:<9} {r.get('why', '')}"
@@ -125,11 +134,13 @@ def dlq_command(args: argparse.Namespace) -> int:
                     entry = json.loads(line)
                     edited[entry["review_id"]] = entry["order"]
         try:
-            result = dlq.redrive(stack, args.ids, reason=args.reason, edited=edited)
+            result = dlq.redrive(
+                stack, args.ids, reason=args.reason, edited=edited, sender=args.sender
+            )
         except dlq.RedriveRefused as refused:
             print(f"orders: dlq redrive: {refused}", file=sys.stderr)
             return 1
-        lines = [f"sent {result['sent']} order(s) as {result['key']}"]
+        lines = [f"sent {result['sent']} order(s) as {', '.join(result['keys'].values())}"]
         if result["already"]:
             lines.append(f"already redriven: {', '.join(sorted(result['already']))}")
     if args.json:
@@ -179,15 +190,24 @@ def senders_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_report(batch_id: str, form: str, endpoint: str | None, stage: str) -> int:
+def print_report(
+    batch_id: str, form: str, endpoint: str | None, stage: str, sender: str | None = None
+) -> int:
     """Prints the report of a batch processed by `orders serve` (--endpoint) or a stage."""
+    from chalicelib.senders import SenderError
     from orderflow_cli.stack import open_stack
 
     stack = open_stack(endpoint, stage)
     names, s3 = stack.names, stack.s3
-    record = BatchRecords(stack.dynamodb, names["BATCHES_TABLE"]).get(batch_id)
+    try:
+        sender = stack.sender_for(sender)
+    except SenderError as error:
+        print(f"orders: report: {error}", file=sys.stderr)
+        return 2
+    record = BatchRecords(stack.dynamodb, names["BATCHES_TABLE"]).get(sender, batch_id)
     if record is None:
-        print(f"orders: no batch {batch_id!r} in stage {stage}", file=sys.stderr)
+        print(f"orders: no batch {batch_id!r} of sender {sender!r} in stage {stage}",
+              file=sys.stderr)  # fmt: skip
         return 1
     keys = record.get("report_keys")
     if not keys:
@@ -202,7 +222,7 @@ def print_report(batch_id: str, form: str, endpoint: str | None, stage: str) -> 
         sys.stdout.flush()
         return 0
     # JSON Lines: each rejection with what the DLQ reviewer decided, once it has run.
-    reviewed = {r.get("row"): r for r in stack.reviews.query(batch_id=batch_id)}
+    reviewed = {r.get("row"): r for r in stack.reviews.query(sender=sender, batch_id=batch_id)}
     for line in body.iter_lines():
         rejection = json.loads(line)
         review = reviewed.get(rejection["row"])

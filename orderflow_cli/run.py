@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from chalicelib.review.records import ReviewRecords, review_id_of
-from orderflow_cli.emulator.runtime import EmbeddedAWS, Execution
+from orderflow_cli.emulator.runtime import DEFAULT_SENDER, EmbeddedAWS, Execution
 from orderflow_cli.progress import PLAIN_SECONDS, Progress, Snapshot, progress_for
 
 _DONE_STATUSES = {"succeeded", "quarantined"}
@@ -25,6 +25,7 @@ _SHOWN_REJECTIONS = 5
 @dataclass
 class FileOutcome:
     file: str
+    sender: str
     batch_id: str
     status: str
     total: int
@@ -39,6 +40,7 @@ class FileOutcome:
     def to_dict(self) -> dict[str, Any]:
         return {
             "file": self.file,
+            "sender": self.sender,
             "batch_id": self.batch_id,
             "status": self.status,
             "total": self.total,
@@ -50,13 +52,19 @@ class FileOutcome:
         }
 
 
-def run_files(paths: Sequence[Path], *, as_json: bool = False, export: Path | None = None) -> int:
+def run_files(
+    paths: Sequence[Path],
+    *,
+    as_json: bool = False,
+    export: Path | None = None,
+    sender: str = DEFAULT_SENDER,
+) -> int:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         print(f"orders: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
     with EmbeddedAWS(poll_dead_letters=True) as local:
-        outcomes = process(local, paths, progress=sys.stderr)
+        outcomes = process(local, paths, progress=sys.stderr, sender=sender)
         table_items = local.item_count(local.settings.orders_table)  # not a scan: nothing held
         seen = [json.loads(body) for body in local.dlq_received.values()]
         messages = seen + local.drain_dlq()  # the reviewer took every message; any left count
@@ -88,34 +96,38 @@ def process(
     paths: Sequence[Path],
     progress: TextIO | None,
     progress_seconds: float = PLAIN_SECONDS,
+    *,
+    sender: str = DEFAULT_SENDER,
 ) -> list[FileOutcome]:
     """Uploads every file, lets the S3 events start the executions, waits for them all and for
     the DLQ reviewer to have had its turns, and reads where every order ended (emptying the
     redrive queue to count what waits there). Shows progress on `progress` (bars on a
     terminal, else a plain line at most every `progress_seconds`)."""
     keys: list[str] = []
+    local.ensure_sender(sender)
     for index, path in enumerate(paths):
         name = (
             path.name
             if path.name not in {p.name for p in paths[:index]}
             else f"{index}-{path.name}"
         )
-        keys.append(local.upload(path, f"{local.settings.incoming_prefix}{name}"))
+        keys.append(local.upload(path, local.sender_key(name, sender)))
     started = dict(local.deliver_s3_events())
     batch_ids = [started[k] for k in keys]
     with progress_for(progress, progress_seconds) as shown:
-        executions = _wait_all(local, batch_ids, shown)
+        executions = _wait_all(local, sender, batch_ids, shown)
         local.deliver_app_events()  # the functions that follow a batch's end (webhooks)
-        _settle(local, batch_ids, shown)  # the reviewer has had every message the DLQ holds
+        _settle(local, sender, batch_ids, shown)  # the reviewer has had every message the DLQ holds
     waiting = _waiting_by_batch(local.drain_redrive_queue())
     records = local.batches()
     outcomes = []
     for path, execution in zip(paths, executions, strict=True):
-        record = records.get(execution.batch_id) or {}
+        record = records.get(sender, execution.batch_id) or {}
         error = record.get("error")
         outcomes.append(
             FileOutcome(
                 file=str(path),
+                sender=sender,
                 batch_id=execution.batch_id,
                 status=record.get("status", f"execution {execution.status.lower()}"),
                 total=record.get("total", 0),
@@ -140,7 +152,11 @@ def _where_orders_ended(
     does not add up to the file's total is reported as `unaccounted`, never folded into
     another count."""
     reviews = ReviewRecords(local.dynamodb, local.settings.reviews_table)
-    found = reviews.query(batch_id=record["batch_id"]) if record.get("batch_id") else []
+    found = (
+        reviews.query(sender=record["sender"], batch_id=record["batch_id"])
+        if record.get("batch_id")
+        else []
+    )
     ended = {"stored": int(record.get("stored", 0)), "retried": 0, "repaired": 0, "archived": 0}
     for review in found:
         if review["decision"] in {"retry", "repair"} and review["ended"] != "archived":
@@ -211,7 +227,9 @@ def _first_rejections(
     return lines
 
 
-def _wait_all(local: EmbeddedAWS, batch_ids: list[str], progress: Progress) -> list[Execution]:
+def _wait_all(
+    local: EmbeddedAWS, sender: str, batch_ids: list[str], progress: Progress
+) -> list[Execution]:
     """Waits for every execution, showing the orders done so far and the reviewer's work."""
     finished: dict[str, Execution] = {}
     next_count = time.monotonic()
@@ -222,14 +240,18 @@ def _wait_all(local: EmbeddedAWS, batch_ids: list[str], progress: Progress) -> l
                 finished[batch_id] = execution
         if time.monotonic() >= next_count or len(finished) == len(batch_ids):
             next_count = time.monotonic() + _COUNT_SECONDS
-            progress.show(_snapshot(local, batch_ids, finished.keys()))
+            progress.show(_snapshot(local, sender, batch_ids, finished.keys()))
         time.sleep(pause)
         pause = min(pause * 1.5, _LAST_POLL_SECONDS)
     return [finished[b] for b in batch_ids]
 
 
 def _settle(
-    local: EmbeddedAWS, batch_ids: list[str], progress: Progress, timeout: float = 3600
+    local: EmbeddedAWS,
+    sender: str,
+    batch_ids: list[str],
+    progress: Progress,
+    timeout: float = 3600,
 ) -> None:
     """Waits until the reviewer has had every message the DLQ holds (`settle`, half a second
     at a time), showing how many it was handed."""
@@ -240,19 +262,21 @@ def _settle(
         except TimeoutError:
             if time.monotonic() > deadline:
                 raise
-            progress.show(_snapshot(local, batch_ids, batch_ids))
+            progress.show(_snapshot(local, sender, batch_ids, batch_ids))
             continue
-        progress.show(_snapshot(local, batch_ids, batch_ids))
+        progress.show(_snapshot(local, sender, batch_ids, batch_ids))
         return
 
 
-def _snapshot(local: EmbeddedAWS, batch_ids: list[str], finished: Collection[str]) -> Snapshot:
+def _snapshot(
+    local: EmbeddedAWS, sender: str, batch_ids: list[str], finished: Collection[str]
+) -> Snapshot:
     """Orders done and in all (from the batch records: `done` grows chunk by chunk, `total`
     is known once a file has been read) and dead letters handed to the reviewer."""
     records = local.batches()
     done, total, unknown = 0, 0, False
     for batch_id in batch_ids:
-        record = records.get(batch_id) or {}
+        record = records.get(sender, batch_id) or {}
         done += int(record.get("done", 0))
         if "total" in record or batch_id in finished:
             total += int(record.get("total", 0))
@@ -330,14 +354,18 @@ def _export(
 ) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     records = local.batches()
-    batches = [records.get(o.batch_id) or {"batch_id": o.batch_id} for o in outcomes]
+    batches = [records.get(o.sender, o.batch_id) or {"batch_id": o.batch_id} for o in outcomes]
     rows: Iterable[dict[str, Any]]
     for name, rows in (("orders.jsonl", items), ("dlq.jsonl", dlq), ("batches.jsonl", batches)):
         with _jsonl_file(directory / name) as out:
             for row in rows:
                 out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
     reviews = ReviewRecords(local.dynamodb, local.settings.reviews_table)
-    reviewed = {r["review_id"]: r for o in outcomes for r in reviews.query(batch_id=o.batch_id)}
+    reviewed = {
+        r["review_id"]: r
+        for o in outcomes
+        for r in reviews.query(sender=o.sender, batch_id=o.batch_id)
+    }
     with _jsonl_file(directory / "reviews.jsonl") as out:
         for message in dlq:  # one per order
             review = reviewed.get(str(message["review_id"]), {})

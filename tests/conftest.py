@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib import aws
-from orderflow_cli.emulator.runtime import EmbeddedAWS
+from orderflow_cli.emulator.runtime import DEFAULT_SENDER, EmbeddedAWS
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
@@ -42,14 +42,15 @@ def write_orders(path: Path, orders: list[Any]) -> Path:
     return path
 
 
-def run(local: EmbeddedAWS, *paths: Path) -> list[dict[str, Any]]:
-    """Uploads the files, delivers the S3 events, waits; returns the batch records in order."""
-    keys = [local.upload(p) for p in paths]
+def run(local: EmbeddedAWS, *paths: Path, sender: str = DEFAULT_SENDER) -> list[dict[str, Any]]:
+    """Uploads the files into the sender's folder, delivers the S3 events, waits; returns the
+    batch records in order."""
+    keys = [local.upload(p, sender=sender) for p in paths]
     started = dict(local.deliver_s3_events())
     records = []
     for key in keys:
         local.wait(started[key], timeout=120)
-        record = local.batches().get(started[key])
+        record = local.batches().get(sender, started[key])
         assert record is not None
         records.append(record)
     return records

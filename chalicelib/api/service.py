@@ -1,8 +1,13 @@
 """What the HTTP routes do, with injected clients: accept orders, presign uploads, report.
 
-POST /orders writes the accepted document under a key that carries its batch id
-(`incoming/api/<batch_id>.json`) and starts the execution at once under that id: the S3 event
-that follows derives the same id from the same key, finds the execution there and does nothing.
+POST /orders writes the accepted document under a key that carries its sender and batch id
+(`incoming/<sender>/api/<batch_id>.json`) and starts the execution at once under that id: the
+S3 event that follows derives the same id from the same key, finds the execution there and
+does nothing.
+
+Every function takes the caller's sender (the authorizer's, never one the request names) and
+reads only under it: another sender's batch, order or reviews answer exactly as ones that do
+not exist.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ from botocore.exceptions import ClientError
 
 from chalicelib.api.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from chalicelib.callbacks import CallbackPolicy, CallbackRefused, check_url
-from chalicelib.dynamo import plain_item
 from chalicelib.orders.jsontext import Parsed
 from chalicelib.orders.readers import read_records
 from chalicelib.orders.records import UnreadableFile
@@ -30,6 +34,7 @@ from chalicelib.pipeline.naming import (
     upload_key_for,
 )
 from chalicelib.pipeline.prepare import Source
+from chalicelib.pipeline.store import OrderStore, RetryPolicy
 from chalicelib.pipeline.trigger import execution_arn, start_ingest
 from chalicelib.review.records import InvalidCursor, ReviewRecords
 from chalicelib.settings import Settings
@@ -67,6 +72,10 @@ class Deps:
         return BatchRecords(self.dynamodb, self.settings.batches_table)
 
     @property
+    def orders(self) -> OrderStore:
+        return OrderStore(self.dynamodb, self.settings.orders_table, RetryPolicy())
+
+    @property
     def reviews(self) -> ReviewRecords:
         return ReviewRecords(
             self.dynamodb, self.settings.reviews_table, page_size=self.review_page_size
@@ -78,7 +87,7 @@ def accept_orders(
     *,
     idempotency_key: str | None,
     callback_url: str | None,
-    client: str,
+    sender: str,
     deps: Deps,
 ) -> dict[str, Any]:
     """Checks the envelope, writes the document, starts its execution; returns the 202 body.
@@ -93,9 +102,9 @@ def accept_orders(
                 f"Idempotency-Key must have 1 to {_MAX_IDEMPOTENCY_KEY} characters",
                 code="bad_idempotency_key",
             )
-        seed = f"{client}\n{idempotency_key}"
+        seed = f"{sender}\n{idempotency_key}"
     batch_id = new_batch_id("api", seed)
-    key = api_key_for(settings.incoming_prefix, batch_id)
+    key = api_key_for(settings.incoming_prefix, sender, batch_id)
     fields, orders = _orders_of(body, key)
     if callback_url is None:
         callback_url = _document_callback(fields)
@@ -117,7 +126,7 @@ def accept_orders(
         version, etag = _write(deps, key, body, digest)
     else:
         try:
-            before = deps.batches.claim_body(batch_id, digest)
+            before = deps.batches.claim_body(sender, batch_id, digest)
         except BodyMismatch as mismatch:
             raise Conflict(
                 "this Idempotency-Key was already used with a different body",
@@ -127,11 +136,15 @@ def accept_orders(
             return accepted  # its execution ran (its file may be gone): nothing to redo
         version, etag = _write_once(deps, key, body, digest)
     deps.batches.create_pending(
-        batch_id, bucket=settings.bucket, key=key, via="POST /orders", callback_url=callback_url
+        sender,
+        batch_id,
+        bucket=settings.bucket,
+        key=key,
+        via="POST /orders",
+        callback_url=callback_url,
     )
-    start_ingest(
-        deps.sfn, settings.state_machine_arn, Source(settings.bucket, key, version, batch_id, etag)
-    )
+    source = Source(settings.bucket, key, version, batch_id, etag, sender)
+    start_ingest(deps.sfn, settings.state_machine_arn, source)
     return accepted
 
 
@@ -216,10 +229,11 @@ def presign_upload(
     filename: str | None,
     content_type: str,
     callback_url: str | None,
-    client: str,
+    sender: str,
     deps: Deps,
 ) -> dict[str, Any]:
-    """A presigned S3 POST for a key the server chooses, and the batch it will become."""
+    """A presigned S3 POST for a key the server chooses, in the sender's folder, and the batch
+    it will become."""
     settings = deps.settings
     _check_callback(callback_url, deps)
     if content_type not in UPLOAD_TYPES:
@@ -227,7 +241,8 @@ def presign_upload(
             f"content_type must be one of {sorted(UPLOAD_TYPES)}", code="unsupported_content_type"
         )
     batch_id = new_batch_id("up")
-    key = upload_key_for(settings.incoming_prefix, batch_id, _safe_filename(filename, content_type))
+    name = _safe_filename(filename, content_type)
+    key = upload_key_for(settings.incoming_prefix, sender, batch_id, name)
     post = deps.presigner.generate_presigned_post(
         Bucket=settings.bucket,
         Key=key,
@@ -239,7 +254,12 @@ def presign_upload(
         ExpiresIn=settings.upload_url_seconds,
     )
     deps.batches.create_pending(
-        batch_id, bucket=settings.bucket, key=key, via="POST /uploads", callback_url=callback_url
+        sender,
+        batch_id,
+        bucket=settings.bucket,
+        key=key,
+        via="POST /uploads",
+        callback_url=callback_url,
     )
     return {
         "batch_id": batch_id,
@@ -262,10 +282,10 @@ def _safe_filename(filename: str | None, content_type: str) -> str:
     return name
 
 
-def batch_status(batch_id: str, *, deps: Deps) -> dict[str, Any]:
+def batch_status(batch_id: str, *, sender: str, deps: Deps) -> dict[str, Any]:
     if not BATCH_ID.match(batch_id):
         raise NotFound(f"no batch {batch_id!r}")
-    record = deps.batches.get(batch_id)
+    record = deps.batches.get(sender, batch_id)
     if record is None:
         raise NotFound(f"no batch {batch_id!r}")
     fields = (
@@ -279,7 +299,7 @@ def batch_status(batch_id: str, *, deps: Deps) -> dict[str, Any]:
         # also for a record written before errors were kept to one line: no trace, no path
         status["error"] = {**error, "message": one_line(error["message"])}
     if record.get("rejected"):  # what the DLQ reviewer made of the rejections so far
-        status["reviewed"] = deps.reviews.count(batch_id=batch_id)
+        status["reviewed"] = deps.reviews.count(sender=sender, batch_id=batch_id)
     keys = record.get("report_keys")
     if keys:
         status["report"] = {
@@ -294,16 +314,12 @@ def batch_status(batch_id: str, *, deps: Deps) -> dict[str, Any]:
     return status
 
 
-def get_order(order_id: str, *, deps: Deps) -> dict[str, Any]:
+def get_order(order_id: str, *, sender: str, deps: Deps) -> dict[str, Any]:
     if not order_id or len(order_id) > 64:
         raise NotFound(f"no order {order_id!r}")
-    response = deps.dynamodb.get_item(
-        TableName=deps.settings.orders_table, Key={"OrderId": {"S": order_id}}
-    )
-    item = response.get("Item")
-    if item is None:
+    order = deps.orders.get(sender, order_id)
+    if order is None:
         raise NotFound(f"no order {order_id!r}")
-    order = plain_item(item)
     order.pop("content_hash", None)
     return order
 
@@ -317,6 +333,7 @@ def list_reviews(
     batch_id: str | None,
     reason: str | None,
     *,
+    sender: str,
     limit: str | None = None,
     cursor: str | None = None,
     deps: Deps,
@@ -331,12 +348,14 @@ def list_reviews(
     size = _page_limit(limit)
     cursor = cursor or None  # `cursor=` is the first page
     try:
-        page = deps.reviews.page(batch_id=batch_id, reason=reason, limit=size, cursor=cursor)
+        page = deps.reviews.page(
+            sender=sender, batch_id=batch_id, reason=reason, limit=size, cursor=cursor
+        )
     except InvalidCursor as error:
         raise BadRequest(str(error), code="bad_cursor") from error
     answer: dict[str, Any] = {"reviews": page.records}
     if cursor is None:
-        answer["counts"] = deps.reviews.count(batch_id=batch_id, reason=reason)
+        answer["counts"] = deps.reviews.count(sender=sender, batch_id=batch_id, reason=reason)
     if page.cursor is not None:
         answer["next"] = page.cursor
     return answer

@@ -1,4 +1,5 @@
-"""Batch records: one item per processed file in the batches table, keyed by `batch_id`.
+"""Batch records: one item per processed file in the batches table, keyed by its sender and
+`batch_id`: every read and write names both, so no call reaches another sender's batch.
 
 Status moves running -> succeeded | quarantined | failed. Counts: `total` orders read from the
 file, `stored` (newly stored or already stored with the same content, of which `unchanged`),
@@ -69,7 +70,14 @@ class BatchRecords:
         self._serialize = TypeSerializer().serialize
 
     def create_pending(
-        self, batch_id: str, *, bucket: str, key: str, via: str, callback_url: str | None = None
+        self,
+        sender: str,
+        batch_id: str,
+        *,
+        bucket: str,
+        key: str,
+        via: str,
+        callback_url: str | None = None,
     ) -> None:
         """Records a batch the API has promised. Its execution may already have started (the
         S3 event can overtake the API's own start): the status and the creation time are set
@@ -86,7 +94,7 @@ class BatchRecords:
         assignments += ["#created = if_not_exists(#created, :now)"]
         self._client.update_item(
             TableName=self._table,
-            Key={"batch_id": {"S": batch_id}},
+            Key=_key(sender, batch_id),
             UpdateExpression="SET " + ", ".join(assignments),
             ExpressionAttributeNames=names,
             ExpressionAttributeValues={
@@ -96,7 +104,7 @@ class BatchRecords:
             },
         )
 
-    def claim_body(self, batch_id: str, body_sha256: str) -> dict[str, Any] | None:
+    def claim_body(self, sender: str, batch_id: str, body_sha256: str) -> dict[str, Any] | None:
         """Ties the batch to the body it is promised for, once: the record outlives the file
         (which quarantine moves and lifecycle rules expire). Returns the record as it was
         before (None for a new batch); raises `BodyMismatch` when it holds another body's hash.
@@ -104,7 +112,7 @@ class BatchRecords:
         try:
             response = self._client.update_item(
                 TableName=self._table,
-                Key={"batch_id": {"S": batch_id}},
+                Key=_key(sender, batch_id),
                 UpdateExpression="SET #hash = :hash, #status = if_not_exists(#status, :pending), "
                 "#created = if_not_exists(#created, :now)",
                 ConditionExpression="attribute_not_exists(#hash) OR #hash = :hash",
@@ -127,9 +135,12 @@ class BatchRecords:
         before = response.get("Attributes")
         return plain_item(before) if before else None
 
-    def start(self, batch_id: str, *, bucket: str, key: str, version: str | None) -> None:
+    def start(
+        self, sender: str, batch_id: str, *, bucket: str, key: str, version: str | None
+    ) -> None:
         """Marks the batch running (again, on a retry: counts restart from zero)."""
         self._update(
+            sender,
             batch_id,
             {
                 "status": RUNNING,
@@ -141,20 +152,21 @@ class BatchRecords:
             },
         )
 
-    def prepared(self, batch_id: str, *, total: int, chunks: int) -> None:
-        self._update(batch_id, {"total": total, "chunks": chunks})
+    def prepared(self, sender: str, batch_id: str, *, total: int, chunks: int) -> None:
+        self._update(sender, batch_id, {"total": total, "chunks": chunks})
 
-    def add_progress(self, batch_id: str, done: int) -> None:
+    def add_progress(self, sender: str, batch_id: str, done: int) -> None:
         """Adds to the running count of orders done (progress only; final counts come later)."""
         self._client.update_item(
             TableName=self._table,
-            Key={"batch_id": {"S": batch_id}},
+            Key=_key(sender, batch_id),
             UpdateExpression="ADD done :n",
             ExpressionAttributeValues={":n": {"N": str(done)}},
         )
 
     def finish(
         self,
+        sender: str,
         batch_id: str,
         *,
         status: str,
@@ -163,6 +175,7 @@ class BatchRecords:
         report: Mapping[str, str] | None = None,
     ) -> None:
         self._update(
+            sender,
             batch_id,
             {
                 "status": status,
@@ -175,12 +188,12 @@ class BatchRecords:
         )
 
     def record_callback(
-        self, batch_id: str, *, status: str, attempts: int, last_error: str | None
+        self, sender: str, batch_id: str, *, status: str, attempts: int, last_error: str | None
     ) -> None:
         """Records a webhook delivery on the batch (its own attribute: never the status)."""
         self._client.update_item(
             TableName=self._table,
-            Key={"batch_id": {"S": batch_id}},
+            Key=_key(sender, batch_id),
             UpdateExpression="SET #c.#s = :s, #c.#a = :a, #c.#e = :e, #c.#t = :t",
             ExpressionAttributeNames={
                 "#c": "callback",
@@ -197,16 +210,18 @@ class BatchRecords:
             },
         )
 
-    def get(self, batch_id: str) -> dict[str, Any] | None:
+    def get(self, sender: str, batch_id: str) -> dict[str, Any] | None:
         response = self._client.get_item(
-            TableName=self._table, Key={"batch_id": {"S": batch_id}}, ConsistentRead=True
+            TableName=self._table, Key=_key(sender, batch_id), ConsistentRead=True
         )
         item = response.get("Item")
         if item is None:
             return None
         return plain_item(item)
 
-    def _update(self, batch_id: str, values: Mapping[str, Any]) -> None:
-        set_fields(
-            self._client, self._table, {"batch_id": {"S": batch_id}}, values, self._serialize
-        )
+    def _update(self, sender: str, batch_id: str, values: Mapping[str, Any]) -> None:
+        set_fields(self._client, self._table, _key(sender, batch_id), values, self._serialize)
+
+
+def _key(sender: str, batch_id: str) -> dict[str, Any]:
+    return {"sender": {"S": sender}, "batch_id": {"S": batch_id}}

@@ -1,17 +1,16 @@
 """Dead-lettering: every order that is not stored goes to the DLQ with its reasons.
 
 The rejected orders of one chunk travel together, as one rejection group: one message per chunk
-(the DLQ's cost is per request and per 64 KB, the reviewer's per message), split into parts
-only when the group is larger than an SQS message (256 KiB). A message body is JSON:
-`message_id` (`<batch_id>:<chunk>`, `:<part>` added to a part of a split group: the same on
-every send and delivery, so a consumer processes a redelivered or resent group once),
-`batch_id`, `chunk`, `group` (the group's name in its batch, `<chunk>` zero-padded, `-<part>`
-added), `part` and `parts` (a split group only), `source` (bucket and key of the file) and
-`rejections`: one entry per order, in row order, with its `row`, `order_id` when known,
-`reason`, `errors` and the `order` as received. An order too large for a message travels as an
-excerpt, marked `order_truncated`: the reviewer then archives it and points to its row in the
-source file, which keeps the whole order.
-"""
+(the DLQ's cost is per request and per 64 KB, the reviewer's per message), split into parts only
+when the group is larger than an SQS message (256 KiB). A message body is JSON: `message_id`
+(`<batch_id>:<chunk>`, `:<part>` added to a part of a split group: the same on every send and
+delivery, so a consumer processes a redelivered or resent group once), `sender` (whose batch it
+is: the reviewer stores and records under it), `batch_id`, `chunk`, `group` (the group's name in
+its batch, `<chunk>` zero-padded, `-<part>` added), `part` and `parts` (a split group only),
+`source` (bucket and key of the file) and `rejections`: one entry per order, in row order, with
+its `row`, `order_id` when known, `reason`, `errors` and the `order` as received. An order too
+large for a message travels as an excerpt, marked `order_truncated`: the reviewer then archives
+it and points to its row in the source file, which keeps the whole order."""
 
 from __future__ import annotations
 
@@ -61,7 +60,13 @@ class Rejection:
 
 
 def group_messages(
-    rejections: Sequence[Rejection], *, batch_id: str, chunk: int, bucket: str, key: str
+    rejections: Sequence[Rejection],
+    *,
+    sender: str,
+    batch_id: str,
+    chunk: int,
+    bucket: str,
+    key: str,
 ) -> list[str]:
     """The DLQ messages of one chunk's rejection group: one, or several parts when the group
     is larger than an SQS message. The same rejections always give the same messages."""
@@ -69,6 +74,7 @@ def group_messages(
         return []
     envelope: dict[str, Any] = {
         "message_id": group_message_id(batch_id, chunk),
+        "sender": sender,
         "batch_id": batch_id,
         "chunk": chunk,
         "group": group_id(chunk),
@@ -144,10 +150,19 @@ class DeadLetterQueue:
         self._sleep = sleep
 
     def send(
-        self, rejections: Sequence[Rejection], *, batch_id: str, chunk: int, bucket: str, key: str
+        self,
+        rejections: Sequence[Rejection],
+        *,
+        sender: str,
+        batch_id: str,
+        chunk: int,
+        bucket: str,
+        key: str,
     ) -> int:
         """Sends the chunk's rejection group; returns how many orders it carries."""
-        bodies = group_messages(rejections, batch_id=batch_id, chunk=chunk, bucket=bucket, key=key)
+        bodies = group_messages(
+            rejections, sender=sender, batch_id=batch_id, chunk=chunk, bucket=bucket, key=key
+        )
         for batch in _batches(bodies):
             self._send_batch(batch)
         return len(rejections)

@@ -2,7 +2,7 @@
 
     source:       "orderflow"
     detail-type:  "Batch Completed"
-    detail:       {"batch_id", "file": {"bucket", "key"}, "status", "total", "stored",
+    detail:       {"sender", "batch_id", "file": {"bucket", "key"}, "status", "total", "stored",
                    "unchanged", "rejected", "unprocessed", "rejected_by_reason", "error",
                    "report": {"jsonl", "csv"} | null}
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.log import get_logger, mask_emails
@@ -42,6 +43,7 @@ def record_batch(
 ) -> dict[str, Any]:
     """`state` is the execution's state; records the batch, writes its rejection report,
     publishes its completion event; returns the batch's status and counts."""
+    sender: str = state["sender"]
     batch_id: str = state["batch_id"]
     prepared: dict[str, Any] | None = state.get("prepared")
     counts = Counts()
@@ -54,14 +56,18 @@ def record_batch(
     elif prepared["status"] != "ready":
         status, error = FAILED, prepared["error"]
     else:
-        columns: dict[str, None] = {}
-        status, error, rejecting = _count_chunks(state, chunks, counts, reprocess, columns)
-        if rejecting:
-            report = _write_report(chunks, rejecting, columns)
-    batches.finish(batch_id, status=status, counts=counts, error=error, report=report)
-    log.info("batch recorded", extra={"batch_id": batch_id, "status": status, **counts.to_dict()})
+        tally = _count_chunks(state, chunks, reprocess)
+        status, error, counts = tally.status, tally.error, tally.counts
+        if tally.rejecting:
+            report = _write_report(chunks, tally.rejecting, tally.columns)
+    batches.finish(sender, batch_id, status=status, counts=counts, error=error, report=report)
+    log.info(
+        "batch recorded",
+        extra={"sender": sender, "batch_id": batch_id, "status": status, **counts.to_dict()},
+    )
     publish(
         {
+            "sender": sender,
             "batch_id": batch_id,
             "file": {"bucket": state.get("bucket"), "key": state.get("key")},
             "status": status,
@@ -91,41 +97,58 @@ def _write_report(
     return writer.upload(chunks.client, chunks.bucket, chunks.keys.report_prefix)
 
 
+@dataclass(slots=True)
+class _Tally:
+    """Every chunk's outcome counted: how the batch ended, the chunks with rejections (their
+    report is written from them) and the report's extra columns, in the order first seen."""
+
+    counts: Counts = field(default_factory=Counts)
+    rejecting: list[int] = field(default_factory=list)
+    columns: dict[str, None] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return FAILED if self.failures else SUCCEEDED
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        if not self.failures:
+            return None
+        message = f"{self.counts.unprocessed} order(s) could not be processed; " + "; ".join(
+            self.failures
+        )
+        return {"code": "pipeline.chunks_unprocessed", "message": _short(message)}
+
+
 def _count_chunks(
-    state: dict[str, Any],
-    chunks: ChunkStore,
-    counts: Counts,
-    reprocess: Callable[[ChunkTask], dict[str, Any]],
-    columns: dict[str, None],
-) -> tuple[str, dict[str, Any] | None, list[int]]:
-    """Adds every chunk's outcome to `counts` and the report's extra columns to `columns`;
-    returns the status, the error, and the chunks that have rejections."""
-    failures: list[str] = []
-    rejecting: list[int] = []
+    state: dict[str, Any], chunks: ChunkStore, reprocess: Callable[[ChunkTask], dict[str, Any]]
+) -> _Tally:
+    """Counts every chunk of the manifest, processing again a chunk without an outcome."""
+    tally = _Tally()
     for ref in chunks.read_manifest():
         result = chunks.read_result(ref.index)
         if result is None:
-            task = ChunkTask(state["batch_id"], state["bucket"], state["key"], ref.index, ref.key)
+            task = ChunkTask(
+                state["sender"], state["batch_id"], state["bucket"], state["key"], ref.index,
+                ref.key,
+            )  # fmt: skip
             try:
                 result = reprocess(task)
             except Exception as problem:  # any failure leaves the chunk unprocessed, but:
                 if isinstance(problem, DeadLetterUnavailable) and not state.get("record_error"):
                     raise  # transient: Step Functions retries RecordBatch; its last call records
-                failures.append(f"chunk {ref.index}: {describe_exception(problem)}")
-                counts.total += ref.count
-                counts.unprocessed += ref.count
+                tally.failures.append(f"chunk {ref.index}: {describe_exception(problem)}")
+                tally.counts.total += ref.count
+                tally.counts.unprocessed += ref.count
                 continue
             log.warning("chunk reprocessed", extra={"batch_id": task.batch_id, "chunk": ref.index})
-        counts.add(result)
+        tally.counts.add(result)
         if result.get("rejected"):
-            rejecting.append(ref.index)
+            tally.rejecting.append(ref.index)
             for name in extra_columns(result.get("rejections", [])):
-                columns.setdefault(name)
-    if failures:
-        message = f"{counts.unprocessed} order(s) could not be processed; " + "; ".join(failures)
-        error = {"code": "pipeline.chunks_unprocessed", "message": _short(message)}
-        return FAILED, error, rejecting
-    return SUCCEEDED, None, rejecting
+                tally.columns.setdefault(name)
+    return tally
 
 
 def _step_error(code: str, caught: Any) -> dict[str, Any]:

@@ -4,6 +4,13 @@ S3 keys of everything the pipeline writes for that batch.
 The batch id is a pure function of the object (bucket, key, and version id or ETag), so a
 duplicate S3 event for the same object, or a POST that starts the execution itself before the
 event arrives, always lands on the same Step Functions execution name and processes nothing twice.
+
+Every key carries its sender: files arrive under `incoming/<sender>/...` (direct uploads, the
+API's own keys and presigned uploads alike), and everything the pipeline writes for a batch
+lives under `work/<sender>/`, `quarantine/<sender>/` and `archive/<sender>/`, so that one
+S3 prefix condition holds a sender's whole data. The sender of a file is read from its key and
+never guessed: a key outside any sender's folder belongs to no sender (`UNASSIGNED`), and its
+file is quarantined with `file.no_sender`.
 """
 
 from __future__ import annotations
@@ -13,12 +20,32 @@ import re
 import uuid
 from dataclasses import dataclass
 
+from chalicelib.senders import SENDER_ID
+
 _NOT_NAME = re.compile(r"[^A-Za-z0-9]+")
 _SLUG_MAX = 40  # execution names allow 80 characters: slug + "-" + 20 hex digits fits
 # Keys the API chooses carry the batch id they were promised under (POST /orders, POST /uploads).
 _API_KEY = re.compile(r"(?:^|/)api/(?P<id>api-[0-9a-f]{24})\.json$")
 _UPLOAD_KEY = re.compile(r"(?:^|/)uploads/(?P<id>up-[0-9a-f]{24})/[^/]+$")
 BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,79}$")
+# Where a file that names no sender is recorded and quarantined. No sender id can be this (the
+# underscore is not allowed in one), so no sender's key ever reads it; operators do.
+UNASSIGNED = "_unassigned"
+
+
+def sender_of_key(incoming_prefix: str, key: str) -> str | None:
+    """The sender a file's key names (`incoming/<sender>/<name>`), or None when the key is not
+    inside a sender's folder (a file straight under `incoming/`, or a folder that cannot be
+    a sender id)."""
+    if not key.startswith(incoming_prefix):
+        return None
+    folder, slash, rest = key[len(incoming_prefix) :].partition("/")
+    return folder if slash and rest and SENDER_ID.match(folder) else None
+
+
+def incoming_prefix_of(incoming_prefix: str, sender: str) -> str:
+    """A sender's folder for incoming files."""
+    return f"{incoming_prefix}{sender}/"
 
 
 def new_batch_id(kind: str, seed: str | None = None) -> str:
@@ -27,12 +54,12 @@ def new_batch_id(kind: str, seed: str | None = None) -> str:
     return f"{kind}-{digest[:24]}"
 
 
-def api_key_for(incoming_prefix: str, batch_id: str) -> str:
-    return f"{incoming_prefix}api/{batch_id}.json"
+def api_key_for(incoming_prefix: str, sender: str, batch_id: str) -> str:
+    return f"{incoming_prefix_of(incoming_prefix, sender)}api/{batch_id}.json"
 
 
-def upload_key_for(incoming_prefix: str, batch_id: str, filename: str) -> str:
-    return f"{incoming_prefix}uploads/{batch_id}/{filename}"
+def upload_key_for(incoming_prefix: str, sender: str, batch_id: str, filename: str) -> str:
+    return f"{incoming_prefix_of(incoming_prefix, sender)}uploads/{batch_id}/{filename}"
 
 
 def batch_id_for(bucket: str, key: str, version: str | None) -> str:
@@ -51,15 +78,17 @@ def batch_id_for(bucket: str, key: str, version: str | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class BatchKeys:
-    """Where a batch's work, results and quarantine copy live in the bucket."""
+    """Where a batch's work, results and quarantine copy live in the bucket: under its
+    sender's folder of each prefix."""
 
     batch_id: str
+    sender: str
     work_prefix: str
     quarantine_prefix: str
 
     @property
     def root(self) -> str:
-        return f"{self.work_prefix}{self.batch_id}/"
+        return f"{self.work_prefix}{self.sender}/{self.batch_id}/"
 
     @property
     def manifest(self) -> str:
@@ -76,7 +105,11 @@ class BatchKeys:
         return f"{self.root}report/"
 
     def quarantined_file(self, key: str) -> str:
-        return f"{self.quarantine_prefix}{self.batch_id}/{key.rsplit('/', 1)[-1]}"
+        return f"{self.quarantine_root}{key.rsplit('/', 1)[-1]}"
 
     def quarantine_report(self) -> str:
-        return f"{self.quarantine_prefix}{self.batch_id}/error.json"
+        return f"{self.quarantine_root}error.json"
+
+    @property
+    def quarantine_root(self) -> str:
+        return f"{self.quarantine_prefix}{self.sender}/{self.batch_id}/"

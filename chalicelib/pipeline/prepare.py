@@ -25,6 +25,8 @@ from chalicelib.orders.readers import read_records
 from chalicelib.orders.records import UnreadableFile
 from chalicelib.pipeline.batches import BatchRecords
 from chalicelib.pipeline.chunks import ChunkRef, ChunkStore, cut
+from chalicelib.pipeline.naming import UNASSIGNED
+from chalicelib.senders import SenderRegistry
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
@@ -42,6 +44,7 @@ class Source:
     version: str | None  # the S3 version id; None on an unversioned bucket
     batch_id: str
     etag: str | None = None  # without quotes, as S3 events carry it
+    sender: str = UNASSIGNED  # whose file it is (naming.UNASSIGNED: no sender's)
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> Source:
@@ -51,10 +54,12 @@ class Source:
             event.get("version"),
             event["batch_id"],
             event.get("etag"),
+            event.get("sender") or UNASSIGNED,
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "sender": self.sender,
             "bucket": self.bucket,
             "key": self.key,
             "version": self.version,
@@ -82,12 +87,22 @@ class Source:
 
 
 def prepare_file(
-    source: Source, *, s3: S3Client, chunks: ChunkStore, batches: BatchRecords, settings: Settings
+    source: Source,
+    *,
+    s3: S3Client,
+    chunks: ChunkStore,
+    batches: BatchRecords,
+    senders: SenderRegistry,
+    settings: Settings,
 ) -> dict[str, Any]:
     """Returns `{"status": "ready"|"quarantined", "manifest_key", "chunks", "total", "error"}`."""
-    batches.start(source.batch_id, bucket=source.bucket, key=source.key, version=source.version)
+    batches.start(
+        source.sender, source.batch_id, bucket=source.bucket, key=source.key,
+        version=source.version,
+    )  # fmt: skip
     refs: list[ChunkRef] = []
     try:
+        _check_sender(source, senders, settings.incoming_prefix)
         body = _open(s3, source)
         records = read_records(body, source.key)
         for index, encoded in enumerate(
@@ -102,7 +117,7 @@ def prepare_file(
         return _quarantine(source, problem, s3=s3, chunks=chunks)
     total = sum(r.count for r in refs)
     manifest_key = chunks.write_manifest(refs)
-    batches.prepared(source.batch_id, total=total, chunks=len(refs))
+    batches.prepared(source.sender, source.batch_id, total=total, chunks=len(refs))
     log.info(
         "file prepared",
         extra={"batch_id": source.batch_id, "orders": total, "chunks": len(refs)},
@@ -114,6 +129,42 @@ def prepare_file(
         "total": total,
         "error": None,
     }
+
+
+def _check_sender(source: Source, senders: SenderRegistry, incoming_prefix: str) -> None:
+    """A file is processed only for an active sender its key names; never for a guessed one."""
+    if source.sender == UNASSIGNED:
+        raise NoSender(source.key, incoming_prefix)
+    sender = senders.get(source.sender)
+    if sender is None or not sender.active:
+        raise SenderNotActive(source.sender, known=sender is not None)
+
+
+class NoSender(UnreadableFile):
+    """The file's key is not inside a sender's folder, or names no registered sender."""
+
+    def __init__(self, key: str, incoming_prefix: str) -> None:
+        folder, slash, _ = key.removeprefix(incoming_prefix).partition("/")
+        folder = folder if slash else ""
+        named = f" (the folder {folder!r} is no registered sender)" if folder else ""
+        super().__init__(
+            "file.no_sender",
+            f"the file was uploaded outside any sender's folder{named}; files are taken only"
+            f" under {incoming_prefix}<sender id>/ of a registered sender (POST /uploads gives"
+            " a key there), and the sender is never guessed",
+        )
+
+
+class SenderNotActive(UnreadableFile):
+    """The sender the key names is disabled."""
+
+    def __init__(self, sender_id: str, *, known: bool) -> None:
+        state = "is disabled" if known else "is not registered"
+        super().__init__(
+            "file.sender_disabled",
+            f"the sender {sender_id!r} {state}: its files are not processed (an operator"
+            " enables it again, or the file is sent under an active sender)",
+        )
 
 
 class FileMissing(UnreadableFile):
@@ -195,6 +246,7 @@ def _write_report(
     quarantined_as: str | None,
 ) -> None:
     report = {
+        "sender": source.sender,
         "batch_id": source.batch_id,
         "source": {"bucket": source.bucket, "key": source.key, "version": source.version,
                    "etag": source.etag},

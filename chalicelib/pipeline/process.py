@@ -39,8 +39,9 @@ STORE_ERROR_CODES = {
 
 @dataclass(frozen=True, slots=True)
 class ChunkTask:
-    """One Distributed Map item: the chunk and the batch it belongs to."""
+    """One Distributed Map item: the chunk, the batch it belongs to and the batch's sender."""
 
+    sender: str
     batch_id: str
     bucket: str
     key: str
@@ -50,7 +51,14 @@ class ChunkTask:
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> ChunkTask:
         chunk = event["chunk"]
-        return cls(event["batch_id"], event["bucket"], event["key"], chunk["index"], chunk["key"])
+        return cls(
+            event["sender"],
+            event["batch_id"],
+            event["bucket"],
+            event["key"],
+            chunk["index"],
+            chunk["key"],
+        )
 
 
 def process_chunk(
@@ -69,7 +77,14 @@ def process_chunk(
         rejection = _settle(record, task, store, outcomes)
         if rejection is not None:
             rejections.append(rejection)
-    dlq.send(rejections, batch_id=task.batch_id, chunk=task.index, bucket=task.bucket, key=task.key)
+    dlq.send(
+        rejections,
+        sender=task.sender,
+        batch_id=task.batch_id,
+        chunk=task.index,
+        bucket=task.bucket,
+        key=task.key,
+    )
     result = {
         "index": task.index,
         "status": "done",
@@ -81,10 +96,11 @@ def process_chunk(
         "rejections": [{**r.summary(), "order": r.order} for r in rejections],
     }
     chunks.write_result(task.index, result)
-    batches.add_progress(task.batch_id, len(records))
+    batches.add_progress(task.sender, task.batch_id, len(records))
     log.info(
         "chunk processed",
         extra={
+            "sender": task.sender,
             "batch_id": task.batch_id,
             "chunk": task.index,
             "total": result["total"],
@@ -104,7 +120,7 @@ def _settle(
     checked = validate_order(record.order)
     if not isinstance(checked, ValidOrder):
         return _rejection(record, INVALID, tuple(checked))
-    result = store.put(checked, batch_id=task.batch_id, row=record.row)
+    result = store.put(checked, sender=task.sender, batch_id=task.batch_id, row=record.row)
     outcomes[result.outcome.value] += 1
     if result.outcome is StoreOutcome.CONFLICT:
         error = FieldError(

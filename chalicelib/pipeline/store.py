@@ -1,5 +1,6 @@
 """Conditional writes of valid orders to the orders table.
 
+An order's key is its sender and its OrderId: the same OrderId from two senders is two orders.
 One `PutItem` per order with `attribute_not_exists(OrderId)`: one write unit, the same price as
 an unconditional put, and the only DynamoDB write that refuses an existing key under concurrency.
 When the condition fails, the stored item comes back (`ReturnValuesOnConditionCheckFailure`) and
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
+from chalicelib.dynamo import plain_item
 from chalicelib.orders.validation import ValidOrder
 
 if TYPE_CHECKING:
@@ -94,18 +96,21 @@ class OrderStore:
         self._sleep = sleep
         self._serialize = TypeSerializer().serialize
 
-    def item_for(self, order: ValidOrder, *, batch_id: str, row: int) -> dict[str, Any]:
-        """The stored item: the normalised order plus where it came from."""
+    def item_for(
+        self, order: ValidOrder, *, sender: str, batch_id: str, row: int
+    ) -> dict[str, Any]:
+        """The stored item: the normalised order plus whose it is and where it came from."""
         return {
             **order.order,
+            "sender": sender,
             "OrderId": order.order_id,
             "content_hash": order.content_hash,
             "batch_id": batch_id,
             "source_row": row,
         }
 
-    def put(self, order: ValidOrder, *, batch_id: str, row: int) -> StoreResult:
-        item = self.item_for(order, batch_id=batch_id, row=row)
+    def put(self, order: ValidOrder, *, sender: str, batch_id: str, row: int) -> StoreResult:
+        item = self.item_for(order, sender=sender, batch_id=batch_id, row=row)
         try:
             serialized = {k: self._serialize(_numbers_as_decimal(v)) for k, v in item.items()}
         except (TypeError, ValueError, ArithmeticError) as error:
@@ -141,6 +146,12 @@ class OrderStore:
                     return StoreResult(StoreOutcome.STORE_FAILED, str(error), attempt)
             self._sleep(self._policy.delay(attempt - 1))
 
+    def get(self, sender: str, order_id: str) -> dict[str, Any] | None:
+        """The sender's stored order with this OrderId (another sender's is not there)."""
+        response = self._client.get_item(TableName=self._table, Key=order_key(sender, order_id))
+        item = response.get("Item")
+        return plain_item(item) if item is not None else None
+
     def _existing(self, order: ValidOrder, item: dict[str, Any], attempt: int) -> StoreResult:
         stored_hash = item.get("content_hash", {}).get("S")
         if stored_hash == order.content_hash:
@@ -152,6 +163,11 @@ class OrderStore:
             f" (batch {stored_batch})",
             attempt,
         )
+
+
+def order_key(sender: str, order_id: str) -> dict[str, Any]:
+    """The orders table's key of one order (infra/stack.yaml)."""
+    return {"sender": {"S": sender}, "OrderId": {"S": order_id}}
 
 
 def _numbers_as_decimal(value: Any) -> Any:

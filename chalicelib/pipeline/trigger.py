@@ -13,8 +13,9 @@ import json
 from typing import TYPE_CHECKING
 
 from chalicelib.log import get_logger
-from chalicelib.pipeline.naming import batch_id_for
+from chalicelib.pipeline.naming import UNASSIGNED, batch_id_for, sender_of_key
 from chalicelib.pipeline.prepare import Source
+from chalicelib.senders import SenderRegistry
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -23,11 +24,25 @@ if TYPE_CHECKING:
 log = get_logger("trigger")
 
 
-def source_for(bucket: str, key: str, version: str | None, etag: str | None = None) -> Source:
-    """The object an S3 event names: its version id (versioned bucket) and its ETag. The batch
-    id derives from the version id, or from the ETag where there is none."""
+def source_for(
+    bucket: str,
+    key: str,
+    version: str | None,
+    etag: str | None = None,
+    *,
+    incoming_prefix: str,
+    senders: SenderRegistry,
+) -> Source:
+    """The object an S3 event names: its version id (versioned bucket), its ETag and its
+    sender. The batch id derives from the version id, or from the ETag where there is none.
+    The sender is the registered sender whose folder holds the key, else `UNASSIGNED` (its
+    batch is recorded there and the file quarantined, never given to a guessed sender)."""
     etag = etag.strip('"') if etag else None
-    return Source(bucket, key, version, batch_id_for(bucket, key, version or etag), etag)
+    sender = sender_of_key(incoming_prefix, key)
+    if sender is not None and senders.get(sender) is None:
+        sender = None
+    batch_id = batch_id_for(bucket, key, version or etag)
+    return Source(bucket, key, version, batch_id, etag, sender or UNASSIGNED)
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:
@@ -51,6 +66,7 @@ def ingest_object(
         log.info("same bytes uploaded again", extra={"batch_id": source.batch_id})
         return False
     report = {
+        "sender": source.sender,
         "batch_id": source.batch_id,
         "source": source.to_dict(),
         "error": {
@@ -60,7 +76,7 @@ def ingest_object(
         },
     }
     tag = etags[1] or source.version or "unknown"
-    key = f"{quarantine_prefix}{source.batch_id}/duplicate-upload-{tag}.json"
+    key = f"{quarantine_prefix}{source.sender}/{source.batch_id}/duplicate-upload-{tag}.json"
     s3.put_object(
         Bucket=source.bucket,
         Key=key,

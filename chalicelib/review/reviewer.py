@@ -8,22 +8,24 @@ reviewer takes each order of the group in turn:
 - `repair`: the order is invalid for a reason a rule of `repair.py` mends: mend it, record the
   original and every change, validate it again and store it.
 - `archive`: everything else waits for a person: its entry, reasons and original order go to
-  the group's one archive object in S3 (`<archive prefix><batch_id>/<group>.json`).
+  the group's one archive object in S3 (`<archive prefix><sender>/<batch_id>/<group>.json`).
   An order that travels only as an excerpt (`order_truncated`: it was larger than an SQS
   message) is archived at once, whatever its reason: the excerpt is not the order, so it is
   never validated, mended or stored; the why points to the row of the source file.
 
+Everything happens under the message's sender: its orders are stored as that sender's, its
+archive and its record are kept in that sender's folder and partition.
+
 Every group ends with one review record (`records.py`) holding one review per order, keyed by
-its batch and group: a group delivered again finds its record (one read) and does nothing (SQS
-delivers at least once). A store that fails again raises `TryAgainLater` before the archive and
-the record are written: the whole message goes back to the queue. What the group did before
-that is done again on the next delivery and changes nothing: stores are conditional puts (the
-same content is `unchanged`). On the message's last delivery (`last_delivery`: the queue's
+its sender, batch and group: a group delivered again finds its record (one read) and does
+nothing (SQS delivers at least once). A store that fails again raises `TryAgainLater` before the
+archive and the record are written: the whole message goes back to the queue. What the group did
+before that is done again on the next delivery and changes nothing: stores are conditional puts
+(the same content is `unchanged`). On the message's last delivery (`last_delivery`: the queue's
 maxReceiveCount) such an order is archived with the store's error instead, so that the group
-ends reviewed, each order in one place, and never leaves for the redrive queue with some of
-its orders already stored; only a message the reviewer cannot handle at all (not JSON, a
-failing review table) goes there, whole.
-"""
+ends reviewed, each order in one place, and never leaves for the redrive queue with some of its
+orders already stored; only a message the reviewer cannot handle at all (not JSON, a failing
+review table) goes there, whole."""
 
 from __future__ import annotations
 
@@ -52,6 +54,7 @@ class Review:
     """What happened to one dead-lettered order."""
 
     message_id: str  # the order's review id, `<batch_id>:<row>`
+    sender: str
     batch_id: str
     row: int | None
     order_id: str | None
@@ -78,10 +81,11 @@ class Review:
 
 
 class Archive:
-    """Archived orders in S3: one object per group, `<archive prefix><batch_id>/<group>.json`,
-    holding `batch_id`, `group`, `message_id`, `source` and `orders`: review id -> the order's
-    entry as dead-lettered (`order`, `reason`, `errors`, ...) with `decision`, `why` and the
-    `attempted_changes` of a repair that did not make it valid."""
+    """Archived orders in S3: one object per group,
+    `<archive prefix><sender>/<batch_id>/<group>.json`, holding `sender`, `batch_id`, `group`,
+    `message_id`, `source` and `orders`: review id -> the order's entry as dead-lettered
+    (`order`, `reason`, `errors`, ...) with `decision`, `why` and the `attempted_changes` of a
+    repair that did not make it valid."""
 
     def __init__(self, client: S3Client, bucket: str, prefix: str) -> None:
         self._client = client
@@ -90,7 +94,7 @@ class Archive:
 
     def put(self, body: dict[str, Any], archived: list[tuple[dict[str, Any], Review]]) -> str:
         """Writes the archived entries of one group (`body`: its DLQ message) as one object."""
-        key = f"{self._prefix}{body['batch_id']}/{body['group']}.json"
+        key = f"{self._prefix}{body['sender']}/{body['batch_id']}/{body['group']}.json"
         orders: dict[str, Any] = {}
         for entry, review in archived:
             document = {**entry, "decision": review.decision, "why": review.why}
@@ -98,6 +102,7 @@ class Archive:
                 document["attempted_changes"] = [c.to_dict() for c in review.changes]
             orders[review.message_id] = document
         document = {
+            "sender": body["sender"],
             "batch_id": body["batch_id"],
             "group": body["group"],
             "message_id": body["message_id"],
@@ -130,8 +135,8 @@ class Reviewer:
     def review(self, body: dict[str, Any], *, last_delivery: bool = False) -> list[Review]:
         """Decides and acts on one DLQ message (a rejection group); the same message twice
         acts once."""
-        batch_id, group = str(body["batch_id"]), str(body["group"])
-        done = self._records.get_group(batch_id, group)
+        sender, batch_id, group = str(body["sender"]), str(body["batch_id"]), str(body["group"])
+        done = self._records.get_group(sender, batch_id, group)
         if done is not None:
             return [_from_record(record) for record in done]
         reviews = [
@@ -143,6 +148,7 @@ class Reviewer:
             for _, review in archived:
                 review.archive_key = key
         self._records.put_group(
+            sender=sender,
             batch_id=batch_id,
             group=group,
             message_id=str(body["message_id"]),
@@ -155,6 +161,7 @@ class Reviewer:
         batch_id = str(body["batch_id"])
         review = Review(
             message_id=review_id_of(batch_id, int(entry["row"])),
+            sender=str(body["sender"]),
             batch_id=batch_id,
             row=int(entry["row"]),
             order_id=entry.get("order_id"),
@@ -198,7 +205,12 @@ class Reviewer:
     def _store_order(
         self, order: ValidOrder, entry: dict[str, Any], review: Review, last_delivery: bool
     ) -> None:
-        result = self._store.put(order, batch_id=review.batch_id, row=int(entry.get("row") or 0))
+        result = self._store.put(
+            order,
+            sender=review.sender,
+            batch_id=review.batch_id,
+            row=int(entry.get("row") or 0),
+        )
         if result.outcome is StoreOutcome.STORED:
             review.ended = STORED
         elif result.outcome is StoreOutcome.UNCHANGED:
@@ -227,6 +239,7 @@ def _truncated_why(entry: dict[str, Any], body: dict[str, Any]) -> str:
 def _from_record(record: dict[str, Any]) -> Review:
     return Review(
         message_id=record["review_id"],
+        sender=record["sender"],
         batch_id=record["batch_id"],
         row=record.get("row"),
         order_id=record.get("order_id"),

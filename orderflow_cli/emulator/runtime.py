@@ -41,7 +41,9 @@ from chalicelib.dynamo import plain_item
 from chalicelib.pipeline import definition
 from chalicelib.pipeline import events as completion
 from chalicelib.pipeline.batches import BatchRecords
-from chalicelib.pipeline.trigger import execution_arn, source_for
+from chalicelib.pipeline.naming import batch_id_for
+from chalicelib.pipeline.trigger import execution_arn
+from chalicelib.senders import SenderRegistry
 from chalicelib.settings import Settings, get_settings
 from orderflow_cli.emulator.cloudformation import (
     TEMPLATE_PATH,
@@ -75,6 +77,9 @@ DLQ_MAX_RECEIVES = int(
     ]
 )
 ACCOUNT = "123456789012"
+# The sender of files `orders run` and the tests upload without naming one, and of the demo key
+# `orders serve` prints: an installation with one sender never has to name it.
+DEFAULT_SENDER = "demo"
 APP_NAME = "orderflow"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_PATH = PROJECT_ROOT / ".chalice" / "config.json"
@@ -396,8 +401,25 @@ class EmbeddedAWS:
         return [json.loads(body) for body in self._drain(self.completions_queue_url)]
 
     # -- driving it -------------------------------------------------------------------------
-    def upload(self, path: Path, key: str | None = None) -> str:
-        key = key or f"{self.settings.incoming_prefix}{path.name}"
+    def senders(self) -> SenderRegistry:
+        return SenderRegistry(self.dynamodb, self.settings.senders_table)
+
+    def ensure_sender(self, sender_id: str = DEFAULT_SENDER) -> None:
+        """Registers the sender unless it is there (its key is not needed: files come by S3)."""
+        registry = self.senders()
+        if registry.get(sender_id) is None:
+            registry.add(sender_id, f"Sender {sender_id}")
+
+    def sender_key(self, name: str, sender: str = DEFAULT_SENDER) -> str:
+        """Where a file named `name` is uploaded for the sender: its incoming folder."""
+        return f"{self.settings.incoming_prefix}{sender}/{name}"
+
+    def upload(self, path: Path, key: str | None = None, *, sender: str = DEFAULT_SENDER) -> str:
+        """Uploads the file into the sender's folder (registered first, if it is not), or to
+        `key` as given (nothing registered: a test of keys outside any sender's folder)."""
+        if key is None:
+            self.ensure_sender(sender)
+            key = self.sender_key(path.name, sender)
         with path.open("rb") as body:
             self.s3.put_object(Bucket=self.settings.bucket, Key=key, Body=body)
         return key
@@ -422,8 +444,8 @@ class EmbeddedAWS:
                     obj = record["s3"]["object"]
                     key = unquote_plus(obj["key"])
                     version = obj.get("versionId") or obj.get("eTag")
-                    source = source_for(record["s3"]["bucket"]["name"], key, version)
-                    started.append((key, source.batch_id))
+                    bucket = record["s3"]["bucket"]["name"]
+                    started.append((key, batch_id_for(bucket, key, version)))
                     single = {**event, "Records": [record]}
                     assert self.lambdas is not None
                     self.lambdas.call("on_file_uploaded", single)

@@ -35,11 +35,11 @@ from chalice.local import (
 from chalicelib.api.auth import AUTH_HEADER
 from chalicelib.log import get_logger
 from chalicelib.senders import SenderRegistry
-from orderflow_cli.emulator.runtime import CONFIG_PATH, EmbeddedAWS
+from orderflow_cli.emulator.runtime import CONFIG_PATH, DEFAULT_SENDER, EmbeddedAWS
 
 log = get_logger("local-server")
 _PUMP_SECONDS = 0.2
-DEMO_SENDER = "demo"  # the sender `orders serve` adds at start, with the key it prints
+DEMO_SENDER = DEFAULT_SENDER  # the sender `orders serve` adds at start, with the key it prints
 
 
 def free_port() -> int:

@@ -50,10 +50,12 @@ def _refuse_stuck_orders(monkeypatch: pytest.MonkeyPatch) -> None:
     writes both fail)."""
     put = OrderStore.put
 
-    def failing_put(self: OrderStore, order: ValidOrder, *, batch_id: str, row: int) -> Any:
+    def failing_put(
+        self: OrderStore, order: ValidOrder, *, sender: str, batch_id: str, row: int
+    ) -> Any:
         if order.order_id.startswith("stuck"):
             return StoreResult(StoreOutcome.STORE_FAILED, "injected: the table refuses it")
-        return put(self, order, batch_id=batch_id, row=row)
+        return put(self, order, sender=sender, batch_id=batch_id, row=row)
 
     monkeypatch.setattr(OrderStore, "put", failing_put)
 

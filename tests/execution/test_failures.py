@@ -189,7 +189,9 @@ def test_a_crash_in_prepare_file_reaches_get_batches_as_one_line_without_trace_o
 
     # then the batch failed with a one-line error: the type and message, no trace, no path
     assert batch["status"] == "failed"
-    body = service.batch_status(batch["batch_id"], deps=wiring.api_deps(local.settings))
+    body = service.batch_status(
+        batch["batch_id"], sender="demo", deps=wiring.api_deps(local.settings)
+    )
     assert body["error"] == {
         "code": "pipeline.prepare_failed",
         "message": "RuntimeError: reader exploded at <path>",

@@ -101,7 +101,8 @@ def test_a_different_second_upload_to_an_api_key_is_reported_not_lost(
     from chalicelib.pipeline.naming import new_batch_id, upload_key_for
 
     batch_id = new_batch_id("up")
-    key = upload_key_for(local.settings.incoming_prefix, batch_id, "partner.json")
+    local.ensure_sender("demo")
+    key = upload_key_for(local.settings.incoming_prefix, "demo", batch_id, "partner.json")
     first = write_orders(tmp_path / "first.json", [order("u-1")])
     second = write_orders(tmp_path / "second.json", [order("u-2")])
     local.upload(first, key)

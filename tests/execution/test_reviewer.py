@@ -266,12 +266,14 @@ def test_a_store_failure_sends_the_whole_group_back_and_the_redelivery_repeats_n
     refused = {"left": 1}
     outcomes: list[tuple[str, str]] = []
 
-    def flaky_put(self: OrderStore, order: ValidOrder, *, batch_id: str, row: int) -> Any:
+    def flaky_put(
+        self: OrderStore, order: ValidOrder, *, sender: str, batch_id: str, row: int
+    ) -> Any:
         if order.order_id == "9802" and refused["left"]:
             refused["left"] -= 1
             result = StoreResult(StoreOutcome.STORE_FAILED, "injected: the table refuses it")
         else:
-            result = put(self, order, batch_id=batch_id, row=row)
+            result = put(self, order, sender=sender, batch_id=batch_id, row=row)
         outcomes.append((order.order_id, result.outcome.value))
         return result
 

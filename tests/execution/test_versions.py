@@ -22,7 +22,7 @@ def _finish_all(local: EmbeddedAWS) -> list[dict[str, Any]]:
     records = []
     for _, batch_id in started:
         local.wait(batch_id, timeout=120)
-        record = local.batches().get(batch_id)
+        record = local.batches().get("demo", batch_id)
         assert record is not None
         records.append(record)
     return records

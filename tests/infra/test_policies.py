@@ -64,10 +64,15 @@ def test_every_call_a_function_makes_is_allowed_by_its_policy(tmp_path: Path) ->
         try:
             body = json.dumps([order("p-1"), order("p-2", qty="0")]).encode()
             accepted = service.accept_orders(
-                body, idempotency_key="k", callback_url=receiver.url, client="c", deps=deps
+                body,
+                idempotency_key="k",
+                callback_url=receiver.url,
+                sender="policy-check",
+                deps=deps,
             )
             service.presign_upload(
-                filename="x.csv", content_type="text/csv", callback_url=None, client="c",
+                filename="x.csv", content_type="text/csv", callback_url=None,
+                sender="policy-check",
                 deps=deps,
             )  # fmt: skip
         finally:
@@ -75,16 +80,18 @@ def test_every_call_a_function_makes_is_allowed_by_its_policy(tmp_path: Path) ->
         local.wait(accepted["batch_id"])
         token = current_function.set("api_handler")
         try:
-            service.batch_status(accepted["batch_id"], deps=deps)
-            service.get_order("p-1", deps=deps)
-            service.list_reviews(accepted["batch_id"], None, deps=deps)
-            service.list_reviews(None, "invalid", deps=deps)
+            service.batch_status(accepted["batch_id"], sender="policy-check", deps=deps)
+            service.get_order("p-1", sender="policy-check", deps=deps)
+            service.list_reviews(accepted["batch_id"], None, sender="policy-check", deps=deps)
+            service.list_reviews(None, "invalid", sender="policy-check", deps=deps)
         finally:
             current_function.reset(token)
         bad = tmp_path / "bad.json"
         bad.write_text("{")
         run(local, SAMPLES / "mixed.json", SAMPLES / "repairable.json", bad)
-        run(local, write_orders(tmp_path / "c.json", [order("p-1", qty="7")]))  # a conflict
+        run(
+            local, write_orders(tmp_path / "c.json", [order("p-1", qty="7")]), sender="policy-check"
+        )
         local.deliver_app_events()
         local.dead_letters.settle()
         assert receiver.received, "the webhook was delivered"

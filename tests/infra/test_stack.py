@@ -80,12 +80,12 @@ def test_the_stateful_resources_are_locked_down(stack: dict[str, Any]) -> None:
 
 
 def test_the_reviews_table_has_the_key_the_code_reads_and_no_index(stack: dict[str, Any]) -> None:
-    from chalicelib.review.records import GROUP_KEY, PARTITION_KEY
+    from chalicelib.review.records import PARTITION_KEY, SORT_KEY
 
     reviews = stack["Resources"]["ReviewsTable"]["Properties"]
     assert reviews["KeySchema"] == [
         {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
-        {"AttributeName": GROUP_KEY, "KeyType": "RANGE"},
+        {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
     ]
     # every review write costs the item's own write units only: no index copies it
     assert "GlobalSecondaryIndexes" not in reviews

@@ -242,18 +242,18 @@ class _Batches:
         self.record = record
         self.recorded: list[dict[str, Any]] = []
 
-    def get(self, batch_id: str) -> dict[str, Any]:
+    def get(self, sender: str, batch_id: str) -> dict[str, Any]:
         return self.record
 
-    def record_callback(self, batch_id: str, **outcome: Any) -> None:
-        self.recorded.append({"batch_id": batch_id, **outcome})
+    def record_callback(self, sender: str, batch_id: str, **outcome: Any) -> None:
+        self.recorded.append({"sender": sender, "batch_id": batch_id, **outcome})
 
 
 def test_notify_records_a_gone_receiver_on_the_batch_and_signs_with_the_batch_id() -> None:
     with webhook_receiver(answers=[410]) as receiver:
         batches = _Batches({"callback": {"url": receiver.url, "status": "pending"}})
         delivery = notify(
-            {"batch_id": "b-9"}, batches=batches, secrets=lambda: [KEY],  # type: ignore[arg-type]
+            {"sender": "acme", "batch_id": "b-9"}, batches=batches, secrets=lambda: [KEY],  # type: ignore[arg-type]
             policy=LOCAL, attempts=5, base_seconds=0,
         )  # fmt: skip
 
@@ -261,6 +261,7 @@ def test_notify_records_a_gone_receiver_on_the_batch_and_signs_with_the_batch_id
     assert delivery.status == "gone"
     assert batches.recorded == [
         {
+            "sender": "acme",
             "batch_id": "b-9",
             "status": "gone",
             "attempts": 1,

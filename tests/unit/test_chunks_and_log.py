@@ -124,7 +124,9 @@ def test_cut_bounds_non_ascii_chunks_in_bytes():
 
 @pytest.fixture
 def chunk_store(local: EmbeddedAWS) -> ChunkStore:
-    keys = BatchKeys("batch-1", local.settings.work_prefix, local.settings.quarantine_prefix)
+    keys = BatchKeys(
+        "batch-1", "demo", local.settings.work_prefix, local.settings.quarantine_prefix
+    )
     return ChunkStore(aws.s3(), local.settings.bucket, keys)
 
 
@@ -145,7 +147,7 @@ def test_chunks_round_trip_through_s3_with_their_errors(chunk_store, local):
     # then the records are equal, error included, and the chunk says where it lives
     assert back == given
     assert back[1].error == error
-    assert ref == ChunkRef(5, "work/batch-1/chunks/000005.json", 3)
+    assert ref == ChunkRef(5, "work/demo/batch-1/chunks/000005.json", 3)
     document = json.loads(
         aws.s3().get_object(Bucket=local.settings.bucket, Key=ref.key)["Body"].read()
     )
@@ -171,7 +173,7 @@ def test_manifest_round_trips(chunk_store):
     key = chunk_store.write_manifest(refs)
 
     # then it lists every chunk in order with its count
-    assert key == "work/batch-1/manifest.json"
+    assert key == "work/demo/batch-1/manifest.json"
     assert chunk_store.read_manifest() == refs
     assert [r.count for r in refs] == [3, 3, 1]
 

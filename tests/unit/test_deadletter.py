@@ -54,12 +54,17 @@ def make_dlq(local: EmbeddedAWS, client: Any = None) -> tuple[DeadLetterQueue, S
 
 def send(dlq: DeadLetterQueue, rejections: list[Rejection]) -> int:
     return dlq.send(
-        rejections, batch_id=BATCH, chunk=CHUNK, bucket=SOURCE["bucket"], key=SOURCE["key"]
+        rejections,
+        sender="demo",
+        batch_id=BATCH,
+        chunk=CHUNK,
+        bucket=SOURCE["bucket"],
+        key=SOURCE["key"],
     )
 
 
 def messages_of(rejections: list[Rejection]) -> list[str]:
-    return group_messages(rejections, batch_id=BATCH, chunk=CHUNK, **SOURCE)
+    return group_messages(rejections, sender="demo", batch_id=BATCH, chunk=CHUNK, **SOURCE)
 
 
 def by_row(messages: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:

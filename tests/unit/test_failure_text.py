@@ -74,13 +74,12 @@ def test_get_batches_keeps_an_older_records_traced_error_to_one_line(local):
         'RuntimeError: {"errorType": "RuntimeError", "errorMessage": "boom", "stackTrace":'
         ' ["  File \\"/var/task/app.py\\", line 1"]}'
     )
-    batches.finish(
-        "old-batch", status=FAILED, counts=Counts(),
+    batches.finish("demo", "old-batch", status=FAILED, counts=Counts(),
         error={"code": "pipeline.prepare_failed", "message": traced}, report=None,
     )  # fmt: skip
 
     # when it is read through the API
-    body = service.batch_status("old-batch", deps=wiring.api_deps(local.settings))
+    body = service.batch_status("old-batch", sender="demo", deps=wiring.api_deps(local.settings))
 
     # then its message stops before the trace
     message = body["error"]["message"]

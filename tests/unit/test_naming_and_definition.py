@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.pipeline import definition
 from chalicelib.pipeline.definition import DefinitionError, for_emulator, placeholders, render
-from chalicelib.pipeline.naming import BatchKeys, batch_id_for
+from chalicelib.pipeline.naming import BatchKeys, batch_id_for, sender_of_key
 
 # Step Functions execution names: 1-80 characters; we promise the safe subset.
 EXECUTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
@@ -96,25 +96,42 @@ def test_long_file_names_keep_the_full_digest():
 # --- batch keys -------------------------------------------------------------------------------
 
 
-def test_batch_keys_place_everything_under_the_batch():
-    # given the keys of one batch
-    keys = BatchKeys("b-123", work_prefix="work/", quarantine_prefix="quarantine/")
+def test_batch_keys_place_everything_under_the_sender_and_the_batch():
+    # given the keys of one batch of sender acme
+    keys = BatchKeys("b-123", "acme", work_prefix="work/", quarantine_prefix="quarantine/")
 
-    # then work files live under work/<batch>/ and the quarantine under quarantine/<batch>/
-    assert keys.root == "work/b-123/"
-    assert keys.manifest == "work/b-123/manifest.json"
-    assert keys.chunk(0) == "work/b-123/chunks/000000.json"
-    assert keys.chunk(42) == "work/b-123/chunks/000042.json"
-    assert keys.result(7) == "work/b-123/results/000007.json"
-    assert keys.report_prefix == "work/b-123/report/"
-    assert keys.result(7).startswith("work/b-123/results/")
-    assert keys.quarantined_file("incoming/2024/bad.csv") == "quarantine/b-123/bad.csv"
-    assert keys.quarantine_report() == "quarantine/b-123/error.json"
+    # then work files live under work/acme/<batch>/, the quarantine under quarantine/acme/<batch>/
+    assert keys.root == "work/acme/b-123/"
+    assert keys.manifest == "work/acme/b-123/manifest.json"
+    assert keys.chunk(0) == "work/acme/b-123/chunks/000000.json"
+    assert keys.chunk(42) == "work/acme/b-123/chunks/000042.json"
+    assert keys.result(7) == "work/acme/b-123/results/000007.json"
+    assert keys.report_prefix == "work/acme/b-123/report/"
+    assert keys.quarantined_file("incoming/acme/bad.csv") == "quarantine/acme/b-123/bad.csv"
+    assert keys.quarantine_report() == "quarantine/acme/b-123/error.json"
+
+
+@pytest.mark.parametrize(
+    ("key", "sender"),
+    [
+        ("incoming/acme/orders.csv", "acme"),
+        ("incoming/acme/uploads/up-1/orders.csv", "acme"),
+        ("incoming/shop-2/api/api-1.json", "shop-2"),
+        ("incoming/orders.csv", None),  # straight under incoming/: no sender's folder
+        ("incoming/Acme/orders.csv", None),  # not a sender id: never lower-cased into one
+        ("incoming/_unassigned/orders.csv", None),
+        ("incoming/acme/", None),  # a folder, not a file
+        ("elsewhere/acme/orders.csv", None),
+        ("incoming//orders.csv", None),
+    ],
+)
+def test_the_sender_of_a_file_is_read_from_its_folder_and_never_guessed(key, sender):
+    assert sender_of_key("incoming/", key) == sender
 
 
 def test_chunk_keys_sort_in_chunk_order():
     # given many chunks, when their keys are listed as S3 lists them (lexicographically)
-    keys = BatchKeys("b", "work/", "quarantine/")
+    keys = BatchKeys("b", "demo", "work/", "quarantine/")
     listed = sorted(keys.chunk(i) for i in (0, 9, 10, 99, 100, 12345))
 
     # then the order is the chunks' order

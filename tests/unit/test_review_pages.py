@@ -63,7 +63,7 @@ def write_review_items(
         for start in range(0, len(mine), group_size):
             chunk = start // group_size
             item = group_item(
-                batch_id=batch_id, group=group_id(chunk),
+                sender="demo", batch_id=batch_id, group=group_id(chunk),
                 message_id=group_message_id(batch_id, chunk),
                 reviews=mine[start : start + group_size],
             )  # fmt: skip
@@ -89,7 +89,7 @@ def walk(local: EmbeddedAWS, limit: str, **query: Any) -> Iterator[dict[str, Any
     while True:
         page = service.list_reviews(
             query.get("batch_id"), query.get("reason"), limit=limit, cursor=cursor,
-            deps=deps(local),
+            sender="demo", deps=deps(local),
         )  # fmt: skip
         yield page
         cursor = page.get("next")
@@ -168,24 +168,38 @@ BAD_CURSORS = {
     "not-base64": "%%%not a cursor%%%",
     "not-json": base64.urlsafe_b64encode(b"\xff\xfe{").decode(),
     "not-an-object": cursor_of([1, 2]),
-    "other-fields": cursor_of({"b": BATCH, "r": None, "k": None, "o": 1, "extra": 1}),
-    "no-row": cursor_of({"b": BATCH, "r": None, "k": None}),
-    "another-batch": cursor_of({"b": OTHER, "r": None, "k": [OTHER, GROUP], "o": 1}),
-    "another-reason": cursor_of({"b": BATCH, "r": "conflict", "k": [BATCH, GROUP], "o": 1}),
-    "key-of-another-batch": cursor_of({"b": BATCH, "r": None, "k": [OTHER, GROUP], "o": 1}),
-    "empty-key": cursor_of({"b": BATCH, "r": None, "k": [BATCH, ""], "o": 1}),
-    "key-not-text": cursor_of({"b": BATCH, "r": None, "k": [BATCH, 7], "o": 1}),
-    "key-not-a-list": cursor_of({"b": BATCH, "r": None, "k": GROUP, "o": 1}),
-    "too-few-keys": cursor_of({"b": BATCH, "r": None, "k": [BATCH], "o": 1}),
-    "too-many-keys": cursor_of({"b": BATCH, "r": None, "k": [BATCH, "a", "b"], "o": 1}),
-    "row-not-a-number": cursor_of({"b": BATCH, "r": None, "k": None, "o": "1"}),
-    "row-negative": cursor_of({"b": BATCH, "r": None, "k": None, "o": -1}),
-    "row-true": cursor_of({"b": BATCH, "r": None, "k": None, "o": True}),
-    "row-huge": cursor_of({"b": BATCH, "r": None, "k": None, "o": 10**30}),
+    "other-fields": cursor_of({"s": "demo", "b": BATCH, "r": None, "k": None, "o": 1, "extra": 1}),
+    "no-row": cursor_of({"s": "demo", "b": BATCH, "r": None, "k": None}),
+    "another-sender": cursor_of({"s": "other", "b": BATCH, "r": None, "k": None, "o": 1}),
+    "key-of-another-sender": cursor_of(
+        {"s": "demo", "b": BATCH, "r": None, "k": ["other", f"{BATCH}/{GROUP}"], "o": 1}
+    ),
+    "another-batch": cursor_of(
+        {"s": "demo", "b": OTHER, "r": None, "k": ["demo", f"{OTHER}/{GROUP}"], "o": 1}
+    ),
+    "another-reason": cursor_of(
+        {"s": "demo", "b": BATCH, "r": "conflict", "k": ["demo", f"{BATCH}/{GROUP}"], "o": 1}
+    ),
+    "key-of-another-batch": cursor_of(
+        {"s": "demo", "b": BATCH, "r": None, "k": ["demo", f"{OTHER}/{GROUP}"], "o": 1}
+    ),
+    "empty-key": cursor_of({"s": "demo", "b": BATCH, "r": None, "k": ["demo", ""], "o": 1}),
+    "key-not-text": cursor_of({"s": "demo", "b": BATCH, "r": None, "k": ["demo", 7], "o": 1}),
+    "key-not-a-list": cursor_of({"s": "demo", "b": BATCH, "r": None, "k": GROUP, "o": 1}),
+    "too-few-keys": cursor_of({"s": "demo", "b": BATCH, "r": None, "k": ["demo"], "o": 1}),
+    "too-many-keys": cursor_of(
+        {"s": "demo", "b": BATCH, "r": None, "k": ["demo", "a", "b"], "o": 1}
+    ),
+    "row-not-a-number": cursor_of({"s": "demo", "b": BATCH, "r": None, "k": None, "o": "1"}),
+    "row-negative": cursor_of({"s": "demo", "b": BATCH, "r": None, "k": None, "o": -1}),
+    "row-true": cursor_of({"s": "demo", "b": BATCH, "r": None, "k": None, "o": True}),
+    "row-huge": cursor_of({"s": "demo", "b": BATCH, "r": None, "k": None, "o": 10**30}),
     "lone-surrogate": base64.urlsafe_b64encode(
-        b'{"b": "b-pages", "r": null, "k": ["b-pages", "\\ud800"], "o": 1}'
+        b'{"s": "demo", "b": "b-pages", "r": null, "k": ["demo", "\\ud800"], "o": 1}'
     ).decode(),
-    "key-too-long": cursor_of({"b": BATCH, "r": None, "k": [BATCH, "x" * 2000], "o": 1}),
+    "key-too-long": cursor_of(
+        {"s": "demo", "b": BATCH, "r": None, "k": [BATCH, "x" * 2000], "o": 1}
+    ),
     "too-long": "A" * 10_000,
 }
 
@@ -200,7 +214,7 @@ NO_AWS = service.Deps(
 @pytest.mark.parametrize("cursor", BAD_CURSORS.values(), ids=BAD_CURSORS.keys())
 def test_a_cursor_this_api_did_not_hand_out_is_a_400_bad_cursor(cursor):
     with pytest.raises(BadRequest) as refused:
-        service.list_reviews(BATCH, None, limit="2", cursor=cursor, deps=NO_AWS)
+        service.list_reviews(BATCH, None, limit="2", cursor=cursor, sender="demo", deps=NO_AWS)
 
     assert refused.value.code == "bad_cursor"
 
@@ -208,9 +222,11 @@ def test_a_cursor_this_api_did_not_hand_out_is_a_400_bad_cursor(cursor):
 def test_a_cursor_of_the_same_query_made_by_hand_reads_on_from_there(local):
     # an opaque cursor is not a secret: one that names a real position is simply followed
     write_reviews(local, [review(BATCH, row) for row in range(1, 4)])
-    cursor = cursor_of({"b": BATCH, "r": None, "k": None, "o": 1})
+    cursor = cursor_of({"s": "demo", "b": BATCH, "r": None, "k": None, "o": 1})
 
-    page = service.list_reviews(BATCH, None, limit="5", cursor=cursor, deps=deps(local))
+    page = service.list_reviews(
+        BATCH, None, limit="5", cursor=cursor, sender="demo", deps=deps(local)
+    )
 
     assert [r["row"] for r in page["reviews"]] == [2, 3]
 
@@ -218,7 +234,7 @@ def test_a_cursor_of_the_same_query_made_by_hand_reads_on_from_there(local):
 @pytest.mark.parametrize("limit", ["0", "1001", "-1", "ten", "1.5", "", "9" * 5000, "٣"])
 def test_a_limit_outside_1_to_1000_is_a_400_bad_limit(limit):
     with pytest.raises(BadRequest) as refused:
-        service.list_reviews(BATCH, None, limit=limit, deps=NO_AWS)
+        service.list_reviews(BATCH, None, limit=limit, sender="demo", deps=NO_AWS)
 
     assert refused.value.code == "bad_limit"
     assert "1000" in refused.value.message
@@ -232,15 +248,17 @@ def test_counts_of_more_than_1000_records_are_not_cut(local):
     records = [review(BATCH, row) for row in range(1, 1204)]
     write_reviews(local, records)
     wiring.batch_records(local.settings).finish(
-        BATCH, status=SUCCEEDED, counts=Counts(total=1203, rejected=1203), error=None,
+        "demo", BATCH, status=SUCCEEDED, counts=Counts(total=1203, rejected=1203), error=None,
         report=None,
     )  # fmt: skip
     real = deps(local, page_size=None)  # DynamoDB's own pages, as deployed
 
     # when GET /batches/{id} and GET /reviews count them
-    reviewed = service.batch_status(BATCH, deps=real)["reviewed"]
-    first = service.list_reviews(BATCH, None, limit="1000", deps=real)
-    rest = service.list_reviews(BATCH, None, limit="1000", cursor=first["next"], deps=real)
+    reviewed = service.batch_status(BATCH, sender="demo", deps=real)["reviewed"]
+    first = service.list_reviews(BATCH, None, limit="1000", sender="demo", deps=real)
+    rest = service.list_reviews(
+        BATCH, None, limit="1000", cursor=first["next"], sender="demo", deps=real
+    )
 
     # then every record is counted, and the records come as 1,000 then 203
     assert reviewed == expected_counts(records)
@@ -268,8 +286,8 @@ def test_orders_dlq_review_follows_every_page(local, monkeypatch, capsys):
 
     monkeypatch.setattr(dlq.Stack, "reviews", property(small_pages))
 
-    # when `orders dlq review --batch` lists them
-    assert main(["dlq", "review", "--batch", BATCH, "--json"]) == 0
+    # when `orders dlq review --sender --batch` lists them
+    assert main(["dlq", "review", "--sender", "demo", "--batch", BATCH, "--json"]) == 0
 
     # then it listed all 25, in row order, from two requests of two group items each
     listed = json.loads(capsys.readouterr().out)
@@ -312,10 +330,12 @@ def test_a_group_too_large_for_one_item_continues_in_more_items(local, monkeypat
     reviews = [review(BATCH, row) for row in range(1, 9)]
 
     # when the group is recorded, and recorded again (a redelivery)
-    first = records.put_group(batch_id=BATCH, group="000002", message_id=f"{BATCH}:2",
-                              reviews=reviews)  # fmt: skip
-    again = records.put_group(batch_id=BATCH, group="000002", message_id=f"{BATCH}:2",
-                              reviews=reviews)  # fmt: skip
+    first = records.put_group(
+        sender="demo", batch_id=BATCH, group="000002", message_id=f"{BATCH}:2", reviews=reviews
+    )
+    again = records.put_group(
+        sender="demo", batch_id=BATCH, group="000002", message_id=f"{BATCH}:2", reviews=reviews
+    )
 
     # then it took several items, each under the limit, and reads back whole, once
     items = list(local.scan_table(local.settings.reviews_table))
@@ -325,7 +345,7 @@ def test_a_group_too_large_for_one_item_continues_in_more_items(local, monkeypat
     assert sorted(item["group"] for item in items)[1:] == [
         f"000002#{n}" for n in range(2, len(items) + 1)
     ]
-    done = records.get_group(BATCH, "000002")
+    done = records.get_group("demo", BATCH, "000002")
     assert done is not None
     assert [r["row"] for r in done] == list(range(1, 9))
     assert [r["row"] for r in records.query(batch_id=BATCH)] == list(range(1, 9))

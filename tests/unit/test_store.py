@@ -44,7 +44,8 @@ def make_store(local: EmbeddedAWS, policy: RetryPolicy = NO_RETRY_SLEEP) -> Orde
 
 def stored(local: EmbeddedAWS, order_id: str) -> dict[str, Any] | None:
     response = aws.dynamodb().get_item(
-        TableName=local.settings.orders_table, Key={"OrderId": {"S": order_id}}
+        TableName=local.settings.orders_table,
+        Key={"sender": {"S": "demo"}, "OrderId": {"S": order_id}},
     )
     return response.get("Item")
 
@@ -62,7 +63,7 @@ def test_a_new_order_id_is_stored_with_its_provenance(local):
     checked = valid(order("A-1", qty="2"))
 
     # when it is put
-    result = store.put(checked, batch_id="batch-1", row=7)
+    result = store.put(checked, sender="demo", batch_id="batch-1", row=7)
 
     # then it is stored once, with its content hash and where it came from
     assert result.outcome is StoreOutcome.STORED
@@ -80,12 +81,12 @@ def test_the_same_content_again_is_unchanged_and_leaves_the_first_item_untouched
     # given an order already stored by a first batch
     store = make_store(local)
     first = valid(order("A-1"))
-    assert store.put(first, batch_id="batch-1", row=1).outcome is StoreOutcome.STORED
+    assert store.put(first, sender="demo", batch_id="batch-1", row=1).outcome is StoreOutcome.STORED
     before = stored(local, "A-1")
 
     # when the same content arrives from another batch, at another row
     again = valid(order(" A-1 "))  # trimmed: the same normalised content
-    result = store.put(again, batch_id="batch-2", row=99)
+    result = store.put(again, sender="demo", batch_id="batch-2", row=99)
 
     # then nothing is written: the item still names the first batch and row
     assert result.outcome is StoreOutcome.UNCHANGED
@@ -101,10 +102,10 @@ def test_the_same_content_again_is_unchanged_and_leaves_the_first_item_untouched
 def test_other_content_for_a_stored_order_id_is_a_conflict_naming_the_first_batch(local):
     # given an order stored by a first batch
     store = make_store(local)
-    store.put(valid(order("A-1", qty="1")), batch_id="batch-1", row=1)
+    store.put(valid(order("A-1", qty="1")), sender="demo", batch_id="batch-1", row=1)
 
     # when the same OrderId arrives with another quantity
-    result = store.put(valid(order("A-1", qty="5")), batch_id="batch-2", row=3)
+    result = store.put(valid(order("A-1", qty="5")), sender="demo", batch_id="batch-2", row=3)
 
     # then it is a conflict that names the OrderId and the first batch, and nothing changed
     assert result.outcome is StoreOutcome.CONFLICT
@@ -123,7 +124,7 @@ def test_an_extra_field_holding_a_float_is_stored_as_a_number(local):
     checked = valid(order("F-1", weight=1.5, dims={"w": 0.1, "sizes": [2.25, 3]}))
 
     # when it is put
-    result = store.put(checked, batch_id="batch-1", row=1)
+    result = store.put(checked, sender="demo", batch_id="batch-1", row=1)
 
     # then it is stored, with the numbers exactly as sent
     assert result.outcome is StoreOutcome.STORED, result.detail
@@ -138,10 +139,10 @@ def test_an_extra_field_holding_a_float_is_stored_as_a_number(local):
 def test_a_float_order_is_unchanged_when_sent_again(local):
     # given an order with a float stored once
     store = make_store(local)
-    store.put(valid(order("F-1", weight=1.5)), batch_id="batch-1", row=1)
+    store.put(valid(order("F-1", weight=1.5)), sender="demo", batch_id="batch-1", row=1)
 
     # when it is sent again
-    result = store.put(valid(order("F-1", weight=1.5)), batch_id="batch-2", row=1)
+    result = store.put(valid(order("F-1", weight=1.5)), sender="demo", batch_id="batch-2", row=1)
 
     # then the content hash still matches: a no-op
     assert result.outcome is StoreOutcome.UNCHANGED
@@ -160,7 +161,7 @@ def test_a_retryable_error_is_retried_max_retries_times_then_store_failed(local,
     store = OrderStore(client, local.settings.orders_table, policy, sleep=sleeps)
 
     # when an order is put
-    result = store.put(valid(order("R-1")), batch_id="batch-1", row=1)
+    result = store.put(valid(order("R-1")), sender="demo", batch_id="batch-1", row=1)
 
     # then it is tried once plus max_retries times, sleeping between tries, and fails
     assert result.outcome is StoreOutcome.STORE_FAILED
@@ -178,7 +179,7 @@ def test_a_retryable_error_that_clears_up_ends_stored(local):
     store = OrderStore(client, local.settings.orders_table, NO_RETRY_SLEEP, sleep=SleepRecorder())
 
     # when an order is put
-    result = store.put(valid(order("R-2")), batch_id="batch-1", row=1)
+    result = store.put(valid(order("R-2")), sender="demo", batch_id="batch-1", row=1)
 
     # then the third attempt stores it
     assert result.outcome is StoreOutcome.STORED
@@ -195,7 +196,7 @@ def test_a_non_retryable_error_fails_after_one_attempt(local):
     store = OrderStore(client, local.settings.orders_table, NO_RETRY_SLEEP, sleep=sleeps)
 
     # when an order is put
-    result = store.put(valid(order("V-1")), batch_id="batch-1", row=1)
+    result = store.put(valid(order("V-1")), sender="demo", batch_id="batch-1", row=1)
 
     # then it fails at once, with the error as its reason
     assert result.outcome is StoreOutcome.STORE_FAILED
@@ -218,7 +219,7 @@ def test_a_connection_error_is_retried_then_store_failed(local):
     store = OrderStore(client, local.settings.orders_table, NO_RETRY_SLEEP, sleep=SleepRecorder())
 
     # when an order is put
-    result = store.put(valid(order("C-1")), batch_id="batch-1", row=1)
+    result = store.put(valid(order("C-1")), sender="demo", batch_id="batch-1", row=1)
 
     # then it is retried like a throttle and ends store_failed with the error text
     assert result.outcome is StoreOutcome.STORE_FAILED
@@ -236,7 +237,7 @@ def test_sleeps_between_retries_follow_full_jitter(local):
     store = OrderStore(client, local.settings.orders_table, policy, sleep=sleeps)
 
     # when an order is put
-    store.put(valid(order("J-1")), batch_id="batch-1", row=1)
+    store.put(valid(order("J-1")), sender="demo", batch_id="batch-1", row=1)
 
     # then sleep k (k = 0, 1, ...) is drawn from [0, min(max, base * 2**k))
     assert len(sleeps.delays) == policy.max_retries
@@ -285,7 +286,7 @@ def test_a_value_dynamodb_cannot_hold_is_unstorable_not_an_exception(local, valu
     checked = ValidOrder("N-1", raw, "0" * 32) if isinstance(value, str) else valid(raw)
 
     # when it is put
-    result = store.put(checked, batch_id="batch-1", row=1)
+    result = store.put(checked, sender="demo", batch_id="batch-1", row=1)
 
     # then that one order is refused as unstorable (retrying could not help), and no exception
     # reaches the chunk's other orders
@@ -312,7 +313,7 @@ def big_order(order_id: str, size: int) -> ValidOrder:
     """A valid order whose item, put by batch-1 at row 1, is `size` bytes as item_size counts."""
     checked = valid(order(order_id, note=""))
     store = OrderStore(aws.dynamodb(), "t", NO_RETRY_SLEEP)
-    item = store.item_for(checked, batch_id="batch-1", row=1)
+    item = store.item_for(checked, sender="demo", batch_id="batch-1", row=1)
     base = item_size({k: store._serialize(v) for k, v in item.items()})
     return valid(order(order_id, note="x" * (size - base)))
 
@@ -326,7 +327,7 @@ def test_an_order_larger_than_dynamodb_allows_is_too_large_and_never_sent(local)
     checked = big_order("L-1", MAX_ITEM_BYTES + 1)
 
     # when it is put
-    result = store.put(checked, batch_id="batch-1", row=1)
+    result = store.put(checked, sender="demo", batch_id="batch-1", row=1)
 
     # then it is refused before any write, not retried, with its size and the limit
     assert result.outcome is StoreOutcome.TOO_LARGE
@@ -342,7 +343,7 @@ def test_an_order_just_under_the_limit_is_stored(local):
     store = make_store(local)
 
     # when it is put
-    result = store.put(big_order("L-2", 395 * 1024), batch_id="batch-1", row=1)
+    result = store.put(big_order("L-2", 395 * 1024), sender="demo", batch_id="batch-1", row=1)
 
     # then it is stored: the size check refuses nothing DynamoDB would take
     assert result.outcome is StoreOutcome.STORED, result.detail
@@ -371,7 +372,7 @@ def test_dynamodbs_own_item_size_refusal_is_too_large_and_not_retried(local):
     store = OrderStore(client, local.settings.orders_table, NO_RETRY_SLEEP, sleep=sleeps)
 
     # when an order is put
-    result = store.put(valid(order("L-3")), batch_id="batch-1", row=1)
+    result = store.put(valid(order("L-3")), sender="demo", batch_id="batch-1", row=1)
 
     # then it is too large after one attempt, like the size check's refusal
     assert result.outcome is StoreOutcome.TOO_LARGE
@@ -386,17 +387,16 @@ def test_a_pending_record_made_after_the_execution_started_keeps_status_and_adds
 
     batches = BatchRecords(aws.dynamodb(), local.settings.batches_table)
     # the S3 event overtook the API: the execution already marked the batch running
-    batches.start("api-race", bucket="b", key="incoming/api/api-race.json", version="v1")
+    batches.start("demo", "api-race", bucket="b", key="incoming/api/api-race.json", version="v1")
 
-    batches.create_pending(
-        "api-race", bucket="b", key="incoming/api/api-race.json", via="POST /orders",
-        callback_url="http://127.0.0.1:9/hook",
+    batches.create_pending("demo", "api-race", bucket="b", key="incoming/demo/api/api-race.json",
+        via="POST /orders", callback_url="http://127.0.0.1:9/hook",
     )  # fmt: skip
 
-    record = batches.get("api-race")
+    record = batches.get("demo", "api-race")
     assert record is not None
     assert record["status"] == "running"
     assert record["callback"]["url"] == "http://127.0.0.1:9/hook"
     assert record["via"] == "POST /orders"
-    batches.create_pending("api-new", bucket="b", key="k", via="POST /uploads")
-    assert (batches.get("api-new") or {})["status"] == "pending"
+    batches.create_pending("demo", "api-new", bucket="b", key="k", via="POST /uploads")
+    assert (batches.get("demo", "api-new") or {})["status"] == "pending"
