@@ -91,6 +91,11 @@ def _sender() -> str:
     return auth.sender_of(_request().context)
 
 
+def _limits() -> dict[str, int]:
+    """The caller's own limits, where its sender has them (the authorizer's context)."""
+    return auth.limits_of(_request().context)
+
+
 @app.route("/health", methods=["GET"])
 @_json_errors
 def health() -> Response:
@@ -107,6 +112,7 @@ def post_orders() -> Response:
         callback_url=request.query_params.get("callback_url") if request.query_params else None,
         sender=_sender(),
         deps=wiring.api_deps(get_settings()),
+        max_orders_per_request=_limits().get("max_orders_per_request"),
     )
     return Response(body=accepted, status_code=202, headers={"Location": accepted["status_url"]})
 
@@ -131,6 +137,7 @@ def post_uploads() -> Response:
         callback_url=callback_url,
         sender=_sender(),
         deps=wiring.api_deps(get_settings()),
+        max_upload_bytes=_limits().get("max_upload_bytes"),
     )
     return Response(body=presigned, status_code=201)
 
@@ -237,6 +244,7 @@ def deliver_callback_handler(event: CloudWatchEvent) -> None:
         attempts=settings.callback_attempts,
         base_seconds=settings.callback_retry_base_seconds,
         deadline_seconds=settings.callback_deadline_seconds,
+        sender_webhook=wiring.sender_registry(settings).webhook,
     )
 
 

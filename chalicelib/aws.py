@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
     from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_sts import STSClient
 
 # DynamoDB writes are retried by chalicelib.pipeline.store (3 retries, named errors, full
 # jitter), so botocore's own retries are switched off for that client: one policy, not two.
@@ -60,12 +61,23 @@ def sfn() -> SFNClient:
 
 
 @cache
+def sts() -> STSClient:
+    return boto3.client("sts")
+
+
+@cache
+def region() -> str:
+    """This function's region (its clients')."""
+    return str(sts().meta.region_name)
+
+
+@cache
 def account_id() -> str:
     """This function's AWS account (GetCallerIdentity needs no permission)."""
-    return str(boto3.client("sts").get_caller_identity()["Account"])
+    return str(sts().get_caller_identity()["Account"])
 
 
 def reset() -> None:
     """Forget every client (the embedded emulator calls this after it starts)."""
-    for getter in (s3, s3_presigner, dynamodb, events, ssm, sqs, sfn, account_id):
+    for getter in (s3, s3_presigner, dynamodb, events, ssm, sqs, sfn, sts, region, account_id):
         getter.cache_clear()

@@ -16,8 +16,10 @@ Each delivery is a POST of the completion event's detail (JSON) with
     webhook-id: msg_<batch_id>            (the same on every attempt: receivers de-duplicate)
     webhook-timestamp: <unix seconds>     (of the attempt)
     webhook-signature: v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>
-with one `v1,...` per signing secret, space-separated, while a secret is being rotated. The
-secrets are the stage's, kept in SSM (or Secrets Manager through SSM), never in the repo.
+with one `v1,...` per signing secret, space-separated, while a secret is being rotated. A batch's
+completion goes to the callback URL it was sent with, else to its sender's webhook URL; it is
+signed with the sender's own secrets where the sender has them (`orders senders webhook`), else
+with the stage's, kept in SSM (or Secrets Manager through SSM), never in the repo.
 
 Redirects are not followed. A failure is retried with exponential backoff, except a refused URL
 and a receiver's 410 Gone, which end the delivery. Every attempt together (connect, TLS, send,
@@ -200,19 +202,26 @@ def notify(
     attempts: int,
     base_seconds: float,
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+    sender_webhook: Callable[[str], tuple[str | None, Sequence[str]]] = lambda _: (None, ()),
 ) -> Delivery | None:
-    """Delivers a completion event to the batch's callback URL, once (a repeated event finds
-    the delivery recorded and sends nothing); None when the batch asked for no callback."""
+    """Delivers a completion event to the batch's callback URL, or its sender's webhook, once
+    (a repeated event finds the delivery recorded and sends nothing); None when there is
+    neither. `sender_webhook` gives a sender's webhook URL and its own signing secrets."""
     sender, batch_id = detail["sender"], detail["batch_id"]
     record = batches.get(sender, batch_id) or {}
     callback = record.get("callback")
-    if not callback or callback.get("status") != "pending":
+    if callback and callback.get("status") != "pending":
+        return None  # delivered (or given up) already
+    sender_url, sender_secrets = sender_webhook(sender)
+    url = callback["url"] if callback else sender_url
+    if not url:
         return None
+    keys = tuple(k for s in sender_secrets for k in parse_secrets(s)) or tuple(secrets())
     delivery = deliver(
-        callback["url"],
+        url,
         detail,
         message_id=f"msg_{batch_id}",
-        secrets=secrets(),
+        secrets=keys,
         policy=policy,
         attempts=attempts,
         base_seconds=base_seconds,
@@ -221,6 +230,7 @@ def notify(
     batches.record_callback(
         sender,
         batch_id,
+        url=url,
         status=delivery.status,
         attempts=delivery.attempts,
         last_error=delivery.last_error,

@@ -1,7 +1,10 @@
 """Senders: the shops and partners whose orders the service takes, each a tenant of its own.
 
 A sender has an id (lower-case letters, digits and hyphens: it becomes a key prefix in every
-table and bucket), a display name, a status (`active` or `disabled`) and API keys. A key is
+table and bucket), a display name, a status (`active` or `disabled`), API keys, optionally a
+webhook (the URL its batches' completions go to when a batch names none, signed with the
+sender's own `whsec_` secrets: two during a rotation) and limits (orders per request, bytes per
+upload; the stage's own where unset). A key is
 shown once, when it is made; the table keeps only its SHA-256 (a key is 32 random bytes, so a
 plain digest cannot be reversed by guessing). Rotating a sender's key makes a new one and ends
 the old one at once; disabling a sender refuses every key of its.
@@ -14,6 +17,7 @@ Every change of keys is one transaction, so a key item never outlives its sender
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import secrets
@@ -44,6 +48,10 @@ class Sender:
     status: str
     created: str
     keys: int  # how many live keys it has
+    webhook_url: str | None = None
+    webhook_secrets: int = 0  # how many signing secrets it has (two during a rotation)
+    max_orders_per_request: int | None = None  # None: the stage's API_MAX_ORDERS
+    max_upload_bytes: int | None = None  # None: the stage's UPLOAD_MAX_BYTES
 
     @property
     def active(self) -> bool:
@@ -56,11 +64,20 @@ class Sender:
             "status": self.status,
             "created": self.created,
             "keys": self.keys,
+            "webhook_url": self.webhook_url,
+            "webhook_secrets": self.webhook_secrets,
+            "max_orders_per_request": self.max_orders_per_request,
+            "max_upload_bytes": self.max_upload_bytes,
         }
 
 
 def new_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks signing secret: `whsec_` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def digest(key: str) -> str:
@@ -193,6 +210,63 @@ class SenderRegistry:
             raise
         return _sender(updated["Attributes"])
 
+    def set_webhook(self, sender_id: str, url: str | None, *, rotate: bool = False) -> str | None:
+        """Sets (or, with None, removes) the sender's webhook URL. A sender's first webhook gets
+        a new signing secret, returned once; `rotate` adds a new one (returned) and keeps the
+        newest old one, so that both sign until `end_rotation`."""
+        item = self._item(sender_id)
+        kept = [v["S"] for v in item.get("webhook_secrets", {}).get("L", [])]
+        secret = new_webhook_secret() if url and (rotate or not kept) else None
+        secrets_now = ([secret] if secret else []) + kept[: 1 if secret else 2]
+        values: dict[str, Any] = {
+            ":url": {"S": url} if url else {"NULL": True},
+            ":secrets": {"L": [{"S": s} for s in secrets_now]},
+        }
+        self._client.update_item(
+            TableName=self._table,
+            Key=_sender_key(sender_id),
+            UpdateExpression="SET webhook_url = :url, webhook_secrets = :secrets",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=values,
+        )
+        return secret
+
+    def end_rotation(self, sender_id: str) -> None:
+        """Keeps only the newest signing secret: the old one signs no more."""
+        kept = self._item(sender_id).get("webhook_secrets", {}).get("L", [])
+        self._client.update_item(
+            TableName=self._table,
+            Key=_sender_key(sender_id),
+            UpdateExpression="SET webhook_secrets = :secrets",
+            ExpressionAttributeValues={":secrets": {"L": kept[:1]}},
+        )
+
+    def webhook(self, sender_id: str) -> tuple[str | None, tuple[str, ...]]:
+        """The sender's webhook URL and signing secrets (newest first); (None, ()) for none."""
+        item = self._read(sender_id) or {}
+        url = item.get("webhook_url", {}).get("S")
+        return url, tuple(v["S"] for v in item.get("webhook_secrets", {}).get("L", []))
+
+    def set_limits(
+        self, sender_id: str, *, max_orders_per_request: int | None, max_upload_bytes: int | None
+    ) -> Sender:
+        """Sets the sender's limits (None: the stage's default)."""
+        for value in (max_orders_per_request, max_upload_bytes):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise SenderError("a limit is a whole number of at least 1")
+        self._item(sender_id)
+        updated = self._client.update_item(
+            TableName=self._table,
+            Key=_sender_key(sender_id),
+            UpdateExpression="SET max_orders_per_request = :o, max_upload_bytes = :b",
+            ExpressionAttributeValues={
+                ":o": _number_or_null(max_orders_per_request),
+                ":b": _number_or_null(max_upload_bytes),
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return _sender(updated["Attributes"])
+
     def _item(self, sender_id: str) -> dict[str, Any]:
         check_id(sender_id)
         item = self._read(sender_id)
@@ -227,7 +301,19 @@ def _sender(item: dict[str, Any]) -> Sender:
         status=item["status"]["S"],
         created=item["created"]["S"],
         keys=len(item.get("key_digests", {}).get("SS", [])),
+        webhook_url=item.get("webhook_url", {}).get("S"),
+        webhook_secrets=len(item.get("webhook_secrets", {}).get("L", [])),
+        max_orders_per_request=_number(item.get("max_orders_per_request")),
+        max_upload_bytes=_number(item.get("max_upload_bytes")),
     )
+
+
+def _number(value: dict[str, Any] | None) -> int | None:
+    return int(value["N"]) if value and "N" in value else None
+
+
+def _number_or_null(value: int | None) -> dict[str, Any]:
+    return {"N": str(value)} if value is not None else {"NULL": True}
 
 
 def _cancelled(error: ClientError) -> bool:

@@ -38,6 +38,9 @@ class Settings(BaseModel):
     event_bus: str = Field("default", alias="EVENT_BUS_NAME")
     reviews_table: str = Field("orderflow-dev-reviews", alias="REVIEWS_TABLE")
     senders_table: str = Field("orderflow-dev-senders", alias="SENDERS_TABLE")
+    # The role the API assumes, with a session policy held to the caller's sender, for its
+    # reads (chalicelib/api/scope.py); empty: the function's own credentials.
+    api_read_role_arn: str = Field("", alias="API_READ_ROLE_ARN")
     archive_prefix: str = Field("archive/", alias="ARCHIVE_PREFIX")
     # The DLQ's last delivery of a message before its redrive policy moves it aside: the stack's
     # maxReceiveCount. On it, the reviewer archives an order whose store still fails instead of

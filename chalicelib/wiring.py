@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import cache
 
 from chalicelib import aws
+from chalicelib.api.scope import ReadScope, ScopedReads
 from chalicelib.api.service import Deps
 from chalicelib.callbacks import parse_secrets
 from chalicelib.pipeline.batches import BatchRecords
@@ -50,6 +51,33 @@ def api_deps(settings: Settings) -> Deps:
         sfn=aws.sfn(),
         dynamodb=aws.dynamodb(),
         presigner=aws.s3_presigner(settings.s3_public_endpoint),
+        scoped=scoped_reads(settings),
+    )
+
+
+@cache
+def scoped_reads(settings: Settings) -> ScopedReads | None:
+    """The API's reads held to one sender each, once per process; None without a reader role."""
+    if not settings.api_read_role_arn:
+        return None
+    return ScopedReads(
+        aws.sts(),
+        settings.api_read_role_arn,
+        read_scope(settings),
+        region=aws.region(),
+        s3_endpoint=settings.s3_public_endpoint,
+    )
+
+
+def read_scope(settings: Settings) -> ReadScope:
+    """What the API's reads may touch: the stage's orders, batches and reviews tables, and the
+    bucket's work (reports) and archive folders."""
+    table = f"arn:aws:dynamodb:{aws.region()}:{aws.account_id()}:table/"
+    tables = (settings.orders_table, settings.batches_table, settings.reviews_table)
+    return ReadScope(
+        table_arns=tuple(table + name for name in tables),
+        bucket_arn=f"arn:aws:s3:::{settings.bucket}",
+        prefixes=(settings.work_prefix, settings.archive_prefix),
     )
 
 

@@ -28,8 +28,8 @@ def _resources(stage: str) -> dict[str, str]:
     table = f"arn:aws:dynamodb:*:*:table/{prefix}"
     return {
         "incoming": f"{bucket}/incoming/*",
-        "api_incoming": f"{bucket}/incoming/api/*",
-        "upload_incoming": f"{bucket}/incoming/uploads/*",
+        "api_incoming": f"{bucket}/incoming/*/api/*",  # incoming/<sender>/api/...
+        "upload_incoming": f"{bucket}/incoming/*/uploads/*",
         "work": f"{bucket}/work/*",
         "quarantine": f"{bucket}/quarantine/*",
         "archive": f"{bucket}/archive/*",
@@ -46,6 +46,7 @@ def _resources(stage: str) -> dict[str, str]:
             f"arn:aws:ssm:*:*:parameter/aws/reference/secretsmanager/{prefix}-callback-secret"
         ),
         "logs": f"arn:aws:logs:*:*:log-group:/aws/lambda/{prefix}-*",
+        "api_reader": f"arn:aws:iam::*:role/{prefix}-api-reader",
     }
 
 
@@ -61,13 +62,14 @@ def statements(stage: str) -> dict[str, list[Statement]]:
         "api_handler": [
             (["s3:PutObject", "s3:GetObject"], [r["api_incoming"]]),
             (["s3:PutObject"], [r["upload_incoming"]]),  # presigned POSTs are signed as us
-            (["s3:GetObject"], [r["work"]]),  # presigned GETs of reports
             (["states:StartExecution"], [r["machine"]]),
-            (["dynamodb:UpdateItem", "dynamodb:GetItem"], [r["batches"]]),
-            (["dynamodb:GetItem"], [r["orders"]]),
-            (["dynamodb:Query", "dynamodb:Scan"], [r["reviews"]]),
+            (["dynamodb:UpdateItem"], [r["batches"]]),  # a batch it promises
+            # every read (orders, batches, reviews, presigned reports) is made with the reader
+            # role's credentials, held to the caller's sender (chalicelib/api/scope.py)
+            (["sts:AssumeRole"], [r["api_reader"]]),
         ],
         "on_file_uploaded": [
+            (["dynamodb:GetItem"], [r["senders"]]),  # is the key's folder a sender's?
             (["states:StartExecution"], [r["machine"]]),
             (["states:DescribeExecution"], [r["executions"]]),  # is it this object's?
             (["s3:GetObject", "s3:GetObjectVersion"], [r["incoming"]]),  # HeadObject by version
@@ -86,6 +88,7 @@ def statements(stage: str) -> dict[str, list[Statement]]:
             ),
             (["s3:PutObject"], [r["work"], r["quarantine"]]),
             progress,
+            (["dynamodb:GetItem"], [r["senders"]]),  # is the sender active?
         ],
         "ValidateOrder": [work, store, progress, dead_letter],
         "RecordBatch": [
@@ -98,6 +101,7 @@ def statements(stage: str) -> dict[str, list[Statement]]:
         ],
         "DeliverCallback": [
             (["dynamodb:GetItem", "dynamodb:UpdateItem"], [r["batches"]]),
+            (["dynamodb:GetItem"], [r["senders"]]),  # the sender's webhook and secrets
             (["ssm:GetParameter"], [r["secret_reference"]]),
             (["secretsmanager:GetSecretValue"], [r["secret"]]),
         ],

@@ -3,8 +3,8 @@
 On AWS this runs as the API's Chalice authorizer (a Lambda that API Gateway calls before a
 route, caching its answer for a key for `CACHE_SECONDS`); `orders serve` runs the same function
 through Chalice's local gateway. An unknown, rotated-out or disabled sender's key is allowed no
-route; a known one is allowed every route, and the sender's id reaches the route as the
-authorizer's principal.
+route; a known one is allowed every route, and the sender's id (and its limits, where it has
+its own) reach the route in the authorizer's context.
 """
 
 from __future__ import annotations
@@ -24,9 +24,20 @@ def authorize(token: str | None, registry: SenderRegistry) -> AuthResponse:
     sender = registry.resolve(token or "")
     if sender is None:
         return AuthResponse(routes=[], principal_id=NOBODY)
-    return AuthResponse(
-        routes=["*"], principal_id=sender.sender_id, context={"sender_id": sender.sender_id}
-    )
+    context: dict[str, Any] = {"sender_id": sender.sender_id}
+    for name in LIMITS:
+        if (value := getattr(sender, name)) is not None:
+            context[name] = value
+    return AuthResponse(routes=["*"], principal_id=sender.sender_id, context=context)
+
+
+LIMITS = ("max_orders_per_request", "max_upload_bytes")
+
+
+def limits_of(context: dict[str, Any] | None) -> dict[str, int]:
+    """The caller's own limits from a request's context (none: the stage's apply)."""
+    authorizer = (context or {}).get("authorizer") or {}
+    return {name: int(authorizer[name]) for name in LIMITS if authorizer.get(name) is not None}
 
 
 def sender_of(context: dict[str, Any] | None) -> str:

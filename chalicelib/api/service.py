@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from chalicelib.api.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from chalicelib.api.scope import ReadClients, ScopedReads
 from chalicelib.callbacks import CallbackPolicy, CallbackRefused, check_url
 from chalicelib.orders.jsontext import Parsed
 from chalicelib.orders.readers import read_records
@@ -66,20 +67,39 @@ class Deps:
     dynamodb: DynamoDBClient
     presigner: S3Client
     review_page_size: int | None = None  # items per DynamoDB request over reviews (tests: small)
+    scoped: ScopedReads | None = None  # reads held to the caller's sender (scope.py), if set
 
     @property
     def batches(self) -> BatchRecords:
+        """The batch records, for the API's writes (a batch it promises)."""
         return BatchRecords(self.dynamodb, self.settings.batches_table)
 
-    @property
-    def orders(self) -> OrderStore:
-        return OrderStore(self.dynamodb, self.settings.orders_table, RetryPolicy())
-
-    @property
-    def reviews(self) -> ReviewRecords:
-        return ReviewRecords(
-            self.dynamodb, self.settings.reviews_table, page_size=self.review_page_size
+    def reads(self, sender: str) -> Reads:
+        """What a route reads for `sender`, with clients held to that sender where a reader
+        role is set."""
+        clients = (
+            self.scoped.clients(sender)
+            if self.scoped is not None
+            else ReadClients(self.dynamodb, self.presigner)
         )
+        return Reads(
+            batches=BatchRecords(clients.dynamodb, self.settings.batches_table),
+            orders=OrderStore(clients.dynamodb, self.settings.orders_table, RetryPolicy()),
+            reviews=ReviewRecords(
+                clients.dynamodb, self.settings.reviews_table, page_size=self.review_page_size
+            ),
+            presigner=clients.presigner,
+        )
+
+
+@dataclass(frozen=True)
+class Reads:
+    """The stores a route reads, all made from one sender's clients."""
+
+    batches: BatchRecords
+    orders: OrderStore
+    reviews: ReviewRecords
+    presigner: S3Client
 
 
 def accept_orders(
@@ -89,10 +109,13 @@ def accept_orders(
     callback_url: str | None,
     sender: str,
     deps: Deps,
+    max_orders_per_request: int | None = None,
 ) -> dict[str, Any]:
     """Checks the envelope, writes the document, starts its execution; returns the 202 body.
-    `callback_url` comes from the query string, or from the document's own top-level key."""
+    `callback_url` comes from the query string, or from the document's own top-level key.
+    The sender's own limit on orders per request, when it has one, replaces the stage's."""
     settings = deps.settings
+    max_orders = max_orders_per_request or settings.api_max_orders
     if len(body) > settings.api_max_bytes:
         raise PayloadTooLarge(f"the body has {len(body)} bytes; at most {settings.api_max_bytes}")
     seed = None
@@ -109,9 +132,9 @@ def accept_orders(
     if callback_url is None:
         callback_url = _document_callback(fields)
     _check_callback(callback_url, deps)
-    if orders > settings.api_max_orders:
+    if orders > max_orders:
         raise PayloadTooLarge(
-            f"the body has {orders} orders; at most {settings.api_max_orders} per request"
+            f"the body has {orders} orders; at most {max_orders} per request"
             " (use POST /uploads for larger files)"
         )
     accepted = {
@@ -231,10 +254,12 @@ def presign_upload(
     callback_url: str | None,
     sender: str,
     deps: Deps,
+    max_upload_bytes: int | None = None,
 ) -> dict[str, Any]:
     """A presigned S3 POST for a key the server chooses, in the sender's folder, and the batch
-    it will become."""
+    it will become; at most the sender's own upload limit, or the stage's."""
     settings = deps.settings
+    max_bytes = max_upload_bytes or settings.upload_max_bytes
     _check_callback(callback_url, deps)
     if content_type not in UPLOAD_TYPES:
         raise BadRequest(
@@ -249,7 +274,7 @@ def presign_upload(
         Fields={"Content-Type": content_type},
         Conditions=[
             {"Content-Type": content_type},
-            ["content-length-range", 1, settings.upload_max_bytes],
+            ["content-length-range", 1, max_bytes],
         ],
         ExpiresIn=settings.upload_url_seconds,
     )
@@ -267,7 +292,7 @@ def presign_upload(
         "url": post["url"],
         "fields": post["fields"],
         "expires_in": settings.upload_url_seconds,
-        "max_bytes": settings.upload_max_bytes,
+        "max_bytes": max_bytes,
         "status_url": f"/batches/{batch_id}",
     }
 
@@ -285,7 +310,8 @@ def _safe_filename(filename: str | None, content_type: str) -> str:
 def batch_status(batch_id: str, *, sender: str, deps: Deps) -> dict[str, Any]:
     if not BATCH_ID.match(batch_id):
         raise NotFound(f"no batch {batch_id!r}")
-    record = deps.batches.get(sender, batch_id)
+    reads = deps.reads(sender)
+    record = reads.batches.get(sender, batch_id)
     if record is None:
         raise NotFound(f"no batch {batch_id!r}")
     fields = (
@@ -299,11 +325,11 @@ def batch_status(batch_id: str, *, sender: str, deps: Deps) -> dict[str, Any]:
         # also for a record written before errors were kept to one line: no trace, no path
         status["error"] = {**error, "message": one_line(error["message"])}
     if record.get("rejected"):  # what the DLQ reviewer made of the rejections so far
-        status["reviewed"] = deps.reviews.count(sender=sender, batch_id=batch_id)
+        status["reviewed"] = reads.reviews.count(sender=sender, batch_id=batch_id)
     keys = record.get("report_keys")
     if keys:
         status["report"] = {
-            form: deps.presigner.generate_presigned_url(
+            form: reads.presigner.generate_presigned_url(
                 "get_object",
                 Params={"Bucket": deps.settings.bucket, "Key": key},
                 ExpiresIn=REPORT_URL_SECONDS,
@@ -317,7 +343,7 @@ def batch_status(batch_id: str, *, sender: str, deps: Deps) -> dict[str, Any]:
 def get_order(order_id: str, *, sender: str, deps: Deps) -> dict[str, Any]:
     if not order_id or len(order_id) > 64:
         raise NotFound(f"no order {order_id!r}")
-    order = deps.orders.get(sender, order_id)
+    order = deps.reads(sender).orders.get(sender, order_id)
     if order is None:
         raise NotFound(f"no order {order_id!r}")
     order.pop("content_hash", None)
@@ -347,15 +373,16 @@ def list_reviews(
         raise BadRequest(f"reason must be one of {sorted(_REVIEW_REASONS)}", code="bad_reason")
     size = _page_limit(limit)
     cursor = cursor or None  # `cursor=` is the first page
+    reviews = deps.reads(sender).reviews
     try:
-        page = deps.reviews.page(
+        page = reviews.page(
             sender=sender, batch_id=batch_id, reason=reason, limit=size, cursor=cursor
         )
     except InvalidCursor as error:
         raise BadRequest(str(error), code="bad_cursor") from error
     answer: dict[str, Any] = {"reviews": page.records}
     if cursor is None:
-        answer["counts"] = deps.reviews.count(sender=sender, batch_id=batch_id, reason=reason)
+        answer["counts"] = reviews.count(sender=sender, batch_id=batch_id, reason=reason)
     if page.cursor is not None:
         answer["next"] = page.cursor
     return answer

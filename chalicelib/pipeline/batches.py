@@ -188,27 +188,24 @@ class BatchRecords:
         )
 
     def record_callback(
-        self, sender: str, batch_id: str, *, status: str, attempts: int, last_error: str | None
+        self,
+        sender: str,
+        batch_id: str,
+        *,
+        url: str,
+        status: str,
+        attempts: int,
+        last_error: str | None,
     ) -> None:
         """Records a webhook delivery on the batch (its own attribute: never the status)."""
-        self._client.update_item(
-            TableName=self._table,
-            Key=_key(sender, batch_id),
-            UpdateExpression="SET #c.#s = :s, #c.#a = :a, #c.#e = :e, #c.#t = :t",
-            ExpressionAttributeNames={
-                "#c": "callback",
-                "#s": "status",
-                "#a": "attempts",
-                "#e": "last_error",
-                "#t": "finished_at",
-            },
-            ExpressionAttributeValues={
-                ":s": {"S": status},
-                ":a": {"N": str(attempts)},
-                ":e": {"S": last_error} if last_error else {"NULL": True},
-                ":t": {"S": now()},
-            },
-        )
+        callback = {
+            "url": url,
+            "status": status,
+            "attempts": attempts,
+            "last_error": last_error,
+            "finished_at": now(),
+        }
+        self._update(sender, batch_id, {"callback": callback})
 
     def get(self, sender: str, batch_id: str) -> dict[str, Any] | None:
         response = self._client.get_item(

@@ -43,6 +43,7 @@ NAMED_BY_SETTING: dict[str, str] = {
     "SendersTable": "SENDERS_TABLE",
     "DeadLetterQueue": "DLQ_URL",
     "IngestStateMachine": "STATE_MACHINE_ARN",
+    "ApiReaderRole": "API_READ_ROLE_ARN",
 }
 
 # CloudFormation's AWS::SQS::Queue properties that are SQS queue attributes of the same name.

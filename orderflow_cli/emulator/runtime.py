@@ -180,6 +180,7 @@ class EmbeddedAWS:
         assert boto3.DEFAULT_SESSION is not None
         boto3.DEFAULT_SESSION.events.register("before-call", self.recorder)
         aws.reset()
+        wiring.scoped_reads.cache_clear()  # its clients belong to the emulator that made them
         self.app = importlib.import_module("app")
         self._create_resources(get_settings())
         self.lambdas = InProcessLambda(app_functions(self.app), f"{APP_NAME}-{self.stage}-")

@@ -338,7 +338,7 @@ def test_two_uploads_to_one_key_through_the_emulated_s3_store_every_order_of_bot
     served: Served,
 ) -> None:
     s3 = served.client("s3")
-    key = "incoming/partner-a/orders.json"
+    key = "incoming/demo/orders.json"
     first = [order(f"twice-a-{i}") for i in range(20)]
     second = [order(f"twice-b-{i}") for i in range(20)]
     for orders in (first, second):  # a partner's file, then its correction, a moment later

@@ -58,7 +58,7 @@ def test_a_body_the_pipeline_quarantines_is_refused_with_its_code_and_message(
     served: Served, name: str, body: bytes
 ) -> None:
     # given the body sent as a file: the pipeline quarantines it
-    quarantined = served.wait_for(_upload(served, f"incoming/one-reader-{name}.json", body))
+    quarantined = served.wait_for(_upload(served, f"incoming/demo/one-reader-{name}.json", body))
     assert quarantined["status"] == "quarantined"
 
     # when the same bytes are POSTed

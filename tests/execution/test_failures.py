@@ -50,15 +50,15 @@ def test_unreadable_file_is_quarantined_with_a_report(
     assert batch["error"]["message"]
     assert (batch["total"], batch["stored"], batch["rejected"]) == (0, 0, 0)
     bucket = local.settings.bucket
-    kept = local.s3.get_object(Bucket=bucket, Key=f"quarantine/{batch['batch_id']}/{name}")
+    kept = local.s3.get_object(Bucket=bucket, Key=f"quarantine/demo/{batch['batch_id']}/{name}")
     assert kept["Body"].read() == content
     report = json.loads(
-        local.s3.get_object(Bucket=bucket, Key=f"quarantine/{batch['batch_id']}/error.json")[
+        local.s3.get_object(Bucket=bucket, Key=f"quarantine/demo/{batch['batch_id']}/error.json")[
             "Body"
         ].read()
     )
     assert report["error"]["code"] == code
-    assert report["source"]["key"] == f"incoming/{name}"
+    assert report["source"]["key"] == f"incoming/demo/{name}"
     listed = local.s3.list_objects_v2(Bucket=bucket, Prefix="incoming/").get("KeyCount")
     assert listed == 0
     assert stored_items(local) == {}

@@ -117,7 +117,7 @@ def test_a_different_second_upload_to_an_api_key_is_reported_not_lost(
     assert len(executions["executions"]) == 1
     assert list(stored_items(local)) == ["u-1"]
     listed = local.s3.list_objects_v2(
-        Bucket=local.settings.bucket, Prefix=f"quarantine/{batch_id}/duplicate-upload-"
+        Bucket=local.settings.bucket, Prefix=f"quarantine/demo/{batch_id}/duplicate-upload-"
     ).get("Contents", [])
     (report,) = [
         json.loads(local.s3.get_object(Bucket=local.settings.bucket, Key=o["Key"])["Body"].read())

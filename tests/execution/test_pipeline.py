@@ -44,7 +44,7 @@ def test_mixed_file_stores_valid_and_dead_letters_invalid_with_reasons(local: Em
     message = messages[6]
     assert message["reason"] == "invalid"
     assert message["order"]["contact-info"]["email"] == "not-an-email"  # the order as received
-    assert message["source"] == {"bucket": local.settings.bucket, "key": "incoming/mixed.json"}
+    assert message["source"] == {"bucket": local.settings.bucket, "key": "incoming/demo/mixed.json"}
     assert message["batch_id"] == batch["batch_id"]
     assert message["order_id"] == "1006"
 

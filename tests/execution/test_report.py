@@ -47,7 +47,7 @@ def test_every_rejected_row_is_reported_with_its_code(local: EmbeddedAWS, name: 
     lines = report_lines(local, batch)
     assert {line["row"]: line["errors"][0]["code"] for line in lines} == EXPECTED[name]
     assert [line["row"] for line in lines] == sorted(EXPECTED[name])  # in file order
-    assert batch["report_keys"]["jsonl"].startswith(f"work/{batch['batch_id']}/")
+    assert batch["report_keys"]["jsonl"].startswith(f"work/demo/{batch['batch_id']}/")
     rows = list(csv.DictReader(io.StringIO(read_report(local, batch, "csv"))))
     assert [int(r["_row"]) for r in rows] == sorted(EXPECTED[name])
 
@@ -128,7 +128,7 @@ def test_the_completion_event_reaches_a_rule_target(local: EmbeddedAWS, tmp_path
     event = events[first["batch_id"]]
     assert (event["source"], event["detail-type"]) == ("orderflow", "Batch Completed")
     detail = event["detail"]
-    assert detail["file"] == {"bucket": local.settings.bucket, "key": "incoming/ok.json"}
+    assert detail["file"] == {"bucket": local.settings.bucket, "key": "incoming/demo/ok.json"}
     assert (detail["status"], detail["total"], detail["stored"], detail["rejected"]) == (
         "succeeded",
         1,

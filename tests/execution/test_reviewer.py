@@ -161,7 +161,7 @@ def test_an_order_too_large_for_dynamodb_is_rejected_invalid_and_archived_with_i
     assert (record["decision"], record["ended"]) == ("archive", "archived")
     assert record["why"] == (
         "the order was too large to carry in a message; it is in the source file"
-        f" s3://{local.settings.bucket}/incoming/big.json at row 2"
+        f" s3://{local.settings.bucket}/incoming/demo/big.json at row 2"
     )
     entry = archived_entry(local, record)
     assert entry["order_truncated"] is True

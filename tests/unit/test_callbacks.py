@@ -263,6 +263,7 @@ def test_notify_records_a_gone_receiver_on_the_batch_and_signs_with_the_batch_id
         {
             "sender": "acme",
             "batch_id": "b-9",
+            "url": receiver.url,
             "status": "gone",
             "attempts": 1,
             "last_error": "HTTP 410: the receiver wants no more deliveries",
@@ -270,6 +271,38 @@ def test_notify_records_a_gone_receiver_on_the_batch_and_signs_with_the_batch_id
     ]
     (request,) = receiver.received
     assert request.headers["webhook-id"] == "msg_b-9"
+
+
+def test_a_batch_without_a_callback_goes_to_its_senders_webhook_signed_with_its_secret() -> None:
+    sender_key = b"fedcba9876543210fedcba9876543210"
+    sender_secret = "whsec_" + base64.b64encode(sender_key).decode()
+    with webhook_receiver(answers=[200]) as receiver:
+        batches = _Batches({})  # the batch named no callback URL
+        delivery = notify(
+            {"sender": "acme", "batch_id": "b-7"}, batches=batches,  # type: ignore[arg-type]
+            secrets=lambda: [KEY], policy=LOCAL, attempts=1, base_seconds=0,
+            sender_webhook=lambda sender: (receiver.url, (sender_secret,))
+            if sender == "acme" else (None, ()),
+        )  # fmt: skip
+
+    assert delivery is not None
+    assert delivery.status == "delivered"
+    (request,) = receiver.received
+    # the sender's secret verifies it (the receiver's own library); the stage's does not
+    assert Webhook(sender_secret).verify(request.body, request.headers)["batch_id"] == "b-7"
+    with pytest.raises(WebhookVerificationError):
+        Webhook(WHSEC).verify(request.body, request.headers)
+    assert batches.recorded[0]["url"] == receiver.url
+
+
+def test_no_callback_and_no_senders_webhook_delivers_nothing() -> None:
+    batches = _Batches({})
+    delivery = notify(
+        {"sender": "acme", "batch_id": "b-8"}, batches=batches,  # type: ignore[arg-type]
+        secrets=lambda: [KEY], policy=LOCAL, attempts=1, base_seconds=0,
+    )  # fmt: skip
+    assert delivery is None
+    assert batches.recorded == []
 
 
 def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_deadline() -> None:

@@ -1,0 +1,121 @@
+"""The API's reads are made with credentials held to the caller's sender: the session policy
+asked for is the narrow one, and every read the routes make stays inside it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib import aws, wiring
+from chalicelib.api import service
+from chalicelib.api.scope import ReadScope, session_policy
+from orderflow_cli.emulator.runtime import EmbeddedAWS
+from tests.conftest import order, run, write_orders
+
+SCOPE = ReadScope(
+    table_arns=("arn:aws:dynamodb:eu-west-1:1:table/o", "arn:aws:dynamodb:eu-west-1:1:table/b"),
+    bucket_arn="arn:aws:s3:::bucket",
+    prefixes=("work/", "archive/"),
+)
+
+
+@pytest.mark.parametrize("sender", ["acme", "a", "shop-2"])
+def test_the_session_policy_allows_reads_of_the_senders_items_and_objects_only(sender):
+    policy = session_policy(sender, SCOPE)
+
+    items, objects = policy["Statement"]
+    assert all(s["Effect"] == "Allow" for s in policy["Statement"])
+    # tables: reads only, and only items whose partition key is the sender
+    assert sorted(items["Action"]) == ["dynamodb:GetItem", "dynamodb:Query"]
+    assert items["Resource"] == list(SCOPE.table_arns)
+    assert items["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [sender]}}
+    # the bucket: reads of objects inside the sender's own folders, no wildcard above them
+    assert objects["Action"] == ["s3:GetObject"]
+    assert objects["Resource"] == [
+        f"arn:aws:s3:::bucket/work/{sender}/*",
+        f"arn:aws:s3:::bucket/archive/{sender}/*",
+    ]
+    text = json.dumps(policy)
+    assert '"*"' not in text  # no action or resource is a bare wildcard
+    for broader in ("Scan", "Put", "Delete", "Update"):
+        assert broader not in text
+
+
+def test_every_read_of_the_routes_goes_through_the_senders_session_and_stays_in_it(
+    local: EmbeddedAWS, tmp_path: Path
+) -> None:
+    # given a batch of sender acme with a rejection (so it has reviews and a report), and one
+    # of another sender
+    path = write_orders(tmp_path / "a.json", [order("s-1"), order("s-2", qty="0")])
+    (batch,) = run(local, path, sender="acme")
+    run(local, write_orders(tmp_path / "b.json", [order("s-1")]), sender="other")
+    local.dead_letters.settle()
+    deps = wiring.api_deps(local.settings)
+    assert deps.scoped is not None, "the local stage names a reader role"
+    asked: list[dict[str, Any]] = []
+    aws.sts().meta.events.register(
+        "provide-client-params.sts.AssumeRole", lambda params, **_: asked.append(dict(params))
+    )
+    keys: list[str] = []
+    aws.sts().meta.events.register(
+        "after-call.sts.AssumeRole",
+        lambda parsed, **_: keys.append(parsed["Credentials"]["AccessKeyId"]),
+    )
+    clients = deps.scoped.clients("acme")  # the first AssumeRole: its key signs below
+    reads: list[tuple[str, dict[str, Any]]] = []
+    clients.dynamodb.meta.events.register(
+        "provide-client-params.dynamodb",
+        lambda model, params, **_: reads.append((model.name, dict(params))),
+    )
+    asked.clear()
+
+    # when acme's routes read
+    status = service.batch_status(batch["batch_id"], sender="acme", deps=deps)
+    found = service.get_order("s-1", sender="acme", deps=deps)
+    service.list_reviews(batch["batch_id"], None, sender="acme", deps=deps)
+    service.list_reviews(None, "invalid", sender="acme", deps=deps)
+
+    # then they were made with acme's session (kept: no second AssumeRole), each request
+    # naming acme as its partition key: what dynamodb:LeadingKeys allows
+    assert asked == []
+    assert found["sender"] == "acme"
+    assert {name for name, _ in reads} == {"GetItem", "Query"}
+    for name, params in reads:
+        if name == "GetItem":
+            assert params["Key"]["sender"] == {"S": "acme"}
+        else:
+            assert params["KeyConditionExpression"].startswith("#s = :s")
+            assert params["ExpressionAttributeValues"][":s"] == {"S": "acme"}
+    # and the report's links are signed with the session's key, inside acme's folder
+    (access_key,) = keys
+    for url in (status["report"]["csv"], status["report"]["jsonl"]):
+        assert access_key in url
+        assert f"/work/acme/{batch['batch_id']}/" in url
+
+
+def test_the_policy_asked_for_names_the_caller_and_the_stage(local: EmbeddedAWS) -> None:
+    deps = wiring.api_deps(local.settings)
+    assert deps.scoped is not None
+    asked: list[dict[str, Any]] = []
+    aws.sts().meta.events.register(
+        "provide-client-params.sts.AssumeRole", lambda params, **_: asked.append(dict(params))
+    )
+
+    deps.scoped.clients("shop-9")
+
+    (request,) = asked
+    assert request["RoleArn"] == local.settings.api_read_role_arn
+    assert request["RoleArn"].endswith(":role/orderflow-local-api-reader")
+    policy = json.loads(request["Policy"])
+    assert policy == session_policy("shop-9", wiring.read_scope(local.settings))
+    (items, _) = policy["Statement"]
+    assert set(items["Resource"]) == {
+        f"arn:aws:dynamodb:us-east-1:123456789012:table/{name}"
+        for name in (
+            local.settings.orders_table, local.settings.batches_table,
+            local.settings.reviews_table,
+        )
+    }  # fmt: skip
