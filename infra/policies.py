@@ -93,6 +93,7 @@ def statements(stage: str) -> dict[str, list[Statement]]:
             (["s3:AbortMultipartUpload"], [r["work"]]),  # a large report is sent in parts
             store,
             progress,
+            (["dynamodb:GetItem"], [r["batches"]]),  # the start time, for BatchDuration
             dead_letter,
             (["events:PutEvents"], [r["bus"]]),
         ],
