@@ -115,7 +115,7 @@ MAP_CONCURRENCY = 1
 SWITCH_INTERVAL = 0.05
 # The functions' CloudWatch metrics (EMF lines, `chalicelib.metrics`) are kept in memory, the
 # newest this many: on Lambda they go to the function's log; here stdout is the CLI's own.
-METRIC_LINES_KEPT = 100_000
+METRIC_LINES_KEPT = 10_000  # about 4 MB at most
 
 
 class EmbeddedAWS:
