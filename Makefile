@@ -52,6 +52,7 @@ soak: $(STAMP)
 	$(BIN)/python -m tests.model.soak --minutes $(SOAK_MINUTES)
 
 ## Deployment (needs the AWS CLI v2 and credentials): make deploy STAGE=dev, make destroy STAGE=dev.
+## ALARM_EMAIL=ops@example.org subscribes that address to the stage's alarms (kept on later deploys).
 STAGE ?= dev
 STACK := orderflow-$(STAGE)
 # The region: AWS_REGION, else the AWS CLI's configured one, else us-east-1 (`aws configure get
@@ -79,7 +80,8 @@ deploy: $(STAMP)
 	aws cloudformation package --template-file infra/stack.yaml --s3-bucket $(ARTIFACTS) \
 	  --output-template-file build/stack-$(STAGE).yaml
 	aws cloudformation deploy --stack-name $(STACK) --template-file build/stack-$(STAGE).yaml \
-	  --parameter-overrides Stage=$(STAGE) --capabilities CAPABILITY_IAM \
+	  --parameter-overrides Stage=$(STAGE) $(if $(ALARM_EMAIL),AlarmEmail=$(ALARM_EMAIL)) \
+  --capabilities CAPABILITY_IAM \
 	  --no-fail-on-empty-changeset --region $(AWS_REGION)
 	ORDERFLOW_DEPLOY_BUCKET=$$($(OUTPUT) BucketName) AWS_DEFAULT_REGION=$(AWS_REGION) \
 	  $(BIN)/chalice deploy --stage $(STAGE)

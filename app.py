@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -19,7 +20,7 @@ from chalice.app import (
     SQSEvent,
 )
 
-from chalicelib import aws, callbacks, log, wiring
+from chalicelib import aws, callbacks, log, metrics, wiring
 from chalicelib.api import auth, service
 from chalicelib.api.errors import INTERNAL_ERROR_BODY, ApiError, BadRequest
 from chalicelib.pipeline import events as completion
@@ -44,6 +45,7 @@ _log = log.get_logger("api")
 def _setup() -> None:
     settings = get_settings()
     log.configure(settings.stage, settings.log_level)
+    metrics.configure(settings.stage)
 
 
 # -- HTTP API: every route but /health needs a sender's API key (the authorizer resolves it) --
@@ -53,7 +55,9 @@ def _setup() -> None:
 def sender_key(auth_request: AuthRequest) -> AuthResponse:
     """The sender whose API key this is; refused: unknown, rotated-out or disabled keys."""
     _setup()
-    return auth.authorize(auth_request.token, wiring.sender_registry(get_settings()))
+    response = auth.authorize(auth_request.token, wiring.sender_registry(get_settings()))
+    metrics.api_key_checked(allowed=bool(response.routes))
+    return response
 
 
 def _json_errors(view: Callable[..., Response]) -> Callable[..., Response]:
@@ -107,6 +111,7 @@ def post_orders() -> Response:
         client=_client_id(),
         deps=wiring.api_deps(get_settings()),
     )
+    metrics.orders_submitted(accepted["orders"], sender=_client_id())
     return Response(body=accepted, status_code=202, headers={"Location": accepted["status_url"]})
 
 
@@ -131,6 +136,7 @@ def post_uploads() -> Response:
         client=_client_id(),
         deps=wiring.api_deps(get_settings()),
     )
+    metrics.upload_granted(sender=_client_id())
     return Response(body=presigned, status_code=201)
 
 
@@ -171,13 +177,14 @@ def on_file_uploaded(event: S3Event) -> None:
     _setup()
     record = event.to_dict()["Records"][0]["s3"]["object"]
     settings = get_settings()
-    ingest_object(
+    started = ingest_object(
         aws.sfn(),
         aws.s3(),
         settings.state_machine_arn,
         settings.quarantine_prefix,
         source_for(event.bucket, event.key, record.get("versionId"), record.get("eTag")),
     )
+    metrics.file_announced(started)
 
 
 @app.lambda_function(name="PrepareFile")
@@ -185,13 +192,17 @@ def prepare_file_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _setup()
     settings = get_settings()
     source = Source.from_event(event)
-    return prepare_file(
+    started = time.monotonic()
+    prepared = prepare_file(
         source,
         s3=aws.s3(),
         chunks=wiring.chunk_store(settings, source.batch_id),
         batches=wiring.batch_records(settings),
         settings=settings,
     )
+    seconds = time.monotonic() - started
+    metrics.file_prepared(prepared["status"], seconds=seconds, batch_id=source.batch_id)
+    return prepared
 
 
 @app.lambda_function(name="ValidateOrder")
@@ -253,6 +264,7 @@ def review_dead_letters(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
                 extra={"message_id": message_id, "error": type(error).__name__},
             )
             failures.append({"itemIdentifier": message_id})
+    metrics.review_messages(len(event.to_dict().get("Records", [])), len(failures))
     return {"batchItemFailures": failures}
 
 
