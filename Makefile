@@ -52,16 +52,22 @@ soak: $(STAMP)
 	$(BIN)/python -m tests.model.soak --minutes $(SOAK_MINUTES)
 
 ## Deployment (needs the AWS CLI v2 and credentials): make deploy STAGE=dev, make destroy STAGE=dev.
+## ALARM_EMAIL=ops@example.org subscribes that address to the stage's alarms (kept on later deploys).
 STAGE ?= dev
 STACK := orderflow-$(STAGE)
-AWS_REGION ?= $(shell aws configure get region 2>/dev/null || echo us-east-1)
-OUTPUT = $(BIN)/python -m orderflow_cli.deploy output $(STACK)
+# The region: AWS_REGION, else the AWS CLI's configured one, else us-east-1 (`aws configure get
+# region` prints nothing when none is set, and the AWS CLI may be missing: `make package` is offline).
+AWS_REGION ?= $(or $(shell aws configure get region 2>/dev/null),us-east-1)
+DEPLOY = AWS_DEFAULT_REGION=$(AWS_REGION) $(BIN)/python -m orderflow_cli.deploy
+OUTPUT = $(DEPLOY) output $(STACK)
 
-## chalice package (Terraform: CloudFormation refuses on_s3_event) into build/<stage>/.
+## chalice package (Terraform: CloudFormation refuses on_s3_event) into build/<stage>/, offline.
+PACKAGE_DIR ?= build/$(STAGE)
 package: $(STAMP)
 	ORDERFLOW_DEPLOY_BUCKET=$${ORDERFLOW_DEPLOY_BUCKET:-orderflow-$(STAGE)-orders} \
-	  $(BIN)/chalice package --pkg-format terraform --stage $(STAGE) build/$(STAGE)
-	$(BIN)/python infra/merge_terraform.py build/$(STAGE)/chalice.tf.json
+	  AWS_DEFAULT_REGION=$(AWS_REGION) \
+	  $(BIN)/chalice package --pkg-format terraform --stage $(STAGE) $(PACKAGE_DIR)
+	$(BIN)/python infra/merge_terraform.py $(PACKAGE_DIR)/chalice.tf.json
 
 deploy: $(STAMP)
 	@test -n "$$(aws sts get-caller-identity --query Account --output text)" || \
@@ -74,7 +80,8 @@ deploy: $(STAMP)
 	aws cloudformation package --template-file infra/stack.yaml --s3-bucket $(ARTIFACTS) \
 	  --output-template-file build/stack-$(STAGE).yaml
 	aws cloudformation deploy --stack-name $(STACK) --template-file build/stack-$(STAGE).yaml \
-	  --parameter-overrides Stage=$(STAGE) --capabilities CAPABILITY_IAM \
+	  --parameter-overrides Stage=$(STAGE) $(if $(ALARM_EMAIL),AlarmEmail=$(ALARM_EMAIL)) \
+  --capabilities CAPABILITY_IAM \
 	  --no-fail-on-empty-changeset --region $(AWS_REGION)
 	ORDERFLOW_DEPLOY_BUCKET=$$($(OUTPUT) BucketName) AWS_DEFAULT_REGION=$(AWS_REGION) \
 	  $(BIN)/chalice deploy --stage $(STAGE)
@@ -85,8 +92,9 @@ deploy: $(STAMP)
 	@echo "API: $$($(BIN)/chalice url --stage $(STAGE))"
 
 destroy: $(STAMP)
+	@$(DEPLOY) credentials  # no credentials: one sentence, before anything is deleted
 	AWS_DEFAULT_REGION=$(AWS_REGION) $(BIN)/chalice delete --stage $(STAGE)
-	$(BIN)/python -m orderflow_cli.deploy empty-bucket $$($(OUTPUT) BucketName)
+	bucket=$$($(OUTPUT) BucketName) && $(DEPLOY) empty-bucket "$$bucket"
 	aws cloudformation delete-stack --stack-name $(STACK) --region $(AWS_REGION)
 	aws cloudformation wait stack-delete-complete --stack-name $(STACK) --region $(AWS_REGION)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -19,7 +20,7 @@ from chalice.app import (
     SQSEvent,
 )
 
-from chalicelib import aws, callbacks, log, wiring
+from chalicelib import aws, callbacks, log, metrics, wiring
 from chalicelib.api import auth, service
 from chalicelib.api.errors import INTERNAL_ERROR_BODY, ApiError, BadRequest
 from chalicelib.pipeline import events as completion
@@ -44,6 +45,7 @@ _log = log.get_logger("api")
 def _setup() -> None:
     settings = get_settings()
     log.configure(settings.stage, settings.log_level)
+    metrics.configure(settings.stage)
 
 
 # -- HTTP API: every route but /health needs a sender's API key (the authorizer resolves it) --
@@ -53,7 +55,9 @@ def _setup() -> None:
 def sender_key(auth_request: AuthRequest) -> AuthResponse:
     """The sender whose API key this is; refused: unknown, rotated-out or disabled keys."""
     _setup()
-    return auth.authorize(auth_request.token, wiring.sender_registry(get_settings()))
+    response = auth.authorize(auth_request.token, wiring.sender_registry(get_settings()))
+    metrics.api_key_checked(allowed=bool(response.routes))
+    return response
 
 
 def _json_errors(view: Callable[..., Response]) -> Callable[..., Response]:
@@ -114,6 +118,7 @@ def post_orders() -> Response:
         deps=wiring.api_deps(get_settings()),
         max_orders_per_request=_limits().get("max_orders_per_request"),
     )
+    metrics.orders_submitted(accepted["orders"], sender=_sender())
     return Response(body=accepted, status_code=202, headers={"Location": accepted["status_url"]})
 
 
@@ -139,6 +144,7 @@ def post_uploads() -> Response:
         deps=wiring.api_deps(get_settings()),
         max_upload_bytes=_limits().get("max_upload_bytes"),
     )
+    metrics.upload_granted(sender=_sender())
     return Response(body=presigned, status_code=201)
 
 
@@ -180,7 +186,7 @@ def on_file_uploaded(event: S3Event) -> None:
     _setup()
     record = event.to_dict()["Records"][0]["s3"]["object"]
     settings = get_settings()
-    ingest_object(
+    started = ingest_object(
         aws.sfn(),
         aws.s3(),
         settings.state_machine_arn,
@@ -194,6 +200,7 @@ def on_file_uploaded(event: S3Event) -> None:
             senders=wiring.sender_registry(settings),
         ),
     )
+    metrics.file_announced(started)
 
 
 @app.lambda_function(name="PrepareFile")
@@ -201,7 +208,8 @@ def prepare_file_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _setup()
     settings = get_settings()
     source = Source.from_event(event)
-    return prepare_file(
+    started = time.monotonic()
+    prepared = prepare_file(
         source,
         s3=aws.s3(),
         chunks=wiring.chunk_store(settings, source.sender, source.batch_id),
@@ -209,6 +217,9 @@ def prepare_file_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         senders=wiring.sender_registry(settings),
         settings=settings,
     )
+    seconds = time.monotonic() - started
+    metrics.file_prepared(prepared["status"], seconds=seconds, batch_id=source.batch_id)
+    return prepared
 
 
 @app.lambda_function(name="ValidateOrder")
@@ -271,6 +282,7 @@ def review_dead_letters(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
                 extra={"message_id": message_id, "error": type(error).__name__},
             )
             failures.append({"itemIdentifier": message_id})
+    metrics.review_messages(len(event.to_dict().get("Records", [])), len(failures))
     return {"batchItemFailures": failures}
 
 

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from chalicelib import metrics
 from chalicelib.pipeline.batches import BatchRecords
 
 ID_HEADER = "webhook-id"
@@ -235,6 +236,7 @@ def notify(
         attempts=delivery.attempts,
         last_error=delivery.last_error,
     )
+    metrics.webhook_delivered(delivery.status, attempts=delivery.attempts, batch_id=batch_id)
     return delivery
 
 

@@ -96,6 +96,7 @@ def statements(stage: str) -> dict[str, list[Statement]]:
             (["s3:AbortMultipartUpload"], [r["work"]]),  # a large report is sent in parts
             store,
             progress,
+            (["dynamodb:GetItem"], [r["batches"]]),  # the start time, for BatchDuration
             dead_letter,
             (["events:PutEvents"], [r["bus"]]),
         ],
@@ -117,16 +118,22 @@ def statements(stage: str) -> dict[str, list[Statement]]:
     }
 
 
+# Active tracing (`"xray": true` in config.json): Lambda sends each invocation's segments
+# with the function's role. X-Ray has no resource-level permissions, hence "*".
+XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+
+
 def policy(stage: str, function: str) -> dict[str, Any]:
     logs = (
         ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
         [_resources(stage)["logs"]],
     )
+    tracing = (XRAY_ACTIONS, ["*"])
     return {
         "Version": "2012-10-17",
         "Statement": [
             {"Effect": "Allow", "Action": actions, "Resource": resources}
-            for actions, resources in [*statements(stage)[function], logs]
+            for actions, resources in [*statements(stage)[function], logs, tracing]
         ],
     }
 

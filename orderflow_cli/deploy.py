@@ -1,7 +1,11 @@
 """Deployment helpers the Makefile calls (they need AWS credentials; nothing here runs in CI).
 
+python -m orderflow_cli.deploy credentials          # the account, or why there is none
 python -m orderflow_cli.deploy output STACK KEY      # one output of a CloudFormation stack
 python -m orderflow_cli.deploy empty-bucket BUCKET   # every version and delete marker
+
+A missing credential, region or stack is one sentence on stderr and exit code 3 (README, exit
+codes of `orders`), never a traceback.
 """
 
 from __future__ import annotations
@@ -10,9 +14,27 @@ import sys
 from typing import TYPE_CHECKING
 
 import boto3
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+)
+
+from orderflow_cli.exits import ExitCode
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+
+
+class DeployError(Exception):
+    """Why a deployment step cannot go on, in one sentence."""
+
+
+def account() -> str:
+    """The account the caller's credentials belong to."""
+    return str(boto3.client("sts").get_caller_identity()["Account"])
 
 
 def output(stack: str, key: str) -> str:
@@ -20,7 +42,7 @@ def output(stack: str, key: str) -> str:
     for item in described["Stacks"][0].get("Outputs", []):
         if item["OutputKey"] == key:
             return str(item["OutputValue"])
-    raise SystemExit(f"stack {stack} has no output {key}")
+    raise DeployError(f"stack {stack} has no output {key}")
 
 
 def empty_bucket(bucket: str) -> int:
@@ -41,14 +63,34 @@ def empty_bucket(bucket: str) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) == 3 and argv[0] == "output":
-        print(output(argv[1], argv[2]))
-        return 0
-    if len(argv) == 2 and argv[0] == "empty-bucket":
-        print(f"deleted {empty_bucket(argv[1])} object version(s) from {argv[1]}")
-        return 0
-    print(__doc__, file=sys.stderr)
-    return 2
+    try:
+        if argv == ["credentials"]:
+            print(f"AWS account {account()}")
+            return 0
+        if len(argv) == 3 and argv[0] == "output":
+            print(output(argv[1], argv[2]))
+            return 0
+        if len(argv) == 2 and argv[0] == "empty-bucket" and argv[1]:
+            print(f"deleted {empty_bucket(argv[1])} object version(s) from {argv[1]}")
+            return 0
+    except (NoCredentialsError, PartialCredentialsError):
+        _say("no AWS credentials: configure them (aws configure, or AWS_PROFILE); see README,"
+             " Deployment")  # fmt: skip
+    except NoRegionError:
+        _say("no AWS region: set AWS_REGION (make passes AWS_DEFAULT_REGION), or aws configure")
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        _say(f"AWS refused {error.operation_name}: {details.get('Message') or details.get('Code')}")
+    except (BotoCoreError, DeployError) as error:
+        _say(str(error))
+    else:
+        print(__doc__, file=sys.stderr)
+        return ExitCode.USAGE
+    return ExitCode.UNREACHABLE
+
+
+def _say(sentence: str) -> None:
+    print(f"orderflow deploy: {sentence}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,113 +1,461 @@
 """`orders`: order files through the whole pipeline on the embedded emulator, a local server,
-and the operator's tools (reports, the dead-letter queue).
+and the operator's tools (reports, the dead-letter queue, senders).
 
     orders run PATH... [--json] [--export DIR]
-    orders serve [--port P] [--s3-port P] [--api-key KEY]
+    orders serve [--port P] [--s3-port P] [--api-key KEY] [--json]
     orders report BATCH_ID [--format jsonl|csv] (--endpoint URL | --stage STAGE)
     orders dlq list|review|redrive ... (--endpoint URL | --stage STAGE) [--json]
     orders senders add ID --name NAME | list | rotate-key ID | disable ID (--endpoint | --stage)
+
+Every mistake is one line on stderr and an exit code (`orderflow_cli.exits`, README's table);
+`--debug`, anywhere on the line, adds the traceback.
 """
 
 from __future__ import annotations
 
-import argparse
+import contextlib
+import errno
+import io
 import json
 import os
 import signal
+import socket
 import sys
 import threading
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, TypeVar
+from urllib.parse import urlparse
 
-from chalicelib.pipeline.batches import BatchRecords
-from orderflow_cli.emulator.runtime import DEFAULT_SENDER
-from orderflow_cli.run import run_files
+import click
+
+from orderflow_cli.exits import CliError, ExitCode
+
+F = TypeVar("F", bound=Callable[..., Any])
+_DEBUG_FLAG = "--debug"
+
+
+class _Command(click.Command):
+    """A command whose errors carry its name (`orders dlq list: ...`); anything unexpected
+    becomes a `CliError` with exit code 5, its traceback kept for `--debug`."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CliError as error:
+            error.command = error.command or ctx.command_path
+            raise
+        except BrokenPipeError as error:  # click would exit 1 on it, silently
+            raise _ReaderGone from error
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:
+            first_line = (str(error).strip().splitlines() or [""])[0]
+            raise CliError(
+                f"unexpected error: {type(error).__name__}: {first_line}"
+                f" ({_DEBUG_FLAG} shows where)",
+                ExitCode.INTERNAL,
+                ctx.command_path,
+            ) from error
+
+
+class _ReaderGone(Exception):
+    """stdout's reader has gone (`orders dlq review | head`)."""
+
+
+class _Group(click.Group):
+    command_class = _Command
+    group_class = type  # subgroups are `_Group`s too
+
+
+_debug_option = click.option(
+    _DEBUG_FLAG,
+    is_flag=True,
+    expose_value=False,
+    help="On an error, print its traceback as well (also ORDERFLOW_DEBUG=1).",
+)
+
+
+def _endpoint_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+        raise click.BadParameter(f"{value!r} is not a URL: give it as http://127.0.0.1:PORT")
+    return value
+
+
+def _stack_options(with_json: bool = True) -> Callable[[F], F]:
+    """Where an operator's command reads and writes: `orders serve` or a stage; and --json."""
+    options = [
+        click.option(
+            "--endpoint",
+            envvar="ORDERFLOW_ENDPOINT",
+            show_envvar=True,
+            callback=_endpoint_url,
+            metavar="URL",
+            help="The emulated AWS of a running `orders serve` (its 'emulated S3' line).",
+        ),
+        click.option(
+            "--stage",
+            default="local",
+            show_default=True,
+            metavar="STAGE",
+            help="The stage whose resources to use; without --endpoint, on AWS with your"
+            " credentials.",
+        ),
+    ]
+    if with_json:
+        options.append(
+            click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+        )
+
+    def decorate(command: F) -> F:
+        for option in reversed([*options, _debug_option]):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+@click.group(cls=_Group, help=__doc__.split("\n\n")[0], context_settings={"max_content_width": 100})
+@_debug_option
+def cli() -> None:
+    pass
+
+
+@cli.command(
+    short_help="Process order files on the embedded emulator.",
+    help="Process order files on the embedded emulator and report where each order ended.",
+)
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH..."
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@click.option(
+    "--export",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Also write the table, the DLQ, the batches, the reviews and the reports to DIR.",
+)
+@click.option(
+    "--sender",
+    default="demo",
+    show_default=True,
+    metavar="ID",
+    help="Whose files they are: they are uploaded into its folder (the sender is registered).",
+)
+@_debug_option
+def run(paths: tuple[Path, ...], as_json: bool, export: Path | None, sender: str) -> int:
+    directories = [str(p) for p in paths if p.is_dir()]
+    if directories:
+        raise CliError(
+            f"{', '.join(directories)}: a directory, not a file: give the files in it"
+            f" (orders run {directories[0].rstrip('/')}/*)",
+            ExitCode.USAGE,
+        )
+    from chalicelib.senders import SenderError, check_id
+    from orderflow_cli.run import run_files  # the emulator: imported only by what uses it
+
+    try:
+        check_id(sender)
+    except SenderError as error:
+        raise CliError(f"--sender: {error}", ExitCode.USAGE) from error
+    return run_files(list(paths), as_json=as_json, export=export, sender=sender)
+
+
+@cli.command(
+    short_help="Serve the API and the emulated AWS locally.",
+    help="Serve the HTTP API and the emulated AWS on 127.0.0.1 until Ctrl-C.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="The API's port (0: a free one).",
+)
+@click.option(
+    "--s3-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    help="The emulated AWS's port (S3, SQS, DynamoDB...)  [default: a free one]",
+)
+@click.option(
+    "--api-key",
+    metavar="KEY",
+    help="The demo sender's API key, 8 to 200 characters  [default: a new random one]",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the addresses and key as one JSON line."
+)
+@_debug_option
+def serve(port: int, s3_port: int, api_key: str | None, as_json: bool) -> int:
+    return serve_api(port, s3_port, api_key, as_json=as_json)
+
+
+@cli.command(
+    short_help="Print a batch's rejection report.",
+    help="Print a batch's rejection report (JSON Lines with the reviewer's decisions, or CSV).",
+)
+@click.argument("batch_id")
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="JSON Lines (one JSON document per rejection) or the CSV a sender can fix.",
+)
+@click.option("--sender", metavar="ID", help="The batch's sender  [default: the only sender]")
+@_stack_options(with_json=False)  # its JSON is --format jsonl, the default: one per rejection
+def report(batch_id: str, form: str, sender: str | None, endpoint: str | None, stage: str) -> int:
+    return print_report(batch_id, form, endpoint, stage, sender)
+
+
+_only_sender = click.option(
+    "--sender", metavar="ID", help="Only this sender's records  [default: every sender's]"
+)
+
+
+@cli.group(cls=_Group, help="What the pipeline refused: list, review, redrive.")
+@_debug_option
+def dlq() -> None:
+    pass
+
+
+@dlq.command("list", help="Messages waiting in the DLQ and its redrive queue, by reason.")
+@_stack_options()
+def dlq_list(endpoint: str | None, stage: str, as_json: bool) -> int:
+    return dlq_command(_args("list", endpoint, stage, as_json))
+
+
+@dlq.command("review", help="The reviewer's records: what was retried, repaired, archived.")
+@click.option("--batch", metavar="ID", help="Only this batch.")
+@click.option("--reason", help="Only this reason (invalid, conflict, ...).")
+@_only_sender
+@_stack_options()
+def dlq_review(
+    batch: str | None,
+    reason: str | None,
+    sender: str | None,
+    endpoint: str | None,
+    stage: str,
+    as_json: bool,
+) -> int:
+    return dlq_command(
+        _args("review", endpoint, stage, as_json, batch=batch, reason=reason, sender=sender)
+    )
+
+
+@dlq.command("redrive", help="Send archived orders (possibly edited) back through the pipeline.")
+@click.argument("ids", nargs=-1, metavar="[ID]...")
+@click.option("--reason", help="Every archived order of this reason.")
+@click.option(
+    "--edited",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help='JSON Lines of {"review_id", "order"}: send these orders instead.',
+)
+@_only_sender
+@_stack_options()
+def dlq_redrive(
+    ids: tuple[str, ...],
+    reason: str | None,
+    edited: Path | None,
+    sender: str | None,
+    endpoint: str | None,
+    stage: str,
+    as_json: bool,
+) -> int:
+    if not ids and not reason:
+        raise click.UsageError("needs review ids or --reason")
+    return dlq_command(
+        _args(
+            "redrive",
+            endpoint,
+            stage,
+            as_json,
+            ids=list(ids),
+            reason=reason,
+            sender=sender,
+            edited=_edits(edited) if edited else {},
+        )
+    )
+
+
+@cli.group(cls=_Group, help="The senders (tenants) and their API keys.")
+@_debug_option
+def senders() -> None:
+    pass
+
+
+_sender_id = click.argument("sender_id", metavar="ID")
+
+
+@senders.command(
+    "add", help="Add a sender (ID: lower-case letters, digits, hyphens); prints its key, once."
+)
+@_sender_id
+@click.option("--name", required=True, help="The sender's display name.")
+@_stack_options()
+def senders_add(sender_id: str, name: str, endpoint: str | None, stage: str, as_json: bool) -> int:
+    return senders_command(_args("add", endpoint, stage, as_json, sender_id=sender_id, name=name))
+
+
+@senders.command("list", help="Every sender: id, status, name, live keys.")
+@_stack_options()
+def senders_list(endpoint: str | None, stage: str, as_json: bool) -> int:
+    return senders_command(_args("list", endpoint, stage, as_json))
+
+
+@senders.command(
+    "rotate-key", help="A new API key for the sender (printed once); its old key stops at once."
+)
+@_sender_id
+@_stack_options()
+def senders_rotate_key(sender_id: str, endpoint: str | None, stage: str, as_json: bool) -> int:
+    return senders_command(_args("rotate-key", endpoint, stage, as_json, sender_id=sender_id))
+
+
+@senders.command("disable", help="Refuse every key of the sender from now on (its data stays).")
+@_sender_id
+@_stack_options()
+def senders_disable(sender_id: str, endpoint: str | None, stage: str, as_json: bool) -> int:
+    return senders_command(_args("disable", endpoint, stage, as_json, sender_id=sender_id))
+
+
+@senders.command(
+    "webhook",
+    help="Where the sender's batch completions go when a batch names no callback URL, signed"
+    " with the sender's own secret (printed once; --rotate: a new one, both sign until"
+    " --end-rotation).",
+)
+@_sender_id
+@click.option("--url", help="The webhook URL (https on AWS).")
+@click.option("--remove", is_flag=True, help="No webhook for this sender any more.")
+@click.option("--rotate", is_flag=True, help="A new signing secret; the old one still signs.")
+@click.option("--end-rotation", is_flag=True, help="Only the newest secret signs from now on.")
+@_stack_options()
+def senders_webhook(
+    sender_id: str,
+    url: str | None,
+    remove: bool,
+    rotate: bool,
+    end_rotation: bool,
+    endpoint: str | None,
+    stage: str,
+    as_json: bool,
+) -> int:
+    if sum((bool(url), remove, end_rotation)) != 1 or (rotate and not url):
+        raise click.UsageError(
+            "give --url URL (with --rotate to rotate), --remove or --end-rotation"
+        )
+    return senders_command(
+        _args(
+            "webhook",
+            endpoint,
+            stage,
+            as_json,
+            sender_id=sender_id,
+            url=url,
+            remove=remove,
+            rotate=rotate,
+            end_rotation=end_rotation,
+        )
+    )
+
+
+@senders.command("limits", help="The sender's own limits (unset: the stage's).")
+@_sender_id
+@click.option("--max-orders", type=click.IntRange(1), help="Orders per POST /orders.")
+@click.option("--max-upload-bytes", type=click.IntRange(1), help="Bytes per presigned upload.")
+@_stack_options()
+def senders_limits(
+    sender_id: str,
+    max_orders: int | None,
+    max_upload_bytes: int | None,
+    endpoint: str | None,
+    stage: str,
+    as_json: bool,
+) -> int:
+    return senders_command(
+        _args(
+            "limits",
+            endpoint,
+            stage,
+            as_json,
+            sender_id=sender_id,
+            max_orders=max_orders,
+            max_upload_bytes=max_upload_bytes,
+        )
+    )
+
+
+def _args(
+    command: str, endpoint: str | None, stage: str, as_json: bool, **more: Any
+) -> SimpleNamespace:
+    """What an operator's command body reads: the subcommand, where, --json, its own options."""
+    return SimpleNamespace(
+        dlq_command=command,
+        senders_command=command,
+        endpoint=endpoint,
+        stage=stage,
+        json=as_json,
+        **more,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="orders", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="process order files on the embedded emulator")
-    run.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    run.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    run.add_argument("--export", type=Path, metavar="DIR", help="write the table, DLQ, batches")
-    run.add_argument(
-        "--sender", default=DEFAULT_SENDER, help=f"whose files they are (default {DEFAULT_SENDER})"
-    )
-    serve = commands.add_parser("serve", help="serve the HTTP API and S3 on 127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000, help="the API's port (default 8000)")
-    serve.add_argument("--s3-port", type=int, default=0, help="emulated S3's port (default: free)")
-    serve.add_argument(
-        "--api-key", help="the demo sender's key, 8+ characters (default: a new random one)"
-    )
-    report = commands.add_parser("report", help="print a batch's rejection report")
-    report.add_argument("batch_id")
-    report.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
-    report.add_argument(
-        "--endpoint",
-        default=os.environ.get("ORDERFLOW_ENDPOINT"),
-        help="the emulated AWS endpoint of a running `orders serve` (its 'emulated S3' line)",
-    )
-    report.add_argument("--stage", help="the stage whose resources to read (default: local)")
-    report.add_argument("--sender", help="the batch's sender (default: the only sender)")
-    dlq = commands.add_parser("dlq", help="what the pipeline refused: list, review, redrive")
-    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
-    for name, text in (
-        ("list", "messages waiting in the DLQ and its redrive queue, by reason"),
-        ("review", "the reviewer's records: what was retried, repaired, archived"),
-        ("redrive", "send archived orders (possibly edited) back through the pipeline"),
-    ):
-        sub = dlq_commands.add_parser(name, help=text)
-        _stack_options(sub)
-        if name != "list":
-            sub.add_argument("--sender", help="only this sender's records (default: every one)")
-        if name == "review":
-            sub.add_argument("--batch", help="only this batch")
-            sub.add_argument("--reason", help="only this reason (invalid, conflict, ...)")
-        if name == "redrive":
-            sub.add_argument("ids", nargs="*", metavar="ID", help="review ids (<batch_id>:<row>)")
-            sub.add_argument("--reason", help="every archived order of this reason")
-            sub.add_argument(
-                "--edited",
-                type=Path,
-                help='JSON Lines of {"review_id", "order"}: send these orders instead',
-            )
-    senders = commands.add_parser("senders", help="the senders (tenants) and their API keys")
-    sender_commands = senders.add_subparsers(dest="senders_command", required=True)
-    for name, text in (
-        ("add", "a new sender; prints its API key, once"),
-        ("list", "every sender: id, status, name, live keys"),
-        ("rotate-key", "a new API key for the sender (printed once); its old key stops at once"),
-        ("disable", "refuse every key of the sender from now on (its data stays)"),
-    ):
-        sub = sender_commands.add_parser(name, help=text)
-        if name != "list":
-            sub.add_argument("sender_id", metavar="ID", help="lower-case letters, digits, hyphens")
-        if name == "add":
-            sub.add_argument("--name", required=True, help="the sender's display name")
-        _stack_options(sub)
-    args = parser.parse_args(argv)
-    if args.command == "senders":
-        return senders_command(args)
-    if args.command == "dlq":
-        return dlq_command(args)
-    if args.command == "serve":
-        return serve_api(args.port, args.s3_port, args.api_key)
-    if args.command == "report":
-        return print_report(
-            args.batch_id, args.format, args.endpoint, args.stage or "local", args.sender
-        )
-    return run_files(args.paths, as_json=args.json, export=args.export, sender=args.sender)
+    """Runs `orders` and returns its exit code (`ExitCode`); the console script exits with it."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = _DEBUG_FLAG in args[: args.index("--")] if "--" in args else _DEBUG_FLAG in args
+    debug = debug or os.environ.get("ORDERFLOW_DEBUG", "") not in {"", "0"}
+    try:
+        code = cli.main(args=args, prog_name="orders", standalone_mode=False)
+        sys.stdout.flush()  # here, so that a reader gone (`| head`) is seen below, not at exit
+    except click.exceptions.NoArgsIsHelpError as error:
+        click.echo(error.format_message(), err=True)
+        return ExitCode.USAGE
+    except click.UsageError as error:
+        where = error.ctx.command_path if error.ctx else "orders"
+        _fail(f"{where}: {error.format_message()} (see {where} --help)", error, debug)
+        return ExitCode.USAGE
+    except click.ClickException as error:
+        _fail(f"orders: {error.format_message()}", error, debug)
+        return ExitCode.USAGE
+    except CliError as error:
+        _fail(f"{error.command or 'orders'}: {error}", error, debug)
+        return error.code
+    except click.Abort as error:
+        _fail("orders: interrupted", error, debug)
+        return ExitCode.INTERRUPTED
+    except (BrokenPipeError, _ReaderGone):
+        _quiet_stdout()  # the reader left (`| head`): nothing more to say, and no one to say it
+        return ExitCode.BROKEN_PIPE
+    return int(code or 0)
 
 
-def dlq_command(args: argparse.Namespace) -> int:
+def _fail(message: str, error: BaseException, debug: bool) -> None:
+    if debug:
+        traceback.print_exception(error)
+    click.echo(message, err=True)
+
+
+def _quiet_stdout() -> None:
+    """Points stdout at /dev/null, so the interpreter's last flush finds no closed pipe."""
+    # Not a real file (a test's capture): then nothing will flush into a closed pipe either.
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def dlq_command(args: SimpleNamespace) -> int:
     from orderflow_cli import dlq
-    from orderflow_cli.stack import open_stack
+    from orderflow_cli.stack import connect
 
-    stack = open_stack(args.endpoint, args.stage)
+    stack = connect(args.endpoint, args.stage)
     result: Any
     if args.dlq_command == "list":
         result = dlq.waiting(stack)
@@ -127,12 +475,7 @@ def dlq_command(args: argparse.Namespace) -> int:
         if not args.ids and not args.reason:
             print("orders: dlq redrive needs review ids or --reason", file=sys.stderr)
             return 2
-        edited: dict[str, Any] = {}
-        if args.edited:
-            for line in args.edited.read_text().splitlines():
-                if line.strip():
-                    entry = json.loads(line)
-                    edited[entry["review_id"]] = entry["order"]
+        edited: dict[str, Any] = args.edited  # read before anything was asked of the stack
         try:
             result = dlq.redrive(
                 stack, args.ids, reason=args.reason, edited=edited, sender=args.sender
@@ -150,18 +493,29 @@ def dlq_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stack_options(sub: argparse.ArgumentParser) -> None:
-    """Where an operator's command reads and writes: `orders serve` or a stage; and --json."""
-    sub.add_argument("--endpoint", default=os.environ.get("ORDERFLOW_ENDPOINT"))
-    sub.add_argument("--stage", default="local")
-    sub.add_argument("--json", action="store_true", help="one JSON document on stdout")
+def _edits(path: Path) -> dict[str, Any]:
+    """`--edited`: one `{"review_id", "order"}` per line, by review id."""
+    edited: dict[str, Any] = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            edited[str(entry["review_id"])] = entry["order"]
+        except (ValueError, TypeError, KeyError) as error:
+            raise CliError(
+                f'--edited {path}, line {number}: not a JSON object {{"review_id", "order"}}:'
+                " nothing was sent",
+                ExitCode.USAGE,
+            ) from error
+    return edited
 
 
-def senders_command(args: argparse.Namespace) -> int:
+def senders_command(args: SimpleNamespace) -> int:
     from chalicelib.senders import SenderError, SenderRegistry
-    from orderflow_cli.stack import open_stack
+    from orderflow_cli.stack import connect
 
-    stack = open_stack(args.endpoint, args.stage)
+    stack = connect(args.endpoint, args.stage)
     registry = SenderRegistry(stack.dynamodb, stack.names["SENDERS_TABLE"])
     result: Any
     try:
@@ -177,6 +531,18 @@ def senders_command(args: argparse.Namespace) -> int:
         elif args.senders_command == "disable":
             result = registry.disable(args.sender_id).to_dict()
             lines = [f"sender {args.sender_id} disabled: its keys are refused from now on"]
+        elif args.senders_command == "webhook":
+            result, lines = _webhook(registry, args)
+        elif args.senders_command == "limits":
+            result = registry.set_limits(
+                args.sender_id,
+                max_orders_per_request=args.max_orders,
+                max_upload_bytes=args.max_upload_bytes,
+            ).to_dict()
+            orders = result["max_orders_per_request"] or "the stage's"
+            size = result["max_upload_bytes"] or "the stage's"
+            lines = [f"sender {args.sender_id}: at most {orders} orders per request, {size}"
+                     " bytes per upload"]  # fmt: skip
         else:
             result = [s.to_dict() for s in registry.every()]
             lines = [
@@ -190,20 +556,35 @@ def senders_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _webhook(registry: Any, args: SimpleNamespace) -> tuple[dict[str, Any], list[str]]:
+    if args.end_rotation:
+        registry.end_rotation(args.sender_id)
+        return {"sender_id": args.sender_id}, [
+            f"sender {args.sender_id}: only the newest secret signs from now on"
+        ]
+    secret = registry.set_webhook(args.sender_id, None if args.remove else args.url,
+                                  rotate=args.rotate)  # fmt: skip
+    result = {"sender_id": args.sender_id, "webhook_url": args.url, "secret": secret}
+    if args.remove:
+        return result, [f"sender {args.sender_id}: no webhook any more"]
+    shown = f"; its signing secret (shown once): {secret}" if secret else " (its secret is kept)"
+    return result, [f"sender {args.sender_id}: completions go to {args.url}{shown}"]
+
+
 def print_report(
     batch_id: str, form: str, endpoint: str | None, stage: str, sender: str | None = None
 ) -> int:
     """Prints the report of a batch processed by `orders serve` (--endpoint) or a stage."""
+    from chalicelib.pipeline.batches import BatchRecords
     from chalicelib.senders import SenderError
-    from orderflow_cli.stack import open_stack
+    from orderflow_cli.stack import connect
 
-    stack = open_stack(endpoint, stage)
+    stack = connect(endpoint, stage)
     names, s3 = stack.names, stack.s3
     try:
         sender = stack.sender_for(sender)
     except SenderError as error:
-        print(f"orders: report: {error}", file=sys.stderr)
-        return 2
+        raise CliError(f"report: {error}", ExitCode.USAGE) from error
     record = BatchRecords(stack.dynamodb, names["BATCHES_TABLE"]).get(sender, batch_id)
     if record is None:
         print(f"orders: no batch {batch_id!r} of sender {sender!r} in stage {stage}",
@@ -232,18 +613,37 @@ def print_report(
     return 0
 
 
-def serve_api(port: int, s3_port: int, api_key: str | None) -> int:
+def serve_api(port: int, s3_port: int, api_key: str | None, *, as_json: bool = False) -> int:
+    if port and port == s3_port:
+        raise CliError(f"--port and --s3-port are both {port}: give two ports", ExitCode.USAGE)
+    for number, option in ((port, "--port"), (s3_port, "--s3-port")):
+        _check_free(number, option)  # before the emulator starts: moto's server would hang
+
+    from chalicelib.senders import SenderError
     from orderflow_cli.emulator.server import LocalServer
 
     server = LocalServer(port, s3_port, api_key)
-    server.start()
-    print(f"orderflow API   {server.url}", flush=True)
-    print(f"emulated S3     {server.s3_url}", flush=True)
-    print(
-        f"API key         {server.api_key}   (sender 'demo'; send it as: -H 'x-api-key: ...')",
-        flush=True,
-    )
-    print("Ctrl-C stops the server.", flush=True)
+    try:
+        server.start()
+    except SenderError as error:  # the --api-key the demo sender cannot have
+        server.stop()
+        raise CliError(f"--api-key: {error}", ExitCode.USAGE) from error
+    except OSError as error:  # a port taken between the check and the start
+        server.stop()
+        raise CliError(
+            f"cannot listen on 127.0.0.1: {error.strerror or error}", ExitCode.PORT_IN_USE
+        ) from error
+    if as_json:
+        shown = {"api": server.url, "endpoint": server.s3_url, "api_key": server.api_key}
+        print(json.dumps(shown), flush=True)
+    else:
+        print(f"orderflow API   {server.url}", flush=True)
+        print(f"emulated S3     {server.s3_url}", flush=True)
+        print(
+            f"API key         {server.api_key}   (sender 'demo'; send it as: -H 'x-api-key: ...')",
+            flush=True,
+        )
+        print("Ctrl-C stops the server.", flush=True)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored (&)
         signal.signal(signum, lambda *_: stop.set())
@@ -253,6 +653,26 @@ def serve_api(port: int, s3_port: int, api_key: str | None) -> int:
     finally:
         server.stop()
     return 0
+
+
+def _check_free(port: int, option: str) -> None:
+    """Refuses a port something already listens on (0 asks for a free one: nothing to check)."""
+    if not port:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise CliError(
+                    f"port {port} is in use (another orders serve?): choose another with {option}",
+                    ExitCode.PORT_IN_USE,
+                ) from error
+            raise CliError(
+                f"cannot listen on port {port} ({option}): {error.strerror or error}",
+                ExitCode.PORT_IN_USE,
+            ) from error
 
 
 if __name__ == "__main__":

@@ -15,12 +15,15 @@ error's type and message, never a traceback or a server path (`describe_failure`
 
 from __future__ import annotations
 
+import calendar
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib import metrics
 from chalicelib.log import get_logger, mask_emails
 from chalicelib.pipeline.batches import FAILED, QUARANTINED, SUCCEEDED, BatchRecords, Counts
 from chalicelib.pipeline.chunks import ChunkStore
@@ -76,6 +79,10 @@ def record_batch(
             "report": report,
         }
     )
+    seconds = _seconds_since_start(batches, sender, batch_id)
+    metrics.batch_recorded(
+        status, counts.to_dict(), seconds=seconds, batch_id=batch_id, sender=sender
+    )
     return {
         "batch_id": batch_id,
         "status": status,
@@ -83,6 +90,17 @@ def record_batch(
         "stored": counts.stored,
         "rejected": counts.rejected,
     }
+
+
+def _seconds_since_start(batches: BatchRecords, sender: str, batch_id: str) -> float | None:
+    """How long the batch took, from PrepareFile's start (`started_at`) to now; None when the
+    record cannot tell (a metric, never a reason to fail the step)."""
+    try:
+        started = (batches.get(sender, batch_id) or {}).get("started_at")
+        at = calendar.timegm(time.strptime(str(started), "%Y-%m-%dT%H:%M:%SZ"))
+    except Exception:  # noqa: BLE001 - no record, no start time, a failed read: no duration
+        return None
+    return max(0.0, time.time() - at)
 
 
 def _write_report(

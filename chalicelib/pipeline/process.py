@@ -9,10 +9,12 @@ outcome.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import metrics
 from chalicelib.log import get_logger
 from chalicelib.orders.records import FieldError, Record
 from chalicelib.orders.validation import ValidOrder, validate_order
@@ -70,6 +72,7 @@ def process_chunk(
     batches: BatchRecords,
 ) -> dict[str, Any]:
     """Processes the chunk, writes its outcome to S3 and returns it."""
+    started = time.monotonic()
     records = chunks.read_chunk(task.chunk_key)
     rejections: list[Rejection] = []
     outcomes: Counter[str] = Counter()
@@ -107,6 +110,10 @@ def process_chunk(
             "stored": result["stored"],
             "rejected": result["rejected"],
         },
+    )
+    seconds = time.monotonic() - started
+    metrics.chunk_processed(
+        orders=len(records), seconds=seconds, batch_id=task.batch_id, sender=task.sender
     )
     return result
 

@@ -33,6 +33,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from chalicelib import metrics
 from chalicelib.orders.validation import ValidOrder, validate_order
 from chalicelib.pipeline.store import OrderStore, StoreOutcome
 from chalicelib.review.records import ReviewRecords, review_id_of
@@ -154,6 +155,7 @@ class Reviewer:
             message_id=str(body["message_id"]),
             reviews=[review.to_record() for _, review in reviews],
         )
+        metrics.orders_reviewed((review.decision, review.ended) for _, review in reviews)
         return [review for _, review in reviews]
 
     def _review(self, entry: dict[str, Any], body: dict[str, Any], last_delivery: bool) -> Review:

@@ -26,6 +26,7 @@ import secrets
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ from urllib.parse import unquote_plus
 import boto3
 from chalice.app import CloudWatchEventConfig, SQSEventConfig
 
-from chalicelib import aws, wiring
+from chalicelib import aws, metrics, wiring
 from chalicelib.dynamo import plain_item
 from chalicelib.pipeline import definition
 from chalicelib.pipeline import events as completion
@@ -117,6 +118,9 @@ MAP_CONCURRENCY = 1
 # and forth between cores and each request costs about a third more CPU (measured, 4 threads);
 # at 50 ms a thread that waits on I/O (the local API server) may wait that long for its turn.
 SWITCH_INTERVAL = 0.05
+# The functions' CloudWatch metrics (EMF lines, `chalicelib.metrics`) are kept in memory, the
+# newest this many: on Lambda they go to the function's log; here stdout is the CLI's own.
+METRIC_LINES_KEPT = 10_000  # about 4 MB at most
 
 
 class EmbeddedAWS:
@@ -147,6 +151,8 @@ class EmbeddedAWS:
         # deliveries (the local server's requests) takes it too.
         self.turns = threading.Lock()
         self.recorder = CallRecorder()
+        self.metric_lines: deque[str] = deque(maxlen=METRIC_LINES_KEPT)
+        self._saved_metrics_output: metrics.Output | None = None
 
     # -- life cycle -------------------------------------------------------------------------
     def __enter__(self) -> EmbeddedAWS:
@@ -181,6 +187,7 @@ class EmbeddedAWS:
         boto3.DEFAULT_SESSION.events.register("before-call", self.recorder)
         aws.reset()
         wiring.scoped_reads.cache_clear()  # its clients belong to the emulator that made them
+        self._saved_metrics_output = metrics.set_output(self.metric_lines.append)
         self.app = importlib.import_module("app")
         self._create_resources(get_settings())
         self.lambdas = InProcessLambda(app_functions(self.app), f"{APP_NAME}-{self.stage}-")
@@ -197,6 +204,9 @@ class EmbeddedAWS:
             self._mock.stop()
             self._mock = None
             sys.setswitchinterval(self._saved_switch_interval)
+        if self._saved_metrics_output is not None:
+            metrics.set_output(self._saved_metrics_output)
+            self._saved_metrics_output = None
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -38,7 +38,10 @@ from chalicelib.senders import SenderRegistry
 from orderflow_cli.emulator.runtime import CONFIG_PATH, DEFAULT_SENDER, EmbeddedAWS
 
 log = get_logger("local-server")
-_PUMP_SECONDS = 0.2
+# The S3 and EventBridge pump's pause: 0.2 s after it delivered something, doubling while idle
+# up to 1 s (an idle server asked every queue five times a second: most of its CPU); an API
+# request wakes it at once, so an order sent through the API starts its batch without a wait.
+_PUMP_SECONDS, _PUMP_IDLE_SECONDS = 0.2, 1.0
 DEMO_SENDER = DEFAULT_SENDER  # the sender `orders serve` adds at start, with the key it prints
 
 
@@ -61,6 +64,7 @@ class LocalServer:
         self._api: LocalDevServer | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        self._wake = threading.Event()  # ends the S3 pump's idle pause (set by API requests)
         # moto's in-memory backends are not made for concurrent writers: API requests and the
         # deliveries of S3, EventBridge and DLQ messages take turns (the state machine's own
         # threads still run beside them, as in `orders run`).
@@ -85,7 +89,7 @@ class LocalServer:
         SenderRegistry(self.local.dynamodb, self.local.settings.senders_table).add(
             DEMO_SENDER, "Demo sender", key=self.api_key
         )
-        app.app.register_middleware(_taking_turns(self._turns), "http")
+        app.app.register_middleware(_taking_turns(self._turns, self._wake), "http")
         config = Config.create(
             chalice_stage=self.local.stage,
             app_name="orderflow",
@@ -101,6 +105,7 @@ class LocalServer:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._wake.set()
         if self._api is not None:
             self._api.shutdown()
             self._api.server.server_close()
@@ -116,13 +121,20 @@ class LocalServer:
         self._threads.append(thread)
 
     def _deliver_s3_events(self) -> None:
-        while not self._stopping.wait(_PUMP_SECONDS):
+        pause = _PUMP_SECONDS
+        while not self._stopping.is_set():
+            self._wake.wait(pause)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            delivered = 0
             try:
                 with self._turns:
-                    self.local.deliver_s3_events()
-                    self.local.deliver_app_events()
+                    delivered = len(self.local.deliver_s3_events())
+                    delivered += self.local.deliver_app_events()
             except Exception:
                 log.exception("could not deliver S3 events")
+            pause = _PUMP_SECONDS if delivered else min(pause * 2, _PUMP_IDLE_SECONDS)
 
 
 class _HeaderAuthorizer(LocalGatewayAuthorizer):
@@ -167,10 +179,13 @@ class _RequestHandler(ChaliceRequestHandler):
 
 
 def _taking_turns(
-    turns: threading.Lock,
+    turns: threading.Lock, wake: threading.Event
 ) -> Callable[[Request, Callable[[Request], Response]], Response]:
     def middleware(request: Request, get_response: Callable[[Request], Response]) -> Response:
-        with turns:
-            return get_response(request)
+        try:
+            with turns:
+                return get_response(request)
+        finally:
+            wake.set()  # the request may have put a file in S3: the pump looks at once
 
     return middleware

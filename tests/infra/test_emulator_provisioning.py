@@ -13,6 +13,8 @@ import pytest
 from chalicelib.settings import Settings
 from orderflow_cli.emulator.cloudformation import (
     NAMED_BY_SETTING,
+    NOT_PROVISIONED_TYPES,
+    PROVISIONED_TYPES,
     TEMPLATE_PATH,
     Resolver,
     StackParameters,
@@ -169,3 +171,10 @@ def test_every_setting_that_names_a_resource_is_a_setting() -> None:
     assert set(NAMED_BY_SETTING.values()) <= aliases
     resources = load_template()["Resources"]
     assert set(NAMED_BY_SETTING) <= set(resources)
+
+
+def test_every_type_in_the_stack_is_provisioned_or_knowingly_left_out() -> None:
+    """The alarms, their topic and the dashboard are deployed, not emulated (README)."""
+    types = {resource["Type"] for resource in load_template()["Resources"].values()}
+    assert types <= PROVISIONED_TYPES | set(NOT_PROVISIONED_TYPES)
+    assert not PROVISIONED_TYPES & set(NOT_PROVISIONED_TYPES)

@@ -67,6 +67,7 @@ def test_every_function_is_given_the_stack_names_and_its_own_policy(packaged: An
         assert env["STATE_MACHINE_ARN"].endswith(f":stateMachine:orderflow-{stage}-ingest")
         role_policy = resources["aws_iam_role_policy"][f"{name}_role"]["policy"]
         assert json.loads(role_policy) == policies.policy(stage, name)
+        assert function["tracing_config"] == {"mode": "Active"}, name  # "xray": true
     assert functions["ValidateOrder"]["reserved_concurrent_executions"] == 20
 
 

@@ -131,3 +131,24 @@ def test_every_function_of_every_stage_has_its_own_policy_file() -> None:
         for function, settings in configured.items():
             assert settings["iam_policy_file"] == policies.file_name(stage, function)
     assert config["autogen_policy"] is False
+
+
+def test_each_traced_function_may_send_what_chalice_grants_a_traced_function() -> None:
+    """With `"xray": true` a function's role must allow what Chalice's own generated policy
+    would add for tracing (autogen_policy is off, so our policy files must carry it)."""
+    from chalice.constants import XRAY_POLICY
+
+    config = json.loads((policies.CHALICE_DIR / "config.json").read_text())
+    for stage in policies.STAGES:
+        assert config["stages"][stage]["xray"] is True
+        for function in config["stages"][stage]["lambda_functions"]:
+            document = json.loads(
+                (policies.CHALICE_DIR / policies.file_name(stage, function)).read_text()
+            )
+            granted = [
+                s for s in document["Statement"]
+                if set(XRAY_POLICY["Action"]) <= set(s["Action"])
+            ]  # fmt: skip
+            assert granted, (stage, function)
+            assert all(s["Resource"] == [XRAY_POLICY["Resource"]] for s in granted)
+    assert "xray" not in config["stages"]["local"]  # nothing to trace on the emulator

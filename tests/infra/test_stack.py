@@ -101,3 +101,20 @@ def test_the_reviewers_last_delivery_is_the_dlqs_max_receive_count(stack: dict[s
     (dlq,) = queues
     default = Settings.model_fields["review_last_delivery"].default
     assert default == dlq["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+
+
+def test_the_state_machine_traces_with_x_ray_and_its_role_may_send_traces(
+    stack: dict[str, Any],
+) -> None:
+    machine = _resource(stack, "AWS::StepFunctions::StateMachine")
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+    role = _resource(stack, "AWS::IAM::Role")
+    statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+    allowed = {a for s in statements if s["Resource"] == "*" for a in s["Action"]}
+    # what Step Functions needs to send traces (Step Functions developer guide, X-Ray)
+    assert {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+    } <= allowed

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import boto3
@@ -217,3 +218,38 @@ def test_settle_gives_up_after_its_timeout(queues: Queues) -> None:
     # when settling with a short timeout, then it says so instead of waiting for ever
     with pytest.raises(TimeoutError):
         queues.mapping(Function(), idle_seconds=0.01).settle(timeout=0.2)
+
+
+def test_an_idle_mapping_backs_off_and_settle_wakes_it(queues: Queues) -> None:
+    # given an enabled mapping over an empty queue, its receives counted
+    receives: list[float] = []
+    received = threading.Event()
+
+    def count(**_: Any) -> None:
+        receives.append(time.monotonic())
+        received.set()
+
+    queues.sqs.meta.events.register("before-call.sqs.ReceiveMessage", count)
+    function = Function()
+    mapping = queues.mapping(function, idle_seconds=0.05, max_idle_seconds=1.5)
+    mapping.enable()
+    try:
+        # when it has been idle for 3 s
+        time.sleep(3.0)
+
+        # then it asked a few times, with growing pauses (at a fixed 50 ms: 60 times)
+        assert 4 <= len(receives) <= 9
+        pauses = [b - a for a, b in pairwise(receives)]
+        assert pauses[-1] > 0.7
+
+        # and a message sent just after a receive, at the start of a 1.5 s pause, is handed
+        # over as soon as settle() looks for it, not when the pause ends
+        received.clear()
+        assert received.wait(5)
+        queues.send("late")
+        started = time.monotonic()
+        assert mapping.settle(timeout=10) == 1
+        assert time.monotonic() - started < 1.0
+        assert function.bodies() == ["late"]
+    finally:
+        mapping.disable()
