@@ -15,6 +15,8 @@ EXTRA_CODES = {
     "file.missing",
     "file.replaced",
     "file.duplicate_upload",
+    "file.no_sender",
+    "file.sender_disabled",
 }
 
 
