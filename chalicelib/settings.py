@@ -41,6 +41,10 @@ class Settings(BaseModel):
     # The role the API assumes, with a session policy held to the caller's sender, for its
     # reads (chalicelib/api/scope.py); empty: the function's own credentials.
     api_read_role_arn: str = Field("", alias="API_READ_ROLE_ARN")
+    # The key of the batch ids an Idempotency-Key seeds (SSM, or Secrets Manager through SSM).
+    idempotency_secret_parameter: str = Field(
+        "/orderflow/dev/idempotency-secret", alias="IDEMPOTENCY_SECRET_PARAMETER"
+    )
     archive_prefix: str = Field("archive/", alias="ARCHIVE_PREFIX")
     # The DLQ's last delivery of a message before its redrive policy moves it aside: the stack's
     # maxReceiveCount. On it, the reviewer archives an order whose store still fails instead of

@@ -52,7 +52,15 @@ def api_deps(settings: Settings) -> Deps:
         dynamodb=aws.dynamodb(),
         presigner=aws.s3_presigner(settings.s3_public_endpoint),
         scoped=scoped_reads(settings),
+        idempotency_key=lambda: idempotency_key(settings.idempotency_secret_parameter),
     )
+
+
+@cache
+def idempotency_key(parameter: str) -> bytes:
+    """The key of the batch ids an Idempotency-Key seeds, read once per process."""
+    value = aws.ssm().get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
+    return value.encode()
 
 
 @cache

@@ -45,6 +45,10 @@ def _resources(stage: str) -> dict[str, str]:
         "secret_reference": (
             f"arn:aws:ssm:*:*:parameter/aws/reference/secretsmanager/{prefix}-callback-secret"
         ),
+        "idempotency_secret": f"arn:aws:secretsmanager:*:*:secret:{prefix}-idempotency-secret-*",
+        "idempotency_reference": (
+            f"arn:aws:ssm:*:*:parameter/aws/reference/secretsmanager/{prefix}-idempotency-secret"
+        ),
         "logs": f"arn:aws:logs:*:*:log-group:/aws/lambda/{prefix}-*",
         "api_reader": f"arn:aws:iam::*:role/{prefix}-api-reader",
     }
@@ -67,6 +71,8 @@ def statements(stage: str) -> dict[str, list[Statement]]:
             # every read (orders, batches, reviews, presigned reports) is made with the reader
             # role's credentials, held to the caller's sender (chalicelib/api/scope.py)
             (["sts:AssumeRole"], [r["api_reader"]]),
+            (["ssm:GetParameter"], [r["idempotency_reference"]]),  # the key of seeded batch ids
+            (["secretsmanager:GetSecretValue"], [r["idempotency_secret"]]),
         ],
         "on_file_uploaded": [
             (["dynamodb:GetItem"], [r["senders"]]),  # is the key's folder a sender's?

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +69,7 @@ class Deps:
     presigner: S3Client
     review_page_size: int | None = None  # items per DynamoDB request over reviews (tests: small)
     scoped: ScopedReads | None = None  # reads held to the caller's sender (scope.py), if set
+    idempotency_key: Callable[[], bytes] = lambda: b""  # the key of seeded batch ids
 
     @property
     def batches(self) -> BatchRecords:
@@ -126,7 +128,7 @@ def accept_orders(
                 code="bad_idempotency_key",
             )
         seed = f"{sender}\n{idempotency_key}"
-    batch_id = new_batch_id("api", seed)
+    batch_id = new_batch_id("api", seed, deps.idempotency_key() if seed else None)
     key = api_key_for(settings.incoming_prefix, sender, batch_id)
     fields, orders = _orders_of(body, key)
     if callback_url is None:

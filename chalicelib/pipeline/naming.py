@@ -16,6 +16,7 @@ file is quarantined with `file.no_sender`.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import uuid
 from dataclasses import dataclass
@@ -48,9 +49,15 @@ def incoming_prefix_of(incoming_prefix: str, sender: str) -> str:
     return f"{incoming_prefix}{sender}/"
 
 
-def new_batch_id(kind: str, seed: str | None = None) -> str:
-    """A batch id for a key the API chooses: `api-...` or `up-...`, random or from `seed`."""
-    digest = hashlib.sha256(seed.encode()).hexdigest() if seed else uuid.uuid4().hex
+def new_batch_id(kind: str, seed: str | None = None, key: bytes | None = None) -> str:
+    """A batch id for a key the API chooses: `api-...` or `up-...`, random, or from `seed`
+    keyed with the server's secret `key` (HMAC-SHA256), so that no one who knows the seed (a
+    sender's Idempotency-Key) can derive the batch id without the secret."""
+    if seed is None:
+        return f"{kind}-{uuid.uuid4().hex[:24]}"
+    if not key:
+        raise ValueError("a seeded batch id needs the server's secret key")
+    digest = hmac.new(key, seed.encode(), hashlib.sha256).hexdigest()
     return f"{kind}-{digest[:24]}"
 
 

@@ -310,6 +310,13 @@ class EmbeddedAWS:
             Overwrite=True,
         )
         wiring.callback_secrets.cache_clear()
+        aws.ssm().put_parameter(
+            Name=settings.idempotency_secret_parameter,
+            Value=secrets.token_urlsafe(48),
+            Type="SecureString",
+            Overwrite=True,
+        )
+        wiring.idempotency_key.cache_clear()
         name = settings.state_machine_arn.rsplit(":", 1)[-1]
         rendered = definition.render(self.substitutions())
         self.sfn.create_state_machine(

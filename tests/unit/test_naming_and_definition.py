@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 from pathlib import Path
@@ -312,3 +314,24 @@ def _distributed_processors(document: Any) -> list[dict[str, Any]]:
         for value in document:
             found.extend(_distributed_processors(value))
     return found
+
+
+# --- batch ids that an Idempotency-Key seeds ----------------------------------------------------
+
+
+def test_a_seeded_batch_id_is_keyed_with_the_servers_secret():
+    from chalicelib.pipeline.naming import new_batch_id
+
+    seed = "acme\nmy-idempotency-key"
+    one, other = b"server-secret-one", b"server-secret-two"
+
+    # the same seed and key always give the same id; another key another id
+    assert new_batch_id("api", seed, one) == new_batch_id("api", seed, one)
+    assert new_batch_id("api", seed, one) != new_batch_id("api", seed, other)
+    # it is not the plain digest of the seed (what anyone who knows the key could compute)
+    assert new_batch_id("api", seed, one) != f"api-{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
+    # it is HMAC-SHA256 of the seed under the key (computed here by the standard library)
+    expected = hmac.new(one, seed.encode(), "sha256").hexdigest()[:24]
+    assert new_batch_id("api", seed, one) == f"api-{expected}"
+    with pytest.raises(ValueError, match="secret"):
+        new_batch_id("api", seed)
