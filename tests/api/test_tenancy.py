@@ -78,7 +78,7 @@ def _not_found_like(answer: Any, nothing: Any) -> None:
     """The answer is the one a thing that does not exist gets: status, code and shape."""
     assert answer.status_code == nothing.status_code == 404
     assert answer.json().keys() == nothing.json().keys()
-    assert answer.json()["code"] == nothing.json()["code"]
+    assert answer.json()["error"]["code"] == nothing.json()["error"]["code"]
 
 
 def test_another_senders_batch_answers_as_one_that_does_not_exist(served, tenants):
@@ -141,7 +141,7 @@ def test_the_same_idempotency_key_from_two_senders_is_two_batches(served, tenant
         headers={"Idempotency-Key": "k-1"},
     )  # fmt: skip
     assert again.status_code == 409  # beta's own key, reused with another body
-    assert again.json()["code"] == "idempotency_key_reused"
+    assert again.json()["error"]["code"] == "idempotency_key_reused"
 
 
 def test_a_sender_forged_in_the_body_is_ignored(served, registry, tenants):

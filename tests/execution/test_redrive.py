@@ -29,7 +29,7 @@ def _archived(local: EmbeddedAWS, tmp_path: Path, count: int) -> dict[str, str]:
 
 
 def _redriven_keys(local: EmbeddedAWS) -> list[str]:
-    prefix = f"{local.settings.incoming_prefix}redrive/"
+    prefix = f"{local.settings.incoming_prefix}demo/redrive/"
     listed = local.s3.list_objects_v2(Bucket=local.settings.bucket, Prefix=prefix)
     return [o["Key"] for o in listed.get("Contents", [])]
 
@@ -49,8 +49,8 @@ def test_two_redrives_at_the_same_moment_send_both_sets(local: EmbeddedAWS, tmp_
         thread.join()
 
     assert sorted(r["sent"] for r in results) == [1, 1]
-    assert len({r["key"] for r in results}) == 2
-    assert sorted(_redriven_keys(local)) == sorted(r["key"] for r in results)
+    assert len({r["keys"]["demo"] for r in results}) == 2
+    assert sorted(_redriven_keys(local)) == sorted(r["keys"]["demo"] for r in results)
     for _, batch_id in local.deliver_s3_events():
         local.wait(batch_id)
     items = stored_items(local)

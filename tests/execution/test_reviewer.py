@@ -202,6 +202,7 @@ def _group(chunk: int, entries: list[dict[str, Any]], batch_id: str = "b-manual"
     return json.dumps(
         {
             "message_id": f"{batch_id}:{chunk}",
+            "sender": "demo",
             "batch_id": batch_id,
             "chunk": chunk,
             "group": f"{chunk:06d}",
@@ -248,7 +249,7 @@ def test_a_group_is_one_read_one_archive_object_and_one_review_write(local: Embe
         "9705": ("archive", "archived"),
     }  # fmt: skip
     keys = {r["archive_key"] for r in found.values() if r["ended"] == "archived"}
-    assert keys == {f"{local.settings.archive_prefix}b-manual/000003.json"}
+    assert keys == {f"{local.settings.archive_prefix}demo/b-manual/000003.json"}
     assert [r["review_id"] for r in found.values()] == [f"b-manual:{n}" for n in range(9701, 9706)]
     assert archived_entry(local, found["9705"])["why"] == "a conflict needs a person"
     assert sorted(stored_items(local)) == ["9701", "9704"]

@@ -15,9 +15,11 @@ def test_two_senders_numbering_from_1001_store_200_orders_without_a_conflict(
 ) -> None:
     # given two partners who both number their orders 1001-1100, each in its own file
     ids = [str(n) for n in range(1001, 1101)]
-    alpha = write_orders(tmp_path / "alpha.json", [order(i, email="a@alpha.test") for i in ids])
+    alpha = write_orders(
+        tmp_path / "alpha.json", [order(i, email="a@alpha.example.com") for i in ids]
+    )
     beta = write_orders(
-        tmp_path / "beta.json", [order(i, qty="2", email="b@beta.test") for i in ids]
+        tmp_path / "beta.json", [order(i, qty="2", email="b@beta.example.com") for i in ids]
     )
 
     # when each sends its file

@@ -13,6 +13,7 @@ from tests.conftest import dlq_orders, order, stored_items
 
 
 def _put(local: EmbeddedAWS, key: str, orders: list[Any]) -> None:
+    local.ensure_sender("demo")  # the sender whose folder the keys below are in
     body = json.dumps({"orders": orders}).encode()
     local.s3.put_object(Bucket=local.settings.bucket, Key=key, Body=body)
 
@@ -31,7 +32,7 @@ def _finish_all(local: EmbeddedAWS) -> list[dict[str, Any]]:
 def test_two_quick_uploads_to_one_key_are_two_batches_each_with_its_own_orders(
     local: EmbeddedAWS,
 ) -> None:
-    key = f"{local.settings.incoming_prefix}partner/daily.json"
+    key = f"{local.settings.incoming_prefix}demo/daily.json"
     first = [order(f"first-{i}") for i in range(20)] + [order("shared", qty="1")]
     second = [order(f"second-{i}") for i in range(20)] + [order("shared", qty="2")]
     _put(local, key, first)
@@ -55,7 +56,7 @@ def test_two_quick_uploads_to_one_key_are_two_batches_each_with_its_own_orders(
 def test_a_quarantined_version_leaves_the_next_upload_to_the_same_key_alone(
     local: EmbeddedAWS,
 ) -> None:
-    key = f"{local.settings.incoming_prefix}again.json"
+    key = f"{local.settings.incoming_prefix}demo/again.json"
     bucket = local.settings.bucket
     local.s3.put_object(Bucket=bucket, Key=key, Body=b'{"orders": [')  # truncated
     _put(local, key, [order("good-1"), order("good-2")])
@@ -67,7 +68,7 @@ def test_a_quarantined_version_leaves_the_next_upload_to_the_same_key_alone(
     assert (good["status"], good["stored"]) == ("succeeded", 2)
     # the quarantine copy holds the bad bytes, and the key still shows the good upload
     quarantined = local.s3.get_object(
-        Bucket=bucket, Key=f"{local.settings.quarantine_prefix}{bad['batch_id']}/again.json"
+        Bucket=bucket, Key=f"{local.settings.quarantine_prefix}demo/{bad['batch_id']}/again.json"
     )["Body"].read()
     assert quarantined == b'{"orders": ['
     now = json.loads(local.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -88,7 +89,7 @@ def test_on_an_unversioned_bucket_a_replaced_file_is_reported_never_read_as_the_
     unversioned: EmbeddedAWS,
 ) -> None:
     local = unversioned
-    key = f"{local.settings.incoming_prefix}plain.json"
+    key = f"{local.settings.incoming_prefix}demo/plain.json"
     _put(local, key, [order("old-1"), order("old-2")])
     _put(local, key, [order("new-1")])  # replaces the first before it is read
 
@@ -99,7 +100,7 @@ def test_on_an_unversioned_bucket_a_replaced_file_is_reported_never_read_as_the_
     assert replaced.get("total", 0) == 0
     assert (newer["status"], newer["total"], newer["stored"]) == ("succeeded", 1, 1)
     assert set(stored_items(local)) == {"new-1"}
-    report_key = f"{local.settings.quarantine_prefix}{replaced['batch_id']}/error.json"
+    report_key = f"{local.settings.quarantine_prefix}demo/{replaced['batch_id']}/error.json"
     report = json.loads(
         local.s3.get_object(Bucket=local.settings.bucket, Key=report_key)["Body"].read()
     )
@@ -113,7 +114,7 @@ def test_on_an_unversioned_bucket_an_unchanged_file_is_read_by_its_etag(
     unversioned: EmbeddedAWS,
 ) -> None:
     local = unversioned
-    key = f"{local.settings.incoming_prefix}steady.json"
+    key = f"{local.settings.incoming_prefix}demo/steady.json"
     _put(local, key, [order("steady-1"), order("steady-2", qty="0")])
 
     (record,) = _finish_all(local)

@@ -98,23 +98,31 @@ def test_the_emulator_creates_the_tables_queues_and_bucket_of_the_stack(
 def test_a_change_to_the_stack_shows_in_what_the_emulator_creates(tmp_path: Path) -> None:
     text = TEMPLATE_PATH.read_text()
     orders_key = """      AttributeDefinitions:
+        - AttributeName: sender
+          AttributeType: S
         - AttributeName: OrderId
           AttributeType: S
       KeySchema:
-        - AttributeName: OrderId
+        - AttributeName: sender
           KeyType: HASH
+        - AttributeName: OrderId
+          KeyType: RANGE
 """
     assert text.count(orders_key) == 1
     changed = text.replace(
         orders_key,
         """      AttributeDefinitions:
+        - AttributeName: sender
+          AttributeType: S
         - AttributeName: OrderId
           AttributeType: S
         - AttributeName: item-id
           AttributeType: S
       KeySchema:
-        - AttributeName: OrderId
+        - AttributeName: sender
           KeyType: HASH
+        - AttributeName: OrderId
+          KeyType: RANGE
       GlobalSecondaryIndexes:
         - IndexName: by_item
           KeySchema:

@@ -52,7 +52,7 @@ def test_every_function_the_definition_invokes_is_a_function_of_the_app(
     }
     assert invoked == {"PrepareFile", "ValidateOrder", "RecordBatch"}
     assert invoked <= functions
-    role = _resource(stack, "AWS::IAM::Role")
+    role = dict(stack["Resources"]["IngestRole"]["Properties"])
     statements = role["Policies"][0]["PolicyDocument"]["Statement"]
     (invoke,) = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
     allowed = {r["Fn::Sub"].rsplit("${Stage}-", 1)[1] for r in invoke["Resource"]}
@@ -108,7 +108,7 @@ def test_the_state_machine_traces_with_x_ray_and_its_role_may_send_traces(
 ) -> None:
     machine = _resource(stack, "AWS::StepFunctions::StateMachine")
     assert machine["TracingConfiguration"] == {"Enabled": True}
-    role = _resource(stack, "AWS::IAM::Role")
+    role = dict(stack["Resources"]["IngestRole"]["Properties"])
     statements = role["Policies"][0]["PolicyDocument"]["Statement"]
     allowed = {a for s in statements if s["Resource"] == "*" for a in s["Action"]}
     # what Step Functions needs to send traces (Step Functions developer guide, X-Ray)
