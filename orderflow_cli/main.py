@@ -213,8 +213,9 @@ def print_report(batch_id: str, form: str, endpoint: str | None, stage: str) -> 
 
 
 def serve_api(port: int, s3_port: int, api_key: str | None) -> int:
-    from orderflow_cli.emulator.server import LocalServer
+    from orderflow_cli.emulator.server import IN_MEMORY_NOTICE, LocalServer
 
+    print(IN_MEMORY_NOTICE, file=sys.stderr, flush=True)
     server = LocalServer(port, s3_port, api_key)
     server.start()
     print(f"orderflow API   {server.url}", flush=True)
