@@ -86,5 +86,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     out, err = log_path.read_text(), stderr_path.read_text()
     assert process.returncode == 0, out + err
     assert "stopping" in out
+    assert "Traceback" not in err, err  # no request ended in an exception of the server's
     errors = [line for line in err.splitlines() if '"level": "ERROR"' in line]
     assert not errors, "the server logged errors:\n" + "\n".join(errors)
