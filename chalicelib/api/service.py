@@ -48,6 +48,7 @@ UPLOAD_TYPES = {
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _BODY_HASH = "body-sha256"  # S3 user metadata: the document's hash, for whoever finds it
 _MAX_IDEMPOTENCY_KEY = 255
+UPLOAD_FILENAME_MAX = 255  # characters of a filename POST /uploads takes (api/openapi.json)
 REPORT_URL_SECONDS = 900
 
 
@@ -221,6 +222,11 @@ def presign_upload(
 ) -> dict[str, Any]:
     """A presigned S3 POST for a key the server chooses, and the batch it will become."""
     settings = deps.settings
+    if filename is not None and len(filename) > UPLOAD_FILENAME_MAX:
+        raise BadRequest(
+            f"filename has {len(filename)} characters; at most {UPLOAD_FILENAME_MAX}",
+            code="bad_filename",
+        )
     _check_callback(callback_url, deps)
     if content_type not in UPLOAD_TYPES:
         raise BadRequest(
