@@ -13,9 +13,10 @@ present). Columns that match no field are kept under their own name, except thos
 starts with "_" (the annotations of our rejection report).
 
 A table whose header has the report's `_errors` column is one of our rejection reports sent
-back: the report prefixes `'` to every cell that starts with `=`, `+`, `-`, `@`, a tab, a
-carriage return or `'` itself (so that a spreadsheet never runs it as a formula), and here that
-one `'` is removed again, so every value comes back exactly as the sender first wrote it.
+back: the report prefixes `'` to every cell, header included, that starts with `=`, `+`, `-`,
+`@`, a tab, a carriage return or `'` itself (so that a spreadsheet never runs it as a formula,
+and so that the prefix is never confused with a quote the sender wrote), and here that one `'`
+is removed again from every cell, so every value comes back exactly as the sender wrote it.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
         "Buyer Name",
         "Recipient",
     ),
-    "email": ("E-mail", "Email Address", "Mail", "Customer Email", "Contact Email", "Buyer Email"),
+    "email": ("Email Address", "Mail", "Customer Email", "Contact Email", "Buyer Email"),
 }
 
 _DELIMITER_NAMES: Final = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
@@ -173,7 +174,8 @@ class Columns:
     """Where each field of the order is in a table's rows (see the module's rules)."""
 
     def __init__(self, header: Sequence[str], where: str, mapping: ColumnMapping | None) -> None:
-        names = [name.strip() for name in header]
+        self._unescape = REPORT_MARKER in (name.strip() for name in header)
+        names = [self._value(name).strip() for name in header]
         self.width = len(names)
         self._where = f"{where}: " + ", ".join(names[:30]) + (", ..." if len(names) > 30 else "")
         self._names = names
@@ -188,7 +190,6 @@ class Columns:
             for index, name in enumerate(names)
             if index not in taken and not name.startswith("_")
         ]
-        self._unescape = REPORT_MARKER in names
 
     def order(self, values: Sequence[str]) -> dict[str, Any]:
         """The order a row of `width` values stands for."""
@@ -208,23 +209,21 @@ class Columns:
 
     def _match(self, mapped: Mapping[str, str]) -> dict[str, int]:
         position: dict[str, int] = {}
-        missing: list[str] = []
+        unmapped: dict[str, str] = {}  # field -> the header its mapping names
         for name, header in mapped.items():
             exact = [i for i, found in enumerate(self._names) if found == header]
-            loose = exact or [
-                i for i, n in enumerate(self._names) if normalise(n) == normalise(header)
-            ]
-            if not loose:
-                missing.append(
-                    f'{name} (the mapping names the column "{header}"{self._near(header)})'
-                )
-                continue
-            self._one(name, loose, f'the mapping\'s "{header}"')
-            position[name] = loose[0]
-        free = [i for i in range(self.width) if i not in position.values()]
+            wanted = normalise(header)
+            loose = exact or [i for i, n in enumerate(self._names) if normalise(n) == wanted]
+            if loose:
+                self._one(name, loose, f'the mapping\'s "{header}"')
+                position[name] = loose[0]
+            else:
+                unmapped[name] = header
+        missing: list[str] = []
         for name in FIELDS:
             if name in mapped:
                 continue
+            free = [i for i in range(self.width) if i not in position.values()]
             for table, how in ((_BY_NAME, "its own name"), (_BY_SYNONYM, "a synonym")):
                 found = [i for i in free if table.get(normalise(self._names[i])) == name]
                 if found:
@@ -232,18 +231,29 @@ class Columns:
                     position[name] = found[0]
                     break
             else:
-                missing.append(f"{name} ({self._near(name, *SYNONYMS[name])})")
-        if missing:
-            raise UnreadableFile(
-                "file.missing_columns",
-                f"the header lacks the required column{'s' if len(missing) > 1 else ''} "
-                f"{', '.join(missing)}; expected {', '.join(FIELDS)} in any order (names are "
-                "matched ignoring case, spaces and punctuation, and by the synonyms README "
-                f"lists; a column mapping can name any other header); {self._where}",
-            )
-        for name, index in position.items():
-            self.found[name] = self._names[index]
+                missing.append(name)
+        if unmapped or missing:
+            raise self._missing(unmapped, missing, set(position.values()))
+        self.found = {name: self._names[index] for name, index in position.items()}
         return position
+
+    def _missing(
+        self, unmapped: dict[str, str], missing: list[str], taken: set[int]
+    ) -> UnreadableFile:
+        free = [name for index, name in enumerate(self._names) if index not in taken]
+        said = [
+            f'{name} (the mapping names the column "{header}", which is not there; '
+            f"{_near(free, header)})"
+            for name, header in unmapped.items()
+        ]
+        said += [f"{name} ({_near(free, name, *SYNONYMS[name])})" for name in missing]
+        return UnreadableFile(
+            "file.missing_columns",
+            f"the header lacks the required column{'s' if len(said) > 1 else ''} "
+            f"{', '.join(said)}; expected {', '.join(FIELDS)} in any order (names are "
+            "matched ignoring case, spaces and punctuation, and by the synonyms README "
+            f"lists; a column mapping can name any other header); {self._where}",
+        )
 
     def _one(self, name: str, found: list[int], how: str) -> None:
         if len(found) > 1:
@@ -254,17 +264,19 @@ class Columns:
                 f"is not guessed; rename or remove one, or send a column mapping; {self._where}",
             )
 
-    def _near(self, *wanted: str) -> str:
-        """`closest headers: "Qty.", ...` or `no header is close`."""
-        scores: dict[str, float] = {}
-        for name in self._names:
-            for target in wanted:
-                ratio = difflib.SequenceMatcher(None, normalise(target), normalise(name)).ratio()
-                scores[name] = max(scores.get(name, 0.0), ratio)
-        close = sorted((n for n, r in scores.items() if r >= 0.6), key=lambda n: -scores[n])[:3]
-        if not close:
-            return "no header is close"
-        return "closest headers: " + ", ".join(f'"{name}"' for name in close)
+
+def _near(headers: list[str], *wanted: str) -> str:
+    """`closest headers: "Qty.", ...` (of `headers`, to any of `wanted`) or `no header is
+    close`."""
+    scores: dict[str, float] = {}
+    for name in headers:
+        for target in wanted:
+            ratio = difflib.SequenceMatcher(None, normalise(target), normalise(name)).ratio()
+            scores[name] = max(scores.get(name, 0.0), ratio)
+    close = sorted((n for n, r in scores.items() if r >= 0.6), key=lambda n: -scores[n])[:3]
+    if not close:
+        return "no header is close"
+    return "closest headers: " + ", ".join(f'"{name}"' for name in close)
 
 
 def _check_names(names: list[str], where: str) -> None:

@@ -54,13 +54,13 @@ class FileBytes:
         return self._peeked[:size]
 
     def read(self, size: int = -1, /) -> bytes:
-        if self._peeked:
-            if 0 <= size < len(self._peeked):
-                data, self._peeked = self._peeked[:size], self._peeked[size:]
-                return data
-            data, self._peeked = self._peeked, b""
+        if not self._peeked:
+            return self._source.read(size)
+        if 0 <= size < len(self._peeked):
+            data, self._peeked = self._peeked[:size], self._peeked[size:]
             return data
-        return self._source.read(size)
+        data, self._peeked = self._peeked, b""
+        return data + self._source.read() if size < 0 else data
 
 
 class _Gunzipped:
