@@ -111,7 +111,7 @@ def without_ids(item: dict[str, Any]) -> tuple[Any, ...]:
 def test_every_variant_ends_like_the_plain_csv(local: EmbeddedAWS, tmp_path: Path) -> None:
     paths = []
     for index, (name, write) in enumerate(VARIANTS.items()):
-        write(tmp_path / name, base=(index + 1) * 1000)
+        write(tmp_path / name, (index + 1) * 1000)
         paths.append(tmp_path / name)
 
     batches = dict(zip(VARIANTS, run(local, *paths), strict=True))

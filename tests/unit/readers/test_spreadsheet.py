@@ -142,7 +142,7 @@ def test_memory_stays_flat_on_a_long_sheet():
             [i, 101, "Item One", 1, "Foo Bar", "b@example.com"] for i in range(n)
         ]
 
-    small, large = workbook(("S", rows(200))), workbook(("S", rows(4000)))
+    small, large = workbook(("S", rows(50))), workbook(("S", rows(1000)))
     peaks = []
     for data in (small, large):
         tracemalloc.start()
