@@ -7,10 +7,10 @@ import gzip
 import pytest
 
 from chalicelib.orders.readers import ColumnMapping
-from tests.unit.readers.helpers import FIELDS_HEADER, order, read, reading
+from tests.unit.readers.support import FIELDS_HEADER, order, read, reading
 
-ROWS = [["1", "101", "Item One", "1", "Foo Bar", "b1@example.com"],
-        ["2", "101", "Item One", "1", "Foo Bar", "b2@example.com"]]  # fmt: skip
+ROWS = [["1", "101", "Item One", "1", "Foo Bar", "buyer1@example.com"],
+        ["2", "101", "Item One", "1", "Foo Bar", "buyer2@example.com"]]  # fmt: skip
 
 
 def table(delimiter: str, header: list[str] = FIELDS_HEADER) -> str:
@@ -54,7 +54,7 @@ def test_excels_unicode_text_export_is_read():
 def test_a_mappings_delimiter_overrides_detection():
     # given a header with more pipes (in a column's name) than semicolons
     data = b"OrderId;item-id;item-desc;qty;name;email;a|b|c|d|e|f|g|h\n"
-    data += b"1;101;Item One;1;Foo Bar;b1@example.com;x\n"
+    data += b"1;101;Item One;1;Foo Bar;buyer1@example.com;x\n"
 
     (record,) = read(data, "a.csv", ColumnMapping(delimiter=";"))
 

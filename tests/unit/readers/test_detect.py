@@ -14,7 +14,7 @@ from chalicelib.orders.readers.detect import (
     refuse_binary,
 )
 from chalicelib.orders.records import UnreadableFile
-from tests.unit.readers.helpers import workbook
+from tests.unit.readers.support import workbook
 
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 

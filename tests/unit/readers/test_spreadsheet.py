@@ -12,7 +12,7 @@ import pytest
 from chalicelib.orders.readers import ColumnMapping, read_records
 from chalicelib.orders.readers.spreadsheet import cell_text
 from chalicelib.orders.records import UnreadableFile
-from tests.unit.readers.helpers import FIELDS_HEADER, order, read, reading, workbook
+from tests.unit.readers.support import FIELDS_HEADER, order, read, reading, workbook
 
 HEADER = ["Order ID", "Item ID", "Description", "Quantity", "Name", "Email"]
 
@@ -61,8 +61,8 @@ def test_cell_text(value, text):
 
 
 def test_row_numbers_are_excels_across_leading_and_blank_rows():
-    rows = [[], [], FIELDS_HEADER, [1, 101, "Item One", 1, "Foo Bar", "b1@example.com"], [],
-            [2, 101, "Item One", 1, "Foo Bar", "b2@example.com"]]  # fmt: skip
+    rows = [[], [], FIELDS_HEADER, [1, 101, "Item One", 1, "Foo Bar", "buyer1@example.com"], [],
+            [2, 101, "Item One", 1, "Foo Bar", "buyer2@example.com"]]  # fmt: skip
 
     records = read(workbook(("Sheet1", rows)), "orders.xlsx")
 
@@ -82,8 +82,8 @@ def test_short_rows_are_padded_and_a_value_right_of_the_header_is_the_rows_error
 
 def test_the_first_visible_sheet_or_the_named_one_is_read():
     first = ("Hidden", [["nothing"]])
-    second = ("Orders", [FIELDS_HEADER, [1, 101, "Item One", 1, "Foo Bar", "b1@example.com"]])
-    third = ("Other", [FIELDS_HEADER, [2, 101, "Item One", 1, "Foo Bar", "b2@example.com"]])
+    second = ("Orders", [FIELDS_HEADER, [1, 101, "Item One", 1, "Foo Bar", "buyer1@example.com"]])
+    third = ("Other", [FIELDS_HEADER, [2, 101, "Item One", 1, "Foo Bar", "buyer2@example.com"]])
     data = workbook(first, second, third, hidden=("Hidden",))
 
     assert [r.order for r in read(data, "a.xlsx")] == [order("1")]
@@ -95,7 +95,7 @@ def test_the_first_visible_sheet_or_the_named_one_is_read():
 
 def test_content_decides_not_the_name_and_gzip_is_fine():
     data = workbook(
-        ("Sheet1", [FIELDS_HEADER, [1, 101, "Item One", 1, "Foo Bar", "b1@example.com"]])
+        ("Sheet1", [FIELDS_HEADER, [1, 101, "Item One", 1, "Foo Bar", "buyer1@example.com"]])
     )
 
     assert read(data, "orders.csv") == read(gzip.compress(data), "upload") == read(data, "a.xlsx")
