@@ -20,6 +20,21 @@ def test_every_error_code_is_in_the_readme() -> None:
     assert not missing, f"README does not document {missing}"
 
 
+def test_every_file_row_and_mapping_code_the_code_raises_is_in_the_registry() -> None:
+    # each code written as a literal anywhere in the product (the registry itself included)
+    pattern = re.compile(r'"((?:file|row|mapping)\.[a-z_0-9]+)"')
+    used = {
+        code
+        for root in ("chalicelib", "orderflow_cli")
+        for path in (REPO / root).rglob("*.py")
+        for code in pattern.findall(path.read_text())
+    }
+    used |= set(pattern.findall((REPO / "app.py").read_text()))
+    assert "file.xls" in used  # the scan sees the readers
+    assert used <= set(ALL_CODES), sorted(used - set(ALL_CODES))
+    assert set(ALL_CODES) <= used, sorted(set(ALL_CODES) - used)  # no code left unraised
+
+
 def test_the_readme_file_codes_table_is_the_registry() -> None:
     readme = (REPO / "README.md").read_text()
     table = readme[readme.index("File codes (") : readme.index("## What happens to each order")]

@@ -223,7 +223,11 @@ class Columns:
         for name in FIELDS:
             if name in mapped:
                 continue
-            free = [i for i in range(self.width) if i not in position.values()]
+            free = [  # annotations ("_row", "_errors", ...) are never a field
+                i
+                for i in range(self.width)
+                if i not in position.values() and not self._names[i].startswith("_")
+            ]
             for table, how in ((_BY_NAME, "its own name"), (_BY_SYNONYM, "a synonym")):
                 found = [i for i in free if table.get(normalise(self._names[i])) == name]
                 if found:

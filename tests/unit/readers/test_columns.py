@@ -161,3 +161,10 @@ def test_mapping_from_json_lists_every_problem_at_once():
     assert 'unknown field "x"' in message
     assert "sheet must be" in message
     assert "delimiter must be" in message
+
+
+def test_annotation_columns_never_match_a_field():
+    error = refused(["OrderId", "item-id", "item-desc", "qty", "_name", "email"])
+
+    assert error.code == "file.missing_columns"
+    assert 'name (closest headers: "_name")' in error.message
