@@ -78,6 +78,10 @@ class Reading(Iterator[Record]):
         self.facts = FileFacts(mapping=mapping)
         self._records = self._read(body, key, mapping, fields)
 
+    def __iter__(self) -> Iterator[Record]:
+        # The generator itself, so that a loop over the reading costs no extra call per record.
+        return self._records
+
     def __next__(self) -> Record:
         return next(self._records)
 

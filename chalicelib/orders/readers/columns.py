@@ -193,13 +193,14 @@ class Columns:
 
     def order(self, values: Sequence[str]) -> dict[str, Any]:
         """The order a row of `width` values stands for."""
-        value = self._value
+        if self._unescape:
+            values = [self._value(value) for value in values]
         order: dict[str, Any] = {
-            "order-info": {name: value(values[index]) for name, index in self._order_info},
-            "contact-info": {name: value(values[index]) for name, index in self._contact_info},
+            "order-info": {name: values[index] for name, index in self._order_info},
+            "contact-info": {name: values[index] for name, index in self._contact_info},
         }
         for name, index in self._extra:
-            order[name] = value(values[index])
+            order[name] = values[index]
         return order
 
     def _value(self, value: str) -> str:
