@@ -120,7 +120,7 @@ def test_a_csv_uploaded_through_the_presigned_post_is_processed(served: Served) 
         (b'{"orders": [1, {"a": 2}]}', 400, "order_not_object"),
         (b'{"orders": [{"qty": NaN}]}', 400, "file.invalid_json"),
         (b'{"orders": [{"a": 1}], "orders": [{"a": 2}]}', 400, "file.duplicate_orders_key"),
-        ('{"orders": [{"a": 1}]}'.encode("utf-16"), 400, "file.encoding"),
+        ('{"orders": [{"a": 1}]}'.encode("utf-16-le"), 400, "file.encoding"),  # no BOM
     ],
 )
 def test_a_bad_envelope_is_refused_with_a_named_problem(
