@@ -21,7 +21,7 @@ from chalice.app import (
 )
 
 from chalicelib import aws, callbacks, log, metrics, wiring
-from chalicelib.api import auth, service
+from chalicelib.api import auth, media, service
 from chalicelib.api.errors import INTERNAL_ERROR_BODY, ApiError, BadRequest
 from chalicelib.pipeline import events as completion
 from chalicelib.pipeline.finish import record_batch
@@ -58,6 +58,16 @@ def sender_key(auth_request: AuthRequest) -> AuthResponse:
     response = auth.authorize(auth_request.token, wiring.sender_registry(get_settings()))
     metrics.api_key_checked(allowed=bool(response.routes))
     return response
+
+
+@app.middleware("http")
+def json_bodies_only(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    """A body of another media type than JSON, or of none named, is the API's 415."""
+    try:
+        media.check_body_type(request.headers.get("content-type"), _raw_body(request))
+    except ApiError as error:
+        return Response(body=error.body(), status_code=error.STATUS)
+    return get_response(request)
 
 
 def _json_errors(view: Callable[..., Response]) -> Callable[..., Response]:

@@ -107,7 +107,10 @@ def check_url(url: str, policy: CallbackPolicy, resolve: Resolver = system_resol
         raise CallbackRefused(f"callback_url must be a URL of at most {_MAX_URL} characters")
     if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):
         raise CallbackRefused("callback_url must not contain spaces or control characters")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:  # an unbalanced bracket of an IPv6 host
+        raise CallbackRefused(f"callback_url is not a URL: {error}") from error
     allowed = {"https"} if policy.require_https else {"https", "http"}
     if parts.scheme not in allowed:
         raise CallbackRefused(f"callback_url must use {' or '.join(sorted(allowed))}")

@@ -620,8 +620,9 @@ def serve_api(port: int, s3_port: int, api_key: str | None, *, as_json: bool = F
         _check_free(number, option)  # before the emulator starts: moto's server would hang
 
     from chalicelib.senders import SenderError
-    from orderflow_cli.emulator.server import LocalServer
+    from orderflow_cli.emulator.server import IN_MEMORY_NOTICE, LocalServer
 
+    print(IN_MEMORY_NOTICE, file=sys.stderr, flush=True)
     server = LocalServer(port, s3_port, api_key)
     try:
         server.start()

@@ -55,6 +55,7 @@ UPLOAD_TYPES = {
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _BODY_HASH = "body-sha256"  # S3 user metadata: the document's hash, for whoever finds it
 _MAX_IDEMPOTENCY_KEY = 255
+UPLOAD_FILENAME_MAX = 255  # characters of a filename POST /uploads takes (api/openapi.json)
 REPORT_URL_SECONDS = 900
 
 
@@ -262,6 +263,11 @@ def presign_upload(
     it will become; at most the sender's own upload limit, or the stage's."""
     settings = deps.settings
     max_bytes = max_upload_bytes or settings.upload_max_bytes
+    if filename is not None and len(filename) > UPLOAD_FILENAME_MAX:
+        raise BadRequest(
+            f"filename has {len(filename)} characters; at most {UPLOAD_FILENAME_MAX}",
+            code="bad_filename",
+        )
     _check_callback(callback_url, deps)
     if content_type not in UPLOAD_TYPES:
         raise BadRequest(

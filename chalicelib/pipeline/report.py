@@ -7,6 +7,14 @@ Two forms, under the batch's own work prefix (so they expire with it):
   extra ones) plus `_row` and `_errors`, so a person can fix the rows in a spreadsheet and
   upload the file again (the reader ignores columns starting with "_").
 
+The CSV is safe to open in a spreadsheet (OWASP's advice on CSV injection): every cell, header
+included, that starts with `=`, `+`, `-`, `@`, a tab or a carriage return, which a spreadsheet
+could run as a formula, gets a `'` in front. So does every cell that starts with `'` itself,
+so that the prefix can always be told apart from a sender's own quote: the readers take one
+leading `'` off every cell of a table whose header has the `_errors` column (ours), and a
+report sent back as an upload gives every value exactly as first sent (`-1` stays `-1`,
+`'quoted'` stays `'quoted'`). The JSON Lines form is not for spreadsheets and is left as is.
+
 Both are written through temporary files, chunk by chunk, so memory does not grow with the
 number of rejections. The report is the sender's data: it is never logged.
 """
@@ -20,13 +28,17 @@ import tempfile
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from chalicelib.orders.readers.columns import ESCAPE, REPORT_MARKER
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 FLAT_COLUMNS = ("OrderId", "item-id", "item-desc", "qty", "name", "email")
 _GROUPS = {"order-info": FLAT_COLUMNS[:4], "contact-info": FLAT_COLUMNS[4:]}
-ANNOTATIONS = ("_row", "_errors")
+ANNOTATIONS = ("_row", REPORT_MARKER)
 RAW = "_raw"  # the text of a record that could not be parsed into columns at all
+# The reader removes the same prefix (chalicelib/orders/readers/columns.py).
+_RISKY = ("=", "+", "-", "@", "\t", "\r", ESCAPE)
 
 
 def report_line(rejection: dict[str, Any]) -> dict[str, Any]:
@@ -78,15 +90,19 @@ class ReportWriter:
         self._jsonl: BinaryIO = tempfile.TemporaryFile()  # noqa: SIM115 - closed in upload
         self._csv: BinaryIO = tempfile.TemporaryFile()  # noqa: SIM115 - closed in upload
         self._csv_text = io.TextIOWrapper(self._csv, encoding="utf-8", errors="replace", newline="")
-        self._writer = csv.DictWriter(self._csv_text, fieldnames=columns, lineterminator="\n")
-        self._writer.writeheader()
+        # CRLF (RFC 4180): the csv module quotes a field holding any character of the line
+        # terminator, so a lone CR in a value is quoted too and cannot split the row.
+        self._writer = csv.DictWriter(self._csv_text, fieldnames=columns, lineterminator="\r\n")
+        self._writer.writerow({name: neutralise(name) for name in columns})
         self.count = 0
 
     def add(self, rejection: dict[str, Any]) -> None:
         self._jsonl.write(json.dumps(report_line(rejection)).encode() + b"\n")
-        row: dict[str, Any] = dict(flatten(rejection.get("order")))
+        row: dict[str, Any] = {
+            name: neutralise(value) for name, value in flatten(rejection.get("order")).items()
+        }
         row["_row"] = rejection["row"]
-        row["_errors"] = errors_text(rejection.get("errors", []))
+        row["_errors"] = neutralise(errors_text(rejection.get("errors", [])))
         self._writer.writerow(row)
         self.count += 1
 
@@ -103,6 +119,11 @@ class ReportWriter:
         self._csv_text.close()
         self._jsonl.close()
         return keys
+
+
+def neutralise(text: str) -> str:
+    """`text` as a cell no spreadsheet runs as a formula (see the module)."""
+    return ESCAPE + text if text.startswith(_RISKY) else text
 
 
 def _cell(value: Any) -> str:

@@ -40,8 +40,12 @@ table.py), `DynamoDBBackend.put_item` reads the current item, evaluates the cond
 stores the new item, with no lock: two threads (two chunks, or two files, processed at once)
 can both find `attribute_not_exists(OrderId)` true, and the second write silently replaces the
 first. On AWS a conditional write is atomic: exactly one of them succeeds. The patch serialises
-the backend's item writes (put, update, delete, batch and transactional writes) under one lock;
-reads are untouched.
+the backend's item writes (put, update, delete, batch and transactional writes) under one lock.
+Reads that walk a table (query, scan, and describe_table, which counts the items) take the same
+lock: moto walks the table's dicts in Python, and a write that adds a key meanwhile (the
+reviewer recording a review while the local server pages through the reviews) ends the walk
+with "dictionary changed size during iteration". A read of one item (get_item) is one dict
+lookup and is left alone.
 
 5. A process-wide lock on every request. Upstream (moto/core/base_backend.py),
 `BackendDict.__getitem__` takes `backend_lock`, moto's one global lock, on every lookup of an
@@ -57,6 +61,19 @@ distributed_item_processor_worker.py), `DistributedItemProcessorWorker._eval_poo
 job, then calls itself for the next one: a worker over 1,000 chunks (a million orders) is
 1,000 nested calls deep and overflows Python's stack. The patch runs the same steps in a loop:
 the same frames opened and deleted, the same jobs closed, in the same order.
+
+7. S3 conditional puts are not atomic. Upstream (moto/s3/responses.py), `S3Response.put_object`
+looks the key up for `If-None-Match: *` (or `If-Match`) and stores the object afterwards, with
+no lock: two requests at once (two retries of one POST /orders, which writes its document with
+`IfNoneMatch="*"`) both find the key free and write two versions. On AWS exactly one succeeds
+and the other gets 412 PreconditionFailed. The patch makes each PUT of an object, its condition
+included, one step under one lock.
+
+8. Starting a Step Functions execution is not atomic. Upstream (moto/stepfunctions/parser/
+models.py), `StepFunctionsParserBackend.start_execution` looks for an execution of the same name
+and appends the new one afterwards, with no lock: two callers at once both start one. On AWS a
+name is used once: the same name and input while it runs return the running execution, anything
+else is ExecutionAlreadyExists. The patch makes the look-up and the start one step under one lock.
 """
 
 from __future__ import annotations
@@ -246,35 +263,71 @@ def _change_visibility_by_handle(
 
 
 _writes_applied = False
-_write_lock = threading.RLock()
-_DYNAMODB_WRITES = (
+_dynamodb_lock = threading.RLock()
+_DYNAMODB_STEPS = (
     "put_item",
     "update_item",
     "delete_item",
     "batch_write_item",
     "transact_write_items",
+    "query",  # the reads that walk a table's items
+    "scan",
+    "describe_table",
 )
 
 
 def patch_dynamodb_atomic_writes() -> None:
-    """Makes each DynamoDB item write, its condition included, one atomic step (idempotent)."""
+    """Makes each DynamoDB item write, its condition included, one atomic step, and keeps the
+    reads that walk a table from seeing it half done (idempotent)."""
     global _writes_applied
     if _writes_applied:
         return
     from moto.dynamodb.models import DynamoDBBackend
 
-    for name in _DYNAMODB_WRITES:
-        setattr(DynamoDBBackend, name, _atomically(getattr(DynamoDBBackend, name)))
+    for name in _DYNAMODB_STEPS:
+        setattr(DynamoDBBackend, name, _atomically(getattr(DynamoDBBackend, name), _dynamodb_lock))
     _writes_applied = True
 
 
-def _atomically(method: Callable[..., Any]) -> Callable[..., Any]:
+def _atomically(method: Callable[..., Any], lock: threading.RLock) -> Callable[..., Any]:
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with _write_lock:
+        with lock:
             return method(*args, **kwargs)
 
     return wrapper
+
+
+_s3_puts_applied = False
+_s3_put_lock = threading.RLock()
+
+
+def patch_s3_atomic_puts() -> None:
+    """Makes each PUT of an S3 object, its If-None-Match or If-Match included, one atomic step
+    (idempotent)."""
+    global _s3_puts_applied
+    if _s3_puts_applied:
+        return
+    from moto.s3.responses import S3Response
+
+    setattr(S3Response, "put_object", _atomically(S3Response.put_object, _s3_put_lock))  # noqa: B010
+    _s3_puts_applied = True
+
+
+_starts_applied = False
+_start_lock = threading.RLock()
+
+
+def patch_sfn_atomic_starts() -> None:
+    """Makes the look-up of an execution's name and its start one atomic step (idempotent)."""
+    global _starts_applied
+    if _starts_applied:
+        return
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    start = StepFunctionsParserBackend.start_execution
+    setattr(StepFunctionsParserBackend, "start_execution", _atomically(start, _start_lock))  # noqa: B010
+    _starts_applied = True
 
 
 _lookups_applied = False

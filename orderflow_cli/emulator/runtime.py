@@ -59,7 +59,9 @@ from orderflow_cli.emulator.moto_patches import (
     patch_backend_lookup_lock,
     patch_distributed_map_loop,
     patch_dynamodb_atomic_writes,
+    patch_s3_atomic_puts,
     patch_s3_event_version_ids,
+    patch_sfn_atomic_starts,
     patch_sqs_receive_depth,
     patch_sqs_send_depth,
 )
@@ -147,8 +149,9 @@ class EmbeddedAWS:
         self.app: ModuleType | None = None
         self._app_event_queues: dict[str, str] = {}
         self.event_source_mappings: dict[str, SqsEventSourceMapping] = {}  # by function
-        # Held by each delivery of an event source mapping; whatever must not interleave with
-        # deliveries (the local server's requests) takes it too.
+        # Held by each delivery of an event source mapping and by the local server's delivery
+        # of S3 and EventBridge events: one delivery at a time. API requests do not take it
+        # (they run at once, as on API Gateway; moto_patches keeps moto's state consistent).
         self.turns = threading.Lock()
         self.recorder = CallRecorder()
         self.metric_lines: deque[str] = deque(maxlen=METRIC_LINES_KEPT)
@@ -178,6 +181,8 @@ class EmbeddedAWS:
         patch_sqs_receive_depth()
         patch_s3_event_version_ids()
         patch_dynamodb_atomic_writes()
+        patch_s3_atomic_puts()
+        patch_sfn_atomic_starts()
         patch_backend_lookup_lock()
         patch_distributed_map_loop()
         self._saved_switch_interval = sys.getswitchinterval()

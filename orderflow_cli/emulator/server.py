@@ -9,30 +9,51 @@ DLQ's event source mapping feeds the reviewer from its own.
 Every route but /health is guarded by the app's own authorizer (`sender_key`), which Chalice's
 local gateway runs as API Gateway would: a key resolves to its sender in the emulated senders
 table. At start the server adds a demo sender, `demo`, with the key it prints (or `--api-key`).
+
+Where Chalice's local server and API Gateway (REST API) differ, this one does as API Gateway:
+- requests are served at once, each in its own thread (API Gateway runs as many Lambdas as
+  there are requests); moto's state stays consistent through `moto_patches`, and the boto3
+  clients and the log handler are made before the first request (making them is not
+  thread-safe);
+- path parameters reach the route URL-decoded (`/orders/A%20B` is order `A B`); an encoded
+  slash stays inside its segment (`/orders/a%2Fb` is order `a/b`, not a route of three parts);
+- a chunked body (`Transfer-Encoding: chunked`) is read; a body whose framing cannot be read (a
+  Content-Length that is not one number, another transfer coding, a broken chunk) is a 400, and
+  one over API Gateway's 10 MB payload limit a 413, in the API's error shape, and the
+  connection is closed (where the next request would start is unknown).
 """
 
 from __future__ import annotations
 
-import functools
 import json
+import re
 import secrets
 import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+from urllib.parse import unquote
 
-from chalice.app import Request, Response
+from chalice.app import Chalice, Request, Response
 from chalice.config import Config
 from chalice.local import (
     ChaliceRequestHandler,
+    CustomLocalChalice,
+    LambdaEventConverter,
+    LocalChalice,
     LocalDevServer,
     LocalGateway,
     LocalGatewayAuthorizer,
-    create_local_server,
+    MatchResult,
+    RouteMatcher,
+    ThreadedHTTPServer,
 )
 
+from chalicelib import aws
+from chalicelib import log as logs
 from chalicelib.api.auth import AUTH_HEADER
+from chalicelib.api.errors import ApiError, BadRequest, PayloadTooLarge
 from chalicelib.log import get_logger
 from chalicelib.senders import SenderRegistry
 from orderflow_cli.emulator.runtime import CONFIG_PATH, DEFAULT_SENDER, EmbeddedAWS
@@ -43,6 +64,14 @@ log = get_logger("local-server")
 # request wakes it at once, so an order sent through the API starts its batch without a wait.
 _PUMP_SECONDS, _PUMP_IDLE_SECONDS = 0.2, 1.0
 DEMO_SENDER = DEFAULT_SENDER  # the sender `orders serve` adds at start, with the key it prints
+# What `orders serve` says at start (on stderr): nothing it is given outlives it.
+IN_MEMORY_NOTICE = (
+    "orders serve: every order, batch, file, queue and sender lives in this process's memory "
+    "and is gone when it stops"
+)
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's largest request payload (REST APIs: 10 MB)
+_READ_TIMEOUT_SECONDS = 60  # a client that stops sending in mid-request loses its connection
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
 def free_port() -> int:
@@ -65,9 +94,8 @@ class LocalServer:
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._wake = threading.Event()  # ends the S3 pump's idle pause (set by API requests)
-        # moto's in-memory backends are not made for concurrent writers: API requests and the
-        # deliveries of S3, EventBridge and DLQ messages take turns (the state machine's own
-        # threads still run beside them, as in `orders run`).
+        # Deliveries of S3, EventBridge and DLQ messages take turns with each other; requests
+        # take no turn (see the module's docstring).
         self._turns = self.local.turns
 
     @property
@@ -89,16 +117,17 @@ class LocalServer:
         SenderRegistry(self.local.dynamodb, self.local.settings.senders_table).add(
             DEMO_SENDER, "Demo sender", key=self.api_key
         )
-        app.app.register_middleware(_taking_turns(self._turns, self._wake), "http")
+        app.app.register_middleware(_waking(self._wake), "http")
+        _before_concurrent_requests(self.local)
         config = Config.create(
             chalice_stage=self.local.stage,
             app_name="orderflow",
             chalice_app=app.app,
             config_from_disk=json.loads(CONFIG_PATH.read_text()),
         )
-        self._api = create_local_server(app.app, config, "127.0.0.1", self.port)
-        self._api.server.RequestHandlerClass = functools.partial(
-            _RequestHandler, app_object=app.app, config=config
+        _with_request_per_thread(app.app)
+        self._api = LocalDevServer(
+            app.app, config, "127.0.0.1", self.port, _RequestHandler, _ConcurrentServer
         )
         self._spawn(self._api.server.serve_forever)
         self._spawn(self._deliver_s3_events)
@@ -151,23 +180,139 @@ class _HeaderAuthorizer(LocalGatewayAuthorizer):
         return super()._prepare_authorizer_event(arn, event, lambda_context)
 
 
+class _ConcurrentServer(ThreadedHTTPServer):
+    """A thread per connection (Chalice's own server class), with room for a burst of clients
+    waiting to connect (http.server's default backlog is 5)."""
+
+    request_queue_size = 128
+
+
+def _with_request_per_thread(app: Chalice) -> None:
+    """What Chalice's `create_local_server` does to the app (chalice/local.py): its
+    `current_request` becomes one per thread, so that concurrent requests do not see each
+    other's."""
+    if not isinstance(app, LocalChalice):
+        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+        app.__class__ = CustomLocalChalice
+
+
+def _before_concurrent_requests(local: EmbeddedAWS) -> None:
+    """Makes, before any request, what the routes make lazily once per process: boto3's client
+    creation and the log set-up are not safe from several threads at once (a Lambda serves one
+    request at a time, so the product has no reason to guard them)."""
+    settings = local.settings
+    logs.configure(settings.stage, settings.log_level)
+    for make in (aws.s3, aws.dynamodb, aws.sfn, aws.sqs, aws.events, aws.ssm):
+        make()
+    aws.s3_presigner(settings.s3_public_endpoint)
+
+
+class _DecodingRouteMatcher(RouteMatcher):
+    """Chalice's route matching on the path as sent, with each path parameter URL-decoded
+    afterwards, as API Gateway's REST APIs hand them to a Lambda: the route is chosen on the
+    encoded segments (an encoded slash does not split one), the value is decoded once."""
+
+    def match_route(self, url: str) -> MatchResult:
+        matched = super().match_route(url)
+        captured = {name: unquote(value) for name, value in matched.captured.items()}
+        return MatchResult(matched.route, captured, matched.query_params)
+
+
+class _Unreadable(Exception):
+    """The request's body cannot be read: answered with `error`, then the connection closes."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 class _RequestHandler(ChaliceRequestHandler):
     """Chalice's handler leaves methods it does not know (TRACE, QUERY, ...) to http.server,
     which answers a 501 HTML page; API Gateway answers them like any other method a route does
     not have (a JSON 403 or 405), so this one hands every method to Chalice's gateway. Its
-    gateway runs the authorizer on the header the authorizer names."""
+    gateway runs the authorizer on the header the authorizer names and decodes path parameters;
+    it reads the body as HTTP/1.1 frames it (see the module's docstring)."""
+
+    timeout = _READ_TIMEOUT_SECONDS
 
     def __init__(
         self, request: Any, client_address: Any, server: Any, app_object: Any, config: Config
     ) -> None:
         self.local_gateway = LocalGateway(app_object, config)
         self.local_gateway._authorizer = _HeaderAuthorizer(app_object)
+        self.local_gateway.event_converter = LambdaEventConverter(
+            _DecodingRouteMatcher(list(app_object.routes)), app_object.api.binary_types
+        )
         BaseHTTPRequestHandler.__init__(self, request, client_address, server)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("do_"):
             return self._generic_handle
         raise AttributeError(name)
+
+    def _generic_handle(self) -> None:
+        try:
+            super()._generic_handle()
+        except _Unreadable as unreadable:
+            self.close_connection = True
+            body = json.dumps(unreadable.error.body())
+            self._send_http_response(unreadable.error.STATUS, {"Connection": "close"}, body)
+
+    # Chalice binds these names to its own `_generic_handle`; every other method finds this
+    # one through `__getattr__`.
+    do_GET = do_PUT = do_POST = do_HEAD = _generic_handle  # noqa: N815 - http.server's names
+    do_DELETE = do_PATCH = do_OPTIONS = _generic_handle  # noqa: N815
+
+    def _parse_payload(self) -> tuple[dict[str, Any], bytes | None]:
+        return dict(self.headers), self._read_body() or None
+
+    def _read_body(self) -> bytes:
+        lengths = self.headers.get_all("Content-Length") or []
+        coding = self.headers.get("Transfer-Encoding")
+        if coding is not None:
+            if [c.strip().lower() for c in coding.split(",")] != ["chunked"]:
+                raise _Unreadable(
+                    BadRequest(f"Transfer-Encoding {coding!r} is not supported: send chunked")
+                )
+            if lengths:
+                raise _Unreadable(
+                    BadRequest("a request has Content-Length or Transfer-Encoding, not both")
+                )
+            return self._read_chunks()
+        if not lengths:
+            return b""
+        if len({v.strip() for v in lengths}) != 1 or not _is_digits(lengths[0].strip()):
+            shown = ", ".join(repr(v) for v in lengths)
+            raise _Unreadable(BadRequest(f"Content-Length {shown} is not a number of bytes"))
+        length = int(lengths[0].strip())
+        if length > MAX_BODY_BYTES:
+            raise _Unreadable(_too_large(length))
+        body: bytes = self.rfile.read(length)
+        if len(body) < length:
+            raise _Unreadable(
+                BadRequest(f"the body ended after {len(body)} of {length} bytes (Content-Length)")
+            )
+        return body
+
+    def _read_chunks(self) -> bytes:
+        body = bytearray()
+        while True:
+            size_line = self.rfile.readline(1024)
+            size_text = size_line.split(b";", 1)[0].strip()  # a chunk extension is ignored
+            if not _CHUNK_SIZE.fullmatch(size_text):
+                raise _Unreadable(BadRequest("the chunked body has a malformed chunk size"))
+            size = int(size_text, 16)
+            if size == 0:
+                break
+            if len(body) + size > MAX_BODY_BYTES:
+                raise _Unreadable(_too_large(len(body) + size))
+            chunk = self.rfile.read(size)
+            if len(chunk) < size or self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                raise _Unreadable(BadRequest("the chunked body ended inside a chunk"))
+            body += chunk
+        while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
+            pass  # trailer fields: not passed on (API Gateway does not either)
+        return bytes(body)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """http.server logs the whole request line; this one leaves the query out (it may carry
@@ -178,14 +323,21 @@ class _RequestHandler(ChaliceRequestHandler):
         self.log_message('"%s %s" %s %s', method, target.split("?", 1)[0], status, str(size))
 
 
-def _taking_turns(
-    turns: threading.Lock, wake: threading.Event
-) -> Callable[[Request, Callable[[Request], Response]], Response]:
+def _waking(wake: threading.Event) -> Callable[[Request, Callable[[Request], Response]], Response]:
     def middleware(request: Request, get_response: Callable[[Request], Response]) -> Response:
         try:
-            with turns:
-                return get_response(request)
+            return get_response(request)
         finally:
             wake.set()  # the request may have put a file in S3: the pump looks at once
 
     return middleware
+
+
+def _is_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _too_large(size: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"the body has at least {size} bytes; API Gateway takes at most {MAX_BODY_BYTES}"
+    )

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -27,6 +28,7 @@ class Served:
     url: str
     s3_url: str
     process: subprocess.Popen[str]
+    stderr_path: Path
 
     def call(self, method: str, path: str, key: str | None = API_KEY, **kwargs: Any) -> Any:
         headers = {"x-api-key": key} if key else {}
@@ -58,13 +60,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     env = {**os.environ, "ORDERFLOW_LOG_LEVEL": "ERROR", "API_MAX_ORDERS": str(MAX_ORDERS)}
     command = [sys.executable, "-m", "orderflow_cli.main", "serve", "--port", str(port)]
     command += ["--s3-port", str(s3_port), "--api-key", API_KEY]
-    # A file, not a pipe: a pipe nobody reads until the end would fill and block the server.
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    log_file = log_path.open("w")
+    # Files, not pipes: a pipe nobody reads until the end would fill and block the server.
+    logs = tmp_path_factory.mktemp("server")
+    log_path, stderr_path = logs / "stdout.log", logs / "stderr.log"
+    log_file, stderr_file = log_path.open("w"), stderr_path.open("w")
     process = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT, text=True
+        command, cwd=REPO, env=env, stdout=log_file, stderr=stderr_file, text=True
     )
-    served = Served(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{s3_port}", process)
+    served = Served(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{s3_port}", process, stderr_path)
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -72,15 +75,17 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                 break
         except requests.ConnectionError:
             pass
-        assert process.poll() is None, log_path.read_text()
+        assert process.poll() is None, log_path.read_text() + stderr_path.read_text()
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.2)
     yield served
     process.send_signal(signal.SIGINT)  # Ctrl-C
     process.wait(timeout=30)
     log_file.close()
-    out = log_path.read_text()
-    assert process.returncode == 0, out
+    stderr_file.close()
+    out, err = log_path.read_text(), stderr_path.read_text()
+    assert process.returncode == 0, out + err
     assert "stopping" in out
-    errors = [line for line in out.splitlines() if '"level": "ERROR"' in line]
+    assert "Traceback" not in err, err  # no request ended in an exception of the server's
+    errors = [line for line in err.splitlines() if '"level": "ERROR"' in line]
     assert not errors, "the server logged errors:\n" + "\n".join(errors)

@@ -120,7 +120,7 @@ def test_a_csv_uploaded_through_the_presigned_post_is_processed(served: Served) 
         (b'{"orders": [1, {"a": 2}]}', 400, "order_not_object"),
         (b'{"orders": [{"qty": NaN}]}', 400, "file.invalid_json"),
         (b'{"orders": [{"a": 1}], "orders": [{"a": 2}]}', 400, "file.duplicate_orders_key"),
-        ('{"orders": [{"a": 1}]}'.encode("utf-16"), 400, "file.encoding"),
+        ('{"orders": [{"a": 1}]}'.encode("utf-16-le"), 400, "file.encoding"),  # no BOM
     ],
 )
 def test_a_bad_envelope_is_refused_with_a_named_problem(
@@ -352,3 +352,62 @@ def test_two_uploads_to_one_key_through_the_emulated_s3_store_every_order_of_bot
         missing = [i for i in missing if served.call("GET", f"/orders/{i}").status_code != 200]
         time.sleep(0.2)
     assert missing == [], f"{len(missing)} of {len(wanted)} orders were never stored"
+
+
+def _error_schema_validator() -> Any:
+    """The contract's Error schema, as a validator of response bodies."""
+    from jsonschema import Draft4Validator  # type: ignore[import-untyped]
+
+    from tests.api.test_contract import OPENAPI
+
+    document = json.loads(OPENAPI.read_text())
+    return Draft4Validator(document["components"]["schemas"]["Error"])
+
+
+@pytest.mark.parametrize("path", ["/orders", "/uploads"])
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ({}, b'{"orders": [{"a": 1}]}'),  # a body that does not say what it is
+        ({"Content-Type": "application/x-www-form-urlencoded"}, b'{"orders": []}'),  # curl -d
+        ({"Content-Type": "text/plain"}, b"{}"),
+        ({"Content-Type": "text/csv"}, b"OrderId\n1\n"),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, b""),
+    ],
+)
+def test_a_body_not_sent_as_json_is_a_415_in_the_api_error_shape(
+    served: Served, path: str, headers: dict[str, str], body: bytes
+) -> None:
+    # requests adds no Content-Type of its own to raw bytes
+    response = served.call("POST", path, data=body, headers=headers)
+
+    assert response.status_code == 415
+    answer = response.json()
+    _error_schema_validator().validate(answer)
+    assert answer["error"]["code"] == "unsupported_media_type"
+    assert "Content-Type: application/json" in answer["error"]["message"]
+
+
+def test_json_with_a_charset_and_an_empty_upload_request_are_taken(served: Served) -> None:
+    typed = {"Content-Type": "application/json; charset=utf-8"}
+
+    posted = served.call("POST", "/orders", data=json.dumps([order("charset-1")]), headers=typed)
+    upload = served.call("POST", "/uploads", data=b"")  # no body, nothing to name
+
+    assert posted.status_code == 202, posted.text
+    assert upload.status_code == 201, upload.text
+
+
+def test_the_415_comes_after_the_key_is_checked(served: Served) -> None:
+    response = served.call("POST", "/orders", key=None, data=b"{}", headers={})
+
+    assert (response.status_code, response.json()) == (401, {"message": "Unauthorized"})
+
+
+def test_a_filename_over_the_contracts_limit_is_a_400(served: Served) -> None:
+    too_long = served.call("POST", "/uploads", json={"filename": "a" * 256 + ".csv"})
+    longest = served.call("POST", "/uploads", json={"filename": "a" * 251 + ".csv"})
+
+    assert too_long.status_code == 400
+    assert too_long.json()["error"]["code"] == "bad_filename"
+    assert longest.status_code == 201, longest.text

@@ -25,7 +25,11 @@ UNREADABLE = {
     "empty.json": (b"", "file.empty"),
     "no-orders.json": (b'{"order": []}', "file.no_orders_array"),
     "corrupt.json.gz": (b"\x1f\x8b\x08\x00garbage", "file.gzip"),
-    "utf16.csv": ("OrderId,item-id,item-desc,qty,name,email\n".encode("utf-16"), "file.encoding"),
+    # UTF-16 without a byte-order mark (with one it is read)
+    "utf16.csv": (
+        "OrderId,item-id,item-desc,qty,name,email\n".encode("utf-16-le"),
+        "file.encoding",
+    ),
     "nothing.jsonl": (b"\n\n", "file.empty"),
     "garbage.jsonl": (b"hello\nworld\n", "file.invalid_jsonl"),
     "twice.json": (

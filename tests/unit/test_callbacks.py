@@ -75,6 +75,13 @@ def test_deployed_stages_refuse_addresses_of_the_network_they_run_in(url: str) -
         check_url(url, DEPLOYED)
 
 
+@pytest.mark.parametrize("url", ["https://[::1/hook", "https://\u00a6Q[[\u00d9", "http://]x/"])
+def test_a_url_that_does_not_parse_is_refused_not_a_crash(url: str) -> None:
+    # found by the contract fuzz: urlsplit raises ValueError on an unbalanced IPv6 bracket
+    with pytest.raises(CallbackRefused, match="not a URL"):
+        check_url(url, LOCAL, answers(PUBLIC))
+
+
 @pytest.mark.parametrize(
     "address",
     [

@@ -1,0 +1,74 @@
+"""The registry of the codes a file, a row of it or a column mapping can be refused with.
+
+Each code maps to its one-line meaning; README's tables of error codes document every one
+(`tests/unit/test_docs.py` compares the two both ways). Order codes live beside the rules that
+raise them (`validation.ORDER_ERROR_CODES`), store codes beside the store
+(`pipeline.process.STORE_ERROR_CODES`); the codes here are the files' own, whoever raises them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["ALL_CODES", "FILE_ERROR_CODES", "MAPPING_ERROR_CODES", "ROW_ERROR_CODES"]
+
+#: A file that cannot be read at all: it is quarantined with one of these.
+FILE_ERROR_CODES: Final[dict[str, str]] = {
+    "file.empty": "The file contains no orders: it is empty, holds only whitespace, or has an "
+    "empty order list (JSON), only a header row (CSV, spreadsheet) or only blank lines.",
+    "file.encoding": "The file is neither UTF-8 nor UTF-16 with a byte-order mark (for example "
+    "Latin-1, or UTF-16 without a byte-order mark).",
+    "file.gzip": "The file starts like gzip data but the compressed stream is corrupt or "
+    "truncated.",
+    "file.invalid_json": "The JSON document or array is not valid JSON (syntax error, truncated, "
+    "or extra data after the end).",
+    "file.no_orders_array": "The JSON is valid but holds no list of orders: the top-level "
+    'object has no "orders" key, "orders" is not an array, or the top level is a scalar.',
+    "file.duplicate_orders_key": 'The top-level object has the key "orders" more than once: '
+    "JSON readers disagree on which list such a document means, so none is taken.",
+    "file.invalid_jsonl": "The file was read as JSON Lines but not a single line is valid JSON.",
+    "file.missing_columns": "The header (CSV or spreadsheet) lacks a required column, even "
+    "after matching names loosely and by synonym, or a column the mapping names is absent.",
+    "file.duplicate_columns": "The header names a column more than once, two columns mean the "
+    'same field, or a column is named "order-info" or "contact-info".',
+    "file.invalid_csv": "The CSV cannot be parsed any further, typically a quoted field that is "
+    "never closed and runs past the field size limit.",
+    "file.xls": "A legacy Excel 97-2003 workbook (.xls, an OLE2 compound file): save it as "
+    ".xlsx or CSV.",
+    "file.encrypted": "A password-protected (encrypted) workbook: save a copy without a password.",
+    "file.ods": "An OpenDocument spreadsheet (.ods): save it as .xlsx or CSV.",
+    "file.numbers": "An Apple Numbers document (.numbers): export it as .xlsx or CSV.",
+    "file.pdf": "A PDF document: send the orders as a spreadsheet, CSV or JSON.",
+    "file.image": "An image (PNG, JPEG or GIF): send the orders as a spreadsheet, CSV or JSON.",
+    "file.zip": "A ZIP archive that is not an .xlsx workbook (for example several files "
+    "zipped together): send one file at a time.",
+    "file.invalid_xlsx": "An .xlsx workbook that cannot be read (damaged, or without worksheets).",
+    "file.sheet_not_found": "The mapping names a sheet the workbook does not have.",
+    # Raised by the pipeline around the readers (prepare, trigger).
+    "file.missing": "The file was deleted before it could be read (the batch is failed).",
+    "file.replaced": "On an unversioned bucket, another upload replaced the file under its key "
+    "before it could be read.",
+    "file.duplicate_upload": "A second, different file was sent to a single-use upload URL's key.",
+    "file.no_sender": "The file was uploaded outside any registered sender's folder "
+    "(incoming/<sender id>/...): it is never given to a guessed sender.",
+    "file.sender_disabled": "The file is in the folder of a sender that is disabled.",
+}
+
+#: One row that cannot be read: its neighbours go on.
+ROW_ERROR_CODES: Final[dict[str, str]] = {
+    "row.invalid_json": "A JSON Lines line that is not valid JSON.",
+    "row.field_count": "A CSV row with more or fewer fields than the header, or a spreadsheet "
+    "row with a value beyond the header's columns.",
+}
+
+#: A column mapping (`ColumnMapping.from_json`) that cannot be used.
+MAPPING_ERROR_CODES: Final[dict[str, str]] = {
+    "mapping.invalid": "The column mapping is not what it must be: unknown field, a header "
+    "that is not a non-empty string, one header for two fields, or a bad sheet or delimiter.",
+}
+
+ALL_CODES: Final[dict[str, str]] = {
+    **FILE_ERROR_CODES,
+    **ROW_ERROR_CODES,
+    **MAPPING_ERROR_CODES,
+}

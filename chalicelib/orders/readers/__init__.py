@@ -1,0 +1,149 @@
+"""Read an order file as a stream of `Record`s, whatever its format.
+
+Formats, decided by content first (`detect`), then by name:
+
+* a JSON document ``{"orders": [...]}`` or array ``[...]`` (`jsondoc`): `row` = position;
+* JSON Lines (`jsonlines`): `row` = line number; blank lines are skipped;
+* CSV or TSV with a header row, delimited by `,` `;` tab or `|` (`csvfile`): `row` = the line
+  where the record starts (the header is line 1);
+* an .xlsx workbook (`spreadsheet`): `row` = the row number Excel shows.
+
+Text is UTF-8 or UTF-16 with a byte-order mark, and any format may be gzip-compressed
+(`stream`). A table's header is matched to the order's fields by `columns` (loosely, by
+synonym, or by an explicit `ColumnMapping`). Other files (a legacy .xls, .ods, .numbers, a PDF,
+an image, a ZIP of other files, an encrypted workbook) are refused, each with its own code.
+
+The file is never held in memory as a whole, and records are yielded one at a time. A record
+that cannot be parsed (a bad JSON line, a CSV row with the wrong number of fields) or that holds
+a value no order may hold (`limits`) is yielded with `error` set and reading goes on; a problem
+with the file as a whole raises `UnreadableFile` (codes: `codes.FILE_ERROR_CODES`), possibly
+after some records were yielded (callers then discard everything they received).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from typing import Final
+
+from chalicelib.orders.codes import FILE_ERROR_CODES
+from chalicelib.orders.jsontext import Parsed
+from chalicelib.orders.readers.columns import ColumnMapping, MappingError
+from chalicelib.orders.readers.csvfile import read_csv
+from chalicelib.orders.readers.detect import (
+    CSV,
+    FORMATS,
+    JSONL,
+    MAGIC_BYTES,
+    XLSX,
+    detect_delimiter,
+    detect_format,
+    judge_ole2,
+    judge_zip,
+    refuse_binary,
+)
+from chalicelib.orders.readers.facts import FileFacts
+from chalicelib.orders.readers.jsondoc import read_json
+from chalicelib.orders.readers.jsonlines import read_jsonl
+from chalicelib.orders.readers.spreadsheet import read_xlsx
+from chalicelib.orders.readers.stream import CHUNK, ByteSource, FileBytes, TextBytes
+from chalicelib.orders.records import Record, UnreadableFile
+
+__all__ = [
+    "FILE_ERROR_CODES",
+    "FORMATS",
+    "ByteSource",
+    "ColumnMapping",
+    "FileFacts",
+    "MappingError",
+    "Reading",
+    "detect_format",
+    "read_records",
+]
+
+_HEAD: Final = 64 * 1024  # bytes peeked for format detection
+
+
+class Reading(Iterator[Record]):
+    """The records of one file, in file order, and `facts` about the file as they are found."""
+
+    def __init__(
+        self,
+        body: ByteSource,
+        key: str,
+        mapping: ColumnMapping | None = None,
+        fields: dict[str, Parsed] | None = None,
+    ) -> None:
+        self.facts = FileFacts(mapping=mapping)
+        self._records = self._read(body, key, mapping, fields)
+
+    def __iter__(self) -> Iterator[Record]:
+        # The generator itself, so that a loop over the reading costs no extra call per record.
+        return self._records
+
+    def __next__(self) -> Record:
+        return next(self._records)
+
+    def _read(
+        self,
+        body: ByteSource,
+        key: str,
+        mapping: ColumnMapping | None,
+        fields: dict[str, Parsed] | None,
+    ) -> Iterator[Record]:
+        facts = self.facts
+        source = FileBytes(body)
+        facts.compressed = source.compressed
+        container = refuse_binary(source.head(MAGIC_BYTES))
+        if container is not None:
+            yield from self._container(source, container, mapping)
+            return
+        stream = TextBytes(source)
+        facts.encoding = stream.encoding
+        head, whole = stream.peek_all(_HEAD)
+        if whole and not head.strip():
+            raise UnreadableFile("file.empty", stream.describe_blank())
+        facts.format = detect_format(key, head)
+        if facts.format == CSV:
+            given = mapping.delimiter if mapping else None
+            facts.delimiter = given or detect_delimiter(key, head)
+            yield from read_csv(stream, facts.delimiter, mapping, facts)
+        elif facts.format == JSONL:
+            yield from read_jsonl(stream)
+        else:
+            yield from read_json(stream, fields)
+
+    def _container(
+        self, source: FileBytes, kind: str, mapping: ColumnMapping | None
+    ) -> Iterator[Record]:
+        """A ZIP or OLE2 file: copied to a temporary file (its directory may be anywhere),
+        then read if it is an .xlsx workbook and refused otherwise."""
+        with tempfile.TemporaryFile() as file:
+            shutil.copyfileobj(source, file, CHUNK)
+            file.seek(0)
+            if kind == "ole2":
+                judge_ole2(file)
+            judge_zip(file)
+            file.seek(0)
+            self.facts.format = XLSX
+            yield from read_xlsx(file, mapping, self.facts)
+
+
+def read_records(
+    body: ByteSource,
+    key: str,
+    *,
+    mapping: ColumnMapping | None = None,
+    fields: dict[str, Parsed] | None = None,
+) -> Reading:
+    """The records of the file in `body`, one per order, in file order (see the module).
+
+    `key` (the S3 key or file name) only helps detection. Raises `UnreadableFile` when the file
+    as a whole cannot be read, possibly after yielding some records. `mapping` says which of a
+    table's headers hold which fields (and a sheet and a delimiter); JSON formats ignore it.
+    `fields`, when given, receives the top-level members of a JSON document other than
+    "orders", each read like an order (a `Parsed` value, or its text and error). The returned
+    `Reading` also tells what the file turned out to be (`Reading.facts`).
+    """
+    return Reading(body, key, mapping, fields)

@@ -1,0 +1,302 @@
+"""Which column of a table (CSV or spreadsheet) holds which field of an order.
+
+A header is matched to the order's fields in this order, and never by a guess:
+
+1. an explicit `ColumnMapping` (our field -> their header), when one is given;
+2. the field's own name, compared after normalising case, spaces and punctuation
+   (`Order ID`, `order_id` and `ORDERID` are all `OrderId`);
+3. one of the field's `SYNONYMS`, normalised the same way (`Quantity` is `qty`).
+
+Two columns that both match one field at the same step are refused (`file.duplicate_columns`),
+and so is a field no column matches (`file.missing_columns`, naming the closest headers
+present). Columns that match no field are kept under their own name, except those whose name
+starts with "_" (the annotations of our rejection report).
+
+A table whose header has the report's `_errors` column is one of our rejection reports sent
+back: the report prefixes `'` to every cell, header included, that starts with `=`, `+`, `-`,
+`@`, a tab, a carriage return or `'` itself (so that a spreadsheet never runs it as a formula,
+and so that the prefix is never confused with a quote the sender wrote), and here that one `'`
+is removed again from every cell, so every value comes back exactly as the sender wrote it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from chalicelib.orders.records import UnreadableFile
+
+__all__ = [
+    "FIELDS",
+    "REPORT_MARKER",
+    "SYNONYMS",
+    "ColumnMapping",
+    "Columns",
+    "MappingError",
+    "normalise",
+]
+
+ORDER_INFO: Final = ("OrderId", "item-id", "item-desc", "qty")
+CONTACT_INFO: Final = ("name", "email")
+FIELDS: Final = ORDER_INFO + CONTACT_INFO
+GROUPS: Final = ("order-info", "contact-info")
+REPORT_MARKER: Final = "_errors"  # a header with this column is one of our rejection reports
+ESCAPE: Final = "'"  # what the report puts before a cell a spreadsheet would run as a formula
+
+#: Other names partners give our fields (README's synonyms table lists the same).
+SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
+    "OrderId": ("Order Number", "Order No", "Order Nr", "Order Ref", "Order Reference", "Order"),
+    "item-id": (
+        "Item",
+        "Item Number",
+        "Item No",
+        "SKU",
+        "Product ID",
+        "Product Code",
+        "Article Number",
+        "Article No",
+        "Part Number",
+    ),
+    "item-desc": (
+        "Description",
+        "Item Description",
+        "Item Name",
+        "Desc",
+        "Product",
+        "Product Name",
+        "Product Description",
+    ),
+    "qty": ("Quantity", "Qty Ordered", "Quantity Ordered", "Units", "Pieces", "Pcs", "Count"),
+    "name": (
+        "Customer",
+        "Customer Name",
+        "Full Name",
+        "Contact",
+        "Contact Name",
+        "Buyer",
+        "Buyer Name",
+        "Recipient",
+    ),
+    "email": ("Email Address", "Mail", "Customer Email", "Contact Email", "Buyer Email"),
+}
+
+_DELIMITER_NAMES: Final = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+
+
+def normalise(header: str) -> str:
+    """`header` in lower case with everything but letters and digits removed."""
+    return "".join(char for char in header.casefold() if char.isalnum())
+
+
+_BY_NAME: Final = {normalise(name): name for name in FIELDS}
+_BY_SYNONYM: Final = {normalise(s): name for name, synonyms in SYNONYMS.items() for s in synonyms}
+
+
+class MappingError(ValueError):
+    """A column mapping that cannot be used; `message` lists every problem."""
+
+    code = "mapping.invalid"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.message = "the column mapping is invalid: " + "; ".join(problems)
+        super().__init__(self.message)
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnMapping:
+    """What a sender says about its tables: which header holds which of our fields, the sheet
+    of a workbook to read, and the delimiter of its CSV. Anything not said is detected."""
+
+    columns: Mapping[str, str] = field(default_factory=dict)  # our field -> their header
+    sheet: str | None = None
+    delimiter: str | None = None  # one of "," ";" "\t" "|"
+
+    @classmethod
+    def from_json(cls, data: str | bytes | Mapping[str, Any]) -> ColumnMapping:
+        """`{"columns": {"qty": "Menge", ...}, "sheet": "Orders", "delimiter": ";"}`, as text
+        or parsed; every key is optional. The delimiter may also be named (`"tab"`)."""
+        if isinstance(data, str | bytes):
+            try:
+                data = json.loads(data)
+            except ValueError as exc:
+                raise MappingError([f"it is not JSON ({exc})"]) from exc
+        if not isinstance(data, Mapping):
+            raise MappingError(['it must be a JSON object such as {"columns": {"qty": "Menge"}}'])
+        problems = [
+            f'unknown key "{key}" (allowed: columns, sheet, delimiter)'
+            for key in data
+            if key not in ("columns", "sheet", "delimiter")
+        ]
+        columns = _mapped_columns(data.get("columns", {}), problems)
+        sheet = data.get("sheet")
+        if sheet is not None and not (isinstance(sheet, str) and sheet.strip()):
+            problems.append("sheet must be a non-empty string (the name of a worksheet)")
+        delimiter = data.get("delimiter")
+        if delimiter is not None:
+            delimiter = _DELIMITER_NAMES.get(delimiter, delimiter)
+            if delimiter not in _DELIMITER_NAMES.values():
+                problems.append(
+                    'delimiter must be one of ",", ";", "\\t", "|" (or comma, semicolon, tab, '
+                    f"pipe), not {json.dumps(data.get('delimiter'))}"
+                )
+        if problems:
+            raise MappingError(problems)
+        return cls(columns, sheet, delimiter)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"columns": dict(self.columns), "sheet": self.sheet, "delimiter": self.delimiter}
+
+
+def _mapped_columns(columns: Any, problems: list[str]) -> dict[str, str]:
+    if not isinstance(columns, Mapping):
+        problems.append("columns must be an object of our field -> your header")
+        return {}
+    mapped: dict[str, str] = {}
+    for name, header in columns.items():
+        if name not in FIELDS:
+            problems.append(f'unknown field "{name}" in columns (fields: {", ".join(FIELDS)})')
+        elif not (isinstance(header, str) and header.strip()):
+            problems.append(f"the header for {name} must be a non-empty string")
+        else:
+            mapped[name] = header.strip()
+    twice = [h for h, n in Counter(normalise(h) for h in mapped.values()).items() if n > 1]
+    for repeated in twice:
+        names = [name for name, header in mapped.items() if normalise(header) == repeated]
+        problems.append(f"one header is mapped to several fields: {', '.join(names)}")
+    return mapped
+
+
+class Columns:
+    """Where each field of the order is in a table's rows (see the module's rules)."""
+
+    def __init__(self, header: Sequence[str], where: str, mapping: ColumnMapping | None) -> None:
+        self._unescape = REPORT_MARKER in (name.strip() for name in header)
+        names = [self._value(name).strip() for name in header]
+        self.width = len(names)
+        self._where = f"{where}: " + ", ".join(names[:30]) + (", ..." if len(names) > 30 else "")
+        self._names = names
+        _check_names(names, self._where)
+        self.found: dict[str, str] = {}  # field -> the header it is read from
+        position = self._match(mapping.columns if mapping else {})
+        self._order_info = [(name, position[name]) for name in ORDER_INFO]
+        self._contact_info = [(name, position[name]) for name in CONTACT_INFO]
+        taken = set(position.values())
+        self._extra = [
+            (name, index)
+            for index, name in enumerate(names)
+            if index not in taken and not name.startswith("_")
+        ]
+
+    def order(self, values: Sequence[str]) -> dict[str, Any]:
+        """The order a row of `width` values stands for."""
+        if self._unescape:
+            values = [self._value(value) for value in values]
+        order: dict[str, Any] = {
+            "order-info": {name: values[index] for name, index in self._order_info},
+            "contact-info": {name: values[index] for name, index in self._contact_info},
+        }
+        for name, index in self._extra:
+            order[name] = values[index]
+        return order
+
+    def _value(self, value: str) -> str:
+        return value[1:] if self._unescape and value.startswith(ESCAPE) else value
+
+    # matching ---------------------------------------------------------------------------------
+
+    def _match(self, mapped: Mapping[str, str]) -> dict[str, int]:
+        position: dict[str, int] = {}
+        unmapped: dict[str, str] = {}  # field -> the header its mapping names
+        for name, header in mapped.items():
+            exact = [i for i, found in enumerate(self._names) if found == header]
+            wanted = normalise(header)
+            loose = exact or [i for i, n in enumerate(self._names) if normalise(n) == wanted]
+            if loose:
+                self._one(name, loose, f'the mapping\'s "{header}"')
+                position[name] = loose[0]
+            else:
+                unmapped[name] = header
+        missing: list[str] = []
+        for name in FIELDS:
+            if name in mapped:
+                continue
+            free = [  # annotations ("_row", "_errors", ...) are never a field
+                i
+                for i in range(self.width)
+                if i not in position.values() and not self._names[i].startswith("_")
+            ]
+            for table, how in ((_BY_NAME, "its own name"), (_BY_SYNONYM, "a synonym")):
+                found = [i for i in free if table.get(normalise(self._names[i])) == name]
+                if found:
+                    self._one(name, found, how)
+                    position[name] = found[0]
+                    break
+            else:
+                missing.append(name)
+        if unmapped or missing:
+            raise self._missing(unmapped, missing, set(position.values()))
+        self.found = {name: self._names[index] for name, index in position.items()}
+        return position
+
+    def _missing(
+        self, unmapped: dict[str, str], missing: list[str], taken: set[int]
+    ) -> UnreadableFile:
+        free = [name for index, name in enumerate(self._names) if index not in taken]
+        said = [
+            f'{name} (the mapping names the column "{header}", which is not there; '
+            f"{_near(free, header)})"
+            for name, header in unmapped.items()
+        ]
+        said += [f"{name} ({_near(free, name, *SYNONYMS[name])})" for name in missing]
+        return UnreadableFile(
+            "file.missing_columns",
+            f"the header lacks the required column{'s' if len(said) > 1 else ''} "
+            f"{', '.join(said)}; expected {', '.join(FIELDS)} in any order (names are "
+            "matched ignoring case, spaces and punctuation, and by the synonyms README "
+            f"lists; a column mapping can name any other header); {self._where}",
+        )
+
+    def _one(self, name: str, found: list[int], how: str) -> None:
+        if len(found) > 1:
+            listed = " and ".join(f'"{self._names[i]}"' for i in found)
+            raise UnreadableFile(
+                "file.duplicate_columns",
+                f"the columns {listed} both match {name} (by {how}): which one holds {name} "
+                f"is not guessed; rename or remove one, or send a column mapping; {self._where}",
+            )
+
+
+def _near(headers: list[str], *wanted: str) -> str:
+    """`closest headers: "Qty.", ...` (of `headers`, to any of `wanted`) or `no header is
+    close`."""
+    scores: dict[str, float] = {}
+    for name in headers:
+        for target in wanted:
+            ratio = difflib.SequenceMatcher(None, normalise(target), normalise(name)).ratio()
+            scores[name] = max(scores.get(name, 0.0), ratio)
+    close = sorted((n for n, r in scores.items() if r >= 0.6), key=lambda n: -scores[n])[:3]
+    if not close:
+        return "no header is close"
+    return "closest headers: " + ", ".join(f'"{name}"' for name in close)
+
+
+def _check_names(names: list[str], where: str) -> None:
+    repeated = [name for name, count in Counter(names).items() if count > 1]
+    if repeated:
+        listed = ", ".join(f'"{name}"' for name in repeated)
+        raise UnreadableFile(
+            "file.duplicate_columns",
+            f"the header names the column{'s' if len(repeated) > 1 else ''} {listed} more "
+            f"than once; every column name must be unique; {where}",
+        )
+    clashing = [name for name in GROUPS if name in names]
+    if clashing:
+        raise UnreadableFile(
+            "file.duplicate_columns",
+            f'the header has a column named "{clashing[0]}", which clashes with the '
+            f'"{clashing[0]}" group the order is built with; rename that column; {where}',
+        )

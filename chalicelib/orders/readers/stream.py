@@ -1,0 +1,245 @@
+"""The bytes every format reads through: gunzipped, and for text, decoded and checked.
+
+`FileBytes` is the file as sent, decompressed when it is gzip (recognised by its magic bytes,
+not its name), with its first bytes open to a peek so that detection can look before reading.
+`TextBytes` is the text of a text format as UTF-8 bytes: a UTF-8 byte-order mark is dropped,
+text with a UTF-16 byte-order mark (Excel's "Unicode text" export) is decoded and handed on as
+UTF-8, and everything else must be valid UTF-8 (`UnreadableFile` with `file.encoding` otherwise,
+naming the line and byte). Nothing is ever held whole: both read 64 KiB at a time.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import zlib
+from typing import TYPE_CHECKING, Final, Protocol
+
+from chalicelib.orders.records import UnreadableFile
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+__all__ = ["CHUNK", "ByteSource", "FileBytes", "TextBytes"]
+
+CHUNK: Final = 64 * 1024  # bytes read from the source at a time
+_GZIP_MAGIC: Final = b"\x1f\x8b"
+_BOMS: Final = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+class ByteSource(Protocol):
+    """What the readers need from a body: `read(n)` returning bytes (b"" at the end)."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+class FileBytes:
+    """The file's bytes, gunzipped when they are gzip; `head` peeks without consuming."""
+
+    def __init__(self, body: ByteSource) -> None:
+        magic = _read_up_to(body, len(_GZIP_MAGIC))
+        self.compressed = magic == _GZIP_MAGIC
+        self._source: ByteSource = _Gunzipped(magic, body) if self.compressed else body
+        self._peeked = b"" if self.compressed else magic
+
+    def head(self, size: int) -> bytes:
+        """The next `size` bytes (fewer at the end of the file), left in place to be read."""
+        if len(self._peeked) < size:
+            self._peeked += _read_up_to(self._source, size - len(self._peeked))
+        return self._peeked[:size]
+
+    def read(self, size: int = -1, /) -> bytes:
+        if not self._peeked:
+            return self._source.read(size)
+        if 0 <= size < len(self._peeked):
+            data, self._peeked = self._peeked[:size], self._peeked[size:]
+            return data
+        data, self._peeked = self._peeked, b""
+        return data + self._source.read() if size < 0 else data
+
+
+class _Gunzipped:
+    """A gzip stream's content; a corrupt or truncated stream is the file's `file.gzip`."""
+
+    def __init__(self, magic: bytes, rest: ByteSource) -> None:
+        self._file = gzip.GzipFile(fileobj=_Prepended(magic, rest), mode="rb")
+        self._out = 0  # bytes of content handed out so far
+
+    def read(self, size: int = -1, /) -> bytes:
+        try:
+            data = self._file.read(size)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            where = f" after {self._out} bytes of content" if self._out else ""
+            raise UnreadableFile(
+                "file.gzip",
+                f"the file is gzip-compressed but cannot be decompressed{where} ({exc}): the "
+                "compressed data is corrupt or was cut short during upload",
+            ) from exc
+        self._out += len(data)
+        return data
+
+
+class _Prepended:
+    """`rest`, with `first` (bytes already read from it) put back in front."""
+
+    def __init__(self, first: bytes, rest: ByteSource) -> None:
+        self._first = first
+        self._rest = rest
+
+    def read(self, size: int = -1, /) -> bytes:
+        if not self._first:
+            return self._rest.read(size)
+        if size < 0 or size >= len(self._first):
+            data, self._first = self._first, b""
+        else:
+            data, self._first = self._first[:size], self._first[size:]
+        return data
+
+    def seek(self, offset: int, /) -> int:  # required by GzipFile's type, never called forward
+        raise io.UnsupportedOperation("seek")
+
+
+class TextBytes(io.RawIOBase):
+    """The text of a file as UTF-8 bytes, checked as they stream through.
+
+    `offset` is the one position it exposes: bytes of the file before the next byte `read`
+    hands out (a dropped byte-order mark included). For UTF-16 text the count is of the text
+    as UTF-8, which is what every reader sees; line numbers are the same in both.
+    """
+
+    def __init__(self, source: FileBytes) -> None:
+        super().__init__()
+        self._source = source
+        start = source.head(4)
+        self.encoding = "utf-8"
+        bom = b""
+        for mark, encoding in _BOMS:
+            if start.startswith(mark):
+                bom, self.encoding = mark, encoding
+                break
+        else:
+            _reject_utf16_without_bom(start)
+        source.read(len(bom))
+        self._bom = len(bom)  # the byte-order mark dropped from the front, in bytes
+        self.offset = self._bom
+        self._decoder = codecs.getincrementaldecoder(self.encoding)()
+        self._taken = self._bom  # bytes taken from the source
+        self._lines = 0  # newlines among them
+        self._done = False  # the source is exhausted
+        self._buffer = b""  # checked bytes not handed out yet, from `_pos` on
+        self._pos = 0
+
+    # io.RawIOBase ----------------------------------------------------------------------------
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        with memoryview(buffer) as view, view.cast("B") as target:
+            data = self.read(target.nbytes)
+            target[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int = -1, /) -> bytes:
+        if size < 0:
+            return self.readall()
+        if size == 0 or (self._pos >= len(self._buffer) and not self._refill()):
+            return b""
+        data = self._buffer[self._pos : self._pos + size]
+        self._pos += len(data)
+        self.offset += len(data)
+        return data
+
+    # peeking ---------------------------------------------------------------------------------
+
+    def peek_all(self, size: int) -> tuple[bytes, bool]:
+        """The next `size` bytes, left in place, and whether they are all the text there is."""
+        while len(self._buffer) - self._pos < size and not self._done:
+            rest = self._buffer[self._pos :]
+            if not self._refill():
+                self._buffer, self._pos = rest, 0
+                break
+            self._buffer, self._pos = rest + self._buffer, 0
+        head = self._buffer[self._pos : self._pos + size]
+        return head, self._done and len(self._buffer) - self._pos <= size
+
+    def describe_blank(self) -> str:
+        """Why a file without text has no orders (call once it has been read to its end)."""
+        if not self._taken:
+            return "the file is empty (0 bytes): it contains no orders"
+        what = "a byte-order mark and whitespace" if self._bom else "whitespace"
+        return f"the file contains no orders: it holds nothing but {what}"
+
+    # filling ---------------------------------------------------------------------------------
+
+    def _refill(self) -> bool:
+        """Replace the buffer with the next checked chunk; False at the end of the file."""
+        chunk = b""
+        while not chunk and not self._done:
+            raw = self._source.read(CHUNK)
+            self._done = not raw
+            chunk = self._check(raw)
+        self._buffer, self._pos = chunk, 0
+        return bool(chunk)
+
+    def _check(self, raw: bytes) -> bytes:
+        """`raw` as checked UTF-8: it must continue the text (and end it, at the end)."""
+        pending = len(self._decoder.getstate()[0])
+        try:
+            text = self._decoder.decode(raw, self._done)
+        except UnicodeDecodeError as exc:
+            in_raw = max(exc.start - pending, 0)
+            line = self._lines + raw.count(b"\n", 0, in_raw) + 1
+            raise self._not_text(exc, self._taken - pending + exc.start, line) from exc
+        self._taken += len(raw)
+        if self.encoding == "utf-8":
+            self._lines += raw.count(b"\n")
+            return raw
+        self._lines += text.count("\n")
+        return text.encode("utf-8")
+
+    def _not_text(self, exc: UnicodeDecodeError, offset: int, line: int) -> UnreadableFile:
+        if self.encoding != "utf-8":
+            return UnreadableFile(
+                "file.encoding",
+                f"the file starts with a UTF-16 byte-order mark but is not valid UTF-16 "
+                f"({exc.reason} at byte offset {offset}): save or export it again as UTF-8",
+            )
+        if exc.reason == "unexpected end of data":  # only at the very end of the file
+            detail = f"it ends in the middle of a multi-byte character (byte offset {offset})"
+        else:
+            byte = exc.object[exc.start]
+            detail = f"byte 0x{byte:02X} at line {line} (byte offset {offset}) is not valid UTF-8"
+        return UnreadableFile(
+            "file.encoding",
+            f"the file is not valid UTF-8: {detail}; it was probably saved in another encoding "
+            "such as Latin-1 or Windows-1252: save or export it again as UTF-8",
+        )
+
+
+def _read_up_to(body: ByteSource, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        more = body.read(size - len(data))
+        if not more:
+            break
+        data += more
+    return data
+
+
+def _reject_utf16_without_bom(start: bytes) -> None:
+    if len(start) >= 4 and (
+        (start[1] == 0 == start[3] and start[0] and start[2])
+        or (start[0] == 0 == start[2] and start[1] and start[3])
+    ):
+        raise UnreadableFile(
+            "file.encoding",
+            "the file looks like UTF-16 without a byte-order mark (every other byte is zero), "
+            "so its byte order is unknown; save or export it again as UTF-8 (or as UTF-16 "
+            'with a byte-order mark, which Excel\'s "Unicode text" export writes)',
+        )
