@@ -229,6 +229,7 @@ class ConservationModel(RuleBasedStateMachine):
         super().__init__()
         self.local = EmbeddedAWS(EMULATOR_SETTINGS, map_concurrency=4)
         self.local.start()
+        self.local.ensure_sender("p")  # the partner whose folder every file goes to
         self.faults = Faults()
         install_faults(self.local, self.faults)
         self.versions: list[Version] = []
@@ -368,7 +369,8 @@ class ConservationModel(RuleBasedStateMachine):
                 ).as_order()
         result = redrive(stack, [r["review_id"] for r in chosen], reason=None, edited=edits)
         if result["sent"]:
-            self._learn(result["key"], "jsonl")
+            for key in result["keys"].values():  # one redrive file per sender
+                self._learn(key, "jsonl")
 
     @rule()
     def settle(self) -> None:

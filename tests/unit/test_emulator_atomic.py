@@ -110,7 +110,7 @@ def test_scans_finish_while_new_keys_are_written(
     seeded = 2000
     for first in range(0, seeded, 25):
         puts: list[Any] = [
-            {"PutRequest": {"Item": {"OrderId": {"S": f"seed-{k}"}}}}
+            {"PutRequest": {"Item": {"sender": {"S": "s"}, "OrderId": {"S": f"seed-{k}"}}}}
             for k in range(first, first + 25)
         ]
         local.dynamodb.batch_write_item(RequestItems={table: puts})
@@ -118,7 +118,7 @@ def test_scans_finish_while_new_keys_are_written(
     def work(number: int, round_: int) -> None:
         if number % 3:  # writers of new keys
             for k in range(5):
-                key = {"OrderId": {"S": f"new-{number}-{round_}-{k}"}}
+                key = {"sender": {"S": "s"}, "OrderId": {"S": f"new-{number}-{round_}-{k}"}}
                 local.dynamodb.put_item(TableName=table, Item=key)
         else:  # readers that walk the table
             local.dynamodb.scan(TableName=table, Limit=10)
