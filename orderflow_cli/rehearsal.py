@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -253,7 +253,3 @@ def _accept_chalices_api_document() -> None:
     import_rest_api.rehearsal = True  # type: ignore[attr-defined]
     setattr(APIGatewayBackend, "import_rest_api", import_rest_api)  # noqa: B010
     setattr(APIGatewayBackend, "put_rest_api", put_rest_api)  # noqa: B010
-
-
-def summary(steps: Iterable[Step]) -> str:
-    return "; ".join(f"{' '.join(s.command[3:4])} {s.seconds:.1f} s" for s in steps)
