@@ -143,17 +143,20 @@ def deploy_stack(stack: str, template_path: Path, parameters: dict[str, str]) ->
         )
         _wait(stack, "stack_create_complete")
         return f"stack {stack} created"
+    # A parameter not given keeps its value (AlarmEmail), as `aws cloudformation deploy` does;
+    # given by value (moto refuses UsePreviousValue for one that took its default), except a
+    # NoEcho one, which CloudFormation shows masked.
     declared = load_template(template_path).get("Parameters", {})
-    previous = {
-        p["ParameterKey"]
-        for p in cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Parameters", [])
-    }
+    (described,) = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    previous = {p["ParameterKey"]: p.get("ParameterValue") for p in described.get("Parameters", [])}
     given: list[Any] = [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]
-    given += [
-        {"ParameterKey": k, "UsePreviousValue": True}
-        for k in declared
-        if k not in parameters and k in previous
-    ]
+    for key, spec in declared.items():
+        if key in parameters or key not in previous:
+            continue
+        if spec.get("NoEcho") or previous[key] is None:
+            given.append({"ParameterKey": key, "UsePreviousValue": True})
+        else:
+            given.append({"ParameterKey": key, "ParameterValue": previous[key]})
     try:
         cloudformation.update_stack(
             StackName=stack,

@@ -47,6 +47,7 @@ from tests.conftest import REPO
 pytestmark = [pytest.mark.rehearsal, pytest.mark.timeout(900)]
 
 STACK = f"orderflow-{STAGE}"
+ALARM_EMAIL = "ops@example.org"
 PREFIX = f"orderflow-{STAGE}"
 CONFIG = json.loads((REPO / ".chalice" / "config.json").read_text())
 STAGE_CONFIG = CONFIG["stages"][STAGE]
@@ -89,7 +90,7 @@ def aws(rehearsal: Rehearsal) -> Client:
 
 @pytest.fixture(scope="module")
 def deployed(rehearsal: Rehearsal) -> Step:
-    step = rehearsal.make("deploy")
+    step = rehearsal.make("deploy", f"ALARM_EMAIL={ALARM_EMAIL}")
     assert step.returncode == 0, step.output[-6000:]
     return step
 
@@ -403,9 +404,41 @@ def test_the_api_routes_reach_the_handler_behind_the_sender_key_authorizer(
                 assert operation.get("security") == [{"sender_key": []}], (path, method)
 
 
+# -- a second deploy ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def redeployed(deployed: Step, rehearsal: Rehearsal, aws: Client) -> dict[str, Any]:
+    """`make deploy` once more, without ALARM_EMAIL; what there was before it."""
+    before = {
+        "functions": aws("lambda").list_functions()["Functions"],
+        "apis": aws("apigateway").get_rest_apis()["items"],
+    }
+    step = rehearsal.make("deploy")
+    assert step.returncode == 0, step.output[-6000:]
+    assert f"stack {STACK}: nothing to change" in step.output, step.output[-3000:]
+    return before
+
+
+def test_a_second_deploy_updates_in_place_and_keeps_the_alarm_email(
+    redeployed: dict[str, Any], outputs: dict[str, str], aws: Client
+) -> None:
+    (stack,) = aws("cloudformation").describe_stacks(StackName=STACK)["Stacks"]
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert parameters["AlarmEmail"] == ALARM_EMAIL
+    assert parameters["Stage"] == STAGE
+    functions = aws("lambda").list_functions()["Functions"]
+    assert sorted(f["FunctionArn"] for f in functions) == sorted(
+        f["FunctionArn"] for f in redeployed["functions"]
+    )
+    assert aws("apigateway").get_rest_apis()["items"] == redeployed["apis"]
+    (mapping,) = aws("lambda").list_event_source_mappings()["EventSourceMappings"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    notification = aws("s3").get_bucket_notification_configuration(Bucket=outputs["BucketName"])
+    assert len(notification["LambdaFunctionConfigurations"]) == 1
+
+
 # -- and gone after `make destroy` ---------------------------------------------------------------
 @pytest.fixture(scope="module")
-def destroyed(deployed: Step, rehearsal: Rehearsal) -> Step:
+def destroyed(deployed: Step, redeployed: dict[str, Any], rehearsal: Rehearsal) -> Step:
     step = rehearsal.make("destroy")
     assert step.returncode == 0, step.output[-6000:]
     return step
