@@ -140,7 +140,11 @@ class Rehearsal:
             self._server = None
 
     def environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AWS_", "MAKE", "MFLAGS")) and k != "PYTHONPATH"
+        }  # the scratch copy's own code, its own make
         fake_bin = self.scratch / ".rehearsal-bin"
         env.update(
             PATH=f"{fake_bin}{os.pathsep}{env.get('PATH', '')}",
