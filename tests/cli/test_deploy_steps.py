@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import WaiterError
 from moto import mock_aws
 
 from orderflow_cli import deploy
@@ -204,3 +205,46 @@ def test_make_deploy_without_credentials_stops_before_anything_is_created(
     assert done.stderr.splitlines()[0].startswith("orderflow deploy: no AWS credentials")
     assert "Error 3" in done.stderr
     assert "orderflow_cli.deploy stack" not in done.stdout  # stopped before the stack
+
+
+class _FailingCloudFormation:
+    """A stack whose creation fails: the waiter gives up, the events say why (moto's
+    CloudFormation never fails a resource this way)."""
+
+    def get_waiter(self, name: str) -> Any:
+        class Waiter:
+            def wait(self, **kwargs: Any) -> None:
+                raise WaiterError(name, "Waiter encountered a terminal failure state", {})
+
+        return Waiter()
+
+    def describe_stack_events(self, StackName: str) -> dict[str, Any]:  # noqa: N803
+        return {
+            "StackEvents": [  # newest first, as CloudFormation lists them
+                {"LogicalResourceId": "app-dev", "ResourceStatus": "ROLLBACK_COMPLETE"},
+                {
+                    "LogicalResourceId": "Queue",
+                    "ResourceType": "AWS::SQS::Queue",
+                    "ResourceStatus": "CREATE_FAILED",
+                    "ResourceStatusReason": "Resource creation cancelled",
+                },
+                {
+                    "LogicalResourceId": "Machine",
+                    "ResourceType": "AWS::StepFunctions::StateMachine",
+                    "ResourceStatus": "CREATE_FAILED",
+                    "ResourceStatusReason": "Invalid State Machine Definition",
+                },
+            ]
+        }
+
+
+def test_a_stack_that_fails_names_its_first_failed_resource_and_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(boto3, "client", lambda service: _FailingCloudFormation())
+    with pytest.raises(deploy.DeployError) as failure:
+        deploy._wait("app-dev", "stack_create_complete")
+    assert str(failure.value) == (
+        "stack app-dev did not complete: Machine (AWS::StepFunctions::StateMachine):"
+        " Invalid State Machine Definition"
+    )
