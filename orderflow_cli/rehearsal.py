@@ -7,10 +7,14 @@ with AWS_ENDPOINT_URL pointing at the server and dummy credentials. botocore hon
 variable in every client, boto3's (`orderflow_cli.deploy`) and Chalice's alike. The scratch
 copy keeps Chalice's record of the rehearsal (`.chalice/deployed/`) away from a real one.
 
-The one fallback: moto's CloudFormation lacks some resource types (`MOTO_LACKS`). It skips a
-resource it cannot create, but a reference to one (the dashboard names every alarm) makes it
-refuse the template, so the scratch copy's `infra/stack.yaml` leaves out those resources and
-whatever names them (`reduced_template`). Everything else is the stack as deployed.
+The fallbacks, each for a gap of moto 5.2.5 (README, "Rehearsed deploy"): its CloudFormation
+lacks some resource types (`MOTO_LACKS`); it skips a resource it cannot create, but a reference
+to one (the dashboard names every alarm) makes it refuse the template, so the scratch copy's
+`infra/stack.yaml` leaves out those resources and whatever names them (`reduced_template`).
+Everything else is the stack as deployed. And in the rehearsal's server only, moto is made to
+take two things AWS takes from Chalice: an S3 filter rule named `Prefix`
+(`_accept_capitalised_filter_rules`) and a Swagger 2.0 API document
+(`_accept_chalices_api_document`).
 
 Nothing here can reach AWS: the credentials are dummies, the AWS configuration files are
 empty ones in the scratch directory, and an `aws` first on PATH refuses to run (the deploy
@@ -43,9 +47,9 @@ STAGE = "dev"
 # the rehearsal checks that part instead (README, "Rehearsed deploy").
 MOTO_LACKS: dict[str, str] = {
     "AWS::CloudWatch::Alarm": "tests/infra/test_alarms.py checks each alarm offline",
-    "AWS::SecretsManager::Secret": "the packaged template is checked for it",
-    "AWS::S3::BucketPolicy": "the packaged template is checked for it",
-    "AWS::SNS::Subscription": "the packaged template is checked for it (a condition)",
+    "AWS::SecretsManager::Secret": "its name and generation are checked in infra/stack.yaml",
+    "AWS::S3::BucketPolicy": "the TLS-only statement is checked in infra/stack.yaml",
+    "AWS::SNS::Subscription": "test_alarms.py (created only with AlarmEmail)",
 }
 # Every API document Chalice sent to the rehearsal's API Gateway, as sent (Swagger 2.0).
 API_DOCUMENTS: list[dict[str, Any]] = []
