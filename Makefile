@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test compat lint typecheck unit bench soak clean package deploy destroy
+.PHONY: venv run test compat lint typecheck unit bench soak clean package deploy destroy \
+	rehearse-deploy
 
 venv: $(STAMP)
 
@@ -51,13 +52,17 @@ SOAK_MINUTES ?= 20
 soak: $(STAMP)
 	$(BIN)/python -m tests.model.soak --minutes $(SOAK_MINUTES)
 
-## Deployment (needs the AWS CLI v2 and credentials): make deploy STAGE=dev, make destroy STAGE=dev.
+## Deployment (needs AWS credentials; no AWS CLI): make deploy STAGE=dev, make destroy STAGE=dev.
 ## ALARM_EMAIL=ops@example.org subscribes that address to the stage's alarms (kept on later deploys).
+## Every step honours AWS_ENDPOINT_URL: `make rehearse-deploy` runs these same targets against the
+## embedded emulator (orderflow_cli/rehearsal.py).
 STAGE ?= dev
 STACK := orderflow-$(STAGE)
 # The region: AWS_REGION, else the AWS CLI's configured one, else us-east-1 (`aws configure get
 # region` prints nothing when none is set, and the AWS CLI may be missing: `make package` is offline).
-AWS_REGION ?= $(or $(shell aws configure get region 2>/dev/null),us-east-1)
+ifndef AWS_REGION
+AWS_REGION := $(or $(shell aws configure get region 2>/dev/null),us-east-1)
+endif
 DEPLOY = AWS_DEFAULT_REGION=$(AWS_REGION) $(BIN)/python -m orderflow_cli.deploy
 OUTPUT = $(DEPLOY) output $(STACK)
 
@@ -69,34 +74,26 @@ package: $(STAMP)
 	  $(BIN)/chalice package --pkg-format terraform --stage $(STAGE) $(PACKAGE_DIR)
 	$(BIN)/python infra/merge_terraform.py $(PACKAGE_DIR)/chalice.tf.json
 
+# 1. the stack (packaged: the state machine's definition goes to the artifacts bucket), 2. the
+# functions, API and triggers by Chalice, 3. partial batch responses on the DLQ's mapping.
 deploy: $(STAMP)
-	@test -n "$$(aws sts get-caller-identity --query Account --output text)" || \
-	  (echo "no AWS credentials: see README, Deployment" && exit 1)
-	$(eval ACCOUNT := $(shell aws sts get-caller-identity --query Account --output text))
-	$(eval ARTIFACTS := orderflow-artifacts-$(ACCOUNT)-$(AWS_REGION))
-	aws s3api head-bucket --bucket $(ARTIFACTS) 2>/dev/null || \
-	  aws s3 mb s3://$(ARTIFACTS) --region $(AWS_REGION)
-	mkdir -p build
-	aws cloudformation package --template-file infra/stack.yaml --s3-bucket $(ARTIFACTS) \
-	  --output-template-file build/stack-$(STAGE).yaml
-	aws cloudformation deploy --stack-name $(STACK) --template-file build/stack-$(STAGE).yaml \
-	  --parameter-overrides Stage=$(STAGE) $(if $(ALARM_EMAIL),AlarmEmail=$(ALARM_EMAIL)) \
-  --capabilities CAPABILITY_IAM \
-	  --no-fail-on-empty-changeset --region $(AWS_REGION)
+	@$(DEPLOY) credentials  # no credentials: one sentence, before anything is created
+	$(DEPLOY) stack $(STACK) infra/stack.yaml Stage=$(STAGE) $(if $(ALARM_EMAIL),AlarmEmail=$(ALARM_EMAIL))
 	ORDERFLOW_DEPLOY_BUCKET=$$($(OUTPUT) BucketName) AWS_DEFAULT_REGION=$(AWS_REGION) \
 	  $(BIN)/chalice deploy --stage $(STAGE)
-	aws lambda update-event-source-mapping --function-response-types ReportBatchItemFailures \
-	  --uuid $$(aws lambda list-event-source-mappings \
-	    --function-name orderflow-$(STAGE)-ReviewDeadLetters --query 'EventSourceMappings[0].UUID' \
-	    --output text) > /dev/null
+	$(DEPLOY) partial-batch orderflow-$(STAGE)-ReviewDeadLetters
 	@echo "API: $$($(BIN)/chalice url --stage $(STAGE))"
 
 destroy: $(STAMP)
 	@$(DEPLOY) credentials  # no credentials: one sentence, before anything is deleted
 	AWS_DEFAULT_REGION=$(AWS_REGION) $(BIN)/chalice delete --stage $(STAGE)
 	bucket=$$($(OUTPUT) BucketName) && $(DEPLOY) empty-bucket "$$bucket"
-	aws cloudformation delete-stack --stack-name $(STACK) --region $(AWS_REGION)
-	aws cloudformation wait stack-delete-complete --stack-name $(STACK) --region $(AWS_REGION)
+	$(DEPLOY) delete-stack $(STACK)
+
+## `make deploy` then `make destroy` against the embedded emulator acting as an AWS account, and
+## what a first deploy needs checked in between (tests/infra/test_rehearsed_deploy.py).
+rehearse-deploy: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider -m rehearsal tests/infra/test_rehearsed_deploy.py
 
 clean:
 	rm -rf $(VENV) .venv313 .pytest_cache .mypy_cache .ruff_cache *.egg-info build
