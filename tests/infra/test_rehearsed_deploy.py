@@ -249,7 +249,9 @@ def test_each_role_of_the_stack_has_its_inline_policies(
         name = stack_resources[logical_id]["PhysicalResourceId"]
         role = iam.get_role(RoleName=name)["Role"]
         properties = TEMPLATE["Resources"][logical_id]["Properties"]
-        assert role["AssumeRolePolicyDocument"] == properties["AssumeRolePolicyDocument"]
+        assert role["AssumeRolePolicyDocument"] == resolver.resolve(
+            properties["AssumeRolePolicyDocument"]
+        )
         for policy in properties.get("Policies", []):
             got = iam.get_role_policy(RoleName=name, PolicyName=policy["PolicyName"])
             document = got["PolicyDocument"]
