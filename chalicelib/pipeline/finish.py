@@ -149,7 +149,7 @@ def _count_chunks(
         if result is None:
             task = ChunkTask(
                 state["sender"], state["batch_id"], state["bucket"], state["key"], ref.index,
-                ref.key,
+                ref.key, dry_run=bool(state["prepared"].get("dry_run")),
             )  # fmt: skip
             try:
                 result = reprocess(task)
