@@ -136,7 +136,8 @@ def accept_orders(
                 f"Idempotency-Key must have 1 to {_MAX_IDEMPOTENCY_KEY} characters",
                 code="bad_idempotency_key",
             )
-        seed = f"{sender}\n{idempotency_key}"
+        # a dry run and the real run of one document are two batches, even under one key
+        seed = f"{sender}\n{idempotency_key}" + ("\ndry_run" if is_dry_run else "")
     batch_id = new_batch_id("api", seed, deps.idempotency_key() if seed else None)
     key = api_key_for(settings.incoming_prefix, sender, batch_id)
     fields, orders = _orders_of(body, key)
