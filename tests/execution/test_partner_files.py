@@ -193,6 +193,8 @@ def test_a_dry_run_counts_and_reports_like_the_real_run_and_keeps_nothing(
     assert dry["dry_run"] is True
     shown = service.batch_status(dry["batch_id"], sender="demo", deps=deps)
     assert shown["dry_run"] is True
+    [event] = [e["detail"] for e in local.completion_events()]
+    assert (event["batch_id"], event["dry_run"], event["stored"]) == (dry["batch_id"], True, 18)
 
     real = post()
 
