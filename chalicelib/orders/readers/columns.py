@@ -137,7 +137,10 @@ class ColumnMapping:
             problems.append("sheet must be a non-empty string (the name of a worksheet)")
         delimiter = data.get("delimiter")
         if delimiter is not None:
-            delimiter = _DELIMITER_NAMES.get(delimiter, delimiter)
+            # any JSON value may come here (a list or an object cannot be looked up by name)
+            delimiter = (
+                _DELIMITER_NAMES.get(delimiter, delimiter) if isinstance(delimiter, str) else None
+            )
             if delimiter not in _DELIMITER_NAMES.values():
                 problems.append(
                     'delimiter must be one of ",", ";", "\\t", "|" (or comma, semicolon, tab, '

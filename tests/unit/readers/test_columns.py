@@ -143,6 +143,9 @@ def test_mapping_from_json_reads_every_key():
         ('{"columns": []}', "columns must be an object"),
         ('{"sheet": ""}', "sheet must be a non-empty string"),
         ('{"delimiter": ":"}', "delimiter must be one of"),
+        ('{"delimiter": {}}', "delimiter must be one of"),  # found by the API's fuzz: a 500
+        ('{"delimiter": [";"]}', 'delimiter must be one of ",", ";", "\\t", "|" (or comma'),
+        ('{"sheet": {"a": 1}}', "sheet must be a non-empty string"),
     ],
 )
 def test_mapping_from_json_refuses_with_every_problem(data, problem):
