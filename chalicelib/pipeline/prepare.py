@@ -181,7 +181,9 @@ def _file_read(
     """Records on the batch what the file was found to be (None: it was never opened)."""
     if reading is None:
         return None
-    file = {**reading.facts.to_dict(), "mapping_from": mapping_from}
+    # a JSON file, or our report sent back, is read without the mapping it came with
+    applied = mapping_from if reading.facts.mapping is not None else NO_MAPPING
+    file = {**reading.facts.to_dict(), "mapping_from": applied}
     batches.file_read(source.sender, source.batch_id, file)
     return file
 

@@ -238,3 +238,28 @@ def test_a_dry_run_upload_of_a_workbook_content_type(local: EmbeddedAWS, tmp_pat
     assert record["source_key"].endswith("/orders.xlsx")
     assert local.item_count(local.settings.orders_table) == 0
     assert local.drain_dlq() == []
+
+
+def test_a_rejection_report_sent_back_is_read_with_our_columns_whatever_the_profile(
+    local: EmbeddedAWS, tmp_path: Path
+) -> None:
+    local.ensure_sender("shop-a")
+    local.senders().set_profile("shop-a", PROFILE)
+    path = tmp_path / "a.csv"
+    path.write_text(
+        GERMAN
+        + "1;101;Lampe;1;Ann Lee;ann@example.com\r\n2;102;Tisch;0;Bo Chan;bo@example.com\r\n",
+        newline="",
+    )
+    [first] = run(local, path, sender="shop-a")
+    assert (first["stored"], first["rejected"]) == (1, 1)
+    key = first["report_keys"]["csv"]
+    report = local.s3.get_object(Bucket=local.settings.bucket, Key=key)["Body"].read().decode()
+    fixed = tmp_path / "fixed.csv"
+    fixed.write_text(report.replace(",0,Bo Chan,", ",2,Bo Chan,"), newline="")
+
+    [again] = run(local, fixed, sender="shop-a")
+
+    assert (again["status"], again["stored"], again["rejected"]) == ("succeeded", 1, 0)
+    assert (again["file"]["delimiter"], again["file"]["mapping_from"]) == (",", "none")
+    assert stored_items(local)["2"]["order-info"]["qty"] == 2
