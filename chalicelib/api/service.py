@@ -158,9 +158,7 @@ def accept_orders(
         "status_url": f"/batches/{batch_id}",
     }
     digest = hashlib.sha256(body).hexdigest()
-    if seed is None:
-        version, etag = _write(deps, key, body, digest)
-    else:
+    if seed is not None:
         try:
             before = deps.batches.claim_body(sender, batch_id, digest)
         except BodyMismatch as mismatch:
@@ -170,7 +168,8 @@ def accept_orders(
             ) from mismatch
         if before is not None and before.get("status", PENDING) != PENDING:
             return accepted  # its execution ran (its file may be gone): nothing to redo
-        version, etag = _write_once(deps, key, body, digest)
+    # Before the document exists: its S3 event may start the execution ahead of us, and
+    # PrepareFile must find the mapping and the dry run on the record whoever starts it.
     deps.batches.create_pending(
         sender,
         batch_id,
@@ -181,6 +180,10 @@ def accept_orders(
         mapping=column_mapping.to_dict() if column_mapping else None,
         dry_run=is_dry_run,
     )
+    if seed is None:
+        version, etag = _write(deps, key, body, digest)
+    else:
+        version, etag = _write_once(deps, key, body, digest)
     source = Source(settings.bucket, key, version, batch_id, etag, sender)
     start_ingest(deps.sfn, settings.state_machine_arn, source)
     return accepted
