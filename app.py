@@ -120,13 +120,16 @@ def health() -> Response:
 @_json_errors
 def post_orders() -> Response:
     request = _request()
+    query: dict[str, str] = dict(request.query_params or {})
     accepted = service.accept_orders(
         _raw_body(request),
         idempotency_key=request.headers.get("idempotency-key"),
-        callback_url=request.query_params.get("callback_url") if request.query_params else None,
+        callback_url=query.get("callback_url"),
         sender=_sender(),
         deps=wiring.api_deps(get_settings()),
         max_orders_per_request=_limits().get("max_orders_per_request"),
+        mapping=query.get("mapping"),
+        dry_run=query.get("dry_run"),
     )
     metrics.orders_submitted(accepted["orders"], sender=_sender())
     return Response(body=accepted, status_code=202, headers={"Location": accepted["status_url"]})
@@ -146,6 +149,14 @@ def post_uploads() -> Response:
     callback_url = wanted.get("callback_url")
     if not all(isinstance(v, str | None) for v in (filename, content_type, callback_url)):
         raise BadRequest("filename, content_type and callback_url must be strings")
+    mapping, dry_run = wanted.get("mapping"), wanted.get("dry_run", False)
+    if mapping is not None and not isinstance(mapping, dict):
+        raise BadRequest(
+            'mapping must be an object such as {"columns": {"qty": "Menge"}}',
+            code="mapping.invalid",
+        )
+    if not isinstance(dry_run, bool):
+        raise BadRequest("dry_run must be true or false", code="bad_dry_run")
     presigned = service.presign_upload(
         filename=filename,
         content_type=content_type,
@@ -153,6 +164,8 @@ def post_uploads() -> Response:
         sender=_sender(),
         deps=wiring.api_deps(get_settings()),
         max_upload_bytes=_limits().get("max_upload_bytes"),
+        mapping=mapping,
+        dry_run=dry_run,
     )
     metrics.upload_granted(sender=_sender())
     return Response(body=presigned, status_code=201)

@@ -4,7 +4,9 @@ A sender has an id (lower-case letters, digits and hyphens: it becomes a key pre
 table and bucket), a display name, a status (`active` or `disabled`), API keys, optionally a
 webhook (the URL its batches' completions go to when a batch names none, signed with the
 sender's own `whsec_` secrets: two during a rotation) and limits (orders per request, bytes per
-upload; the stage's own where unset). A key is
+upload; the stage's own where unset) and a mapping profile (a validated `ColumnMapping`: which
+header holds which field, the default sheet and delimiter, applied to every file of the sender
+that comes without a mapping of its own). A key is
 shown once, when it is made; the table keeps only its SHA-256 (a key is 32 random bytes, so a
 plain digest cannot be reversed by guessing). Rotating a sender's key makes a new one and ends
 the old one at once; disabling a sender refuses every key of its.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -26,6 +29,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+
+from chalicelib.orders.readers.columns import ColumnMapping
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -52,6 +57,7 @@ class Sender:
     webhook_secrets: int = 0  # how many signing secrets it has (two during a rotation)
     max_orders_per_request: int | None = None  # None: the stage's API_MAX_ORDERS
     max_upload_bytes: int | None = None  # None: the stage's UPLOAD_MAX_BYTES
+    profile: ColumnMapping | None = None  # the saved column mapping, applied to its files
 
     @property
     def active(self) -> bool:
@@ -68,6 +74,7 @@ class Sender:
             "webhook_secrets": self.webhook_secrets,
             "max_orders_per_request": self.max_orders_per_request,
             "max_upload_bytes": self.max_upload_bytes,
+            "profile": self.profile.to_dict() if self.profile else None,
         }
 
 
@@ -267,6 +274,32 @@ class SenderRegistry:
         )
         return _sender(updated["Attributes"])
 
+    def set_profile(self, sender_id: str, mapping: str | bytes | dict[str, Any] | None) -> Sender:
+        """Saves the sender's column mapping profile (validated first: a `MappingError`,
+        `mapping.invalid`, saves nothing), or with None removes it."""
+        profile = ColumnMapping.from_json(mapping) if mapping is not None else None
+        self._item(sender_id)
+        value = {"S": json.dumps(profile.to_dict())} if profile else {"NULL": True}
+        try:
+            updated = self._client.update_item(
+                TableName=self._table,
+                Key=_sender_key(sender_id),
+                UpdateExpression="SET mapping_profile = :p",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":p": value},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _cancelled(error):
+                raise SenderError(f"there is no sender {sender_id!r}") from error
+            raise
+        return _sender(updated["Attributes"])
+
+    def profile(self, sender_id: str) -> ColumnMapping | None:
+        """The sender's saved column mapping, or None."""
+        sender = self.get(sender_id)
+        return sender.profile if sender else None
+
     def _item(self, sender_id: str) -> dict[str, Any]:
         check_id(sender_id)
         item = self._read(sender_id)
@@ -305,7 +338,13 @@ def _sender(item: dict[str, Any]) -> Sender:
         webhook_secrets=len(item.get("webhook_secrets", {}).get("L", [])),
         max_orders_per_request=_number(item.get("max_orders_per_request")),
         max_upload_bytes=_number(item.get("max_upload_bytes")),
+        profile=_profile(item.get("mapping_profile")),
     )
+
+
+def _profile(value: dict[str, Any] | None) -> ColumnMapping | None:
+    """The stored profile (JSON text, validated when it was saved)."""
+    return ColumnMapping.from_json(value["S"]) if value and "S" in value else None
 
 
 def _number(value: dict[str, Any] | None) -> int | None:

@@ -57,7 +57,8 @@ def _resources(stage: str) -> dict[str, str]:
 def statements(stage: str) -> dict[str, list[Statement]]:
     """Per function (Chalice's names): (actions, resources) pairs."""
     r = _resources(stage)
-    store = (["dynamodb:PutItem"], [r["orders"]])
+    # a dry run reads the order its put would meet (GetItem) instead of writing it
+    store = (["dynamodb:PutItem", "dynamodb:GetItem"], [r["orders"]])
     progress = (["dynamodb:UpdateItem"], [r["batches"]])
     dead_letter = (["sqs:SendMessage"], [r["dlq"]])
     work = (["s3:GetObject", "s3:PutObject"], [r["work"]])

@@ -1,11 +1,12 @@
 """`orders`: order files through the whole pipeline on the embedded emulator, a local server,
 and the operator's tools (reports, the dead-letter queue, senders).
 
-    orders run PATH... [--json] [--export DIR]
+    orders run PATH... [--json] [--export DIR] [--sender ID] [--mapping FILE]
     orders serve [--port P] [--s3-port P] [--api-key KEY] [--json]
     orders report BATCH_ID [--format jsonl|csv] (--endpoint URL | --stage STAGE)
     orders dlq list|review|redrive ... (--endpoint URL | --stage STAGE) [--json]
-    orders senders add ID --name NAME | list | rotate-key ID | disable ID (--endpoint | --stage)
+    orders senders add ID --name NAME | list | rotate-key ID | disable ID
+                   | profile ID (--mapping FILE | --clear) (--endpoint | --stage)
 
 Every mistake is one line on stderr and an exit code (`orderflow_cli.exits`, README's table);
 `--debug`, anywhere on the line, adds the traceback.
@@ -147,8 +148,16 @@ def cli() -> None:
     metavar="ID",
     help="Whose files they are: they are uploaded into its folder (the sender is registered).",
 )
+@click.option(
+    "--mapping",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="A column mapping (JSON) for the files of this run; it wins over the sender's profile.",
+)
 @_debug_option
-def run(paths: tuple[Path, ...], as_json: bool, export: Path | None, sender: str) -> int:
+def run(
+    paths: tuple[Path, ...], as_json: bool, export: Path | None, sender: str, mapping: Path | None
+) -> int:
     directories = [str(p) for p in paths if p.is_dir()]
     if directories:
         raise CliError(
@@ -163,7 +172,22 @@ def run(paths: tuple[Path, ...], as_json: bool, export: Path | None, sender: str
         check_id(sender)
     except SenderError as error:
         raise CliError(f"--sender: {error}", ExitCode.USAGE) from error
-    return run_files(list(paths), as_json=as_json, export=export, sender=sender)
+    column_mapping = _mapping_file(mapping) if mapping is not None else None
+    return run_files(
+        list(paths), as_json=as_json, export=export, sender=sender, mapping=column_mapping
+    )
+
+
+def _mapping_file(path: Path) -> Any:
+    """The column mapping in a JSON file, validated; a mistake is a usage error."""
+    from chalicelib.orders.readers.columns import ColumnMapping, MappingError
+
+    try:
+        return ColumnMapping.from_json(path.read_bytes())
+    except OSError as error:
+        raise CliError(f"--mapping {path}: {error.strerror or error}", ExitCode.USAGE) from error
+    except MappingError as error:
+        raise CliError(f"--mapping {path}: {error.message}", ExitCode.USAGE) from error
 
 
 @cli.command(
@@ -394,6 +418,36 @@ def senders_limits(
     )
 
 
+@senders.command(
+    "profile",
+    help="The sender's saved column mapping (JSON: columns, sheet, delimiter), applied to every"
+    " file of the sender that comes without a mapping of its own.",
+)
+@_sender_id
+@click.option(
+    "--mapping",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="The mapping to save (validated first).",
+)
+@click.option("--clear", is_flag=True, help="No saved mapping for this sender any more.")
+@_stack_options()
+def senders_profile(
+    sender_id: str,
+    mapping: Path | None,
+    clear: bool,
+    endpoint: str | None,
+    stage: str,
+    as_json: bool,
+) -> int:
+    if (mapping is None) == (not clear):
+        raise click.UsageError("give --mapping FILE or --clear")
+    column_mapping = _mapping_file(mapping) if mapping is not None else None
+    return senders_command(
+        _args("profile", endpoint, stage, as_json, sender_id=sender_id, mapping=column_mapping)
+    )
+
+
 def _args(
     command: str, endpoint: str | None, stage: str, as_json: bool, **more: Any
 ) -> SimpleNamespace:
@@ -533,6 +587,14 @@ def senders_command(args: SimpleNamespace) -> int:
             lines = [f"sender {args.sender_id} disabled: its keys are refused from now on"]
         elif args.senders_command == "webhook":
             result, lines = _webhook(registry, args)
+        elif args.senders_command == "profile":
+            mapping = args.mapping.to_dict() if args.mapping is not None else None
+            result = registry.set_profile(args.sender_id, mapping).to_dict()
+            lines = [
+                f"sender {args.sender_id}: profile saved: {json.dumps(result['profile'])}"
+                if mapping
+                else f"sender {args.sender_id}: no saved mapping any more"
+            ]
         elif args.senders_command == "limits":
             result = registry.set_limits(
                 args.sender_id,

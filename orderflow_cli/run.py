@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from chalicelib.orders.readers.columns import ColumnMapping
+from chalicelib.pipeline.naming import batch_id_for
 from chalicelib.review.records import ReviewRecords, review_id_of
 from orderflow_cli.emulator.runtime import DEFAULT_SENDER, EmbeddedAWS, Execution
 from orderflow_cli.progress import PLAIN_SECONDS, Progress, Snapshot, progress_for
@@ -36,6 +38,7 @@ class FileOutcome:
     report_keys: dict[str, str] | None = None
     first_rejections: list[dict[str, Any]] = field(default_factory=list)
     ended: dict[str, int] = field(default_factory=dict)  # where each order ended, by place
+    file_read: dict[str, Any] | None = None  # the batch's `file`: format, delimiter, mapping
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +52,7 @@ class FileOutcome:
             "seconds": round(self.seconds, 3),
             "error": self.error,
             "ended": self.ended,
+            "read": self.file_read,
         }
 
 
@@ -58,13 +62,14 @@ def run_files(
     as_json: bool = False,
     export: Path | None = None,
     sender: str = DEFAULT_SENDER,
+    mapping: ColumnMapping | None = None,
 ) -> int:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         print(f"orders: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
     with EmbeddedAWS(poll_dead_letters=True) as local:
-        outcomes = process(local, paths, progress=sys.stderr, sender=sender)
+        outcomes = process(local, paths, progress=sys.stderr, sender=sender, mapping=mapping)
         table_items = local.item_count(local.settings.orders_table)  # not a scan: nothing held
         seen = [json.loads(body) for body in local.dlq_received.values()]
         messages = seen + local.drain_dlq()  # the reviewer took every message; any left count
@@ -98,11 +103,13 @@ def process(
     progress_seconds: float = PLAIN_SECONDS,
     *,
     sender: str = DEFAULT_SENDER,
+    mapping: ColumnMapping | None = None,
 ) -> list[FileOutcome]:
     """Uploads every file, lets the S3 events start the executions, waits for them all and for
     the DLQ reviewer to have had its turns, and reads where every order ended (emptying the
     redrive queue to count what waits there). Shows progress on `progress` (bars on a
-    terminal, else a plain line at most every `progress_seconds`)."""
+    terminal, else a plain line at most every `progress_seconds`). A column `mapping` goes to
+    PrepareFile as an upload's does: on each file's batch record, before its event is sent."""
     keys: list[str] = []
     local.ensure_sender(sender)
     for index, path in enumerate(paths):
@@ -112,6 +119,8 @@ def process(
             else f"{index}-{path.name}"
         )
         keys.append(local.upload(path, local.sender_key(name, sender)))
+        if mapping is not None:
+            _promise_mapping(local, keys[-1], sender, mapping)
     started = dict(local.deliver_s3_events())
     batch_ids = [started[k] for k in keys]
     with progress_for(progress, progress_seconds) as shown:
@@ -138,9 +147,26 @@ def process(
                 report_keys=record.get("report_keys"),
                 first_rejections=_first_rejections(local, record.get("report_keys")),
                 ended=_where_orders_ended(local, record, waiting.get(execution.batch_id, set())),
+                file_read=record.get("file"),
             )
         )
     return outcomes
+
+
+def _promise_mapping(local: EmbeddedAWS, key: str, sender: str, mapping: ColumnMapping) -> None:
+    """Puts the run's mapping on the batch record the uploaded object will become, as the API
+    does for an upload it grants (PrepareFile reads it there)."""
+    bucket = local.settings.bucket
+    head = local.s3.head_object(Bucket=bucket, Key=key)
+    identity = head.get("VersionId") or head["ETag"].strip('"')
+    local.batches().create_pending(
+        sender,
+        batch_id_for(bucket, key, identity),
+        bucket=bucket,
+        key=key,
+        via="orders run",
+        mapping=mapping.to_dict(),
+    )
 
 
 def _where_orders_ended(
@@ -308,6 +334,8 @@ def _print_table(
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)), file=out
         )
     for outcome in outcomes:
+        if outcome.file_read:
+            print(f"{outcome.file}: {read_as(outcome.file_read)}", file=out)
         if outcome.error:
             print(f"{outcome.file}: {outcome.status}: {outcome.error}", file=out)
         if outcome.first_rejections:
@@ -335,6 +363,19 @@ def _print_table(
         f" in {dlq[1]} message(s)",
         file=out,
     )
+
+
+def read_as(read: dict[str, Any]) -> str:
+    """`read as csv (delimiter semicolon, utf-8), mapping from profile`: the batch's `file`."""
+    details = [
+        f"delimiter {read['delimiter_name']}" if read.get("delimiter_name") else "",
+        f"sheet {read['sheet']!r}" if read.get("sheet") else "",
+        str(read.get("encoding") or ""),
+        "gzip" if read.get("compressed") else "",
+    ]
+    said = ", ".join(d for d in details if d)
+    shown = f"read as {read.get('format') or 'unknown'}" + (f" ({said})" if said else "")
+    return f"{shown}, mapping from {read.get('mapping_from', 'none')}"
 
 
 def _jsonl_file(path: Path) -> TextIO:

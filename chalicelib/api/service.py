@@ -25,7 +25,7 @@ from chalicelib.api.errors import BadRequest, Conflict, NotFound, PayloadTooLarg
 from chalicelib.api.scope import ReadClients, ScopedReads
 from chalicelib.callbacks import CallbackPolicy, CallbackRefused, check_url
 from chalicelib.orders.jsontext import Parsed
-from chalicelib.orders.readers import read_records
+from chalicelib.orders.readers import ColumnMapping, MappingError, read_records
 from chalicelib.orders.records import UnreadableFile
 from chalicelib.pipeline.batches import PENDING, BatchRecords, BodyMismatch
 from chalicelib.pipeline.finish import one_line
@@ -50,6 +50,8 @@ UPLOAD_TYPES = {
     "application/json": ".json",
     "application/x-ndjson": ".jsonl",
     "text/csv": ".csv",
+    "text/tab-separated-values": ".tsv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
     "application/gzip": ".gz",
 }
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -113,11 +115,17 @@ def accept_orders(
     sender: str,
     deps: Deps,
     max_orders_per_request: int | None = None,
+    mapping: str | None = None,
+    dry_run: str | None = None,
 ) -> dict[str, Any]:
     """Checks the envelope, writes the document, starts its execution; returns the 202 body.
     `callback_url` comes from the query string, or from the document's own top-level key.
-    The sender's own limit on orders per request, when it has one, replaces the stage's."""
+    The sender's own limit on orders per request, when it has one, replaces the stage's.
+    `mapping` (the `mapping` query parameter: a column mapping as JSON text) and `dry_run`
+    (`true` or `false`) go on the batch record, where PrepareFile reads them."""
     settings = deps.settings
+    column_mapping = mapping_of(mapping) if mapping is not None else None
+    is_dry_run = _dry_run_flag(dry_run)
     max_orders = max_orders_per_request or settings.api_max_orders
     if len(body) > settings.api_max_bytes:
         raise PayloadTooLarge(f"the body has {len(body)} bytes; at most {settings.api_max_bytes}")
@@ -128,7 +136,8 @@ def accept_orders(
                 f"Idempotency-Key must have 1 to {_MAX_IDEMPOTENCY_KEY} characters",
                 code="bad_idempotency_key",
             )
-        seed = f"{sender}\n{idempotency_key}"
+        # a dry run and the real run of one document are two batches, even under one key
+        seed = f"{sender}\n{idempotency_key}" + ("\ndry_run" if is_dry_run else "")
     batch_id = new_batch_id("api", seed, deps.idempotency_key() if seed else None)
     key = api_key_for(settings.incoming_prefix, sender, batch_id)
     fields, orders = _orders_of(body, key)
@@ -144,13 +153,12 @@ def accept_orders(
         "batch_id": batch_id,
         "key": key,
         "orders": orders,
+        "dry_run": is_dry_run,
         "execution_arn": execution_arn(settings.state_machine_arn, batch_id),
         "status_url": f"/batches/{batch_id}",
     }
     digest = hashlib.sha256(body).hexdigest()
-    if seed is None:
-        version, etag = _write(deps, key, body, digest)
-    else:
+    if seed is not None:
         try:
             before = deps.batches.claim_body(sender, batch_id, digest)
         except BodyMismatch as mismatch:
@@ -160,7 +168,8 @@ def accept_orders(
             ) from mismatch
         if before is not None and before.get("status", PENDING) != PENDING:
             return accepted  # its execution ran (its file may be gone): nothing to redo
-        version, etag = _write_once(deps, key, body, digest)
+    # Before the document exists: its S3 event may start the execution ahead of us, and
+    # PrepareFile must find the mapping and the dry run on the record whoever starts it.
     deps.batches.create_pending(
         sender,
         batch_id,
@@ -168,10 +177,33 @@ def accept_orders(
         key=key,
         via="POST /orders",
         callback_url=callback_url,
+        mapping=column_mapping.to_dict() if column_mapping else None,
+        dry_run=is_dry_run,
     )
+    if seed is None:
+        version, etag = _write(deps, key, body, digest)
+    else:
+        version, etag = _write_once(deps, key, body, digest)
     source = Source(settings.bucket, key, version, batch_id, etag, sender)
     start_ingest(deps.sfn, settings.state_machine_arn, source)
     return accepted
+
+
+def mapping_of(given: Any) -> ColumnMapping:
+    """A column mapping that came with a request (JSON text or an object); one that cannot be
+    used is a 400 `mapping.invalid` listing every problem."""
+    try:
+        return ColumnMapping.from_json(given)
+    except MappingError as invalid:
+        raise BadRequest(invalid.message, code=invalid.code) from invalid
+
+
+def _dry_run_flag(value: str | None) -> bool:
+    if value is None or value == "false":
+        return False
+    if value == "true":
+        return True
+    raise BadRequest("dry_run must be true or false", code="bad_dry_run")
 
 
 def _orders_of(body: bytes, key: str) -> tuple[dict[str, Parsed], int]:
@@ -258,9 +290,13 @@ def presign_upload(
     sender: str,
     deps: Deps,
     max_upload_bytes: int | None = None,
+    mapping: Any = None,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """A presigned S3 POST for a key the server chooses, in the sender's folder, and the batch
-    it will become; at most the sender's own upload limit, or the stage's."""
+    it will become; at most the sender's own upload limit, or the stage's. A column `mapping`
+    (an object) and `dry_run` are kept on the batch record for PrepareFile."""
+    column_mapping = mapping_of(mapping) if mapping is not None else None
     settings = deps.settings
     max_bytes = max_upload_bytes or settings.upload_max_bytes
     if filename is not None and len(filename) > UPLOAD_FILENAME_MAX:
@@ -293,6 +329,8 @@ def presign_upload(
         key=key,
         via="POST /uploads",
         callback_url=callback_url,
+        mapping=column_mapping.to_dict() if column_mapping else None,
+        dry_run=dry_run,
     )
     return {
         "batch_id": batch_id,
@@ -301,6 +339,7 @@ def presign_upload(
         "fields": post["fields"],
         "expires_in": settings.upload_url_seconds,
         "max_bytes": max_bytes,
+        "dry_run": dry_run,
         "status_url": f"/batches/{batch_id}",
     }
 
@@ -325,7 +364,7 @@ def batch_status(batch_id: str, *, sender: str, deps: Deps) -> dict[str, Any]:
     fields = (
         "batch_id", "status", "source_key", "via", "total", "done", "stored", "unchanged",
         "rejected", "rejected_by_reason", "unprocessed", "error", "callback", "created_at",
-        "started_at", "finished_at",
+        "started_at", "finished_at", "dry_run", "file",
     )  # fmt: skip
     status = {name: record[name] for name in fields if name in record}
     error = status.get("error")

@@ -78,13 +78,21 @@ class BatchRecords:
         key: str,
         via: str,
         callback_url: str | None = None,
+        mapping: Mapping[str, Any] | None = None,
+        dry_run: bool = False,
     ) -> None:
         """Records a batch the API has promised. Its execution may already have started (the
         S3 event can overtake the API's own start): the status and the creation time are set
-        only when absent, and what the API knows (how it came, the callback) is always kept."""
+        only when absent, and what the API knows (how it came, the callback, the upload's
+        column mapping, a dry run) is always kept. PrepareFile reads the mapping and the dry
+        run from here: the record is their one carrier to the pipeline."""
         values: dict[str, Any] = {"bucket": bucket, "source_key": key, "via": via}
         if callback_url:
             values["callback"] = {"url": callback_url, "status": PENDING, "attempts": 0}
+        if mapping is not None:
+            values["mapping"] = dict(mapping)
+        if dry_run:
+            values["dry_run"] = True
         names = {f"#{i}": name for i, name in enumerate(values)} | {
             "#status": "status",
             "#created": "created_at",
@@ -137,23 +145,37 @@ class BatchRecords:
 
     def start(
         self, sender: str, batch_id: str, *, bucket: str, key: str, version: str | None
-    ) -> None:
-        """Marks the batch running (again, on a retry: counts restart from zero)."""
-        self._update(
-            sender,
-            batch_id,
-            {
-                "status": RUNNING,
-                "bucket": bucket,
-                "source_key": key,
-                "source_version": version or "",
-                "started_at": now(),
-                "done": 0,
+    ) -> dict[str, Any]:
+        """Marks the batch running (again, on a retry: counts restart from zero); returns the
+        record as it is now, with what the API stored when it promised the batch (the
+        upload's column `mapping`, `dry_run`)."""
+        values = {
+            "status": RUNNING,
+            "bucket": bucket,
+            "source_key": key,
+            "source_version": version or "",
+            "started_at": now(),
+            "done": 0,
+        }
+        response = self._client.update_item(
+            TableName=self._table,
+            Key=_key(sender, batch_id),
+            UpdateExpression="SET " + ", ".join(f"#{i} = :{i}" for i in range(len(values))),
+            ExpressionAttributeNames={f"#{i}": name for i, name in enumerate(values)},
+            ExpressionAttributeValues={
+                f":{i}": self._serialize(v) for i, v in enumerate(values.values())
             },
+            ReturnValues="ALL_NEW",
         )
+        return plain_item(response.get("Attributes", {}))
 
     def prepared(self, sender: str, batch_id: str, *, total: int, chunks: int) -> None:
         self._update(sender, batch_id, {"total": total, "chunks": chunks})
+
+    def file_read(self, sender: str, batch_id: str, file: Mapping[str, Any]) -> None:
+        """Records what reading found the file to be (`FileFacts.to_dict()` and where its
+        column mapping came from), for a ready file and a quarantined one alike."""
+        self._update(sender, batch_id, {"file": dict(file)})
 
     def add_progress(self, sender: str, batch_id: str, done: int) -> None:
         """Adds to the running count of orders done (progress only; final counts come later)."""

@@ -49,6 +49,7 @@ def record_batch(
     sender: str = state["sender"]
     batch_id: str = state["batch_id"]
     prepared: dict[str, Any] | None = state.get("prepared")
+    dry_run = bool((prepared or {}).get("dry_run"))
     counts = Counts()
     error: dict[str, Any] | None = None
     report: dict[str, str] | None = None
@@ -77,12 +78,14 @@ def record_batch(
             **counts.to_dict(),
             "error": error,
             "report": report,
+            "dry_run": dry_run,
         }
     )
-    seconds = _seconds_since_start(batches, sender, batch_id)
-    metrics.batch_recorded(
-        status, counts.to_dict(), seconds=seconds, batch_id=batch_id, sender=sender
-    )
+    if not dry_run:  # a dry run stored nothing: its "stored" must not count as stored orders
+        seconds = _seconds_since_start(batches, sender, batch_id)
+        metrics.batch_recorded(
+            status, counts.to_dict(), seconds=seconds, batch_id=batch_id, sender=sender
+        )
     return {
         "batch_id": batch_id,
         "status": status,
@@ -149,7 +152,7 @@ def _count_chunks(
         if result is None:
             task = ChunkTask(
                 state["sender"], state["batch_id"], state["bucket"], state["key"], ref.index,
-                ref.key,
+                ref.key, dry_run=bool(state["prepared"].get("dry_run")),
             )  # fmt: skip
             try:
                 result = reprocess(task)

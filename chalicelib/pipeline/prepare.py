@@ -10,6 +10,14 @@ same key is another object with its own event and its own batch; it is never rea
 the first. On an unversioned bucket the first object's bytes may be gone before they are read:
 the batch then ends `quarantined` with `file.replaced`, and the newer object is left alone for
 its own batch.
+
+A table's columns are matched with at most one explicit mapping: the one that came with the
+upload (POST /uploads `mapping`, POST /orders `?mapping=`, `orders run --mapping`, which the
+API stored on the batch record), else the sender's saved profile, else none (`mapping_from`:
+`upload`, `profile` or `none`). What the file turned out to be (format, encoding, delimiter,
+sheet, columns, the mapping and where it came from) is recorded on the batch as `file`, for a
+ready file and a quarantined one alike. A dry run (`dry_run` on the batch record) is prepared
+like any other file; PrepareFile hands the flag on to every chunk (`dry_run` in its output).
 """
 
 from __future__ import annotations
@@ -21,12 +29,12 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from chalicelib.log import get_logger
-from chalicelib.orders.readers import read_records
+from chalicelib.orders.readers import ColumnMapping, MappingError, Reading, read_records
 from chalicelib.orders.records import UnreadableFile
 from chalicelib.pipeline.batches import BatchRecords
 from chalicelib.pipeline.chunks import ChunkRef, ChunkStore, cut
 from chalicelib.pipeline.naming import UNASSIGNED
-from chalicelib.senders import SenderRegistry
+from chalicelib.senders import Sender, SenderRegistry
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
@@ -95,18 +103,35 @@ def prepare_file(
     senders: SenderRegistry,
     settings: Settings,
 ) -> dict[str, Any]:
-    """Returns `{"status": "ready"|"quarantined", "manifest_key", "chunks", "total", "error"}`."""
-    batches.start(
+    """Returns `{"status": "ready"|"quarantined", "manifest_key", "chunks", "total", "error",
+    "dry_run"}`."""
+    record = batches.start(
         source.sender, source.batch_id, bucket=source.bucket, key=source.key,
         version=source.version,
     )  # fmt: skip
+    dry_run = bool(record.get("dry_run"))
+    return {**_prepare(source, record, s3, chunks, batches, senders, settings), "dry_run": dry_run}
+
+
+def _prepare(
+    source: Source,
+    record: dict[str, Any],
+    s3: S3Client,
+    chunks: ChunkStore,
+    batches: BatchRecords,
+    senders: SenderRegistry,
+    settings: Settings,
+) -> dict[str, Any]:
     refs: list[ChunkRef] = []
+    reading: Reading | None = None
+    mapping_from = NO_MAPPING
     try:
-        _check_sender(source, senders, settings.incoming_prefix)
+        sender = _check_sender(source, senders, settings.incoming_prefix)
+        mapping, mapping_from = _mapping_for(record, sender)
         body = _open(s3, source)
-        records = read_records(body, source.key)
+        reading = read_records(body, source.key, mapping=mapping)
         for index, encoded in enumerate(
-            cut(records, settings.chunk_max_orders, settings.chunk_max_bytes)
+            cut(reading, settings.chunk_max_orders, settings.chunk_max_bytes)
         ):
             refs.append(chunks.write_chunk(index, encoded))
     except FileReplaced as replaced:
@@ -114,7 +139,9 @@ def prepare_file(
     except FileMissing as missing:
         return {**_outcome("failed", missing), "total": 0}
     except UnreadableFile as problem:
-        return _quarantine(source, problem, s3=s3, chunks=chunks)
+        file = _file_read(source, batches, reading, mapping_from)
+        return _quarantine(source, problem, s3=s3, chunks=chunks, file=file)
+    _file_read(source, batches, reading, mapping_from)
     total = sum(r.count for r in refs)
     manifest_key = chunks.write_manifest(refs)
     batches.prepared(source.sender, source.batch_id, total=total, chunks=len(refs))
@@ -131,13 +158,45 @@ def prepare_file(
     }
 
 
-def _check_sender(source: Source, senders: SenderRegistry, incoming_prefix: str) -> None:
-    """A file is processed only for an active sender its key names; never for a guessed one."""
+UPLOAD, PROFILE, NO_MAPPING = "upload", "profile", "none"  # where a batch's mapping came from
+
+
+def _mapping_for(record: dict[str, Any], sender: Sender) -> tuple[ColumnMapping | None, str]:
+    """The mapping that came with the upload (on the batch record), else the sender's
+    profile, else none; and which of these it is. Only ever this sender's own profile."""
+    given = record.get("mapping")
+    if given is not None:
+        try:
+            return ColumnMapping.from_json(given), UPLOAD
+        except MappingError as invalid:  # the API validates it; a record written otherwise
+            raise UnreadableFile(invalid.code, invalid.message) from invalid
+    if sender.profile is not None:
+        return sender.profile, PROFILE
+    return None, NO_MAPPING
+
+
+def _file_read(
+    source: Source, batches: BatchRecords, reading: Reading | None, mapping_from: str
+) -> dict[str, Any] | None:
+    """Records on the batch what the file was found to be (None: it was never opened)."""
+    if reading is None:
+        return None
+    # a JSON file, or our report sent back, is read without the mapping it came with
+    applied = mapping_from if reading.facts.mapping is not None else NO_MAPPING
+    file = {**reading.facts.to_dict(), "mapping_from": applied}
+    batches.file_read(source.sender, source.batch_id, file)
+    return file
+
+
+def _check_sender(source: Source, senders: SenderRegistry, incoming_prefix: str) -> Sender:
+    """A file is processed only for an active sender its key names; never for a guessed one.
+    Returns the sender's record (one read: its status and its mapping profile)."""
     if source.sender == UNASSIGNED:
         raise NoSender(source.key, incoming_prefix)
     sender = senders.get(source.sender)
     if sender is None or not sender.active:
         raise SenderNotActive(source.sender, known=sender is not None)
+    return sender
 
 
 class NoSender(UnreadableFile):
@@ -204,7 +263,12 @@ def _open(s3: S3Client, source: Source) -> Any:
 
 
 def _quarantine(
-    source: Source, problem: UnreadableFile, *, s3: S3Client, chunks: ChunkStore
+    source: Source,
+    problem: UnreadableFile,
+    *,
+    s3: S3Client,
+    chunks: ChunkStore,
+    file: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Moves exactly the event's object to the quarantine prefix, with a report beside it."""
     target = chunks.keys.quarantined_file(source.key)
@@ -219,7 +283,7 @@ def _quarantine(
         if error.response.get("Error", {}).get("Code", "") not in _REPLACED:
             raise
         return _report_replaced(source, FileReplaced(), s3=s3, chunks=chunks)
-    _write_report(source, problem, s3=s3, chunks=chunks, quarantined_as=target)
+    _write_report(source, problem, s3=s3, chunks=chunks, quarantined_as=target, file=file)
     _delete_source(s3, source)
     log.warning(
         "file quarantined",
@@ -244,8 +308,9 @@ def _write_report(
     s3: S3Client,
     chunks: ChunkStore,
     quarantined_as: str | None,
+    file: dict[str, Any] | None = None,
 ) -> None:
-    report = {
+    report: dict[str, Any] = {
         "sender": source.sender,
         "batch_id": source.batch_id,
         "source": {"bucket": source.bucket, "key": source.key, "version": source.version,
@@ -253,6 +318,8 @@ def _write_report(
         "quarantined_as": quarantined_as,
         "error": {"code": problem.code, "message": problem.message},
     }  # fmt: skip
+    if file is not None:  # what the file was read as, so far (format, delimiter, mapping)
+        report["file"] = file
     s3.put_object(
         Bucket=source.bucket,
         Key=chunks.keys.quarantine_report(),

@@ -5,6 +5,13 @@ put (retried on throttling), anything else is dead-lettered with its reasons. Th
 outcome (counts and one summary per rejection, with its row) is written to S3, where
 RecordBatch counts it: running the same chunk again stores nothing twice and gives the same
 outcome.
+
+A dry run (`ChunkTask.dry_run`) validates every order the same way and counts the same
+outcomes, but writes nothing to the orders table and sends nothing to the DLQ: a valid order is
+checked against the table with one GetItem (`OrderStore.check`), so an OrderId already stored
+with other content is a `conflict` and one stored with the same content `unchanged`, as the
+real run would find them at that moment. Only a write that fails (`store_failed`) cannot be
+foreseen.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ class ChunkTask:
     key: str
     index: int
     chunk_key: str
+    dry_run: bool = False  # validate and count only: store nothing, dead-letter nothing
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> ChunkTask:
@@ -60,6 +68,7 @@ class ChunkTask:
             event["key"],
             chunk["index"],
             chunk["key"],
+            bool(event.get("dry_run", False)),
         )
 
 
@@ -80,14 +89,15 @@ def process_chunk(
         rejection = _settle(record, task, store, outcomes)
         if rejection is not None:
             rejections.append(rejection)
-    dlq.send(
-        rejections,
-        sender=task.sender,
-        batch_id=task.batch_id,
-        chunk=task.index,
-        bucket=task.bucket,
-        key=task.key,
-    )
+    if not task.dry_run:
+        dlq.send(
+            rejections,
+            sender=task.sender,
+            batch_id=task.batch_id,
+            chunk=task.index,
+            bucket=task.bucket,
+            key=task.key,
+        )
     result = {
         "index": task.index,
         "status": "done",
@@ -109,6 +119,7 @@ def process_chunk(
             "total": result["total"],
             "stored": result["stored"],
             "rejected": result["rejected"],
+            "dry_run": task.dry_run,
         },
     )
     seconds = time.monotonic() - started
@@ -127,7 +138,8 @@ def _settle(
     checked = validate_order(record.order)
     if not isinstance(checked, ValidOrder):
         return _rejection(record, INVALID, tuple(checked))
-    result = store.put(checked, sender=task.sender, batch_id=task.batch_id, row=record.row)
+    write = store.check if task.dry_run else store.put
+    result = write(checked, sender=task.sender, batch_id=task.batch_id, row=record.row)
     outcomes[result.outcome.value] += 1
     if result.outcome is StoreOutcome.CONFLICT:
         error = FieldError(

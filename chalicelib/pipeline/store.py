@@ -110,14 +110,9 @@ class OrderStore:
         }
 
     def put(self, order: ValidOrder, *, sender: str, batch_id: str, row: int) -> StoreResult:
-        item = self.item_for(order, sender=sender, batch_id=batch_id, row=row)
-        try:
-            serialized = {k: self._serialize(_numbers_as_decimal(v)) for k, v in item.items()}
-        except (TypeError, ValueError, ArithmeticError) as error:
-            return StoreResult(StoreOutcome.UNSTORABLE, f"{type(error).__name__}: {error}")
-        size = item_size(serialized)
-        if size > MAX_ITEM_BYTES:
-            return StoreResult(StoreOutcome.TOO_LARGE, _too_large(size), attempts=0)
+        serialized = self._storable(order, sender=sender, batch_id=batch_id, row=row)
+        if isinstance(serialized, StoreResult):
+            return serialized
         request: dict[str, Any] = {
             "TableName": self._table,
             "Item": serialized,
@@ -145,6 +140,38 @@ class OrderStore:
                 if attempt > self._policy.max_retries:
                     return StoreResult(StoreOutcome.STORE_FAILED, str(error), attempt)
             self._sleep(self._policy.delay(attempt - 1))
+
+    def check(self, order: ValidOrder, *, sender: str, batch_id: str, row: int) -> StoreResult:
+        """What `put` would do now, writing nothing (a dry run): the same checks of the item,
+        then one GetItem instead of the conditional put. `stored` means it would be stored."""
+        serialized = self._storable(order, sender=sender, batch_id=batch_id, row=row)
+        if isinstance(serialized, StoreResult):
+            return serialized
+        try:
+            stored = self._client.get_item(
+                TableName=self._table, Key=order_key(sender, order.order_id)
+            ).get("Item")
+        except UnicodeEncodeError as error:
+            return StoreResult(StoreOutcome.UNSTORABLE, f"{type(error).__name__}: {error}")
+        except ClientError as error:  # the real run would retry; the dry run says it failed
+            return StoreResult(StoreOutcome.STORE_FAILED, _describe(error))
+        if stored is None:
+            return StoreResult(StoreOutcome.STORED)
+        return self._existing(order, dict(stored), 1)
+
+    def _storable(
+        self, order: ValidOrder, *, sender: str, batch_id: str, row: int
+    ) -> dict[str, Any] | StoreResult:
+        """The item as DynamoDB takes it, or why it can never be stored."""
+        item = self.item_for(order, sender=sender, batch_id=batch_id, row=row)
+        try:
+            serialized = {k: self._serialize(_numbers_as_decimal(v)) for k, v in item.items()}
+        except (TypeError, ValueError, ArithmeticError) as error:
+            return StoreResult(StoreOutcome.UNSTORABLE, f"{type(error).__name__}: {error}")
+        size = item_size(serialized)
+        if size > MAX_ITEM_BYTES:
+            return StoreResult(StoreOutcome.TOO_LARGE, _too_large(size), attempts=0)
+        return serialized
 
     def get(self, sender: str, order_id: str) -> dict[str, Any] | None:
         """The sender's stored order with this OrderId (another sender's is not there)."""

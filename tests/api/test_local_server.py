@@ -411,3 +411,42 @@ def test_a_filename_over_the_contracts_limit_is_a_400(served: Served) -> None:
     assert too_long.status_code == 400
     assert too_long.json()["error"]["code"] == "bad_filename"
     assert longest.status_code == 201, longest.text
+
+
+def test_a_mapping_and_a_dry_run_come_with_an_upload_over_http(served: Served) -> None:
+    refused = [
+        served.call("POST", "/uploads", json={"mapping": {"columns": {"quantity": "Menge"}}}),
+        served.call("POST", "/uploads", json={"mapping": "qty=Menge"}),
+        served.call("POST", "/orders?mapping=%7Bnot", json=[]),
+    ]
+    assert [r.status_code for r in refused] == [400, 400, 400]
+    assert {r.json()["error"]["code"] for r in refused} == {"mapping.invalid"}
+    for wrong in (
+        served.call("POST", "/uploads", json={"dry_run": "yes"}),
+        served.call("POST", "/orders?dry_run=yes", json=[]),
+    ):
+        assert (wrong.status_code, wrong.json()["error"]["code"]) == (400, "bad_dry_run")
+
+    mapping = {"columns": {"OrderId": "Bestellung", "qty": "Menge"}, "delimiter": ";"}
+    presigned = served.call(
+        "POST",
+        "/uploads",
+        json={"filename": "t.csv", "content_type": "text/csv", "mapping": mapping,
+              "dry_run": True},
+    ).json()  # fmt: skip
+    assert presigned["dry_run"] is True
+    table = (
+        "Bestellung;Item ID;Description;Menge;Name;Email\r\n"
+        "http-dry-1;101;Lamp;1;Ann Lee;ann@example.com\r\n"
+    )
+    upload = requests.post(
+        presigned["url"],
+        data=presigned["fields"],
+        files={"file": ("t.csv", table.encode(), "text/csv")},
+        timeout=30,
+    )
+    assert upload.status_code in {200, 201, 204}, upload.text
+    status = served.wait_for(presigned["batch_id"])
+    assert (status["status"], status["stored"], status["dry_run"]) == ("succeeded", 1, True)
+    assert status["file"]["mapping_from"] == "upload"
+    assert served.call("GET", "/orders/http-dry-1").status_code == 404  # nothing stored

@@ -86,3 +86,36 @@ def test_a_disabled_or_rotated_out_senders_key_opens_no_route(
     for refused in (first, second):
         assert served.call("GET", "/orders/none", key=refused).status_code == 403
     assert served.call("GET", "/orders/none", key=rotated).status_code == 404
+
+
+def test_an_operator_saves_and_clears_a_senders_mapping_profile(
+    served: Served, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    endpoint = ["--endpoint", served.s3_url, "--json"]
+    stack = open_stack(served.s3_url, "local")
+    registry = SenderRegistry(stack.dynamodb, stack.names["SENDERS_TABLE"])
+    assert main(["senders", "add", "mapped", "--name", "Mapped", *endpoint]) == 0
+    capsys.readouterr()
+    good = tmp_path / "mapping.json"
+    good.write_text(json.dumps({"columns": {"qty": "Menge"}, "delimiter": "semicolon"}))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"columns": {"quantity": "Menge"}}))
+
+    assert main(["senders", "profile", "mapped", "--mapping", str(good), *endpoint]) == 0
+    assert _json(capsys)["profile"] == {
+        "columns": {"qty": "Menge"}, "sheet": None, "delimiter": ";"
+    }  # fmt: skip
+    assert registry.profile("mapped") is not None
+
+    assert main(["senders", "profile", "mapped", "--mapping", str(bad), *endpoint]) == 2
+    err = capsys.readouterr().err
+    assert 'unknown field "quantity"' in err
+    assert "Traceback" not in err
+    assert registry.profile("mapped").columns == {"qty": "Menge"}  # type: ignore[union-attr]
+
+    assert main(["senders", "profile", "mapped", "--clear", *endpoint]) == 0
+    assert _json(capsys)["profile"] is None
+    assert registry.profile("mapped") is None
+    assert main(["senders", "profile", "ghost", "--clear", *endpoint]) == 1
+    assert "there is no sender 'ghost'" in capsys.readouterr().err
+    assert main(["senders", "profile", "mapped", *endpoint]) == 2  # neither --mapping nor --clear

@@ -102,3 +102,38 @@ def test_a_pipeline_failure_exits_non_zero_with_a_message(
     err = capsys.readouterr().err
     assert "the pipeline failed on" in err
     assert "could not be processed" in err
+
+
+def test_run_with_a_mapping_applies_it_and_says_what_each_file_was_read_as(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "german.csv"
+    table.write_text(
+        "Bestellung;Artikel;Bezeichnung;Menge;Kunde;E-Mail\r\n"
+        "1;101;Lampe;1;Ann Lee;ann@example.com\r\n"
+        "2;102;Tisch;0;Bo Chan;bo@example.com\r\n",
+        newline="",
+    )
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(
+        json.dumps(
+            {"columns": {"OrderId": "Bestellung", "item-id": "Artikel",
+                         "item-desc": "Bezeichnung", "qty": "Menge", "name": "Kunde"}}
+        )
+    )  # fmt: skip
+
+    assert main(["run", str(table), "--mapping", str(mapping), "--json"]) == 0
+
+    [batch] = json.loads(capsys.readouterr().out)["batches"]
+    assert (batch["status"], batch["stored"], batch["rejected"]) == ("succeeded", 1, 1)
+    assert batch["read"]["mapping_from"] == "upload"
+    assert (batch["read"]["format"], batch["read"]["delimiter"]) == ("csv", ";")
+
+    assert main(["run", str(table)]) == 0  # without it the file is quarantined
+    out = capsys.readouterr().out
+    assert "read as csv (delimiter semicolon, utf-8), mapping from none" in out
+    assert "quarantined: the header lacks the required columns" in out
+
+    mapping.write_text('{"columns": {"quantity": "Menge"}}')
+    assert main(["run", str(table), "--mapping", str(mapping)]) == 2
+    assert 'unknown field "quantity"' in capsys.readouterr().err

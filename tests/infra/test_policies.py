@@ -70,6 +70,14 @@ def test_every_call_a_function_makes_is_allowed_by_its_policy(tmp_path: Path) ->
                 sender="policy-check",
                 deps=deps,
             )
+            dry = service.accept_orders(
+                json.dumps([order("p-1", qty="2"), order("p-3")]).encode(),
+                idempotency_key=None,
+                callback_url=None,
+                sender="policy-check",
+                deps=deps,
+                dry_run="true",
+            )
             service.presign_upload(
                 filename="x.csv", content_type="text/csv", callback_url=None,
                 sender="policy-check",
@@ -78,6 +86,7 @@ def test_every_call_a_function_makes_is_allowed_by_its_policy(tmp_path: Path) ->
         finally:
             current_function.reset(token)
         local.wait(accepted["batch_id"])
+        local.wait(dry["batch_id"])
         token = current_function.set("api_handler")
         try:
             service.batch_status(accepted["batch_id"], sender="policy-check", deps=deps)

@@ -29,7 +29,7 @@ from typing import Final
 
 from chalicelib.orders.codes import FILE_ERROR_CODES
 from chalicelib.orders.jsontext import Parsed
-from chalicelib.orders.readers.columns import ColumnMapping, MappingError
+from chalicelib.orders.readers.columns import ColumnMapping, MappingError, is_report
 from chalicelib.orders.readers.csvfile import read_csv
 from chalicelib.orders.readers.detect import (
     CSV,
@@ -105,13 +105,19 @@ class Reading(Iterator[Record]):
         if whole and not head.strip():
             raise UnreadableFile("file.empty", stream.describe_blank())
         facts.format = detect_format(key, head)
+        if facts.format == CSV and is_report(head):
+            # one of our rejection reports sent back: always our columns and commas, whatever
+            # the sender's mapping says about its own files
+            facts.mapping = mapping = None
         if facts.format == CSV:
             given = mapping.delimiter if mapping else None
             facts.delimiter = given or detect_delimiter(key, head)
             yield from read_csv(stream, facts.delimiter, mapping, facts)
         elif facts.format == JSONL:
+            facts.mapping = None  # JSON has no columns to map
             yield from read_jsonl(stream)
         else:
+            facts.mapping = None
             yield from read_json(stream, fields)
 
     def _container(

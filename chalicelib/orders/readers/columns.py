@@ -37,6 +37,7 @@ __all__ = [
     "ColumnMapping",
     "Columns",
     "MappingError",
+    "is_report",
     "normalise",
 ]
 
@@ -85,6 +86,14 @@ SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 _DELIMITER_NAMES: Final = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+
+
+def is_report(head: bytes) -> bool:
+    """Whether the table whose text starts with `head` is one of our rejection reports (its
+    comma-delimited header line has the `_errors` column): read with our own column names and
+    commas, never with a sender's mapping."""
+    line = next((line for line in head.decode("utf-8", "ignore").splitlines() if line.strip()), "")
+    return REPORT_MARKER in (cell.strip().strip('"') for cell in line.split(","))
 
 
 def normalise(header: str) -> str:
@@ -137,7 +146,10 @@ class ColumnMapping:
             problems.append("sheet must be a non-empty string (the name of a worksheet)")
         delimiter = data.get("delimiter")
         if delimiter is not None:
-            delimiter = _DELIMITER_NAMES.get(delimiter, delimiter)
+            # any JSON value may come here (a list or an object cannot be looked up by name)
+            delimiter = (
+                _DELIMITER_NAMES.get(delimiter, delimiter) if isinstance(delimiter, str) else None
+            )
             if delimiter not in _DELIMITER_NAMES.values():
                 problems.append(
                     'delimiter must be one of ",", ";", "\\t", "|" (or comma, semicolon, tab, '
@@ -181,7 +193,8 @@ class Columns:
         self._names = names
         _check_names(names, self._where)
         self.found: dict[str, str] = {}  # field -> the header it is read from
-        position = self._match(mapping.columns if mapping else {})
+        # our report sent back (also saved as a workbook) has our names: no mapping applies
+        position = self._match(mapping.columns if mapping and not self._unescape else {})
         self._order_info = [(name, position[name]) for name in ORDER_INFO]
         self._contact_info = [(name, position[name]) for name in CONTACT_INFO]
         taken = set(position.values())

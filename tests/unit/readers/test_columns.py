@@ -10,6 +10,7 @@ from chalicelib.orders.readers.columns import (
     ColumnMapping,
     Columns,
     MappingError,
+    is_report,
     normalise,
 )
 from chalicelib.orders.records import UnreadableFile
@@ -143,6 +144,9 @@ def test_mapping_from_json_reads_every_key():
         ('{"columns": []}', "columns must be an object"),
         ('{"sheet": ""}', "sheet must be a non-empty string"),
         ('{"delimiter": ":"}', "delimiter must be one of"),
+        ('{"delimiter": {}}', "delimiter must be one of"),  # found by the API's fuzz: a 500
+        ('{"delimiter": [";"]}', 'delimiter must be one of ",", ";", "\\t", "|" (or comma'),
+        ('{"sheet": {"a": 1}}', "sheet must be a non-empty string"),
     ],
 )
 def test_mapping_from_json_refuses_with_every_problem(data, problem):
@@ -168,3 +172,17 @@ def test_annotation_columns_never_match_a_field():
 
     assert error.code == "file.missing_columns"
     assert 'name (closest headers: "_name")' in error.message
+
+
+@pytest.mark.parametrize(
+    ("head", "report"),
+    [
+        (b"OrderId,item-id,item-desc,qty,name,email,_row,_errors\r\n1,2", True),
+        (b'\r\n"OrderId","_row","_errors"\r\n', True),
+        (b"Bestellung;Menge;_errors\r\n", False),  # not our comma-delimited header
+        (b"OrderId,qty,errors\r\n", False),
+        (b"", False),
+    ],
+)
+def test_our_report_is_told_by_its_header(head, report):
+    assert is_report(head) is report
