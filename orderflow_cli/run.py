@@ -36,6 +36,7 @@ class FileOutcome:
     report_keys: dict[str, str] | None = None
     first_rejections: list[dict[str, Any]] = field(default_factory=list)
     ended: dict[str, int] = field(default_factory=dict)  # where each order ended, by place
+    receipt: dict[str, Any] | None = None  # the batch's requests and their modelled cost
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +50,7 @@ class FileOutcome:
             "seconds": round(self.seconds, 3),
             "error": self.error,
             "ended": self.ended,
+            "receipt": self.receipt,
         }
 
 
@@ -138,6 +140,7 @@ def process(
                 report_keys=record.get("report_keys"),
                 first_rejections=_first_rejections(local, record.get("report_keys")),
                 ended=_where_orders_ended(local, record, waiting.get(execution.batch_id, set())),
+                receipt=record.get("receipt"),
             )
         )
     return outcomes

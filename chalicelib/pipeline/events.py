@@ -4,7 +4,8 @@
     detail-type:  "Batch Completed"
     detail:       {"sender", "batch_id", "file": {"bucket", "key"}, "status", "total", "stored",
                    "unchanged", "rejected", "unprocessed", "rejected_by_reason", "error",
-                   "report": {"jsonl", "csv"} | null}
+                   "report": {"jsonl", "csv"} | null,
+                   "receipt": {"requests", "cost_usd", "prices"} (costs.receipt)}
 
 A rule on the bus (`EVENT_BUS_NAME`, the account's default bus unless set) routes it to e-mail,
 Slack, a queue or the webhook function, with no code of ours.

@@ -10,16 +10,21 @@ same key is another object with its own event and its own batch; it is never rea
 the first. On an unversioned bucket the first object's bytes may be gone before they are read:
 the batch then ends `quarantined` with `file.replaced`, and the newer object is left alone for
 its own batch.
+
+Its outcome carries the `requests` it made (costs.Requests), counted where they are made, for
+the batch's cost receipt: a failed request is counted as made, a DELETE is free.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.costs import Requests, lambda_gb_seconds
 from chalicelib.log import get_logger
 from chalicelib.orders.readers import read_records
 from chalicelib.orders.records import UnreadableFile
@@ -94,28 +99,55 @@ def prepare_file(
     batches: BatchRecords,
     senders: SenderRegistry,
     settings: Settings,
+    context: Any = None,
 ) -> dict[str, Any]:
-    """Returns `{"status": "ready"|"quarantined", "manifest_key", "chunks", "total", "error"}`."""
+    """Returns `{"status": "ready"|"quarantined", "manifest_key", "chunks", "total", "error",
+    "requests"}`; `context` is the Lambda context (its memory prices the run)."""
+    started = time.monotonic()
+    requests = Requests()
+    outcome = _prepare(source, s3=s3, chunks=chunks, batches=batches, senders=senders,
+                       settings=settings, requests=requests)  # fmt: skip
+    seconds = time.monotonic() - started
+    requests.add(
+        {"lambda_invocations": 1, "lambda_gb_seconds": lambda_gb_seconds(seconds, context)}
+    )
+    return {**outcome, "requests": requests.to_dict()}
+
+
+def _prepare(
+    source: Source,
+    *,
+    s3: S3Client,
+    chunks: ChunkStore,
+    batches: BatchRecords,
+    senders: SenderRegistry,
+    settings: Settings,
+    requests: Requests,
+) -> dict[str, Any]:
+    requests.dynamodb_write_units += 1  # the batch record's start (a small item)
     batches.start(
         source.sender, source.batch_id, bucket=source.bucket, key=source.key,
         version=source.version,
     )  # fmt: skip
     refs: list[ChunkRef] = []
     try:
-        _check_sender(source, senders, settings.incoming_prefix)
+        _check_sender(source, senders, settings.incoming_prefix, requests)
+        requests.s3_get += 1
         body = _open(s3, source)
         records = read_records(body, source.key)
         for index, encoded in enumerate(
             cut(records, settings.chunk_max_orders, settings.chunk_max_bytes)
         ):
+            requests.s3_put += 1
             refs.append(chunks.write_chunk(index, encoded))
     except FileReplaced as replaced:
-        return _report_replaced(source, replaced, s3=s3, chunks=chunks)
+        return _report_replaced(source, replaced, s3=s3, chunks=chunks, requests=requests)
     except FileMissing as missing:
         return {**_outcome("failed", missing), "total": 0}
     except UnreadableFile as problem:
-        return _quarantine(source, problem, s3=s3, chunks=chunks)
+        return _quarantine(source, problem, s3=s3, chunks=chunks, requests=requests)
     total = sum(r.count for r in refs)
+    requests.add({"s3_put": 1, "dynamodb_write_units": 1})  # the manifest, the record's counts
     manifest_key = chunks.write_manifest(refs)
     batches.prepared(source.sender, source.batch_id, total=total, chunks=len(refs))
     log.info(
@@ -131,10 +163,13 @@ def prepare_file(
     }
 
 
-def _check_sender(source: Source, senders: SenderRegistry, incoming_prefix: str) -> None:
+def _check_sender(
+    source: Source, senders: SenderRegistry, incoming_prefix: str, requests: Requests
+) -> None:
     """A file is processed only for an active sender its key names; never for a guessed one."""
     if source.sender == UNASSIGNED:
         raise NoSender(source.key, incoming_prefix)
+    requests.dynamodb_read_units += 1  # one consistent read of a small item
     sender = senders.get(source.sender)
     if sender is None or not sender.active:
         raise SenderNotActive(source.sender, known=sender is not None)
@@ -204,10 +239,16 @@ def _open(s3: S3Client, source: Source) -> Any:
 
 
 def _quarantine(
-    source: Source, problem: UnreadableFile, *, s3: S3Client, chunks: ChunkStore
+    source: Source,
+    problem: UnreadableFile,
+    *,
+    s3: S3Client,
+    chunks: ChunkStore,
+    requests: Requests,
 ) -> dict[str, Any]:
     """Moves exactly the event's object to the quarantine prefix, with a report beside it."""
     target = chunks.keys.quarantined_file(source.key)
+    requests.s3_put += 1  # the copy
     try:
         s3.copy_object(
             Bucket=source.bucket,
@@ -218,8 +259,10 @@ def _quarantine(
     except ClientError as error:
         if error.response.get("Error", {}).get("Code", "") not in _REPLACED:
             raise
-        return _report_replaced(source, FileReplaced(), s3=s3, chunks=chunks)
+        return _report_replaced(source, FileReplaced(), s3=s3, chunks=chunks, requests=requests)
     _write_report(source, problem, s3=s3, chunks=chunks, quarantined_as=target)
+    requests.s3_put += 1  # the report
+    requests.s3_get += 0 if source.version else 1  # the HEAD before an unversioned delete
     _delete_source(s3, source)
     log.warning(
         "file quarantined",
@@ -229,9 +272,15 @@ def _quarantine(
 
 
 def _report_replaced(
-    source: Source, replaced: FileReplaced, *, s3: S3Client, chunks: ChunkStore
+    source: Source,
+    replaced: FileReplaced,
+    *,
+    s3: S3Client,
+    chunks: ChunkStore,
+    requests: Requests,
 ) -> dict[str, Any]:
     """The event's object is gone and another stands under its key: report, touch nothing."""
+    requests.s3_put += 1
     _write_report(source, replaced, s3=s3, chunks=chunks, quarantined_as=None)
     log.warning("file replaced before it was read", extra={"batch_id": source.batch_id})
     return {**_outcome("quarantined", replaced), "total": 0}
