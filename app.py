@@ -239,6 +239,7 @@ def prepare_file_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         batches=wiring.batch_records(settings),
         senders=wiring.sender_registry(settings),
         settings=settings,
+        context=context,
     )
     seconds = time.monotonic() - started
     metrics.file_prepared(prepared["status"], seconds=seconds, batch_id=source.batch_id)
@@ -248,7 +249,7 @@ def prepare_file_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @app.lambda_function(name="ValidateOrder")
 def validate_order_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _setup()
-    result = _process(ChunkTask.from_event(event))
+    result = _process(ChunkTask.from_event(event), context)
     return {"index": result["index"], "status": result["status"]}
 
 
@@ -262,6 +263,7 @@ def record_batch_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         batches=wiring.batch_records(settings),
         reprocess=_process,
         publish=wiring.completion_events(settings).publish,
+        context=context,
     )
 
 
@@ -309,7 +311,7 @@ def review_dead_letters(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
     return {"batchItemFailures": failures}
 
 
-def _process(task: ChunkTask) -> dict[str, Any]:
+def _process(task: ChunkTask, context: Any = None) -> dict[str, Any]:
     settings = get_settings()
     return process_chunk(
         task,
@@ -317,4 +319,5 @@ def _process(task: ChunkTask) -> dict[str, Any]:
         store=wiring.order_store(settings),
         dlq=wiring.dead_letter_queue(settings),
         batches=wiring.batch_records(settings),
+        context=context,
     )

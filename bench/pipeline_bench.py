@@ -44,8 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import boto3
 from boto3.dynamodb.types import TypeSerializer
 
-from bench import prices, scale, seed_design
+from bench import scale, seed_design
 from chalicelib import aws
+from chalicelib import costs as prices
 from chalicelib.orders.readers import read_records
 from chalicelib.pipeline.chunks import cut
 from chalicelib.pipeline.store import item_size
@@ -338,7 +339,7 @@ def main() -> int:
     floor_cost = floor_per_million(run, counter, args.orders)
     print(
         f"\nmodelled cost of 1,000,000 orders on AWS ({prices.REGION}, prices of "
-        f"{prices.PRICES_AS_OF}, bench/prices.py)"
+        f"{prices.PRICES_AS_OF}, chalicelib/costs.py)"
     )
     for name, value in sorted(costs.items(), key=lambda kv: -kv[1]):
         print(f"  {name:38s} ${value:9.4f}")

@@ -16,7 +16,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
-from bench import prices
+from chalicelib import costs as prices
 from chalicelib.orders.validation import ValidOrder, validate_order
 from chalicelib.pipeline import definition
 from orderflow_cli.emulator.runtime import ACCOUNT, EmbeddedAWS

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 _PEEK_SECONDS = 2  # how long a listed message stays hidden from the reviewer
 _MAX_LISTED = 1000
@@ -33,6 +34,8 @@ class Stack:
     dynamodb: DynamoDBClient
     sqs: SQSClient
     names: dict[str, str]
+    sfn: SFNClient | None = None  # for `orders batches redrive`
+    emulated: bool = False  # the emulated AWS of `orders serve`, not a stage on AWS
 
     @property
     def reviews(self) -> ReviewRecords:

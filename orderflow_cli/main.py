@@ -5,6 +5,7 @@ and the operator's tools (reports, the dead-letter queue, senders).
     orders serve [--port P] [--s3-port P] [--api-key KEY] [--json]
     orders report BATCH_ID [--format jsonl|csv] (--endpoint URL | --stage STAGE)
     orders dlq list|review|redrive ... (--endpoint URL | --stage STAGE) [--json]
+    orders batches redrive BATCH_ID [--sender ID] (--endpoint URL | --stage STAGE) [--json]
     orders senders add ID --name NAME | list | rotate-key ID | disable ID
                    | profile ID (--mapping FILE | --clear) (--endpoint | --stage)
 
@@ -308,6 +309,29 @@ def dlq_redrive(
             edited=_edits(edited) if edited else {},
         )
     )
+
+
+@cli.group(cls=_Group, help="The batches the pipeline ran: redrive a failed one.")
+@_debug_option
+def batches() -> None:
+    pass
+
+
+@batches.command(
+    "redrive",
+    short_help="Run a failed batch's execution again.",
+    help="Run a failed batch's execution again: on a stage, Step Functions' RedriveExecution"
+    " (it continues from the failed step); on the emulated AWS of `orders serve`, which lacks"
+    " it, a new execution of the same input named BATCH_ID-redrive-N (from the start; every"
+    " step is safe to run again). A batch that is not failed is refused (exit code 1).",
+)
+@click.argument("batch_id")
+@click.option("--sender", metavar="ID", help="The batch's sender  [default: the only sender]")
+@_stack_options()
+def batches_redrive(
+    batch_id: str, sender: str | None, endpoint: str | None, stage: str, as_json: bool
+) -> int:
+    return redrive_batch_command(batch_id, sender, endpoint, stage, as_json=as_json)
 
 
 @cli.group(cls=_Group, help="The senders (tenants) and their API keys.")
@@ -631,6 +655,29 @@ def _webhook(registry: Any, args: SimpleNamespace) -> tuple[dict[str, Any], list
         return result, [f"sender {args.sender_id}: no webhook any more"]
     shown = f"; its signing secret (shown once): {secret}" if secret else " (its secret is kept)"
     return result, [f"sender {args.sender_id}: completions go to {args.url}{shown}"]
+
+
+def redrive_batch_command(
+    batch_id: str, sender: str | None, endpoint: str | None, stage: str, *, as_json: bool
+) -> int:
+    from chalicelib.senders import SenderError
+    from orderflow_cli.batches import RedriveRefused, redrive_batch
+    from orderflow_cli.stack import connect
+
+    stack = connect(endpoint, stage)
+    try:
+        sender = stack.sender_for(sender)
+    except SenderError as error:
+        raise CliError(str(error), ExitCode.USAGE) from error
+    try:
+        result = redrive_batch(stack, sender=sender, batch_id=batch_id)
+    except RedriveRefused as refused:
+        raise CliError(str(refused), ExitCode.PROBLEMS) from refused
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"batch {batch_id}: {result['how']}: {result['execution_arn']}")
+    return 0
 
 
 def print_report(

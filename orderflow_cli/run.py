@@ -39,6 +39,7 @@ class FileOutcome:
     first_rejections: list[dict[str, Any]] = field(default_factory=list)
     ended: dict[str, int] = field(default_factory=dict)  # where each order ended, by place
     file_read: dict[str, Any] | None = None  # the batch's `file`: format, delimiter, mapping
+    receipt: dict[str, Any] | None = None  # the batch's requests and their modelled cost
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +54,7 @@ class FileOutcome:
             "error": self.error,
             "ended": self.ended,
             "read": self.file_read,
+            "receipt": self.receipt,
         }
 
 
@@ -148,6 +150,7 @@ def process(
                 first_rejections=_first_rejections(local, record.get("report_keys")),
                 ended=_where_orders_ended(local, record, waiting.get(execution.batch_id, set())),
                 file_read=record.get("file"),
+                receipt=record.get("receipt"),
             )
         )
     return outcomes

@@ -50,9 +50,17 @@ def open_stack(endpoint: str | None, stage: str) -> Stack:
             session.client("dynamodb", endpoint_url=endpoint, config=_EMULATOR_CONFIG),
             session.client("sqs", endpoint_url=endpoint, config=_EMULATOR_CONFIG),
             names,
+            sfn=session.client("stepfunctions", endpoint_url=endpoint, config=_EMULATOR_CONFIG),
+            emulated=True,
         )
     session = boto3.session.Session(region_name=os.environ.get("AWS_REGION", REGION))
-    return Stack(session.client("s3"), session.client("dynamodb"), session.client("sqs"), names)
+    return Stack(
+        session.client("s3"),
+        session.client("dynamodb"),
+        session.client("sqs"),
+        names,
+        sfn=session.client("stepfunctions"),
+    )
 
 
 def stages() -> list[str]:

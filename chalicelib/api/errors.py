@@ -43,6 +43,14 @@ class NotFound(ApiError):
     CODE = "not_found"
 
 
+class MethodNotAllowed(ApiError):
+    """The route exists, but not with this method (answered by the local server; on AWS, API
+    Gateway answers it before any function runs)."""
+
+    STATUS = 405
+    CODE = "method_not_allowed"
+
+
 class Conflict(ApiError):
     """The request contradicts an earlier one (an Idempotency-Key reused with another body)."""
 

@@ -364,7 +364,7 @@ def batch_status(batch_id: str, *, sender: str, deps: Deps) -> dict[str, Any]:
     fields = (
         "batch_id", "status", "source_key", "via", "total", "done", "stored", "unchanged",
         "rejected", "rejected_by_reason", "unprocessed", "error", "callback", "created_at",
-        "started_at", "finished_at", "dry_run", "file",
+        "started_at", "finished_at", "dry_run", "file", "receipt",
     )  # fmt: skip
     status = {name: record[name] for name in fields if name in record}
     error = status.get("error")

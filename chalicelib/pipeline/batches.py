@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeSerializer
@@ -195,6 +196,7 @@ class BatchRecords:
         counts: Counts,
         error: Mapping[str, Any] | None,
         report: Mapping[str, str] | None = None,
+        receipt: Mapping[str, Any] | None = None,
     ) -> None:
         self._update(
             sender,
@@ -205,6 +207,7 @@ class BatchRecords:
                 "done": counts.total - counts.unprocessed,
                 "error": dict(error) if error else None,
                 "report_keys": dict(report) if report else None,
+                "receipt": _decimals(receipt) if receipt else None,
                 "finished_at": now(),
             },
         )
@@ -240,6 +243,15 @@ class BatchRecords:
 
     def _update(self, sender: str, batch_id: str, values: Mapping[str, Any]) -> None:
         set_fields(self._client, self._table, _key(sender, batch_id), values, self._serialize)
+
+
+def _decimals(value: Any) -> Any:
+    """DynamoDB takes Decimal, not float (a receipt's dollars and GB-seconds)."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, Mapping):
+        return {k: _decimals(v) for k, v in value.items()}
+    return value
 
 
 def _key(sender: str, batch_id: str) -> dict[str, Any]:

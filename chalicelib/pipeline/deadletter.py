@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.costs import Requests, sqs_units
 from chalicelib.orders.records import FieldError
 
 if TYPE_CHECKING:
@@ -158,21 +159,25 @@ class DeadLetterQueue:
         chunk: int,
         bucket: str,
         key: str,
+        requests: Requests | None = None,
     ) -> int:
-        """Sends the chunk's rejection group; returns how many orders it carries."""
+        """Sends the chunk's rejection group; returns how many orders it carries. Every call
+        made (a resend included) is added to `requests` in SQS's 64 KB units."""
         bodies = group_messages(
             rejections, sender=sender, batch_id=batch_id, chunk=chunk, bucket=bucket, key=key
         )
         for batch in _batches(bodies):
-            self._send_batch(batch)
+            self._send_batch(batch, requests if requests is not None else Requests())
         return len(rejections)
 
-    def _send_batch(self, bodies: list[str]) -> None:
+    def _send_batch(self, bodies: list[str], requests: Requests) -> None:
         pending = {str(i): body for i, body in enumerate(bodies)}
         for attempt in range(_SEND_ATTEMPTS):
             entries: list[SendMessageBatchRequestEntryTypeDef] = [
                 {"Id": i, "MessageBody": b} for i, b in pending.items()
             ]
+            # billed by the messages' bodies (ASCII): one request per 64 KB of them
+            requests.sqs_requests += sqs_units(sum(len(b) for b in pending.values()))
             try:
                 response = self._client.send_message_batch(
                     QueueUrl=self._queue_url, Entries=entries

@@ -4,7 +4,8 @@
     detail-type:  "Batch Completed"
     detail:       {"sender", "batch_id", "file": {"bucket", "key"}, "status", "total", "stored",
                    "unchanged", "rejected", "unprocessed", "rejected_by_reason", "error",
-                   "report": {"jsonl", "csv"} | null, "dry_run"}
+                   "report": {"jsonl", "csv"} | null, "dry_run",
+                   "receipt": {"requests", "cost_usd", "prices"} (costs.receipt)}
 
 `dry_run` is true for a dry run (nothing was stored or dead-lettered; the counts are what a
 real run would have given).

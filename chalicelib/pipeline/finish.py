@@ -9,6 +9,12 @@ already counted is only read again). Once those retries are spent, the state mac
 RecordBatch a last time with `$.record_error` set: only then is a chunk that fails again left
 `unprocessed`, and the batch `failed`; the batch is always recorded.
 
+The batch's cost receipt (costs.receipt) is the sum of PrepareFile's requests (in its outcome,
+`$.prepared.requests`), every chunk's (in its outcome) and RecordBatch's own, with the standard
+workflow's state transitions taken from the path the execution took through the definition
+(`TRANSITIONS`, checked against the definition by tests). It lands on the batch record and in
+the completion event.
+
 An error carried to the batch record (and so to `GET /batches/{id}`) is one short line: the
 error's type and message, never a traceback or a server path (`describe_failure`).
 """
@@ -23,7 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib import metrics
+from chalicelib import costs, metrics
+from chalicelib.costs import Requests, lambda_gb_seconds
 from chalicelib.log import get_logger, mask_emails
 from chalicelib.pipeline.batches import FAILED, QUARANTINED, SUCCEEDED, BatchRecords, Counts
 from chalicelib.pipeline.chunks import ChunkStore
@@ -35,6 +42,16 @@ log = get_logger("finish")
 _MAX_CAUSE = 1000  # a batch's error message (several chunks' failures, each one line)
 _MAX_LINE = 300  # one failure's description
 
+# The states the standard workflow enters on each path (statemachine/ingest.asl.json), each one
+# billed transition: the definition is not packaged with the functions, so its paths are
+# written here, and tests/execution/test_receipt.py walks the definition to check them.
+TRANSITIONS = {
+    "chunks": 6,  # PrepareFile, IsReadable, ProcessChunks, RecordBatch, DidBatchFail, an end
+    "no_chunks": 5,  # PrepareFile, IsReadable, RecordBatch, DidBatchFail, an end
+    "prepare_failed": 4,  # PrepareFile (caught), RecordBatch, DidBatchFail, an end
+}
+_AFTER_RETRIES = 1  # RecordBatchAfterRetries, entered when RecordBatch's retries are spent
+
 
 def record_batch(
     state: dict[str, Any],
@@ -43,28 +60,54 @@ def record_batch(
     batches: BatchRecords,
     reprocess: Callable[[ChunkTask], dict[str, Any]],
     publish: Callable[[dict[str, Any]], None],
+    context: Any = None,
 ) -> dict[str, Any]:
     """`state` is the execution's state; records the batch, writes its rejection report,
-    publishes its completion event; returns the batch's status and counts."""
+    publishes its completion event; returns the batch's status and counts. `context` is the
+    Lambda context (its memory prices the run)."""
+    started = time.monotonic()
     sender: str = state["sender"]
     batch_id: str = state["batch_id"]
     prepared: dict[str, Any] | None = state.get("prepared")
     dry_run = bool((prepared or {}).get("dry_run"))
     counts = Counts()
+    requests = Requests().add((prepared or {}).get("requests"))
     error: dict[str, Any] | None = None
     report: dict[str, str] | None = None
+    path = "no_chunks"
     if prepared is None:
         status, error = FAILED, _step_error("pipeline.prepare_failed", state.get("error"))
+        path = "prepare_failed"
     elif prepared["status"] == "quarantined":
         status, error = QUARANTINED, prepared["error"]
     elif prepared["status"] != "ready":
         status, error = FAILED, prepared["error"]
     else:
+        path = "chunks"
         tally = _count_chunks(state, chunks, reprocess)
         status, error, counts = tally.status, tally.error, tally.counts
+        requests.add(tally.requests)
         if tally.rejecting:
+            requests.s3_get += len(tally.rejecting)  # each read again for the report
+            requests.s3_put += 2  # its two forms (one PUT each below 8 MB, see README)
             report = _write_report(chunks, tally.rejecting, tally.columns)
-    batches.finish(sender, batch_id, status=status, counts=counts, error=error, report=report)
+    transitions = TRANSITIONS[path] + (_AFTER_RETRIES if state.get("record_error") else 0)
+    # What follows: the record written (a small item), its start read back, the event put.
+    requests.add(
+        {
+            "sfn_state_transitions": transitions,
+            "dynamodb_write_units": 1,
+            "dynamodb_read_units": 1,
+            "eventbridge_events": 1,
+            "lambda_invocations": 1,
+            "lambda_gb_seconds": lambda_gb_seconds(time.monotonic() - started, context),
+        }
+    )
+    receipt = costs.receipt(requests)
+    batches.finish(
+        sender, batch_id, status=status, counts=counts, error=error, report=report,
+        receipt=receipt,
+    )  # fmt: skip
     log.info(
         "batch recorded",
         extra={"sender": sender, "batch_id": batch_id, "status": status, **counts.to_dict()},
@@ -79,6 +122,7 @@ def record_batch(
             "error": error,
             "report": report,
             "dry_run": dry_run,
+            "receipt": receipt,
         }
     )
     if not dry_run:  # a dry run stored nothing: its "stored" must not count as stored orders
@@ -127,6 +171,7 @@ class _Tally:
     rejecting: list[int] = field(default_factory=list)
     columns: dict[str, None] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    requests: Requests = field(default_factory=Requests)
 
     @property
     def status(self) -> str:
@@ -147,7 +192,9 @@ def _count_chunks(
 ) -> _Tally:
     """Counts every chunk of the manifest, processing again a chunk without an outcome."""
     tally = _Tally()
+    tally.requests.s3_get += 1  # the manifest
     for ref in chunks.read_manifest():
+        tally.requests.s3_get += 1  # the outcome, or the 404 that says there is none
         result = chunks.read_result(ref.index)
         if result is None:
             task = ChunkTask(
@@ -165,6 +212,7 @@ def _count_chunks(
                 continue
             log.warning("chunk reprocessed", extra={"batch_id": task.batch_id, "chunk": ref.index})
         tally.counts.add(result)
+        tally.requests.add(result.get("requests"))
         if result.get("rejected"):
             tally.rejecting.append(ref.index)
             for name in extra_columns(result.get("rejections", [])):

@@ -18,16 +18,21 @@ API stored on the batch record), else the sender's saved profile, else none (`ma
 sheet, columns, the mapping and where it came from) is recorded on the batch as `file`, for a
 ready file and a quarantined one alike. A dry run (`dry_run` on the batch record) is prepared
 like any other file; PrepareFile hands the flag on to every chunk (`dry_run` in its output).
+
+Its outcome carries the `requests` it made (costs.Requests), counted where they are made, for
+the batch's cost receipt: a failed request is counted as made, a DELETE is free.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.costs import Requests, lambda_gb_seconds
 from chalicelib.log import get_logger
 from chalicelib.orders.readers import ColumnMapping, MappingError, Reading, read_records
 from chalicelib.orders.records import UnreadableFile
@@ -102,15 +107,24 @@ def prepare_file(
     batches: BatchRecords,
     senders: SenderRegistry,
     settings: Settings,
+    context: Any = None,
 ) -> dict[str, Any]:
     """Returns `{"status": "ready"|"quarantined", "manifest_key", "chunks", "total", "error",
-    "dry_run"}`."""
+    "dry_run", "requests"}`; `context` is the Lambda context (its memory prices the run)."""
+    started = time.monotonic()
+    requests = Requests()
+    requests.dynamodb_write_units += 1  # the batch record's start (a small item)
     record = batches.start(
         source.sender, source.batch_id, bucket=source.bucket, key=source.key,
         version=source.version,
     )  # fmt: skip
     dry_run = bool(record.get("dry_run"))
-    return {**_prepare(source, record, s3, chunks, batches, senders, settings), "dry_run": dry_run}
+    outcome = _prepare(source, record, s3, chunks, batches, senders, settings, requests)
+    seconds = time.monotonic() - started
+    requests.add(
+        {"lambda_invocations": 1, "lambda_gb_seconds": lambda_gb_seconds(seconds, context)}
+    )
+    return {**outcome, "dry_run": dry_run, "requests": requests.to_dict()}
 
 
 def _prepare(
@@ -121,28 +135,32 @@ def _prepare(
     batches: BatchRecords,
     senders: SenderRegistry,
     settings: Settings,
+    requests: Requests,
 ) -> dict[str, Any]:
     refs: list[ChunkRef] = []
     reading: Reading | None = None
     mapping_from = NO_MAPPING
     try:
-        sender = _check_sender(source, senders, settings.incoming_prefix)
+        sender = _check_sender(source, senders, settings.incoming_prefix, requests)
         mapping, mapping_from = _mapping_for(record, sender)
+        requests.s3_get += 1
         body = _open(s3, source)
         reading = read_records(body, source.key, mapping=mapping)
         for index, encoded in enumerate(
             cut(reading, settings.chunk_max_orders, settings.chunk_max_bytes)
         ):
+            requests.s3_put += 1
             refs.append(chunks.write_chunk(index, encoded))
     except FileReplaced as replaced:
-        return _report_replaced(source, replaced, s3=s3, chunks=chunks)
+        return _report_replaced(source, replaced, s3=s3, chunks=chunks, requests=requests)
     except FileMissing as missing:
         return {**_outcome("failed", missing), "total": 0}
     except UnreadableFile as problem:
-        file = _file_read(source, batches, reading, mapping_from)
-        return _quarantine(source, problem, s3=s3, chunks=chunks, file=file)
-    _file_read(source, batches, reading, mapping_from)
+        file = _file_read(source, batches, reading, mapping_from, requests)
+        return _quarantine(source, problem, s3=s3, chunks=chunks, file=file, requests=requests)
+    _file_read(source, batches, reading, mapping_from, requests)
     total = sum(r.count for r in refs)
+    requests.add({"s3_put": 1, "dynamodb_write_units": 1})  # the manifest, the record's counts
     manifest_key = chunks.write_manifest(refs)
     batches.prepared(source.sender, source.batch_id, total=total, chunks=len(refs))
     log.info(
@@ -176,7 +194,11 @@ def _mapping_for(record: dict[str, Any], sender: Sender) -> tuple[ColumnMapping 
 
 
 def _file_read(
-    source: Source, batches: BatchRecords, reading: Reading | None, mapping_from: str
+    source: Source,
+    batches: BatchRecords,
+    reading: Reading | None,
+    mapping_from: str,
+    requests: Requests,
 ) -> dict[str, Any] | None:
     """Records on the batch what the file was found to be (None: it was never opened)."""
     if reading is None:
@@ -184,15 +206,19 @@ def _file_read(
     # a JSON file, or our report sent back, is read without the mapping it came with
     applied = mapping_from if reading.facts.mapping is not None else NO_MAPPING
     file = {**reading.facts.to_dict(), "mapping_from": applied}
+    requests.dynamodb_write_units += 1  # one update of the batch record
     batches.file_read(source.sender, source.batch_id, file)
     return file
 
 
-def _check_sender(source: Source, senders: SenderRegistry, incoming_prefix: str) -> Sender:
+def _check_sender(
+    source: Source, senders: SenderRegistry, incoming_prefix: str, requests: Requests
+) -> Sender:
     """A file is processed only for an active sender its key names; never for a guessed one.
     Returns the sender's record (one read: its status and its mapping profile)."""
     if source.sender == UNASSIGNED:
         raise NoSender(source.key, incoming_prefix)
+    requests.dynamodb_read_units += 1  # one consistent read of a small item
     sender = senders.get(source.sender)
     if sender is None or not sender.active:
         raise SenderNotActive(source.sender, known=sender is not None)
@@ -268,10 +294,12 @@ def _quarantine(
     *,
     s3: S3Client,
     chunks: ChunkStore,
+    requests: Requests,
     file: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Moves exactly the event's object to the quarantine prefix, with a report beside it."""
     target = chunks.keys.quarantined_file(source.key)
+    requests.s3_put += 1  # the copy
     try:
         s3.copy_object(
             Bucket=source.bucket,
@@ -282,8 +310,10 @@ def _quarantine(
     except ClientError as error:
         if error.response.get("Error", {}).get("Code", "") not in _REPLACED:
             raise
-        return _report_replaced(source, FileReplaced(), s3=s3, chunks=chunks)
+        return _report_replaced(source, FileReplaced(), s3=s3, chunks=chunks, requests=requests)
     _write_report(source, problem, s3=s3, chunks=chunks, quarantined_as=target, file=file)
+    requests.s3_put += 1  # the report
+    requests.s3_get += 0 if source.version else 1  # the HEAD before an unversioned delete
     _delete_source(s3, source)
     log.warning(
         "file quarantined",
@@ -293,9 +323,15 @@ def _quarantine(
 
 
 def _report_replaced(
-    source: Source, replaced: FileReplaced, *, s3: S3Client, chunks: ChunkStore
+    source: Source,
+    replaced: FileReplaced,
+    *,
+    s3: S3Client,
+    chunks: ChunkStore,
+    requests: Requests,
 ) -> dict[str, Any]:
     """The event's object is gone and another stands under its key: report, touch nothing."""
+    requests.s3_put += 1
     _write_report(source, replaced, s3=s3, chunks=chunks, quarantined_as=None)
     log.warning("file replaced before it was read", extra={"batch_id": source.batch_id})
     return {**_outcome("quarantined", replaced), "total": 0}

@@ -4,7 +4,9 @@ Each order of the chunk is validated on its own; a valid order is written with a
 put (retried on throttling), anything else is dead-lettered with its reasons. The chunk's
 outcome (counts and one summary per rejection, with its row) is written to S3, where
 RecordBatch counts it: running the same chunk again stores nothing twice and gives the same
-outcome.
+outcome. The outcome also carries the chunk's `requests` (costs.Requests): the reads, writes,
+write units (retries included) and DLQ requests it made, counted where they are made, and its
+own run as a Lambda invocation and an Express child execution.
 
 A dry run (`ChunkTask.dry_run`) validates every order the same way and counts the same
 outcomes, but writes nothing to the orders table and sends nothing to the DLQ: a valid order is
@@ -21,7 +23,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import metrics
+from chalicelib import costs, metrics
+from chalicelib.costs import Requests
 from chalicelib.log import get_logger
 from chalicelib.orders.records import FieldError, Record
 from chalicelib.orders.validation import ValidOrder, validate_order
@@ -79,14 +82,18 @@ def process_chunk(
     store: OrderStore,
     dlq: DeadLetterQueue,
     batches: BatchRecords,
+    context: Any = None,
 ) -> dict[str, Any]:
-    """Processes the chunk, writes its outcome to S3 and returns it."""
+    """Processes the chunk, writes its outcome to S3 and returns it. `context` is the Lambda
+    context (its memory prices the run); None when RecordBatch reprocesses the chunk, whose
+    own run then holds this one."""
     started = time.monotonic()
     records = chunks.read_chunk(task.chunk_key)
+    requests = Requests(s3_get=1)
     rejections: list[Rejection] = []
     outcomes: Counter[str] = Counter()
     for record in records:
-        rejection = _settle(record, task, store, outcomes)
+        rejection = _settle(record, task, store, outcomes, requests)
         if rejection is not None:
             rejections.append(rejection)
     if not task.dry_run:
@@ -97,6 +104,19 @@ def process_chunk(
             chunk=task.index,
             bucket=task.bucket,
             key=task.key,
+            requests=requests,
+        )
+    # what follows: this outcome's own PUT and the progress update (one small item, 1 unit)
+    requests.add({"s3_put": 1, "dynamodb_write_units": 1})
+    if context is not None:  # its own invocation, in its own Express child execution
+        seconds = time.monotonic() - started
+        requests.add(
+            {
+                "lambda_invocations": 1,
+                "lambda_gb_seconds": costs.lambda_gb_seconds(seconds, context),
+                "sfn_express_requests": 1,
+                "sfn_express_gb_seconds": seconds * costs.SFN_EXPRESS_MIN_MEMORY_GB,
+            }
         )
     result = {
         "index": task.index,
@@ -107,6 +127,7 @@ def process_chunk(
         "rejected": len(rejections),
         "rejected_by_reason": dict(Counter(r.reason for r in rejections)),
         "rejections": [{**r.summary(), "order": r.order} for r in rejections],
+        "requests": requests.to_dict(),
     }
     chunks.write_result(task.index, result)
     batches.add_progress(task.sender, task.batch_id, len(records))
@@ -122,17 +143,23 @@ def process_chunk(
             "dry_run": task.dry_run,
         },
     )
-    seconds = time.monotonic() - started
     metrics.chunk_processed(
-        orders=len(records), seconds=seconds, batch_id=task.batch_id, sender=task.sender
+        orders=len(records),
+        seconds=time.monotonic() - started,
+        batch_id=task.batch_id,
+        sender=task.sender,
     )
     return result
 
 
 def _settle(
-    record: Record, task: ChunkTask, store: OrderStore, outcomes: Counter[str]
+    record: Record,
+    task: ChunkTask,
+    store: OrderStore,
+    outcomes: Counter[str],
+    requests: Requests,
 ) -> Rejection | None:
-    """Stores one order or says why not; counts what happened."""
+    """Stores one order or says why not; counts what happened and the write units it cost."""
     if record.error is not None:
         return _rejection(record, INVALID, (record.error,))
     checked = validate_order(record.order)
@@ -141,6 +168,9 @@ def _settle(
     write = store.check if task.dry_run else store.put
     result = write(checked, sender=task.sender, batch_id=task.batch_id, row=record.row)
     outcomes[result.outcome.value] += 1
+    requests.dynamodb_write_units += result.write_units
+    if task.dry_run:
+        requests.dynamodb_read_units += 1  # the GetItem that stands in for the put
     if result.outcome is StoreOutcome.CONFLICT:
         error = FieldError(
             "order-info.OrderId", "OrderId.conflict", result.detail, checked.order_id

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
+from chalicelib import costs
 from chalicelib.dynamo import plain_item
 from chalicelib.orders.validation import ValidOrder
 
@@ -67,6 +68,7 @@ class StoreResult:
     outcome: StoreOutcome
     detail: str = ""  # the reason for CONFLICT, STORE_FAILED, UNSTORABLE and TOO_LARGE
     attempts: int = 1
+    write_units: int = 0  # the units the puts sent cost (each attempt, retries included)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,26 +121,36 @@ class OrderStore:
             "ConditionExpression": "attribute_not_exists(OrderId)",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
+        units = costs.write_units(item_size(serialized))  # a refused condition costs as much
         attempt = 0
         while True:
             attempt += 1
             try:
                 self._client.put_item(**request)
-                return StoreResult(StoreOutcome.STORED, attempts=attempt)
+                return StoreResult(
+                    StoreOutcome.STORED, attempts=attempt, write_units=attempt * units
+                )
             except UnicodeEncodeError as error:  # a lone surrogate: no request can carry it
-                return StoreResult(StoreOutcome.UNSTORABLE, f"{type(error).__name__}: {error}")
+                detail = f"{type(error).__name__}: {error}"
+                return StoreResult(StoreOutcome.UNSTORABLE, detail, attempt, (attempt - 1) * units)
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code", "")
                 if code == _CONDITION_FAILED:
                     stored: dict[str, Any] = getattr(error, "response", {}).get("Item", {})
-                    return self._existing(order, stored, attempt)
+                    return self._existing(order, stored, attempt, attempt * units)
                 if _is_too_large(error):
-                    return StoreResult(StoreOutcome.TOO_LARGE, _too_large(None), attempt)
+                    return StoreResult(
+                        StoreOutcome.TOO_LARGE, _too_large(None), attempt, (attempt - 1) * units
+                    )
                 if code not in RETRYABLE_ERRORS or attempt > self._policy.max_retries:
-                    return StoreResult(StoreOutcome.STORE_FAILED, _describe(error), attempt)
+                    return StoreResult(
+                        StoreOutcome.STORE_FAILED, _describe(error), attempt, attempt * units
+                    )
             except (ConnectionError, HTTPClientError) as error:
                 if attempt > self._policy.max_retries:
-                    return StoreResult(StoreOutcome.STORE_FAILED, str(error), attempt)
+                    return StoreResult(
+                        StoreOutcome.STORE_FAILED, str(error), attempt, attempt * units
+                    )
             self._sleep(self._policy.delay(attempt - 1))
 
     def check(self, order: ValidOrder, *, sender: str, batch_id: str, row: int) -> StoreResult:
@@ -157,7 +169,7 @@ class OrderStore:
             return StoreResult(StoreOutcome.STORE_FAILED, _describe(error))
         if stored is None:
             return StoreResult(StoreOutcome.STORED)
-        return self._existing(order, dict(stored), 1)
+        return self._existing(order, dict(stored), 1, 0)  # a read: no write units
 
     def _storable(
         self, order: ValidOrder, *, sender: str, batch_id: str, row: int
@@ -179,16 +191,19 @@ class OrderStore:
         item = response.get("Item")
         return plain_item(item) if item is not None else None
 
-    def _existing(self, order: ValidOrder, item: dict[str, Any], attempt: int) -> StoreResult:
+    def _existing(
+        self, order: ValidOrder, item: dict[str, Any], attempt: int, units: int
+    ) -> StoreResult:
         stored_hash = item.get("content_hash", {}).get("S")
         if stored_hash == order.content_hash:
-            return StoreResult(StoreOutcome.UNCHANGED, attempts=attempt)
+            return StoreResult(StoreOutcome.UNCHANGED, attempts=attempt, write_units=units)
         stored_batch = item.get("batch_id", {}).get("S", "unknown")
         return StoreResult(
             StoreOutcome.CONFLICT,
             f"OrderId {order.order_id!r} is already stored with other content"
             f" (batch {stored_batch})",
             attempt,
+            units,
         )
 
 

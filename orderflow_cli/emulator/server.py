@@ -21,6 +21,13 @@ Where Chalice's local server and API Gateway (REST API) differ, this one does as
   Content-Length that is not one number, another transfer coding, a broken chunk) is a 400, and
   one over API Gateway's 10 MB payload limit a 413, in the API's error shape, and the
   connection is closed (where the next request would start is unknown).
+
+Where Chalice's local server answers in shapes of its own, this one answers in the API's error
+shape: a path no route has is a 404 `route_not_found` (Chalice: API Gateway's 403 "Missing
+Authentication Token"), a method the route does not have a 405 `method_not_allowed` with an
+`Allow` header (Chalice: `{"Code": "MethodNotAllowedError"}`). Both are answered before the
+authorizer runs, as API Gateway checks the route first. On AWS, API Gateway answers both itself
+with its 403 (README, "HTTP API").
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from chalice.local import (
     LocalDevServer,
     LocalGateway,
     LocalGatewayAuthorizer,
+    LocalGatewayException,
     MatchResult,
     RouteMatcher,
     ThreadedHTTPServer,
@@ -53,7 +61,7 @@ from chalice.local import (
 from chalicelib import aws
 from chalicelib import log as logs
 from chalicelib.api.auth import AUTH_HEADER
-from chalicelib.api.errors import ApiError, BadRequest, PayloadTooLarge
+from chalicelib.api.errors import ApiError, BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge
 from chalicelib.log import get_logger
 from chalicelib.senders import SenderRegistry
 from orderflow_cli.emulator.runtime import CONFIG_PATH, DEFAULT_SENDER, EmbeddedAWS
@@ -218,6 +226,39 @@ class _DecodingRouteMatcher(RouteMatcher):
         return MatchResult(matched.route, captured, matched.query_params)
 
 
+class _Refused(LocalGatewayException):
+    """An answer in the API's error shape, given before the app runs."""
+
+    def __init__(self, error: ApiError, headers: dict[str, str] | None = None) -> None:
+        super().__init__(
+            {"Content-Type": "application/json", **(headers or {})},
+            json.dumps(error.body()).encode(),
+        )
+        self.CODE = error.STATUS
+
+
+class _Gateway(LocalGateway):
+    """Chalice's local gateway, with an unknown path and an unknown method answered in the
+    API's error shape (see the module's docstring)."""
+
+    def _generate_lambda_event(
+        self, method: str, path: str, headers: Any, body: bytes | None
+    ) -> Any:
+        try:
+            event = super()._generate_lambda_event(method, path, headers, body)
+        except ValueError as error:  # no route matches the path
+            shown = path.split("?", 1)[0]
+            raise _Refused(NotFound(f"no route {shown}", code="route_not_found")) from error
+        methods = self._app_object.routes[event["requestContext"]["resourcePath"]]
+        if method not in methods and method != "OPTIONS":  # OPTIONS: Chalice's CORS answer
+            allowed = ", ".join(sorted(methods))
+            raise _Refused(
+                MethodNotAllowed(f"{path.split('?', 1)[0]} takes {allowed}, not {method}"),
+                {"Allow": allowed},
+            )
+        return event
+
+
 class _Unreadable(Exception):
     """The request's body cannot be read: answered with `error`, then the connection closes."""
 
@@ -238,7 +279,7 @@ class _RequestHandler(ChaliceRequestHandler):
     def __init__(
         self, request: Any, client_address: Any, server: Any, app_object: Any, config: Config
     ) -> None:
-        self.local_gateway = LocalGateway(app_object, config)
+        self.local_gateway = _Gateway(app_object, config)
         self.local_gateway._authorizer = _HeaderAuthorizer(app_object)
         self.local_gateway.event_converter = LambdaEventConverter(
             _DecodingRouteMatcher(list(app_object.routes)), app_object.api.binary_types

@@ -65,7 +65,8 @@ def test_path_parameters_reach_the_route_url_decoded(served: Served) -> None:
         assert response.json()["order-info"]["OrderId"] == wanted
     # a plus in a path is a plus, not a space; a real slash is a route of its own
     assert served.call("GET", "/orders/A+B").json()["error"]["message"] == "no order 'A+B'"
-    assert served.call("GET", "/orders/a/b").status_code == 403  # API Gateway: no such route
+    unknown = served.call("GET", "/orders/a/b")  # API Gateway: its 403, no such route
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "route_not_found")
 
 
 def test_a_chunked_body_is_read(served: Served) -> None:
@@ -201,3 +202,34 @@ def test_the_server_says_at_start_that_its_state_ends_with_it(served: Served) ->
 
     assert lines.count(IN_MEMORY_NOTICE) == 1
     assert "memory" in IN_MEMORY_NOTICE
+
+
+@pytest.mark.parametrize("key", [API_KEY, None])
+def test_a_path_no_route_has_is_a_404_in_the_api_error_shape(served: Served, key: Any) -> None:
+    answer = served.call("GET", "/no/such/route?x=1", key=key)
+
+    assert answer.status_code == 404
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.json() == {
+        "error": {"code": "route_not_found", "message": "no route /no/such/route"}
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [("DELETE", "/orders", "POST"), ("PUT", "/batches/b-1", "GET"), ("POST", "/health", "GET")],
+)
+def test_a_method_the_route_does_not_have_is_a_405_in_the_api_error_shape(
+    served: Served, method: str, path: str, allowed: str
+) -> None:
+    for key in (API_KEY, None):  # the route is checked before the key, as API Gateway does
+        answer = served.call(method, path, key=key)
+
+        assert answer.status_code == 405
+        assert answer.headers["Allow"] == allowed
+        assert answer.json() == {
+            "error": {
+                "code": "method_not_allowed",
+                "message": f"{path} takes {allowed}, not {method}",
+            }
+        }

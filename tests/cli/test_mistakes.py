@@ -93,7 +93,13 @@ def test_debug_adds_the_traceback_to_the_same_sentence(taken_port: int) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [["report", "some-batch"], ["dlq", "list"], ["dlq", "review"], ["senders", "list"]],
+    [
+        ["report", "some-batch"],
+        ["dlq", "list"],
+        ["dlq", "review"],
+        ["senders", "list"],
+        ["batches", "redrive", "some-batch"],
+    ],
 )
 def test_nothing_listening_at_the_endpoint_is_exit_3(command: list[str]) -> None:
     endpoint = f"http://127.0.0.1:{free_port()}"

@@ -110,7 +110,7 @@ def test_rejections_that_never_reached_the_dlq_are_not_called_waiting(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given a DLQ that silently loses what it is sent
-    def lose(self: DeadLetterQueue, bodies: list[str]) -> None:
+    def lose(self: DeadLetterQueue, bodies: list[str], *_: object) -> None:
         return None
 
     monkeypatch.setattr(DeadLetterQueue, "_send_batch", lose)
