@@ -66,8 +66,9 @@ def test_the_receipt_counts_what_the_batch_asked_of_each_service(
     requests = receipt["requests"]
     seen = calls.calls
     # DynamoDB: one unit per order stored, one per retry, one per batch record update (its
-    # start, its counts, each chunk's progress, its end); reads: the sender, the record's start.
-    record_updates = 2 + batch["chunks"] + 1
+    # start, what the file was read as, its counts, each chunk's progress, its end); reads: the
+    # sender, the record's start.
+    record_updates = 3 + batch["chunks"] + 1
     assert requests["dynamodb_write_units"] == 7 + len(throttled) + record_updates
     assert (
         requests["dynamodb_write_units"] == seen["dynamodb.PutItem"] + seen["dynamodb.UpdateItem"]
@@ -117,7 +118,8 @@ def test_a_quarantined_batch_has_a_receipt_of_its_own_path(
     seen = calls.calls
     assert requests["s3_get"] == seen["s3.GetObject"] + seen["s3.HeadObject"]
     assert requests["s3_put"] == seen["s3.PutObject"] + seen["s3.CopyObject"] == 2
-    assert requests["dynamodb_write_units"] == seen["dynamodb.UpdateItem"] == 2
+    # the record's start, what the file was read as, its end
+    assert requests["dynamodb_write_units"] == seen["dynamodb.UpdateItem"] == 3
     assert requests["sqs_requests"] == 0
     assert requests["sfn_state_transitions"] == TRANSITIONS["no_chunks"]
     assert requests["lambda_invocations"] == 2
