@@ -2,7 +2,10 @@
 
 On a stage it is Step Functions' RedriveExecution: the batch's own execution (named after the
 batch) continues from its unsuccessful step with the same input, keeping its ARN and the results
-of the steps that succeeded.
+of the steps that succeeded. That helps an execution that failed in a step (a function that
+kept failing, a timeout). A batch that RecordBatch recorded `failed` (chunks left unprocessed)
+ends in the `BatchFailed` Fail state, and a redrive would restart there and fail again at
+once: such a batch is started again instead, as below.
 
 The emulated AWS has no RedriveExecution (moto's Step Functions does not implement it), so
 there the closest honest equivalent is taken: a new execution of the same state machine with
@@ -27,6 +30,7 @@ from chalicelib.pipeline.trigger import execution_arn
 from orderflow_cli.dlq import Stack
 
 _MAX_NAME = 80  # Step Functions' limit on an execution's name
+RECORDED_FAILED = "BatchFailed"  # the Fail state's error (statemachine/ingest.asl.json)
 _NOT_REDRIVABLE = {"ExecutionNotRedrivable", "ExecutionDoesNotExist", "ExecutionLimitExceeded"}
 
 
@@ -49,6 +53,8 @@ def redrive_batch(stack: Stack, *, sender: str, batch_id: str) -> dict[str, Any]
     machine = _state_machine_arn(stack)
     failed = execution_arn(machine, batch_id)
     if stack.emulated:
+        return _start_again(stack, machine, failed, batch_id, sender)
+    if sfn.describe_execution(executionArn=failed).get("error") == RECORDED_FAILED:
         return _start_again(stack, machine, failed, batch_id, sender)
     try:
         answer = sfn.redrive_execution(executionArn=failed)
@@ -94,7 +100,7 @@ def _start_again(
         return {
             "sender": sender,
             "batch_id": batch_id,
-            "how": "started again (the emulator has no RedriveExecution)",
+            "how": "started again (from the start: see orders batches redrive in README)",
             "execution_arn": started["executionArn"],
             "failed_execution_arn": failed,
         }

@@ -98,9 +98,13 @@ def test_a_batch_that_is_not_failed_is_refused(local: EmbeddedAWS, tmp_path: Pat
 class _StageSfn:
     """Step Functions on a stage, as far as RedriveExecution goes (moto lacks it)."""
 
-    def __init__(self, refuse: str | None = None) -> None:
+    def __init__(self, refuse: str | None = None, error: str = "States.TaskFailed") -> None:
         self.redriven: list[str] = []
         self._refuse = refuse
+        self._error = error  # how the execution failed
+
+    def describe_execution(self, executionArn: str) -> dict[str, Any]:  # noqa: N803 - boto's
+        return {"executionArn": executionArn, "status": "FAILED", "error": self._error}
 
     def redrive_execution(self, executionArn: str) -> dict[str, Any]:  # noqa: N803 - boto's
         if self._refuse:
@@ -129,3 +133,30 @@ def test_on_a_stage_it_is_redrive_execution_of_the_batchs_own_execution(
         redrive_batch(
             _stack(local, sfn=refusing, emulated=False), sender="demo", batch_id=batch["batch_id"]
         )
+
+
+def test_on_a_stage_a_batch_recorded_failed_is_started_again_not_redriven(
+    local: EmbeddedAWS, tmp_path: Path
+) -> None:
+    # a redrive of an execution that ended in the BatchFailed Fail state restarts there and
+    # fails again at once: the batch is processed again from the start instead
+    batch, refusing = _failed_batch(local, tmp_path)
+    refusing["on"] = False  # the DLQ is back
+    described = local.sfn.describe_execution(
+        executionArn=execution_arn(local.settings.state_machine_arn, batch["batch_id"])
+    )
+    assert described.get("error") == "BatchFailed"  # what the real definition ends with
+    stage = _StageSfn(error="BatchFailed")
+    stage.start_execution = local.sfn.start_execution  # type: ignore[attr-defined]
+    stage.describe_execution = local.sfn.describe_execution  # type: ignore[assignment,method-assign]
+
+    result = redrive_batch(
+        _stack(local, sfn=stage, emulated=False), sender="demo", batch_id=batch["batch_id"]
+    )
+
+    assert stage.redriven == []
+    assert result["how"].startswith("started again")
+    assert _finished(local, result["execution_arn"]) == "SUCCEEDED"
+    record = local.batches().get("demo", batch["batch_id"])
+    assert record is not None
+    assert record["status"] == "succeeded"
