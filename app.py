@@ -22,7 +22,7 @@ from chalice.app import (
 
 from chalicelib import aws, callbacks, log, metrics, wiring
 from chalicelib.api import auth, media, service
-from chalicelib.api.errors import INTERNAL_ERROR_BODY, ApiError, BadRequest
+from chalicelib.api.errors import INTERNAL_ERROR_BODY, ApiError
 from chalicelib.pipeline import events as completion
 from chalicelib.pipeline.finish import record_batch
 from chalicelib.pipeline.prepare import Source, prepare_file
@@ -138,34 +138,16 @@ def post_orders() -> Response:
 @app.route("/uploads", methods=["POST"], authorizer=sender_key)
 @_json_errors
 def post_uploads() -> Response:
-    raw = _raw_body(_request()) or b"{}"
-    try:
-        wanted = json.loads(raw)
-    except ValueError as error:
-        raise BadRequest(f"the body is not valid JSON: {error}", code="invalid_json") from error
-    if not isinstance(wanted, dict):
-        raise BadRequest('the body must be a JSON object: {"filename", "content_type"}')
-    filename, content_type = wanted.get("filename"), wanted.get("content_type", "text/csv")
-    callback_url = wanted.get("callback_url")
-    if not all(isinstance(v, str | None) for v in (filename, content_type, callback_url)):
-        raise BadRequest("filename, content_type and callback_url must be strings")
-    mapping, dry_run = wanted.get("mapping"), wanted.get("dry_run", False)
-    if mapping is not None and not isinstance(mapping, dict):
-        raise BadRequest(
-            'mapping must be an object such as {"columns": {"qty": "Menge"}}',
-            code="mapping.invalid",
-        )
-    if not isinstance(dry_run, bool):
-        raise BadRequest("dry_run must be true or false", code="bad_dry_run")
+    wanted = service.UploadRequest.from_body(_raw_body(_request()))
     presigned = service.presign_upload(
-        filename=filename,
-        content_type=content_type,
-        callback_url=callback_url,
+        filename=wanted.filename,
+        content_type=wanted.content_type,
+        callback_url=wanted.callback_url,
         sender=_sender(),
         deps=wiring.api_deps(get_settings()),
         max_upload_bytes=_limits().get("max_upload_bytes"),
-        mapping=mapping,
-        dry_run=dry_run,
+        mapping=wanted.mapping,
+        dry_run=wanted.dry_run,
     )
     metrics.upload_granted(sender=_sender())
     return Response(body=presigned, status_code=201)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -282,10 +283,44 @@ def _write_once(deps: Deps, key: str, body: bytes, digest: str) -> tuple[str | N
     return head.get("VersionId"), head["ETag"].strip('"')
 
 
+@dataclass(frozen=True, slots=True)
+class UploadRequest:
+    """A `POST /uploads` body: what the upload will be."""
+
+    filename: str | None = None
+    content_type: str | None = "text/csv"  # an explicit null is refused by presign_upload
+    callback_url: str | None = None
+    mapping: dict[str, Any] | None = None
+    dry_run: bool = False
+
+    @classmethod
+    def from_body(cls, raw: bytes) -> UploadRequest:
+        """The body's members, each checked; a 400 for the first that is not what it must be."""
+        try:
+            wanted = json.loads(raw or b"{}")
+        except ValueError as error:
+            raise BadRequest(f"the body is not valid JSON: {error}", code="invalid_json") from error
+        if not isinstance(wanted, dict):
+            raise BadRequest('the body must be a JSON object: {"filename", "content_type"}')
+        filename, content_type = wanted.get("filename"), wanted.get("content_type", "text/csv")
+        callback_url = wanted.get("callback_url")
+        if not all(isinstance(v, str | None) for v in (filename, content_type, callback_url)):
+            raise BadRequest("filename, content_type and callback_url must be strings")
+        mapping, dry_run = wanted.get("mapping"), wanted.get("dry_run", False)
+        if mapping is not None and not isinstance(mapping, dict):
+            raise BadRequest(
+                'mapping must be an object such as {"columns": {"qty": "Menge"}}',
+                code="mapping.invalid",
+            )
+        if not isinstance(dry_run, bool):
+            raise BadRequest("dry_run must be true or false", code="bad_dry_run")
+        return cls(filename, content_type, callback_url, mapping, dry_run)
+
+
 def presign_upload(
     *,
     filename: str | None,
-    content_type: str,
+    content_type: str | None,
     callback_url: str | None,
     sender: str,
     deps: Deps,
