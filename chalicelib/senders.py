@@ -200,22 +200,9 @@ class SenderRegistry:
 
     def disable(self, sender_id: str) -> Sender:
         """Refuses every key of the sender from now on (its data stays)."""
-        check_id(sender_id)
-        try:
-            updated = self._client.update_item(
-                TableName=self._table,
-                Key=_sender_key(sender_id),
-                UpdateExpression="SET #s = :disabled",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":disabled": {"S": DISABLED}},
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if _cancelled(error):
-                raise SenderError(f"there is no sender {sender_id!r}") from error
-            raise
-        return _sender(updated["Attributes"])
+        return self._update(
+            sender_id, "SET #s = :disabled", {":disabled": {"S": DISABLED}}, {"#s": "status"}
+        )
 
     def set_webhook(self, sender_id: str, url: str | None, *, rotate: bool = False) -> str | None:
         """Sets (or, with None, removes) the sender's webhook URL. A sender's first webhook gets
@@ -261,34 +248,44 @@ class SenderRegistry:
         for value in (max_orders_per_request, max_upload_bytes):
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise SenderError("a limit is a whole number of at least 1")
-        self._item(sender_id)
-        updated = self._client.update_item(
-            TableName=self._table,
-            Key=_sender_key(sender_id),
-            UpdateExpression="SET max_orders_per_request = :o, max_upload_bytes = :b",
-            ExpressionAttributeValues={
+        return self._update(
+            sender_id,
+            "SET max_orders_per_request = :o, max_upload_bytes = :b",
+            {
                 ":o": _number_or_null(max_orders_per_request),
                 ":b": _number_or_null(max_upload_bytes),
             },
-            ReturnValues="ALL_NEW",
         )
-        return _sender(updated["Attributes"])
 
     def set_profile(self, sender_id: str, mapping: str | bytes | dict[str, Any] | None) -> Sender:
         """Saves the sender's column mapping profile (validated first: a `MappingError`,
         `mapping.invalid`, saves nothing), or with None removes it."""
         profile = ColumnMapping.from_json(mapping) if mapping is not None else None
-        self._item(sender_id)
         value = {"S": json.dumps(profile.to_dict())} if profile else {"NULL": True}
+        return self._update(sender_id, "SET mapping_profile = :p", {":p": value})
+
+    def _update(
+        self,
+        sender_id: str,
+        expression: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> Sender:
+        """One conditional update of an existing sender (no read first); the sender after it.
+        A sender that does not exist is a SenderError, and nothing is written."""
+        check_id(sender_id)
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": _sender_key(sender_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeValues": values,
+            "ReturnValues": "ALL_NEW",
+        }
+        if names:
+            request["ExpressionAttributeNames"] = names
         try:
-            updated = self._client.update_item(
-                TableName=self._table,
-                Key=_sender_key(sender_id),
-                UpdateExpression="SET mapping_profile = :p",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":p": value},
-                ReturnValues="ALL_NEW",
-            )
+            updated = self._client.update_item(**request)
         except ClientError as error:
             if _cancelled(error):
                 raise SenderError(f"there is no sender {sender_id!r}") from error
