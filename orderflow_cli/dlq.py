@@ -65,22 +65,30 @@ class Stack:
         )
 
 
-def waiting(stack: Stack) -> dict[str, dict[str, int]]:
-    """Orders waiting in the DLQ and in its redrive queue (inside their groups' messages),
-    counted by reason."""
+def waiting(stack: Stack) -> dict[str, dict[str, Any]]:
+    """What waits in the DLQ and in its redrive queue: how many group messages the queue holds
+    (SQS's approximate count), and the reasons of the orders inside the first `_MAX_LISTED`
+    messages read, with `complete` false when the queue held more than were read (a listing is
+    never cut silently)."""
     dlq_url = stack.names["DLQ_URL"]
     dlq_name = dlq_url.rsplit("/", 1)[-1]
     queues = {
         "dlq": dlq_url,
         "redrive": stack.sqs.get_queue_url(QueueName=f"{dlq_name}-redrive")["QueueUrl"],
     }
-    counts: dict[str, dict[str, int]] = {}
+    listing: dict[str, dict[str, Any]] = {}
     for label, url in queues.items():
+        held = stack.sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
         reasons: Counter[str] = Counter()
         seen: set[str] = set()
         while len(seen) < _MAX_LISTED:
             messages = stack.sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=_PEEK_SECONDS
+                QueueUrl=url,
+                MaxNumberOfMessages=min(10, _MAX_LISTED - len(seen)),
+                VisibilityTimeout=_PEEK_SECONDS,
             ).get("Messages", [])
             fresh = [m for m in messages if m["MessageId"] not in seen]
             if not fresh:
@@ -88,8 +96,32 @@ def waiting(stack: Stack) -> dict[str, dict[str, int]]:
             for message in fresh:
                 seen.add(message["MessageId"])
                 reasons.update(_reasons_of(message["Body"]))
-        counts[label] = dict(reasons)
-    return counts
+        queued = int(held.get("ApproximateNumberOfMessages", 0))
+        in_flight = int(held.get("ApproximateNumberOfMessagesNotVisible", 0))
+        listing[label] = {
+            "messages": max(queued, len(seen)),
+            "in_flight": in_flight,  # being reviewed (or peeked at) right now
+            "read": len(seen),
+            "complete": len(seen) >= queued,
+            "reasons": dict(reasons),
+        }
+    return listing
+
+
+def describe_waiting(listing: dict[str, dict[str, Any]]) -> list[str]:
+    """`orders dlq list`'s lines: one per queue, then one per reason."""
+    lines = []
+    for queue, held in listing.items():
+        if not held["messages"] and not held["in_flight"]:
+            lines.append(f"{queue}: empty")
+            continue
+        read = "" if held["complete"] else (
+            f"; the reasons below are of the first {held['read']} read, not all of them"
+        )  # fmt: skip
+        in_flight = f", {held['in_flight']} being reviewed" if held["in_flight"] else ""
+        lines.append(f"{queue}: {held['messages']} group message(s) waiting{in_flight}{read}")
+        lines += [f"  {reason}: {n} order(s)" for reason, n in held["reasons"].items()]
+    return lines
 
 
 def _reasons_of(body: str) -> Counter[str]:

@@ -537,11 +537,7 @@ def dlq_command(args: SimpleNamespace) -> int:
     result: Any
     if args.dlq_command == "list":
         result = dlq.waiting(stack)
-        lines = [
-            f"{queue}: {reason}: {n}"
-            for queue, reasons in result.items()
-            for reason, n in reasons.items()
-        ] or ["nothing waits"]
+        lines = dlq.describe_waiting(result)
     elif args.dlq_command == "review":
         result = stack.reviews.query(sender=args.sender, batch_id=args.batch, reason=args.reason)
         lines = [
