@@ -131,7 +131,8 @@ def post_orders() -> Response:
         mapping=query.get("mapping"),
         dry_run=query.get("dry_run"),
     )
-    metrics.orders_submitted(accepted["orders"], sender=_sender())
+    if not accepted["replayed"]:  # an Idempotency-Key's repeat submits nothing new
+        metrics.orders_submitted(accepted["orders"], sender=_sender())
     return Response(body=accepted, status_code=202, headers={"Location": accepted["status_url"]})
 
 

@@ -155,6 +155,7 @@ def accept_orders(
         "key": key,
         "orders": orders,
         "dry_run": is_dry_run,
+        "replayed": False,
         "execution_arn": execution_arn(settings.state_machine_arn, batch_id),
         "status_url": f"/batches/{batch_id}",
     }
@@ -168,7 +169,8 @@ def accept_orders(
                 code="idempotency_key_reused",
             ) from mismatch
         if before is not None and before.get("status", PENDING) != PENDING:
-            return accepted  # its execution ran (its file may be gone): nothing to redo
+            # its execution ran (its file may be gone): nothing to redo, nothing new accepted
+            return {**accepted, "replayed": True}
     # Before the document exists: its S3 event may start the execution ahead of us, and
     # PrepareFile must find the mapping and the dry run on the record whoever starts it.
     deps.batches.create_pending(

@@ -143,12 +143,13 @@ def process_chunk(
             "dry_run": task.dry_run,
         },
     )
-    metrics.chunk_processed(
-        orders=len(records),
-        seconds=time.monotonic() - started,
-        batch_id=task.batch_id,
-        sender=task.sender,
-    )
+    if not task.dry_run:  # as RecordBatch: a dry run's orders are not orders handled
+        metrics.chunk_processed(
+            orders=len(records),
+            seconds=time.monotonic() - started,
+            batch_id=task.batch_id,
+            sender=task.sender,
+        )
     return result
 
 

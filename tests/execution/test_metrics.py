@@ -95,27 +95,33 @@ def test_orders_posted_to_the_api_are_counted_for_the_sender_that_sent_them(
     app = local.app
     assert app is not None
     body = json.dumps({"orders": [order("a-1"), order("a-2")]})
-    app.app.current_request = Request(
-        {
-            "multiValueQueryStringParameters": None,
-            "headers": {"content-type": "application/json"},
-            "pathParameters": None,
-            "requestContext": {
-                "httpMethod": "POST",
-                "resourcePath": "/orders",
-                "authorizer": {"principalId": "acme", "sender_id": "acme"},
-            },
-            "body": body,
-            "isBase64Encoded": False,
-            "stageVariables": None,
-        }
-    )
-    try:
-        response = app.post_orders()
-    finally:
-        app.app.current_request = None
+
+    def post() -> Any:
+        app.app.current_request = Request(
+            {
+                "multiValueQueryStringParameters": None,
+                "headers": {"content-type": "application/json", "idempotency-key": "once"},
+                "pathParameters": None,
+                "requestContext": {
+                    "httpMethod": "POST",
+                    "resourcePath": "/orders",
+                    "authorizer": {"principalId": "acme", "sender_id": "acme"},
+                },
+                "body": body,
+                "isBase64Encoded": False,
+                "stageVariables": None,
+            }
+        )
+        try:
+            return app.post_orders()
+        finally:
+            app.app.current_request = None
+
+    response = post()
     assert response.status_code == 202, response.body
     local.wait(response.body["batch_id"])
+    replay = post()  # the client's retry, after its batch ran: nothing new was submitted
+    assert (replay.status_code, replay.body["replayed"]) == (202, True)
 
     documents = emitted(local)
     assert total(documents, "OrdersSubmitted", Sender="acme") == 2

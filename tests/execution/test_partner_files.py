@@ -16,6 +16,7 @@ from chalicelib.api import service
 from chalicelib.api.errors import BadRequest
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 from tests.conftest import order, run, stored_items
+from tests.execution.test_metrics import emitted, total
 
 # A partner's own headers: neither our names nor synonyms for three of them.
 GERMAN = "Bestellung;Artikel;Bezeichnung;Menge;Kunde;E-Mail\r\n"
@@ -195,8 +196,11 @@ def test_a_dry_run_counts_and_reports_like_the_real_run_and_keeps_nothing(
     assert shown["dry_run"] is True
     [event] = [e["detail"] for e in local.completion_events()]
     assert (event["batch_id"], event["dry_run"], event["stored"]) == (dry["batch_id"], True, 18)
+    # a dry run handled no orders in the metrics an operator watches: none counted, none timed
+    assert sum(total(emitted(local), m) for m in ("ChunkOrders", "OrdersReceived")) == 0
 
     real = post()
+    assert total(emitted(local), "ChunkOrders") == total(emitted(local), "OrdersReceived") == 20
 
     counted = ("status", "total", "stored", "unchanged", "rejected", "rejected_by_reason")
     assert {k: dry[k] for k in counted} == {k: real[k] for k in counted}
