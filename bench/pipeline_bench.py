@@ -31,6 +31,7 @@ import itertools
 import json
 import math
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -302,6 +303,7 @@ def main() -> int:
 
         peak_small, peak_big = streaming_peak(small), streaming_peak(big)
         run, counter = pipeline_run(big)
+        pipeline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
         puts, floor_put_seconds = floor_run(big, args.floor_orders)
         seed = (
             seed_design.seed_run(first_orders(big, args.seed_orders)) if args.seed_orders else None
@@ -333,6 +335,10 @@ def main() -> int:
     print("\nmemory (peak traced while streaming and chunking the file)")
     print(f"  {args.orders // 10:>9} orders: {peak_small:6.2f} MiB")
     print(f"  {args.orders:>9} orders: {peak_big:6.2f} MiB   ratio {peak_big / peak_small:.2f}")
+    print(
+        f"  peak RSS of this process after the whole path: {pipeline_rss:,.0f} MiB"
+        " (the emulator holding every item, object and message of the run, and the product)"
+    )
 
     costs = cost_per_million(run, counter, args.orders)
     total = sum(costs.values())
