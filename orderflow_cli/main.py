@@ -1,7 +1,7 @@
 """`orders`: order files through the whole pipeline on the embedded emulator, a local server,
 and the operator's tools (reports, the dead-letter queue, senders).
 
-    orders run PATH... [--json] [--export DIR] [--sender ID] [--mapping FILE]
+    orders run PATH... [--json] [--export DIR] [--sender ID] [--mapping FILE] [--dry-run]
     orders serve [--port P] [--s3-port P] [--api-key KEY] [--json]
     orders report BATCH_ID [--format jsonl|csv] (--endpoint URL | --stage STAGE)
     orders dlq list|review|redrive ... (--endpoint URL | --stage STAGE) [--json]
@@ -155,9 +155,20 @@ def cli() -> None:
     metavar="FILE",
     help="A column mapping (JSON) for the files of this run; it wins over the sender's profile.",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Read, validate and count every order, and write the rejection report, as the real run"
+    " would; store nothing and dead-letter nothing.",
+)
 @_debug_option
 def run(
-    paths: tuple[Path, ...], as_json: bool, export: Path | None, sender: str, mapping: Path | None
+    paths: tuple[Path, ...],
+    as_json: bool,
+    export: Path | None,
+    sender: str,
+    mapping: Path | None,
+    dry_run: bool,
 ) -> int:
     directories = [str(p) for p in paths if p.is_dir()]
     if directories:
@@ -175,7 +186,12 @@ def run(
         raise CliError(f"--sender: {error}", ExitCode.USAGE) from error
     column_mapping = _mapping_file(mapping) if mapping is not None else None
     return run_files(
-        list(paths), as_json=as_json, export=export, sender=sender, mapping=column_mapping
+        list(paths),
+        as_json=as_json,
+        export=export,
+        sender=sender,
+        mapping=column_mapping,
+        dry_run=dry_run,
     )
 
 

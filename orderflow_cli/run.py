@@ -40,6 +40,7 @@ class FileOutcome:
     ended: dict[str, int] = field(default_factory=dict)  # where each order ended, by place
     file_read: dict[str, Any] | None = None  # the batch's `file`: format, delimiter, mapping
     receipt: dict[str, Any] | None = None  # the batch's requests and their modelled cost
+    dry_run: bool = False  # validated and counted only: nothing was stored or dead-lettered
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +56,7 @@ class FileOutcome:
             "ended": self.ended,
             "read": self.file_read,
             "receipt": self.receipt,
+            "dry_run": self.dry_run,
         }
 
 
@@ -65,13 +67,16 @@ def run_files(
     export: Path | None = None,
     sender: str = DEFAULT_SENDER,
     mapping: ColumnMapping | None = None,
+    dry_run: bool = False,
 ) -> int:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         print(f"orders: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
     with EmbeddedAWS(poll_dead_letters=True) as local:
-        outcomes = process(local, paths, progress=sys.stderr, sender=sender, mapping=mapping)
+        outcomes = process(
+            local, paths, progress=sys.stderr, sender=sender, mapping=mapping, dry_run=dry_run
+        )
         table_items = local.item_count(local.settings.orders_table)  # not a scan: nothing held
         seen = [json.loads(body) for body in local.dlq_received.values()]
         messages = seen + local.drain_dlq()  # the reviewer took every message; any left count
@@ -106,12 +111,14 @@ def process(
     *,
     sender: str = DEFAULT_SENDER,
     mapping: ColumnMapping | None = None,
+    dry_run: bool = False,
 ) -> list[FileOutcome]:
     """Uploads every file, lets the S3 events start the executions, waits for them all and for
     the DLQ reviewer to have had its turns, and reads where every order ended (emptying the
     redrive queue to count what waits there). Shows progress on `progress` (bars on a
     terminal, else a plain line at most every `progress_seconds`). A column `mapping` goes to
-    PrepareFile as an upload's does: on each file's batch record, before its event is sent."""
+    PrepareFile as an upload's does: on each file's batch record, before its event is sent;
+    so does `dry_run` (validate and count every order, store and dead-letter none)."""
     keys: list[str] = []
     local.ensure_sender(sender)
     for index, path in enumerate(paths):
@@ -121,8 +128,8 @@ def process(
             else f"{index}-{path.name}"
         )
         keys.append(local.upload(path, local.sender_key(name, sender)))
-        if mapping is not None:
-            _promise_mapping(local, keys[-1], sender, mapping)
+        if mapping is not None or dry_run:
+            _promise_batch(local, keys[-1], sender, mapping, dry_run=dry_run)
     started = dict(local.deliver_s3_events())
     batch_ids = [started[k] for k in keys]
     with progress_for(progress, progress_seconds) as shown:
@@ -148,17 +155,24 @@ def process(
                 error=error["message"] if isinstance(error, dict) else execution.error,
                 report_keys=record.get("report_keys"),
                 first_rejections=_first_rejections(local, record.get("report_keys")),
-                ended=_where_orders_ended(local, record, waiting.get(execution.batch_id, set())),
+                ended=(
+                    {}  # a dry run: no order went anywhere
+                    if record.get("dry_run")
+                    else _where_orders_ended(local, record, waiting.get(execution.batch_id, set()))
+                ),
                 file_read=record.get("file"),
                 receipt=record.get("receipt"),
+                dry_run=bool(record.get("dry_run")),
             )
         )
     return outcomes
 
 
-def _promise_mapping(local: EmbeddedAWS, key: str, sender: str, mapping: ColumnMapping) -> None:
-    """Puts the run's mapping on the batch record the uploaded object will become, as the API
-    does for an upload it grants (PrepareFile reads it there)."""
+def _promise_batch(
+    local: EmbeddedAWS, key: str, sender: str, mapping: ColumnMapping | None, *, dry_run: bool
+) -> None:
+    """Puts the run's mapping and dry run on the batch record the uploaded object will become,
+    as the API does for an upload it grants (PrepareFile reads them there)."""
     bucket = local.settings.bucket
     head = local.s3.head_object(Bucket=bucket, Key=key)
     identity = head.get("VersionId") or head["ETag"].strip('"')
@@ -168,7 +182,8 @@ def _promise_mapping(local: EmbeddedAWS, key: str, sender: str, mapping: ColumnM
         bucket=bucket,
         key=key,
         via="orders run",
-        mapping=mapping.to_dict(),
+        mapping=mapping.to_dict() if mapping is not None else None,
+        dry_run=dry_run,
     )
 
 
@@ -349,6 +364,13 @@ def _print_table(
                 order_id = rejection["order_id"] or "-"
                 print(f"  row {rejection['row']:>6}  {order_id:<20} {rejection['codes']}", file=out)
     for outcome in outcomes:
+        if outcome.dry_run:
+            print(
+                f"{outcome.file}: dry run: {outcome.total} orders: {outcome.stored} would be"
+                f" stored, {outcome.rejected} would be rejected; nothing was stored or"
+                " dead-lettered",
+                file=out,
+            )
         if outcome.ended and outcome.total:
             e = outcome.ended
             rest = "".join(

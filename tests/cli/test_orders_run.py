@@ -137,3 +137,30 @@ def test_run_with_a_mapping_applies_it_and_says_what_each_file_was_read_as(
     mapping.write_text('{"columns": {"quantity": "Menge"}}')
     assert main(["run", str(table), "--mapping", str(mapping)]) == 2
     assert 'unknown field "quantity"' in capsys.readouterr().err
+
+
+def test_a_dry_run_counts_as_the_real_run_and_stores_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 20 orders, 2 of them (10%) invalid
+    orders = [order(f"dry-{i}") for i in range(18)]
+    orders[3:3] = [order("dry-bad-1", qty="0"), order("dry-bad-2", email="nope")]
+    path = write_orders(tmp_path / "try.json", orders)
+
+    assert main(["run", str(path), "--dry-run", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    [batch] = document["batches"]
+    assert (batch["dry_run"], batch["total"], batch["stored"], batch["rejected"]) == (
+        True, 20, 18, 2,
+    )  # fmt: skip
+    assert (document["table_items"], document["dlq_orders"], batch["ended"]) == (0, 0, {})
+
+    assert main(["run", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "dry run: 20 orders: 18 would be stored, 2 would be rejected; nothing was" in out
+    assert "orders table: 0 item(s); dead-letter queue: 0 order(s)" in out
+
+    assert main(["run", str(path), "--json"]) == 0  # the real run: the same counts, kept
+    [real] = json.loads(capsys.readouterr().out)["batches"]
+    assert (real["dry_run"], real["stored"], real["rejected"]) == (False, 18, 2)
+    assert real["ended"]["stored"] + real["ended"]["archived"] == 20
