@@ -46,6 +46,9 @@ STORE_ERROR_CODES = {
     " as 1e-200, or more than 38 significant digits)",
     "order.too_large": "the order is larger than DynamoDB's 400 KB item limit; it is never"
     " retried (the message gives its size)",
+    "order.reserved_field": "a top-level field of the order has the name of one of the stored"
+    " item's own attributes (sender, OrderId, content_hash, batch_id, source_row) and another"
+    " value, which storing would overwrite; the message names it",
 }
 
 
@@ -182,6 +185,9 @@ def _settle(
         return _rejection(record, INVALID, (error,), checked.order_id)
     if result.outcome is StoreOutcome.TOO_LARGE:  # no retry can store it: not store_failed
         error = FieldError("order", "order.too_large", result.detail, None)
+        return _rejection(record, INVALID, (error,), checked.order_id)
+    if result.outcome is StoreOutcome.RESERVED:  # storing would lose the order's own value
+        error = FieldError("order", "order.reserved_field", result.detail, None)
         return _rejection(record, INVALID, (error,), checked.order_id)
     if result.outcome is StoreOutcome.STORE_FAILED:
         message = f"write failed after {result.attempts} attempt(s): {result.detail}"

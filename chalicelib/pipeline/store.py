@@ -10,6 +10,13 @@ The first writer always wins; nothing is ever overwritten.
 Throttling and service errors are retried `max_retries` times with exponential backoff and full
 jitter; an order whose write still fails is `store_failed`, with the last error as its reason.
 
+The stored item is the order plus five attributes of our own (`METADATA`: `sender`,
+`OrderId`, `content_hash`, `batch_id`, `source_row`). An order whose own top-level field has
+one of those names and another value (a partner's `batch_id` column, an exported item sent
+again) would lose that value under ours, so it is never written: `RESERVED`, with the field
+named. The same name with the same value (an order's own `OrderId` beside `order-info`'s) is
+no loss and is stored.
+
 An item larger than DynamoDB's limit can never be written, so it is never sent: its size is
 computed first as DynamoDB counts it (`item_size`), and DynamoDB's own "Item size has exceeded
 the maximum allowed size" refusal, should the estimate ever fall short, ends the same way:
@@ -48,6 +55,8 @@ RETRYABLE_ERRORS = frozenset(
     }
 )
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+# The stored item's attributes of our own, beside the order's fields (`_metadata`).
+METADATA = ("sender", "OrderId", "content_hash", "batch_id", "source_row")
 # DynamoDB's item limit, 400 KB: 409,600 bytes of attribute names and values as `item_size`
 # counts them. Its refusal of a larger item is a ValidationException with this message.
 MAX_ITEM_BYTES = 400 * 1024
@@ -61,6 +70,7 @@ class StoreOutcome(Enum):
     STORE_FAILED = "store_failed"
     UNSTORABLE = "unstorable"  # holds a value DynamoDB cannot hold (NaN, 1e-200, a lone surrogate)
     TOO_LARGE = "too_large"  # larger than DynamoDB's item limit: no retry can store it
+    RESERVED = "reserved"  # a top-level field of the order would be overwritten by ours
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +112,7 @@ class OrderStore:
         self, order: ValidOrder, *, sender: str, batch_id: str, row: int
     ) -> dict[str, Any]:
         """The stored item: the normalised order plus whose it is and where it came from."""
-        return {
-            **order.order,
-            "sender": sender,
-            "OrderId": order.order_id,
-            "content_hash": order.content_hash,
-            "batch_id": batch_id,
-            "source_row": row,
-        }
+        return {**order.order, **_metadata(order, sender=sender, batch_id=batch_id, row=row)}
 
     def put(self, order: ValidOrder, *, sender: str, batch_id: str, row: int) -> StoreResult:
         serialized = self._storable(order, sender=sender, batch_id=batch_id, row=row)
@@ -175,7 +178,14 @@ class OrderStore:
         self, order: ValidOrder, *, sender: str, batch_id: str, row: int
     ) -> dict[str, Any] | StoreResult:
         """The item as DynamoDB takes it, or why it can never be stored."""
-        item = self.item_for(order, sender=sender, batch_id=batch_id, row=row)
+        ours = _metadata(order, sender=sender, batch_id=batch_id, row=row)
+        overwritten = [
+            name for name, value in ours.items()
+            if name in order.order and order.order[name] != value
+        ]  # fmt: skip
+        if overwritten:
+            return StoreResult(StoreOutcome.RESERVED, _reserved(overwritten), attempts=0)
+        item = {**order.order, **ours}
         try:
             serialized = {k: self._serialize(_numbers_as_decimal(v)) for k, v in item.items()}
         except (TypeError, ValueError, ArithmeticError) as error:
@@ -205,6 +215,26 @@ class OrderStore:
             attempt,
             units,
         )
+
+
+def _metadata(order: ValidOrder, *, sender: str, batch_id: str, row: int) -> dict[str, Any]:
+    """The attributes of our own on a stored item (METADATA names them)."""
+    return {
+        "sender": sender,
+        "OrderId": order.order_id,
+        "content_hash": order.content_hash,
+        "batch_id": batch_id,
+        "source_row": row,
+    }
+
+
+def _reserved(names: list[str]) -> str:
+    listed = ", ".join(f"{name!r}" for name in names)
+    return (
+        f"the order's own top-level field {listed} would be overwritten by the stored item's"
+        f" {'attribute' if len(names) == 1 else 'attributes'} of that name"
+        f" ({', '.join(METADATA)} are orderflow's): rename it in the file"
+    )
 
 
 def order_key(sender: str, order_id: str) -> dict[str, Any]:

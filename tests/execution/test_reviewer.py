@@ -169,6 +169,33 @@ def test_an_order_too_large_for_dynamodb_is_rejected_invalid_and_archived_with_i
     assert sorted(stored_items(local)) == ["9900", "9902"]
 
 
+def test_a_csv_column_named_like_our_own_attribute_is_refused_per_order_and_archived(
+    local: EmbeddedAWS, tmp_path: Path
+) -> None:
+    # given a partner's CSV of 20 orders with a `batch_id` column of its own, filled on 2 rows
+    rows = ["OrderId,item-id,item-desc,qty,name,email,batch_id"]
+    rows += [
+        f"{i},101,Lamp,1,Ann Lee,ann@example.com,{'P-7' if i in (5, 15) else ''}"
+        for i in range(1, 21)
+    ]
+    path = tmp_path / "partner.csv"
+    path.write_text("\n".join(rows) + "\n")
+
+    (batch,) = run(local, path)
+
+    # then an empty cell is refused as well as a filled one: storing would overwrite either
+    assert (batch["total"], batch["stored"], batch["rejected"]) == (20, 0, 20)
+    local.dead_letters.settle()
+    found = reviews(local).query(batch_id=batch["batch_id"])
+    assert len(found) == 20
+    assert {(r["decision"], r["ended"]) for r in found} == {("archive", "archived")}
+    entry = archived_entry(local, found[0])
+    [error] = entry["errors"]
+    assert error["code"] == "order.reserved_field"
+    assert "field 'batch_id' would be overwritten" in error["message"]
+    assert stored_items(local) == {}
+
+
 def test_a_truncated_store_failed_message_is_archived_not_retried(local: EmbeddedAWS) -> None:
     # given a store_failed message that carries only an excerpt of its order
     body = json.loads(_message("9600"))

@@ -77,6 +77,38 @@ def test_a_new_order_id_is_stored_with_its_provenance(local):
     assert item_count(local) == 1
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("batch_id", "partner-batch-17"), ("source_row", "3"), ("sender", "shop-9"),
+     ("content_hash", "abc"), ("OrderId", "another-id")],
+)  # fmt: skip
+def test_an_order_field_our_attribute_would_overwrite_is_refused_not_lost(local, field, value):
+    # given an order whose own top-level field has the name of one of the item's attributes
+    checked = valid(order("R-1", **{field: value}))
+
+    # when it is put (and checked, as a dry run would)
+    store = make_store(local)
+    result = store.put(checked, sender="demo", batch_id="batch-1", row=3)
+    dry = store.check(checked, sender="demo", batch_id="batch-1", row=3)
+
+    # then nothing is written, and the reason names the field
+    assert (result.outcome, dry.outcome) == (StoreOutcome.RESERVED, StoreOutcome.RESERVED)
+    assert f"field {field!r} would be overwritten" in result.detail
+    assert stored(local, "R-1") is None
+
+
+def test_an_order_field_holding_what_our_attribute_holds_is_stored(local):
+    # an order that repeats its OrderId at the top level, and names its own sender
+    checked = valid(order("R-2", OrderId="R-2", sender="demo"))
+
+    result = make_store(local).put(checked, sender="demo", batch_id="batch-1", row=1)
+
+    assert result.outcome is StoreOutcome.STORED
+    item = stored(local, "R-2")
+    assert item is not None
+    assert (item["OrderId"], item["sender"]) == ({"S": "R-2"}, {"S": "demo"})
+
+
 def test_the_same_content_again_is_unchanged_and_leaves_the_first_item_untouched(local):
     # given an order already stored by a first batch
     store = make_store(local)
