@@ -77,13 +77,15 @@ package: $(STAMP)
 	$(BIN)/python infra/merge_terraform.py $(PACKAGE_DIR)/chalice.tf.json
 
 # 1. the stack (packaged: the state machine's definition goes to the artifacts bucket), 2. the
-# functions, API and triggers by Chalice, 3. partial batch responses on the DLQ's mapping.
+# functions, API and triggers by Chalice, 3. partial batch responses on the DLQ's mapping,
+# 4. API Gateway's answer to an unknown route in the API's error shape.
 deploy: $(STAMP)
 	@$(DEPLOY) credentials  # no credentials: one sentence, before anything is created
 	$(DEPLOY) stack $(STACK) infra/stack.yaml Stage=$(STAGE) $(if $(ALARM_EMAIL),AlarmEmail=$(ALARM_EMAIL))
 	ORDERFLOW_DEPLOY_BUCKET=$$($(OUTPUT) BucketName) AWS_DEFAULT_REGION=$(AWS_REGION) \
 	  $(BIN)/chalice deploy --stage $(STAGE)
 	$(DEPLOY) partial-batch orderflow-$(STAGE)-ReviewDeadLetters
+	$(DEPLOY) gateway-responses $(STAGE)
 	@echo "API: $$($(BIN)/chalice url --stage $(STAGE))"
 
 destroy: $(STAMP)

@@ -131,9 +131,11 @@ def post_orders() -> Response:
         mapping=query.get("mapping"),
         dry_run=query.get("dry_run"),
     )
-    if not accepted["replayed"]:  # an Idempotency-Key's repeat submits nothing new
+    replayed = accepted.pop("replayed")  # a header: every retry's body is the first one's
+    if not replayed:  # an Idempotency-Key's repeat submits nothing new
         metrics.orders_submitted(accepted["orders"], sender=_sender())
-    return Response(body=accepted, status_code=202, headers={"Location": accepted["status_url"]})
+    headers = {"Location": accepted["status_url"], "Idempotent-Replayed": str(replayed).lower()}
+    return Response(body=accepted, status_code=202, headers=headers)
 
 
 @app.route("/uploads", methods=["POST"], authorizer=sender_key)

@@ -7,6 +7,8 @@ python -m orderflow_cli.deploy stack STACK TEMPLATE KEY=VALUE...
 python -m orderflow_cli.deploy output STACK KEY              # one output of a stack
 python -m orderflow_cli.deploy partial-batch FUNCTION        # ReportBatchItemFailures on its
                                                              # event source mappings
+python -m orderflow_cli.deploy gateway-responses STAGE      # API Gateway's own 404 in our
+                                                             # error shape, then redeploy
 python -m orderflow_cli.deploy empty-bucket BUCKET           # every version and delete marker
 python -m orderflow_cli.deploy delete-stack STACK            # delete it and wait for the end
 
@@ -54,6 +56,23 @@ if TYPE_CHECKING:
 PACKAGED_PROPERTIES = {("AWS::StepFunctions::StateMachine", "DefinitionS3Location")}
 CAPABILITIES = ["CAPABILITY_IAM"]
 BUILD_DIR = Path("build")
+# API Gateway answers a path no route has (and a method a route does not have) itself, with a
+# 403 "Missing Authentication Token": made the 404 `orders serve` answers, in the error shape.
+ROUTE_NOT_FOUND = {
+    "responseType": "MISSING_AUTHENTICATION_TOKEN",
+    "statusCode": "404",
+    "responseTemplates": {
+        "application/json": json.dumps(
+            {
+                "error": {
+                    "code": "route_not_found",
+                    "message": "no route for this method and path (api/openapi.json lists them)",
+                }
+            }
+        )
+    },
+}
+CHALICE_DIR = Path(".chalice")
 # Waiting for CloudFormation: a poll every 10 s, for at most an hour.
 WAIT = {"Delay": 10, "MaxAttempts": 360}
 
@@ -197,6 +216,30 @@ def partial_batch_responses(function: str) -> int:
     return len(mappings)
 
 
+def gateway_responses(stage: str, chalice_dir: Path = CHALICE_DIR) -> str:
+    """Puts ROUTE_NOT_FOUND on the REST API `chalice deploy` made for `stage` (Chalice has no
+    setting for gateway responses) and deploys the API stage again, which is when a gateway
+    response takes effect; returns the API's id."""
+    deployed = chalice_dir / "deployed" / f"{stage}.json"
+    try:
+        resources = json.loads(deployed.read_text())["resources"]
+    except (OSError, ValueError, KeyError) as error:
+        raise DeployError(f"no record of chalice deploy for stage {stage} ({deployed})") from error
+    api = next((r for r in resources if r.get("resource_type") == "rest_api"), None)
+    if api is None:
+        raise DeployError(f"{deployed} names no REST API")
+    config = json.loads((chalice_dir / "config.json").read_text())
+    api_stage = (
+        config.get("stages", {})
+        .get(stage, {})
+        .get("api_gateway_stage", config.get("api_gateway_stage", "api"))
+    )
+    apigateway = boto3.client("apigateway")
+    apigateway.put_gateway_response(restApiId=api["rest_api_id"], **ROUTE_NOT_FOUND)
+    apigateway.create_deployment(restApiId=api["rest_api_id"], stageName=api_stage)
+    return str(api["rest_api_id"])
+
+
 def empty_bucket(bucket: str) -> int:
     """Deletes every object version and delete marker, so the stack can delete the bucket."""
     s3 = boto3.client("s3")
@@ -273,6 +316,10 @@ def main(argv: list[str]) -> int:
         if len(argv) == 2 and argv[0] == "partial-batch":
             count = partial_batch_responses(argv[1])
             print(f"{argv[1]}: ReportBatchItemFailures on {count} event source mapping(s)")
+            return 0
+        if len(argv) == 2 and argv[0] == "gateway-responses":
+            api = gateway_responses(argv[1])
+            print(f"API {api}: a path or method no route has answers 404 route_not_found")
             return 0
         if len(argv) == 2 and argv[0] == "empty-bucket" and argv[1]:
             print(f"deleted {empty_bucket(argv[1])} object version(s) from {argv[1]}")

@@ -170,7 +170,7 @@ def accept_orders(
             ) from mismatch
         if before is not None and before.get("status", PENDING) != PENDING:
             # its execution ran (its file may be gone): nothing to redo, nothing new accepted
-            return {**accepted, "replayed": True}
+            return {**accepted, "replayed": True}  # the app makes it a header
     # Before the document exists: its S3 event may start the execution ahead of us, and
     # PrepareFile must find the mapping and the dry run on the record whoever starts it.
     deps.batches.create_pending(

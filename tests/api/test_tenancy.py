@@ -144,18 +144,27 @@ def test_the_same_idempotency_key_from_two_senders_is_two_batches(served, tenant
     assert again.json()["error"]["code"] == "idempotency_key_reused"
 
 
-def test_a_sender_forged_in_the_body_is_ignored(served, registry, tenants):
+def test_a_sender_forged_in_the_body_reaches_no_other_sender(served, registry, tenants):
     alpha, beta = tenants
-    forged = f"{beta.sender_id}-forged"
-    body = {"sender": alpha.sender_id, "orders": [order(forged, sender=alpha.sender_id)]}
+    forged, honest = f"{beta.sender_id}-forged", f"{beta.sender_id}-honest"
+    body = {
+        "sender": alpha.sender_id,
+        "orders": [order(forged, sender=alpha.sender_id), order(honest)],
+    }
     posted = served.call("POST", "/orders", key=beta.key, json=body)
     assert posted.status_code == 202
     _wait_stored(served, beta.key, posted.json()["batch_id"])
 
-    stored = served.call("GET", f"/orders/{forged}", key=beta.key)
+    # the document's "sender" is ignored: its orders are the key's sender's
+    stored = served.call("GET", f"/orders/{honest}", key=beta.key)
     assert stored.status_code == 200
     assert stored.json()["sender"] == beta.sender_id
-    assert served.call("GET", f"/orders/{forged}", key=alpha.key).status_code == 404
+    assert served.call("GET", f"/orders/{honest}", key=alpha.key).status_code == 404
+    # an order naming another sender is stored under neither: its own value would be lost
+    for key in (alpha.key, beta.key):
+        assert served.call("GET", f"/orders/{forged}", key=key).status_code == 404
+    batch = served.call("GET", f"/batches/{posted.json()['batch_id']}", key=beta.key).json()
+    assert (batch["stored"], batch["rejected_by_reason"]) == (1, {"invalid": 1})
 
 
 def _wait_stored(served: Served, key: str, batch_id: str) -> None:
@@ -245,7 +254,9 @@ def test_operator_commands_scoped_to_a_sender_see_only_its_data(served, tenants,
 
     assert main(["dlq", "review", "--sender", beta.sender_id, "--json", *endpoint]) == 0
     reviewed = json.loads(capsys.readouterr().out)
-    assert {r["batch_id"] for r in reviewed} == {beta.batch_id}
+    assert {r["sender"] for r in reviewed} == {beta.sender_id}
+    assert beta.batch_id in {r["batch_id"] for r in reviewed}
+    assert alpha.batch_id not in {r["batch_id"] for r in reviewed}
 
     review_id = f"{alpha.batch_id}:2"
     assert main(["dlq", "redrive", review_id, "--sender", beta.sender_id, *endpoint]) == 1

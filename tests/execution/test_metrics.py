@@ -121,7 +121,8 @@ def test_orders_posted_to_the_api_are_counted_for_the_sender_that_sent_them(
     assert response.status_code == 202, response.body
     local.wait(response.body["batch_id"])
     replay = post()  # the client's retry, after its batch ran: nothing new was submitted
-    assert (replay.status_code, replay.body["replayed"]) == (202, True)
+    assert (replay.status_code, replay.headers["Idempotent-Replayed"]) == (202, "true")
+    assert (response.headers["Idempotent-Replayed"], replay.body) == ("false", response.body)
 
     documents = emitted(local)
     assert total(documents, "OrdersSubmitted", Sender="acme") == 2

@@ -406,6 +406,25 @@ def test_the_api_routes_reach_the_handler_behind_the_sender_key_authorizer(
                 assert operation.get("security") == [{"sender_key": []}], (path, method)
 
 
+def test_api_gateways_own_answer_to_an_unknown_route_is_the_404_orders_serve_gives(
+    deployed: Step, aws: Client
+) -> None:
+    """The gateway response is read back and its template rendered as API Gateway would (it
+    has no variables), then compared with what `orders serve` answers for an unknown path."""
+    apigateway = aws("apigateway")
+    (api,) = apigateway.get_rest_apis()["items"]
+    response = apigateway.get_gateway_response(
+        restApiId=api["id"], responseType="MISSING_AUTHENTICATION_TOKEN"
+    )
+    assert response["statusCode"] == "404"
+    body = json.loads(response["responseTemplates"]["application/json"])
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message"}
+    assert body["error"]["code"] == "route_not_found"  # as orders serve's (test_local_gateway)
+    deployments = apigateway.get_deployments(restApiId=api["id"])["items"]
+    assert len(deployments) >= 2  # Chalice's, then ours: a gateway response needs a deployment
+
+
 # -- a second deploy ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def redeployed(deployed: Step, rehearsal: Rehearsal, aws: Client) -> dict[str, Any]:
