@@ -6,8 +6,8 @@ Generates a gzip CSV (10% invalid), runs it through the whole path on the embedd
 `orders run` does, and prints the mean `ChunkDuration` (the function's own metric, one per
 chunk of 1,000 orders) in each tenth of the run. A flat line means a chunk costs the same
 wherever it falls in the file; a rising one, that something grows with the orders processed so
-far. Measured on 2026-11-26 at 30,000 orders: 4.4 s a chunk in the first tenth, 5.6-6.2 s in
-the last ones, while a put alone showed no such trend.
+far. Measured on 2026-11-26 at 20,000 orders, the machine idle: 4.1 s a chunk in the first
+tenth, then flat at 4.4-5.2 s (at 30,000 beside a test suite it rose from 4.4 to 6.2 s).
 """
 
 from __future__ import annotations
