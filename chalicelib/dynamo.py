@@ -28,6 +28,17 @@ def plain(value: Any) -> Any:
     return value
 
 
+def decimals(value: Any) -> Any:
+    """The other way: DynamoDB takes Decimal, not float (`plain`'s floats, an order's)."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, Mapping):
+        return {k: decimals(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decimals(v) for v in value]
+    return value
+
+
 _deserialize = TypeDeserializer().deserialize
 
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
-from chalicelib.dynamo import now, plain_item, set_fields
+from chalicelib.dynamo import decimals, now, plain_item, set_fields
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -207,7 +206,7 @@ class BatchRecords:
                 "done": counts.total - counts.unprocessed,
                 "error": dict(error) if error else None,
                 "report_keys": dict(report) if report else None,
-                "receipt": _decimals(receipt) if receipt else None,
+                "receipt": decimals(receipt) if receipt else None,  # dollars, GB-seconds
                 "finished_at": now(),
             },
         )
@@ -243,15 +242,6 @@ class BatchRecords:
 
     def _update(self, sender: str, batch_id: str, values: Mapping[str, Any]) -> None:
         set_fields(self._client, self._table, _key(sender, batch_id), values, self._serialize)
-
-
-def _decimals(value: Any) -> Any:
-    """DynamoDB takes Decimal, not float (a receipt's dollars and GB-seconds)."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, Mapping):
-        return {k: _decimals(v) for k, v in value.items()}
-    return value
 
 
 def _key(sender: str, batch_id: str) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
 from chalicelib import costs
-from chalicelib.dynamo import plain_item
+from chalicelib.dynamo import decimals, plain_item
 from chalicelib.orders.validation import ValidOrder
 
 if TYPE_CHECKING:
@@ -187,7 +187,8 @@ class OrderStore:
             return StoreResult(StoreOutcome.RESERVED, _reserved(overwritten), attempts=0)
         item = {**order.order, **ours}
         try:
-            serialized = {k: self._serialize(_numbers_as_decimal(v)) for k, v in item.items()}
+            # extra fields may carry floats as sent
+            serialized = {k: self._serialize(decimals(v)) for k, v in item.items()}
         except (TypeError, ValueError, ArithmeticError) as error:
             return StoreResult(StoreOutcome.UNSTORABLE, f"{type(error).__name__}: {error}")
         size = item_size(serialized)
@@ -240,17 +241,6 @@ def _reserved(names: list[str]) -> str:
 def order_key(sender: str, order_id: str) -> dict[str, Any]:
     """The orders table's key of one order (infra/stack.yaml)."""
     return {"sender": {"S": sender}, "OrderId": {"S": order_id}}
-
-
-def _numbers_as_decimal(value: Any) -> Any:
-    """DynamoDB takes Decimal, not float (extra fields may carry floats as sent)."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {k: _numbers_as_decimal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_numbers_as_decimal(v) for v in value]
-    return value
 
 
 def _describe(error: ClientError) -> str:

@@ -26,8 +26,9 @@ Where Chalice's local server answers in shapes of its own, this one answers in t
 shape: a path no route has is a 404 `route_not_found` (Chalice: API Gateway's 403 "Missing
 Authentication Token"), a method the route does not have a 405 `method_not_allowed` with an
 `Allow` header (Chalice: `{"Code": "MethodNotAllowedError"}`). Both are answered before the
-authorizer runs, as API Gateway checks the route first. On AWS, API Gateway answers both itself
-with its 403 (README, "HTTP API").
+authorizer runs, as API Gateway checks the route first. On AWS, API Gateway answers both itself,
+with the 404 `route_not_found` that `make deploy` sets as its gateway response (README, "HTTP
+API").
 """
 
 from __future__ import annotations
