@@ -20,6 +20,7 @@ Only a batch whose record says `failed` is redriven: any other status is refused
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
@@ -53,9 +54,14 @@ def redrive_batch(stack: Stack, *, sender: str, batch_id: str) -> dict[str, Any]
     machine = _state_machine_arn(stack)
     failed = execution_arn(machine, batch_id)
     if stack.emulated:
-        return _start_again(stack, machine, failed, batch_id, sender)
-    if sfn.describe_execution(executionArn=failed).get("error") == RECORDED_FAILED:
-        return _start_again(stack, machine, failed, batch_id, sender)
+        try:
+            original = sfn.describe_execution(executionArn=failed)
+        except ClientError as error:
+            raise RedriveRefused(f"batch {batch_id} has no execution to start again") from error
+        return _start_again(stack, machine, failed, original, batch_id, sender)
+    described = sfn.describe_execution(executionArn=failed)
+    if described.get("error") == RECORDED_FAILED:
+        return _start_again(stack, machine, failed, described, batch_id, sender)
     try:
         answer = sfn.redrive_execution(executionArn=failed)
     except ClientError as error:
@@ -76,15 +82,17 @@ def redrive_batch(stack: Stack, *, sender: str, batch_id: str) -> dict[str, Any]
 
 
 def _start_again(
-    stack: Stack, machine: str, failed: str, batch_id: str, sender: str
+    stack: Stack,
+    machine: str,
+    failed: str,
+    original: Mapping[str, Any],
+    batch_id: str,
+    sender: str,
 ) -> dict[str, Any]:
-    """The emulator's equivalent: the failed execution's input, in a new execution."""
+    """The failed execution (`original`, as described) started again: its input, in a new
+    execution."""
     sfn = stack.sfn
     assert sfn is not None
-    try:
-        original = sfn.describe_execution(executionArn=failed)
-    except ClientError as error:
-        raise RedriveRefused(f"batch {batch_id} has no execution to start again") from error
     number = 1
     while True:
         name = f"{batch_id[: _MAX_NAME - 12]}-redrive-{number}"
