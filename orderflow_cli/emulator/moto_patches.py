@@ -74,6 +74,14 @@ models.py), `StepFunctionsParserBackend.start_execution` looks for an execution 
 and appends the new one afterwards, with no lock: two callers at once both start one. On AWS a
 name is used once: the same name and input while it runs return the running execution, anything
 else is ExecutionAlreadyExists. The patch makes the look-up and the start one step under one lock.
+
+9. S3 requests at once fail in moto's URL lookup. Upstream (moto/s3/models.py),
+`S3Backend._url_module` reloads `moto.s3.urls` on every S3 request, to pick up its environment
+variables. `importlib.reload` checks that the module is in `sys.modules` before it takes the
+import lock, and a reload running in another thread takes the module out of `sys.modules` and
+puts it back: a request that checks in between fails with "ImportError: module moto.s3.urls not
+in sys.modules" (about 1 in 3,000 lookups from six threads; CI met it in a race test). The patch
+runs the same reload under one lock.
 """
 
 from __future__ import annotations
@@ -312,6 +320,27 @@ def patch_s3_atomic_puts() -> None:
 
     setattr(S3Response, "put_object", _atomically(S3Response.put_object, _s3_put_lock))  # noqa: B010
     _s3_puts_applied = True
+
+
+_s3_urls_applied = False
+_s3_urls_lock = threading.Lock()
+
+
+def patch_s3_url_reload() -> None:
+    """Serialises moto's reload of `moto.s3.urls` on each S3 request (idempotent)."""
+    global _s3_urls_applied
+    if _s3_urls_applied:
+        return
+    from moto.s3.models import S3Backend
+
+    reloading = S3Backend._url_module.fget  # type: ignore[attr-defined]
+
+    def url_module(backend: Any) -> Any:
+        with _s3_urls_lock:
+            return reloading(backend)
+
+    setattr(S3Backend, "_url_module", property(url_module))  # noqa: B010
+    _s3_urls_applied = True
 
 
 _starts_applied = False

@@ -61,6 +61,7 @@ from orderflow_cli.emulator.moto_patches import (
     patch_dynamodb_atomic_writes,
     patch_s3_atomic_puts,
     patch_s3_event_version_ids,
+    patch_s3_url_reload,
     patch_sfn_atomic_starts,
     patch_sqs_receive_depth,
     patch_sqs_send_depth,
@@ -182,6 +183,7 @@ class EmbeddedAWS:
         patch_s3_event_version_ids()
         patch_dynamodb_atomic_writes()
         patch_s3_atomic_puts()
+        patch_s3_url_reload()
         patch_sfn_atomic_starts()
         patch_backend_lookup_lock()
         patch_distributed_map_loop()
