@@ -32,6 +32,11 @@ class Progress:
     def show(self, snapshot: Snapshot) -> None:
         """Records the latest counts (called often; shows them when it is time)."""
 
+    def wants_counts(self) -> bool:
+        """Whether counts read now would be shown: reading them costs the emulator's time,
+        which a run's own work shares, so nothing asks for counts nobody sees."""
+        return False
+
     def close(self) -> None:
         """Shows the last counts, if anything is still to show."""
 
@@ -77,6 +82,9 @@ class TerminalProgress(Progress):
         self._orders.update(snapshot.done - self._orders.n)
         self._reviewer.update(snapshot.handed - self._reviewer.n)
 
+    def wants_counts(self) -> bool:
+        return True
+
     def close(self) -> None:
         self._orders.close()
         self._reviewer.close()
@@ -101,6 +109,9 @@ class PlainProgress(Progress):
         self._latest = snapshot
         if self._clock() >= self._next_line and snapshot != self._shown:
             self._write(snapshot)
+
+    def wants_counts(self) -> bool:
+        return self._clock() >= self._next_line
 
     def close(self) -> None:
         if self._latest is not None and self._latest != self._shown:

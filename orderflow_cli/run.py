@@ -282,7 +282,8 @@ def _wait_all(
         for batch_id in batch_ids:
             if batch_id not in finished and (execution := local.poll(batch_id)) is not None:
                 finished[batch_id] = execution
-        if time.monotonic() >= next_count or len(finished) == len(batch_ids):
+        due = time.monotonic() >= next_count and progress.wants_counts()
+        if due or len(finished) == len(batch_ids):
             next_count = time.monotonic() + _COUNT_SECONDS
             progress.show(_snapshot(local, sender, batch_ids, finished.keys()))
         time.sleep(pause)

@@ -83,3 +83,20 @@ def test_a_bar_shows_done_of_total_rate_and_the_reviewer() -> None:
     assert "400/400" in shown
     assert "orders/s" in shown
     assert "reviewer: 12 dead letter(s) handed" in shown
+
+
+def test_counts_are_wanted_only_when_they_would_be_shown() -> None:
+    clock, out = Clock(), io.StringIO()
+    plain = PlainProgress(out, interval=5.0, clock=clock)
+    assert not plain.wants_counts()  # the first line is due after one interval
+    clock.now += 5
+    assert plain.wants_counts()
+    plain.show(Snapshot(20, 100, 0))  # shown: the next one is due an interval later
+    assert not plain.wants_counts()
+    clock.now += 5
+    assert plain.wants_counts()
+
+    assert not Progress().wants_counts()  # shows nothing: never worth a read
+    terminal = TerminalProgress(FakeTerminal())
+    assert terminal.wants_counts()  # bars are redrawn as counts come
+    terminal.close()
