@@ -115,16 +115,17 @@ class OrderStore:
         return {**order.order, **_metadata(order, sender=sender, batch_id=batch_id, row=row)}
 
     def put(self, order: ValidOrder, *, sender: str, batch_id: str, row: int) -> StoreResult:
-        serialized = self._storable(order, sender=sender, batch_id=batch_id, row=row)
-        if isinstance(serialized, StoreResult):
-            return serialized
+        storable = self._storable(order, sender=sender, batch_id=batch_id, row=row)
+        if isinstance(storable, StoreResult):
+            return storable
+        serialized, size = storable
         request: dict[str, Any] = {
             "TableName": self._table,
             "Item": serialized,
             "ConditionExpression": "attribute_not_exists(OrderId)",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
-        units = costs.write_units(item_size(serialized))  # a refused condition costs as much
+        units = costs.write_units(size)  # a refused condition costs as much
         attempt = 0
         while True:
             attempt += 1
@@ -159,9 +160,9 @@ class OrderStore:
     def check(self, order: ValidOrder, *, sender: str, batch_id: str, row: int) -> StoreResult:
         """What `put` would do now, writing nothing (a dry run): the same checks of the item,
         then one GetItem instead of the conditional put. `stored` means it would be stored."""
-        serialized = self._storable(order, sender=sender, batch_id=batch_id, row=row)
-        if isinstance(serialized, StoreResult):
-            return serialized
+        storable = self._storable(order, sender=sender, batch_id=batch_id, row=row)
+        if isinstance(storable, StoreResult):
+            return storable
         try:
             stored = self._client.get_item(
                 TableName=self._table, Key=order_key(sender, order.order_id)
@@ -176,8 +177,9 @@ class OrderStore:
 
     def _storable(
         self, order: ValidOrder, *, sender: str, batch_id: str, row: int
-    ) -> dict[str, Any] | StoreResult:
-        """The item as DynamoDB takes it, or why it can never be stored."""
+    ) -> tuple[dict[str, Any], int] | StoreResult:
+        """The item as DynamoDB takes it and its size (`item_size`), or why it can never be
+        stored."""
         ours = _metadata(order, sender=sender, batch_id=batch_id, row=row)
         overwritten = [
             name for name, value in ours.items()
@@ -194,7 +196,7 @@ class OrderStore:
         size = item_size(serialized)
         if size > MAX_ITEM_BYTES:
             return StoreResult(StoreOutcome.TOO_LARGE, _too_large(size), attempts=0)
-        return serialized
+        return serialized, size
 
     def get(self, sender: str, order_id: str) -> dict[str, Any] | None:
         """The sender's stored order with this OrderId (another sender's is not there)."""
