@@ -1,9 +1,16 @@
-"""The one place that makes AWS clients: lazily, once per process, never at import time."""
+"""The one place that makes AWS clients: lazily, once per process, never at import time.
+
+Once per process even when threads ask at once (the embedded emulator runs functions in
+threads): `functools.cache` alone lets two first callers each make a client, and a caller that
+catches `client.exceptions.X` from one client misses the X that the other raised."""
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable, Hashable
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -21,13 +28,32 @@ if TYPE_CHECKING:
 # jitter), so botocore's own retries are switched off for that client: one policy, not two.
 _NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
+_T = TypeVar("_T")
 
-@cache
+
+class _Once(Generic[_T]):
+    """`functools.cache` whose first call, from however many threads at once, runs once."""
+
+    def __init__(self, factory: Callable[..., _T]) -> None:
+        self._cached = cache(factory)
+        self._lock = threading.Lock()
+        functools.update_wrapper(self, factory)
+
+    def __call__(self, *args: Hashable) -> _T:
+        with self._lock:
+            return self._cached(*args)
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._cached.cache_clear()
+
+
+@_Once
 def s3() -> S3Client:
     return boto3.client("s3")
 
 
-@cache
+@_Once
 def s3_presigner(endpoint_url: str = "") -> S3Client:
     """The client that signs upload URLs for clients (at a public endpoint, when one is set)."""
     if endpoint_url:
@@ -35,43 +61,43 @@ def s3_presigner(endpoint_url: str = "") -> S3Client:
     return boto3.client("s3", config=Config(signature_version="s3v4"))
 
 
-@cache
+@_Once
 def dynamodb() -> DynamoDBClient:
     return boto3.client("dynamodb", config=_NO_RETRIES)
 
 
-@cache
+@_Once
 def events() -> EventBridgeClient:
     return boto3.client("events")
 
 
-@cache
+@_Once
 def ssm() -> SSMClient:
     return boto3.client("ssm")
 
 
-@cache
+@_Once
 def sqs() -> SQSClient:
     return boto3.client("sqs")
 
 
-@cache
+@_Once
 def sfn() -> SFNClient:
     return boto3.client("stepfunctions")
 
 
-@cache
+@_Once
 def sts() -> STSClient:
     return boto3.client("sts")
 
 
-@cache
+@_Once
 def region() -> str:
     """This function's region (its clients')."""
     return str(sts().meta.region_name)
 
 
-@cache
+@_Once
 def account_id() -> str:
     """This function's AWS account (GetCallerIdentity needs no permission)."""
     return str(sts().get_caller_identity()["Account"])
