@@ -82,6 +82,13 @@ import lock, and a reload running in another thread takes the module out of `sys
 puts it back: a request that checks in between fails with "ImportError: module moto.s3.urls not
 in sys.modules" (about 1 in 3,000 lookups from six threads; CI met it in a race test). The patch
 runs the same reload under one lock.
+
+10. A DynamoDB item's size check is quadratic in its attributes. Upstream
+(moto/dynamodb/models/dynamo_type.py), `Item.__init__` sets each top-level attribute through
+`LimitedSizeDict.__setitem__`, which sums the size of every attribute already set (nested maps
+walked again each time) before adding the next: an order of 7 attributes is sized 28 times per
+put. The patch builds the item with the same check, `ItemSizeTooLarge` above 405,000 bytes
+counted the same way (each name's bytes and its value's `size()`), keeping the running total.
 """
 
 from __future__ import annotations
@@ -341,6 +348,38 @@ def patch_s3_url_reload() -> None:
 
     setattr(S3Backend, "_url_module", property(url_module))  # noqa: B010
     _s3_urls_applied = True
+
+
+_item_size_applied = False
+
+
+def patch_dynamodb_item_size() -> None:
+    """Builds a DynamoDB item checking its size once per attribute (idempotent)."""
+    global _item_size_applied
+    if _item_size_applied:
+        return
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    def build(item: Item, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        item.hash_key = hash_key
+        item.range_key = range_key
+        item.attrs = LimitedSizeDict()
+        total = 0  # what LimitedSizeDict.__setitem__ sums again for each attribute
+        for key, value in attrs.items():
+            typed = DynamoType(value)
+            size = bytesize(key) + typed.size()
+            if total + size > _MOTO_ITEM_LIMIT:
+                raise ItemSizeTooLarge
+            dict.__setitem__(item.attrs, key, typed)
+            total += size
+
+    setattr(Item, "__init__", build)  # noqa: B010 - a dunder replaced on the class
+    _item_size_applied = True
+
+
+_MOTO_ITEM_LIMIT = 405000  # LimitedSizeDict's own limit (between AWS's 409 and 410 KB)
 
 
 _starts_applied = False

@@ -59,6 +59,7 @@ from orderflow_cli.emulator.moto_patches import (
     patch_backend_lookup_lock,
     patch_distributed_map_loop,
     patch_dynamodb_atomic_writes,
+    patch_dynamodb_item_size,
     patch_s3_atomic_puts,
     patch_s3_event_version_ids,
     patch_s3_url_reload,
@@ -182,6 +183,7 @@ class EmbeddedAWS:
         patch_sqs_receive_depth()
         patch_s3_event_version_ids()
         patch_dynamodb_atomic_writes()
+        patch_dynamodb_item_size()
         patch_s3_atomic_puts()
         patch_s3_url_reload()
         patch_sfn_atomic_starts()
