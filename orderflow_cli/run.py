@@ -196,18 +196,16 @@ def _where_orders_ended(
     does not add up to the file's total is reported as `unaccounted`, never folded into
     another count."""
     reviews = ReviewRecords(local.dynamodb, local.settings.reviews_table)
-    found = (
-        reviews.query(sender=record["sender"], batch_id=record["batch_id"])
-        if record.get("batch_id")
-        else []
-    )
+    batch_id = str(record.get("batch_id") or "")
+    found = reviews.outcomes(sender=record["sender"], batch_id=batch_id) if batch_id else {}
     ended = {"stored": int(record.get("stored", 0)), "retried": 0, "repaired": 0, "archived": 0}
-    for review in found:
-        if review["decision"] in {"retry", "repair"} and review["ended"] != "archived":
-            ended["retried" if review["decision"] == "retry" else "repaired"] += 1
+    for decision, where in found.values():
+        if decision in {"retry", "repair"} and where != "archived":
+            ended["retried" if decision == "retry" else "repaired"] += 1
         else:
             ended["archived"] += 1
-    ended["waiting"] = len(in_redrive_queue - {str(r["review_id"]) for r in found})
+    reviewed = {review_id_of(batch_id, row) for row in found}
+    ended["waiting"] = len(in_redrive_queue - reviewed)
     if unprocessed := int(record.get("unprocessed", 0)):
         ended["unprocessed"] = unprocessed
     if unaccounted := int(record.get("total", 0)) - sum(ended.values()):

@@ -7,7 +7,9 @@ are a Query of the table itself and the table has no index: a review costs the w
 one item, whatever its size, and nothing more. An item holds `batch_id`, `group`, `message_id`,
 `created_at`, `reasons` and `rows` (sets: what a read filters on) and `orders`, a map from row
 to that order's review (`review_id` `<batch_id>:<row>`, `row`, `order_id`, `reason`, `decision`,
-`ended`, `why`, `changes`, `archive_key`, `redriven_to`). A group whose reviews would make an
+`ended`, `why`, `changes`, `archive_key`, `redriven_to`) and `outcomes`, a map from row to
+`<decision>:<ended>`: all a count of where a batch's orders ended needs, read alone with a
+projection (`outcomes`) instead of every review in full. A group whose reviews would make an
 item larger than DynamoDB allows continues in items `<batch_id>/<group>#2`, `#3`, ... (the first
 says how many in `continued`), written before it: the group's own item, written last, is what
 says the group was reviewed.
@@ -105,6 +107,9 @@ def group_item(
         "reasons": sorted({str(review["reason"]) for review in reviews}),
         "rows": sorted(int(review["row"]) for review in reviews),
         "orders": orders,
+        "outcomes": {
+            str(review["row"]): f"{review['decision']}:{review['ended']}" for review in reviews
+        },
     }
 
 
@@ -211,7 +216,10 @@ class ReviewRecords:
 
     def mark(self, review_id: str, *, sender: str | None = None, **values: Any) -> None:
         """Sets fields of one order's review inside its group (an operator's redrive).
-        Raises KeyError when there is no such review."""
+        Raises KeyError when there is no such review. `decision` and `ended` are never changed:
+        `outcomes` holds them too."""
+        if fixed := sorted(values.keys() & {"decision", "ended"}):
+            raise ValueError(f"a review's {' and '.join(fixed)} are never changed")
         found = self._find(review_id, sender)
         if found is None:
             raise KeyError(review_id)
@@ -285,6 +293,33 @@ class ReviewRecords:
             records,
             key=lambda r: (r.get("sender", ""), r.get("batch_id", ""), r.get("row") or 0),
         )
+
+    def outcomes(self, *, sender: str, batch_id: str) -> dict[int, tuple[str, str]]:
+        """Every reviewed order of one batch: its row, to its decision and where it ended. Reads
+        the groups' `outcomes` alone; a group recorded before there were `outcomes` is read in
+        full."""
+        read = self._read(sender, batch_id, None)
+        names = {**read.request.get("ExpressionAttributeNames", {}), "#out": "outcomes"}
+        names.update({"#s": PARTITION_KEY, "#bg": SORT_KEY})  # the key: where a page ends
+        request = {
+            **read.request,
+            "ProjectionExpression": "#s, #bg, #out",
+            "ExpressionAttributeNames": names,
+        }
+        found: dict[int, tuple[str, str]] = {}
+        for _, item in self._items(read, request):
+            outcomes = item.get("outcomes")
+            if outcomes is None:  # an older group: its reviews in full
+                key = {PARTITION_KEY: {"S": sender}, SORT_KEY: {"S": item[SORT_KEY]}}
+                whole = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+                outcomes = {
+                    str(order["row"]): f"{order['decision']}:{order['ended']}"
+                    for order in _orders_of(plain_item(whole["Item"]))
+                }
+            for row, outcome in outcomes.items():
+                decision, _, ended = str(outcome).partition(":")
+                found[int(row)] = (decision, ended)
+        return found
 
     def count(
         self,
