@@ -6,9 +6,12 @@ Speed: the whole path of a file on the embedded emulator, as `orders run` takes 
 event, state machine, in-process Lambdas, conditional puts, DLQ, and the DLQ reviewer fed by its
 event source mapping until the DLQ is empty), against the floor: one conditional put straight
 into an emulated table for every order of the file, valid or not, in the same process and run.
-The ratio is the figure that counts; seconds on these machines are noisy. On a file of more
-than --floor-orders orders (100,000), the floor is timed over that many puts and scaled to the
-file (a put's cost does not grow with the table), and says so.
+The ratio is the figure that counts; seconds on these machines are noisy: a shared machine runs
+the same puts a quarter faster or slower from one quarter of an hour to the next. So the floor
+is timed twice, before the whole path and after it, and the ratio is taken to the faster of the
+two (the stricter figure); both are printed. On a file of more than --floor-orders orders
+(50,000), each floor is timed over that many puts and scaled to the file (a put's cost does not
+grow with the table), and says so.
 
 Memory: peak traced memory of the streaming read and chunking (PrepareFile's work) over the
 generated file and over a file a tenth of its size: the two peaks should be about equal.
@@ -268,8 +271,8 @@ def main() -> int:
     parser.add_argument(
         "--floor-orders",
         type=int,
-        default=100_000,
-        help="time the floor over at most this many puts, scaled to the file (default 100,000)",
+        default=50_000,
+        help="time each floor over at most this many puts, scaled to the file (default 50,000)",
     )
     parser.add_argument(
         "--seed-orders",
@@ -302,9 +305,11 @@ def main() -> int:
         )
 
         peak_small, peak_big = streaming_peak(small), streaming_peak(big)
+        floors = [floor_run(big, args.floor_orders)]  # before: the machine as the run starts
         run, counter = pipeline_run(big)
         pipeline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-        puts, floor_put_seconds = floor_run(big, args.floor_orders)
+        floors.append(floor_run(big, args.floor_orders))  # after: as it ends
+        puts, floor_put_seconds = min(floors, key=lambda floor: floor[1] / floor[0])
         seed = (
             seed_design.seed_run(first_orders(big, args.seed_orders)) if args.seed_orders else None
         )
@@ -329,6 +334,11 @@ def main() -> int:
     )
     if puts < args.orders:
         print(f"    (timed over the first {puts:,} puts, {floor_put_seconds:.1f} s; scaled)")
+    before, after = (count / seconds for count, seconds in floors)
+    print(
+        f"    (the faster of two floors: {before:.0f} puts/s before the whole path,"
+        f" {after:.0f} puts/s after it)"
+    )
     print(f"  ratio whole path / floor (time): {run['seconds'] / floor_seconds:.2f}")
     busy = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in run["busy"].items())
     print(f"  time inside the Lambda functions: {busy}")
