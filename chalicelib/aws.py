@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 # DynamoDB writes are retried by chalicelib.pipeline.store (3 retries, named errors, full
 # jitter), so botocore's own retries are switched off for that client: one policy, not two.
-_NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 _T = TypeVar("_T")
 
@@ -63,7 +63,7 @@ def s3_presigner(endpoint_url: str = "") -> S3Client:
 
 @_Once
 def dynamodb() -> DynamoDBClient:
-    return boto3.client("dynamodb", config=_NO_RETRIES)
+    return boto3.client("dynamodb", config=NO_RETRIES)
 
 
 @_Once
