@@ -44,6 +44,7 @@ import tempfile
 import time
 import tracemalloc
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ from bench import scale, seed_design
 from chalicelib import aws
 from chalicelib import costs as prices
 from chalicelib.orders.readers import read_records
+from chalicelib.orders.records import Record
 from chalicelib.pipeline.chunks import cut
 from chalicelib.pipeline.store import item_size
 from orderflow_cli.emulator.lambdas import InProcessLambda, current_function
@@ -138,6 +140,15 @@ class CallCounter:
                 self.reviewer_write_units[str(request.get("TableName"))] += units
 
 
+def floor_item(record: Record, serialize: Callable[[Any], Any]) -> dict[str, Any]:
+    """A floor put's item: the order as read, keyed by its row (valid or not)."""
+    return {
+        "sender": {"S": "floor"},
+        "OrderId": {"S": f"row-{record.row}"},
+        "order": serialize(record.order),
+    }
+
+
 class InterleavedFloor:
     """The floor, timed in slices between the pipeline's chunks: after each ValidateOrder
     invocation, one conditional put per order of its chunk, the file's next orders in turn,
@@ -176,12 +187,7 @@ class InterleavedFloor:
 
     def slice(self, count: int) -> None:
         items = [
-            {
-                "sender": {"S": "floor"},
-                "OrderId": {"S": f"row-{record.row}"},
-                "order": self._serialize(record.order),
-            }
-            for record in itertools.islice(self._records, count)
+            floor_item(record, self._serialize) for record in itertools.islice(self._records, count)
         ]
         started = time.thread_time()
         for item in items:
@@ -247,11 +253,7 @@ def floor_run(path: Path, limit: int) -> tuple[int, float]:
         serialize = TypeSerializer().serialize
         with path.open("rb") as body:
             items = [
-                {
-                    "sender": {"S": "floor"},
-                    "OrderId": {"S": f"row-{record.row}"},
-                    "order": serialize(record.order),
-                }
+                floor_item(record, serialize)
                 for record in itertools.islice(read_records(body, path.name), limit)
             ]
         client, table = aws.dynamodb(), local.settings.orders_table

@@ -107,7 +107,7 @@ class PlainProgress(Progress):
 
     def show(self, snapshot: Snapshot) -> None:
         self._latest = snapshot
-        if self._clock() >= self._next_line and snapshot != self._shown:
+        if self.wants_counts() and snapshot != self._shown:
             self._write(snapshot)
 
     def wants_counts(self) -> bool:

@@ -107,9 +107,7 @@ def group_item(
         "reasons": sorted({str(review["reason"]) for review in reviews}),
         "rows": sorted(int(review["row"]) for review in reviews),
         "orders": orders,
-        "outcomes": {
-            str(review["row"]): f"{review['decision']}:{review['ended']}" for review in reviews
-        },
+        "outcomes": {str(review["row"]): _outcome(review) for review in reviews},
     }
 
 
@@ -313,7 +311,7 @@ class ReviewRecords:
                 key = {PARTITION_KEY: {"S": sender}, SORT_KEY: {"S": item[SORT_KEY]}}
                 whole = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
                 outcomes = {
-                    str(order["row"]): f"{order['decision']}:{order['ended']}"
+                    str(order["row"]): _outcome(order)
                     for order in _orders_of(plain_item(whole["Item"]))
                 }
             for row, outcome in outcomes.items():
@@ -429,6 +427,11 @@ class ReviewRecords:
 
 def _and(first: str | None, second: str) -> str:
     return f"{first} AND {second}" if first else second
+
+
+def _outcome(review: dict[str, Any]) -> str:
+    """An order's entry in its group's `outcomes`: `<decision>:<ended>`."""
+    return f"{review['decision']}:{review['ended']}"
 
 
 def _orders_of(item: dict[str, Any], reason: str | None = None) -> list[dict[str, Any]]:
