@@ -329,7 +329,7 @@ class ReviewRecords:
         """`{"repair:stored": 3, "archive:archived": 1}` over every matching record."""
         counts: dict[str, int] = {}
         for record in self.every(sender=sender, batch_id=batch_id, reason=reason):
-            place = f"{record['decision']}:{record['ended']}"
+            place = _outcome(record)
             counts[place] = counts.get(place, 0) + 1
         return counts
 
