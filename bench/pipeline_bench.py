@@ -59,7 +59,7 @@ from chalicelib import costs as prices
 from chalicelib.orders.readers import read_records
 from chalicelib.orders.records import Record
 from chalicelib.pipeline.chunks import cut
-from chalicelib.pipeline.store import item_size
+from chalicelib.pipeline.store import item_size, order_key
 from orderflow_cli.emulator.lambdas import InProcessLambda, current_function
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 from orderflow_cli.run import process
@@ -142,11 +142,7 @@ class CallCounter:
 
 def floor_item(record: Record, serialize: Callable[[Any], Any]) -> dict[str, Any]:
     """A floor put's item: the order as read, keyed by its row (valid or not)."""
-    return {
-        "sender": {"S": "floor"},
-        "OrderId": {"S": f"row-{record.row}"},
-        "order": serialize(record.order),
-    }
+    return {**order_key("floor", f"row-{record.row}"), "order": serialize(record.order)}
 
 
 class InterleavedFloor:

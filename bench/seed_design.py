@@ -19,6 +19,7 @@ from boto3.dynamodb.types import TypeSerializer
 from chalicelib import costs as prices
 from chalicelib.orders.validation import ValidOrder, validate_order
 from chalicelib.pipeline import definition
+from chalicelib.pipeline.store import order_key
 from orderflow_cli.emulator.runtime import ACCOUNT, EmbeddedAWS
 
 DEFINITION = Path(__file__).with_name("seed.asl.json")
@@ -31,8 +32,9 @@ def _validate(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     """The seed's per-order Lambda: validate, and hand back the item or the DLQ body."""
     checked = validate_order(event)
     if isinstance(checked, ValidOrder):
-        item = {"sender": "seed", "OrderId": checked.order_id, "content_hash": checked.content_hash}
-        return {"valid": True, "item": {k: _serialize(v) for k, v in item.items()}, "body": ""}
+        key = order_key("seed", checked.order_id)  # the orders table's key, as ours
+        item = {**key, "content_hash": _serialize(checked.content_hash)}
+        return {"valid": True, "item": item, "body": ""}
     errors = [e.code for e in checked]
     return {"valid": False, "item": {}, "body": json.dumps({"order": event, "errors": errors})}
 

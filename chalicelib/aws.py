@@ -24,8 +24,17 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
     from mypy_boto3_sts import STSClient
 
-# DynamoDB writes are retried by chalicelib.pipeline.store (3 retries, named errors, full
-# jitter), so botocore's own retries are switched off for that client: one policy, not two.
+# One retry policy for every AWS call the product makes (README, "Retries"): botocore's
+# standard mode, 5 attempts in all (4 retries) of throttling (`Throttling*`,
+# `ProvisionedThroughputExceededException`, `SlowDown`, `RequestLimitExceeded`, ...) and
+# transient errors (HTTP 500/502/503/504, timeouts, dropped connections), each after a delay
+# drawn uniformly from [0, 2**retry) seconds (at most 20 s), within the client's retry quota.
+# A call whose retries run out raises the last error to its caller.
+MAX_ATTEMPTS = 5
+RETRIES = Config(retries={"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"})
+# The one exception: the orders table's conditional puts, which `chalicelib.pipeline.store`
+# retries itself (a per-order budget, counted write units, and back-pressure shared by the
+# chunk's writers), so botocore's retries are off for that client: retries never stack.
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 _T = TypeVar("_T")
@@ -50,45 +59,52 @@ class _Once(Generic[_T]):
 
 @_Once
 def s3() -> S3Client:
-    return boto3.client("s3")
+    return boto3.client("s3", config=RETRIES)
 
 
 @_Once
 def s3_presigner(endpoint_url: str = "") -> S3Client:
     """The client that signs upload URLs for clients (at a public endpoint, when one is set)."""
     if endpoint_url:
-        return boto3.client("s3", endpoint_url=endpoint_url)
-    return boto3.client("s3", config=Config(signature_version="s3v4"))
+        return boto3.client("s3", endpoint_url=endpoint_url, config=RETRIES)
+    return boto3.client("s3", config=RETRIES.merge(Config(signature_version="s3v4")))
 
 
 @_Once
 def dynamodb() -> DynamoDBClient:
+    """Every table's reads and writes but the orders table's (batches, senders, reviews)."""
+    return boto3.client("dynamodb", config=RETRIES)
+
+
+@_Once
+def order_writes() -> DynamoDBClient:
+    """The orders table's client: `OrderStore` retries its calls itself (NO_RETRIES)."""
     return boto3.client("dynamodb", config=NO_RETRIES)
 
 
 @_Once
 def events() -> EventBridgeClient:
-    return boto3.client("events")
+    return boto3.client("events", config=RETRIES)
 
 
 @_Once
 def ssm() -> SSMClient:
-    return boto3.client("ssm")
+    return boto3.client("ssm", config=RETRIES)
 
 
 @_Once
 def sqs() -> SQSClient:
-    return boto3.client("sqs")
+    return boto3.client("sqs", config=RETRIES)
 
 
 @_Once
 def sfn() -> SFNClient:
-    return boto3.client("stepfunctions")
+    return boto3.client("stepfunctions", config=RETRIES)
 
 
 @_Once
 def sts() -> STSClient:
-    return boto3.client("sts")
+    return boto3.client("sts", config=RETRIES)
 
 
 @_Once
@@ -105,5 +121,17 @@ def account_id() -> str:
 
 def reset() -> None:
     """Forget every client (the embedded emulator calls this after it starts)."""
-    for getter in (s3, s3_presigner, dynamodb, events, ssm, sqs, sfn, sts, region, account_id):
+    for getter in (
+        s3,
+        s3_presigner,
+        dynamodb,
+        order_writes,
+        events,
+        ssm,
+        sqs,
+        sfn,
+        sts,
+        region,
+        account_id,
+    ):
         getter.cache_clear()

@@ -92,7 +92,7 @@ def digest(key: str) -> str:
 
 
 def check_id(sender_id: str) -> None:
-    if not isinstance(sender_id, str) or not SENDER_ID.match(sender_id):
+    if not isinstance(sender_id, str) or not SENDER_ID.fullmatch(sender_id):
         raise SenderError(
             f"sender id {sender_id!r} is not allowed: use 1 to 40 lower-case letters, digits"
             " and hyphens, starting and ending with a letter or digit"

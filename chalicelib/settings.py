@@ -29,8 +29,12 @@ class Settings(BaseModel):
     chunk_max_orders: int = Field(1000, ge=1, alias="CHUNK_MAX_ORDERS")
     chunk_max_bytes: int = Field(1_000_000, ge=1024, alias="CHUNK_MAX_BYTES")
     store_max_retries: int = Field(3, ge=0, alias="STORE_MAX_RETRIES")
+    store_max_throttle_retries: int = Field(10, ge=0, alias="STORE_MAX_THROTTLE_RETRIES")
     store_retry_base_seconds: float = Field(0.05, ge=0, alias="STORE_RETRY_BASE_SECONDS")
     store_retry_max_seconds: float = Field(2.0, ge=0, alias="STORE_RETRY_MAX_SECONDS")
+    # Conditional puts in flight at once inside one chunk (chalicelib.pipeline.pacing), at most:
+    # a throttle lowers it for a while. `make capacity` says why this many.
+    store_writers: int = Field(1, ge=1, le=64, alias="STORE_WRITERS")
     api_max_orders: int = Field(10_000, ge=1, alias="API_MAX_ORDERS")
     api_max_bytes: int = Field(5_000_000, ge=1, alias="API_MAX_BYTES")
     upload_max_bytes: int = Field(1_073_741_824, ge=1, alias="UPLOAD_MAX_BYTES")

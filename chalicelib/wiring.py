@@ -16,6 +16,7 @@ from chalicelib.pipeline.chunks import ChunkStore
 from chalicelib.pipeline.deadletter import DeadLetterQueue
 from chalicelib.pipeline.events import CompletionEvents
 from chalicelib.pipeline.naming import BatchKeys
+from chalicelib.pipeline.pacing import PACER_MAX_SECONDS, Pacer
 from chalicelib.pipeline.store import OrderStore, RetryPolicy
 from chalicelib.review.records import ReviewRecords
 from chalicelib.review.reviewer import Archive, Reviewer
@@ -38,10 +39,16 @@ def batch_records(settings: Settings) -> BatchRecords:
 def order_store(settings: Settings) -> OrderStore:
     policy = RetryPolicy(
         max_retries=settings.store_max_retries,
+        max_throttle_retries=settings.store_max_throttle_retries,
         base_seconds=settings.store_retry_base_seconds,
         max_seconds=settings.store_retry_max_seconds,
     )
-    return OrderStore(aws.dynamodb(), settings.orders_table, policy)
+    pacer = Pacer(
+        settings.store_writers,
+        base_seconds=settings.store_retry_base_seconds,
+        max_seconds=PACER_MAX_SECONDS,
+    )
+    return OrderStore(aws.order_writes(), settings.orders_table, policy, pacer=pacer)
 
 
 def api_deps(settings: Settings) -> Deps:
@@ -81,9 +88,10 @@ def read_scope(settings: Settings) -> ReadScope:
     """What the API's reads may touch: the stage's orders, batches and reviews tables, and the
     bucket's work (reports) and archive folders."""
     table = f"arn:aws:dynamodb:{aws.region()}:{aws.account_id()}:table/"
-    tables = (settings.orders_table, settings.batches_table, settings.reviews_table)
+    tables = (settings.batches_table, settings.reviews_table)
     return ReadScope(
         table_arns=tuple(table + name for name in tables),
+        sharded_table_arns=(table + settings.orders_table,),
         bucket_arn=f"arn:aws:s3:::{settings.bucket}",
         prefixes=(settings.work_prefix, settings.archive_prefix),
     )

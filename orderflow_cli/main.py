@@ -80,6 +80,30 @@ _debug_option = click.option(
 )
 
 
+
+def _weather(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """`--weather SPEC`: checked here, then handed to the emulator as ORDERFLOW_WEATHER."""
+    if value is None:
+        return
+    from orderflow_cli.emulator.weather import ENVIRONMENT_VARIABLE, Weather, WeatherError
+
+    try:
+        Weather.parse(value)
+    except WeatherError as error:
+        raise CliError(f"--weather: {error}", ExitCode.USAGE) from error
+    os.environ[ENVIRONMENT_VARIABLE] = value
+
+
+_weather_option = click.option(
+    "--weather",
+    metavar="SPEC",
+    expose_value=False,
+    callback=_weather,
+    help="AWS's weather on the emulator: throttles and latency, as dynamodb=3%,s3=2%,latency=5ms"
+    " (README, 'AWS's weather'; also ORDERFLOW_WEATHER).",
+)
+
+
 def _endpoint_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return None
@@ -161,6 +185,7 @@ def cli() -> None:
     help="Read, validate and count every order, and write the rejection report, as the real run"
     " would; store nothing and dead-letter nothing.",
 )
+@_weather_option
 @_debug_option
 def run(
     paths: tuple[Path, ...],
@@ -232,6 +257,7 @@ def _mapping_file(path: Path) -> Any:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the addresses and key as one JSON line."
 )
+@_weather_option
 @_debug_option
 def serve(port: int, s3_port: int, api_key: str | None, as_json: bool) -> int:
     return serve_api(port, s3_port, api_key, as_json=as_json)

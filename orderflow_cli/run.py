@@ -83,6 +83,10 @@ def run_files(
         dlq = dead_lettered_orders(messages)
         if export is not None:
             _export(local, export, local.scan_table(local.settings.orders_table), dlq, outcomes)
+        weather = local.weather
+    if weather is not None:  # what AWS's emulated weather did, beside what the run did
+        injected = ", ".join(f"{n} {what}" for what, n in sorted(weather.injected.items()))
+        print(f"weather: {weather.describe()}: {injected or 'nothing refused'}", file=sys.stderr)
     if as_json:
         document = {
             "batches": [o.to_dict() for o in outcomes],
@@ -90,6 +94,8 @@ def run_files(
             "dlq_messages": len(messages),
             "dlq_orders": len(dlq),
         }
+        if weather is not None:
+            document["weather"] = {"as": weather.describe(), "injected": dict(weather.injected)}
         print(json.dumps(document, indent=2))
     else:
         _print_table(outcomes, table_items, (len(dlq), len(messages)), sys.stdout)

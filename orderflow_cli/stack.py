@@ -16,6 +16,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as EndpointUnreachable
 
+from chalicelib.aws import RETRIES
 from orderflow_cli.dlq import Stack
 from orderflow_cli.emulator.runtime import REGION, stage_environment
 from orderflow_cli.exits import CliError, ExitCode
@@ -54,12 +55,12 @@ def open_stack(endpoint: str | None, stage: str) -> Stack:
             emulated=True,
         )
     session = boto3.session.Session(region_name=os.environ.get("AWS_REGION", REGION))
-    return Stack(
-        session.client("s3"),
-        session.client("dynamodb"),
-        session.client("sqs"),
+    return Stack(  # the product's one retry policy (chalicelib.aws.RETRIES), as its functions
+        session.client("s3", config=RETRIES),
+        session.client("dynamodb", config=RETRIES),
+        session.client("sqs", config=RETRIES),
         names,
-        sfn=session.client("stepfunctions"),
+        sfn=session.client("stepfunctions", config=RETRIES),
     )
 
 

@@ -15,9 +15,11 @@ from orderflow_cli.emulator.runtime import DEFAULT_SENDER, EmbeddedAWS
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
 
-# Small chunks so that a handful of orders already spans several Map items, and short
-# backoffs so that retries do not slow the suite; everything else is the local stage's.
-FAST = {"CHUNK_MAX_ORDERS": "3", "STORE_RETRY_BASE_SECONDS": "0.001"}
+# Small chunks so that a handful of orders already spans several Map items, short backoffs so
+# that retries do not slow the suite, and several writers in flight in each chunk, as deployed
+# (the local stage writes one at a time: on the emulator a put is CPU, not a network wait);
+# everything else is the local stage's.
+FAST = {"CHUNK_MAX_ORDERS": "3", "STORE_RETRY_BASE_SECONDS": "0.001", "STORE_WRITERS": "4"}
 
 
 @pytest.fixture

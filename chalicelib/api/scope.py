@@ -6,7 +6,8 @@ batches, reviews and reports with credentials of their own: it assumes the stage
 (`API_READ_ROLE_ARN`, infra/stack.yaml) with a session policy that allows only
 
 - `GetItem` and `Query` on the orders, batches and reviews tables, for items whose partition
-  key is the sender (`dynamodb:LeadingKeys`), and
+  key is the sender's (`dynamodb:LeadingKeys`: the sender itself on the batches and reviews
+  tables, `<sender>#*` on the orders table, whose keys are the sender's shards), and
 - `GetObject` under the sender's own folders of the bucket (its work files, which hold its
   reports, and its archive).
 
@@ -31,6 +32,10 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from chalicelib import aws
+from chalicelib.pipeline.store import leading_keys_pattern
+from chalicelib.senders import SENDER_ID
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
@@ -45,13 +50,16 @@ READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query")
 class ReadScope:
     """What a sender's reads may touch: the tables' ARNs and the bucket's."""
 
-    table_arns: tuple[str, ...]
+    table_arns: tuple[str, ...]  # keyed by the sender itself (batches, reviews)
     bucket_arn: str
     prefixes: tuple[str, ...]  # the bucket's prefixes that hold a sender's folders (work/, ...)
+    sharded_table_arns: tuple[str, ...] = ()  # keyed by `<sender>#<shard>` (orders)
 
 
 def session_policy(sender: str, scope: ReadScope) -> dict[str, Any]:
     """The session policy of one sender's reads: its items and its objects, nothing else."""
+    if not SENDER_ID.fullmatch(sender):  # `*`, `?` or `#` would widen the patterns below
+        raise ValueError(f"not a sender id: {sender!r}")
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -61,6 +69,17 @@ def session_policy(sender: str, scope: ReadScope) -> dict[str, Any]:
                 "Action": list(READ_ACTIONS),
                 "Resource": list(scope.table_arns),
                 "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [sender]}},
+            },
+            {
+                "Sid": "OwnShardedItems",
+                "Effect": "Allow",
+                "Action": list(READ_ACTIONS),
+                "Resource": list(scope.sharded_table_arns),
+                "Condition": {
+                    "ForAllValues:StringLike": {
+                        "dynamodb:LeadingKeys": [leading_keys_pattern(sender)]
+                    }
+                },
             },
             {
                 "Sid": "OwnObjects",
@@ -120,12 +139,13 @@ class ScopedReads:
             aws_session_token=credentials["SessionToken"],
         )
         s3_options: dict[str, Any] = (
-            {"endpoint_url": self._s3_endpoint}
+            {"endpoint_url": self._s3_endpoint, "config": aws.RETRIES}
             if self._s3_endpoint
-            else {"config": Config(signature_version="s3v4")}
+            else {"config": aws.RETRIES.merge(Config(signature_version="s3v4"))}
         )
         clients = ReadClients(
-            dynamodb=session.client("dynamodb"), presigner=session.client("s3", **s3_options)
+            dynamodb=session.client("dynamodb", config=aws.RETRIES),
+            presigner=session.client("s3", **s3_options),
         )
         expires = credentials["Expiration"].timestamp()
         with self._lock:

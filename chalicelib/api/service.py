@@ -37,7 +37,7 @@ from chalicelib.pipeline.naming import (
     upload_key_for,
 )
 from chalicelib.pipeline.prepare import Source
-from chalicelib.pipeline.store import OrderStore, RetryPolicy
+from chalicelib.pipeline.store import PARTITION_KEY, OrderStore, RetryPolicy
 from chalicelib.pipeline.trigger import execution_arn, start_ingest
 from chalicelib.review.records import InvalidCursor, ReviewRecords
 from chalicelib.settings import Settings
@@ -430,7 +430,8 @@ def get_order(order_id: str, *, sender: str, deps: Deps) -> dict[str, Any]:
     order = deps.reads(sender).orders.get(sender, order_id)
     if order is None:
         raise NotFound(f"no order {order_id!r}")
-    order.pop("content_hash", None)
+    for internal in ("content_hash", PARTITION_KEY):  # ours, not the order's
+        order.pop(internal, None)
     return order
 
 

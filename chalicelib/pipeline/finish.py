@@ -35,6 +35,7 @@ from chalicelib.log import get_logger, mask_emails
 from chalicelib.pipeline.batches import FAILED, QUARANTINED, SUCCEEDED, BatchRecords, Counts
 from chalicelib.pipeline.chunks import ChunkStore
 from chalicelib.pipeline.deadletter import DeadLetterUnavailable
+from chalicelib.pipeline.inflight import in_order
 from chalicelib.pipeline.process import ChunkTask
 from chalicelib.pipeline.report import ReportWriter, extra_columns
 
@@ -156,8 +157,8 @@ def _write_report(
     """The rejection report, read again chunk by chunk (its columns were collected while
     counting, so no chunk's rejections are held in memory beyond its own)."""
     writer = ReportWriter(columns)
-    for index in rejecting:
-        for rejection in (chunks.read_result(index) or {}).get("rejections", []):
+    for result in in_order(chunks.read_result, rejecting):
+        for rejection in (result or {}).get("rejections", []):
             writer.add(rejection)
     return writer.upload(chunks.client, chunks.bucket, chunks.keys.report_prefix)
 
@@ -193,9 +194,10 @@ def _count_chunks(
     """Counts every chunk of the manifest, processing again a chunk without an outcome."""
     tally = _Tally()
     tally.requests.s3_get += 1  # the manifest
-    for ref in chunks.read_manifest():
+    refs = chunks.read_manifest()
+    outcomes = in_order(lambda ref: chunks.read_result(ref.index), refs)  # 8 reads at once
+    for ref, result in zip(refs, outcomes, strict=True):
         tally.requests.s3_get += 1  # the outcome, or the 404 that says there is none
-        result = chunks.read_result(ref.index)
         if result is None:
             task = ChunkTask(
                 state["sender"], state["batch_id"], state["bucket"], state["key"], ref.index,

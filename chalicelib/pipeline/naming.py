@@ -41,7 +41,7 @@ def sender_of_key(incoming_prefix: str, key: str) -> str | None:
     if not key.startswith(incoming_prefix):
         return None
     folder, slash, rest = key[len(incoming_prefix) :].partition("/")
-    return folder if slash and rest and SENDER_ID.match(folder) else None
+    return folder if slash and rest and SENDER_ID.fullmatch(folder) else None
 
 
 def incoming_prefix_of(incoming_prefix: str, sender: str) -> str:

@@ -38,6 +38,7 @@ from chalicelib.orders.readers import ColumnMapping, MappingError, Reading, read
 from chalicelib.orders.records import UnreadableFile
 from chalicelib.pipeline.batches import BatchRecords
 from chalicelib.pipeline.chunks import ChunkRef, ChunkStore, cut
+from chalicelib.pipeline.inflight import in_order
 from chalicelib.pipeline.naming import UNASSIGNED
 from chalicelib.senders import Sender, SenderRegistry
 from chalicelib.settings import Settings
@@ -146,11 +147,10 @@ def _prepare(
         requests.s3_get += 1
         body = _open(s3, source)
         reading = read_records(body, source.key, mapping=mapping)
-        for index, encoded in enumerate(
-            cut(reading, settings.chunk_max_orders, settings.chunk_max_bytes)
-        ):
+        cuts = enumerate(cut(reading, settings.chunk_max_orders, settings.chunk_max_bytes))
+        for ref in in_order(lambda numbered: chunks.write_chunk(*numbered), cuts):
             requests.s3_put += 1
-            refs.append(chunks.write_chunk(index, encoded))
+            refs.append(ref)
     except FileReplaced as replaced:
         return _report_replaced(source, replaced, s3=s3, chunks=chunks, requests=requests)
     except FileMissing as missing:

@@ -1,7 +1,8 @@
 """ValidateOrder: one chunk in, every order to exactly one place out.
 
 Each order of the chunk is validated on its own; a valid order is written with a conditional
-put (retried on throttling), anything else is dead-lettered with its reasons. The chunk's
+put (retried on throttling; up to `STORE_WRITERS` puts in flight, fewer while DynamoDB
+throttles: chalicelib.pipeline.pacing), anything else is dead-lettered with its reasons. The chunk's
 outcome (counts and one summary per rejection, with its row) is written to S3, where
 RecordBatch counts it: running the same chunk again stores nothing twice and gives the same
 outcome. The outcome also carries the chunk's `requests` (costs.Requests): the reads, writes,
@@ -31,7 +32,8 @@ from chalicelib.orders.validation import ValidOrder, validate_order
 from chalicelib.pipeline.batches import BatchRecords
 from chalicelib.pipeline.chunks import ChunkStore
 from chalicelib.pipeline.deadletter import DeadLetterQueue, Rejection
-from chalicelib.pipeline.store import OrderStore, StoreOutcome
+from chalicelib.pipeline.inflight import in_order
+from chalicelib.pipeline.store import OrderStore, StoreOutcome, StoreResult
 
 log = get_logger("process")
 
@@ -93,12 +95,12 @@ def process_chunk(
     started = time.monotonic()
     records = chunks.read_chunk(task.chunk_key)
     requests = Requests(s3_get=1)
-    rejections: list[Rejection] = []
     outcomes: Counter[str] = Counter()
-    for record in records:
-        rejection = _settle(record, task, store, outcomes, requests)
-        if rejection is not None:
-            rejections.append(rejection)
+    rejections = [
+        rejection
+        for rejection in _settle_all(records, task, store, outcomes, requests)
+        if rejection is not None
+    ]
     if not task.dry_run:
         dlq.send(
             rejections,
@@ -156,25 +158,50 @@ def process_chunk(
     return result
 
 
-def _settle(
-    record: Record,
+def _settle_all(
+    records: list[Record],
     task: ChunkTask,
     store: OrderStore,
     outcomes: Counter[str],
     requests: Requests,
-) -> Rejection | None:
-    """Stores one order or says why not; counts what happened and the write units it cost."""
+) -> list[Rejection | None]:
+    """Each record's rejection (None: stored), in the chunk's order. Valid orders are written
+    with up to `store.pacer.writers` puts in flight (threads: a put is a network wait), the
+    pacer lowering that while DynamoDB throttles."""
+    judged = [_judge(record) for record in records]
+    write = store.check if task.dry_run else store.put
+
+    def settle(record: Record, checked: ValidOrder) -> StoreResult:
+        return write(checked, sender=task.sender, batch_id=task.batch_id, row=record.row)
+
+    valid = [(r, j) for r, j in zip(records, judged, strict=True) if isinstance(j, ValidOrder)]
+    results = iter(list(in_order(lambda pair: settle(*pair), valid, store.pacer.writers)))
+    settled: list[Rejection | None] = []
+    for record, verdict in zip(records, judged, strict=True):
+        if isinstance(verdict, ValidOrder):
+            result = next(results)
+            outcomes[result.outcome.value] += 1
+            requests.dynamodb_write_units += result.write_units
+            if task.dry_run:
+                requests.dynamodb_read_units += 1  # the GetItem that stands in for the put
+            settled.append(_stored(record, verdict, result))
+        else:
+            settled.append(verdict)
+    return settled
+
+
+def _judge(record: Record) -> ValidOrder | Rejection:
+    """The order ready to store, or why it is invalid."""
     if record.error is not None:
         return _rejection(record, INVALID, (record.error,))
     checked = validate_order(record.order)
     if not isinstance(checked, ValidOrder):
         return _rejection(record, INVALID, tuple(checked))
-    write = store.check if task.dry_run else store.put
-    result = write(checked, sender=task.sender, batch_id=task.batch_id, row=record.row)
-    outcomes[result.outcome.value] += 1
-    requests.dynamodb_write_units += result.write_units
-    if task.dry_run:
-        requests.dynamodb_read_units += 1  # the GetItem that stands in for the put
+    return checked
+
+
+def _stored(record: Record, checked: ValidOrder, result: StoreResult) -> Rejection | None:
+    """What the write of a valid order came to: None when stored (or unchanged)."""
     if result.outcome is StoreOutcome.CONFLICT:
         error = FieldError(
             "order-info.OrderId", "OrderId.conflict", result.detail, checked.order_id

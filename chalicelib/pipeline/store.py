@@ -1,14 +1,28 @@
 """Conditional writes of valid orders to the orders table.
 
 An order's key is its sender and its OrderId: the same OrderId from two senders is two orders.
+The table's partition key is `sender_shard`, `<sender>#<shard>`, the shard taken from a hash of
+the OrderId (`ORDER_SHARDS` values, `partition_key`), and its sort key the OrderId: one
+sender's million orders spread over 1,024 partition key values instead of one (DynamoDB gives
+one partition key at most 1,000 write units a second), while "this sender's order with this
+OrderId" is still one GetItem, a sender's orders are `ORDER_SHARDS` Queries (`list_orders`),
+and IAM holds a caller to its own items with `dynamodb:LeadingKeys` like `<sender>#*` (sender
+ids hold no `#`, `*` or `?`: `chalicelib.senders.SENDER_ID`). README, "The orders table's key".
+
 One `PutItem` per order with `attribute_not_exists(OrderId)`: one write unit, the same price as
 an unconditional put, and the only DynamoDB write that refuses an existing key under concurrency.
 When the condition fails, the stored item comes back (`ReturnValuesOnConditionCheckFailure`) and
 its content hash decides: the same content is a no-op (`unchanged`), other content a `conflict`.
 The first writer always wins; nothing is ever overwritten.
 
-Throttling and service errors are retried `max_retries` times with exponential backoff and full
-jitter; an order whose write still fails is `store_failed`, with the last error as its reason.
+A write that failed (the service's own error, a dropped connection) is retried `max_retries`
+times (3) with exponential backoff and full jitter; a throttled write, one DynamoDB refused
+before attempting it, waits its turn again up to `max_throttle_retries` times (10) behind the
+chunk's pacer. An order whose write still fails is `store_failed`, with the last error as its
+reason.
+The store's client does not retry (chalicelib.aws.order_writes): this is the one policy. A
+`Pacer` shared by a chunk's writers adds back-pressure (chalicelib.pipeline.pacing): a throttle
+halves the writes in flight and pauses every writer for a time that grows while throttles go on.
 
 The stored item is the order plus five attributes of our own (`METADATA`: `sender`,
 `OrderId`, `content_hash`, `batch_id`, `source_row`). An order whose own top-level field has
@@ -25,9 +39,10 @@ the maximum allowed size" refusal, should the estimate ever fall short, ends the
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
@@ -39,6 +54,7 @@ from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 from chalicelib import costs
 from chalicelib.dynamo import decimals, plain_item
 from chalicelib.orders.validation import ValidOrder
+from chalicelib.pipeline.pacing import Pacer
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -54,9 +70,17 @@ RETRYABLE_ERRORS = frozenset(
         "ServiceUnavailable",
     }
 )
+# The ones that say "too fast": the chunk's writers slow down (`Pacer`).
+THROTTLING_ERRORS = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 # The stored item's attributes of our own, beside the order's fields (`_metadata`).
-METADATA = ("sender", "OrderId", "content_hash", "batch_id", "source_row")
+METADATA = ("sender_shard", "sender", "OrderId", "content_hash", "batch_id", "source_row")
+# How many partition key values one sender's orders spread over (`partition_key`). Fixed for the
+# life of a table: changing it moves every order's key (README, "The orders table's key").
+ORDER_SHARDS = 1024
+PARTITION_KEY = "sender_shard"
 # DynamoDB's item limit, 400 KB: 409,600 bytes of attribute names and values as `item_size`
 # counts them. Its refusal of a larger item is a ValidationException with this message.
 MAX_ITEM_BYTES = 400 * 1024
@@ -83,9 +107,17 @@ class StoreResult:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    max_retries: int = 3
+    max_retries: int = 3  # of a write that failed
+    max_throttle_retries: int = 10  # of a write refused for its rate (slowed down by the pacer)
     base_seconds: float = 0.05
     max_seconds: float = 2.0
+
+    def gives_up(self, error: BaseException, attempt: int) -> bool:
+        """Whether the `attempt`th try, which ended in `error`, is the last."""
+        if not _retryable(error):
+            return True
+        budget = self.max_throttle_retries if _throttled(error) else self.max_retries
+        return attempt > budget
 
     def delay(self, retry: int, rand: Callable[[], float] = random.random) -> float:
         """Full jitter: uniform in [0, min(max, base * 2**retry)) for retry 0, 1, 2, ..."""
@@ -93,7 +125,8 @@ class RetryPolicy:
 
 
 class OrderStore:
-    """Writes validated orders to the orders table, one conditional put each."""
+    """Writes validated orders to the orders table, one conditional put each. Safe to share
+    between a chunk's writer threads (its `pacer` is what they share)."""
 
     def __init__(
         self,
@@ -101,12 +134,14 @@ class OrderStore:
         table: str,
         policy: RetryPolicy,
         sleep: Callable[[float], None] = time.sleep,
+        pacer: Pacer | None = None,
     ) -> None:
         self._client = client
         self._table = table
         self._policy = policy
         self._sleep = sleep
         self._serialize = TypeSerializer().serialize
+        self.pacer = pacer if pacer is not None else Pacer(1, base_seconds=policy.base_seconds)
 
     def item_for(
         self, order: ValidOrder, *, sender: str, batch_id: str, row: int
@@ -129,15 +164,16 @@ class OrderStore:
         attempt = 0
         while True:
             attempt += 1
-            try:
-                self._client.put_item(**request)
+            answer = self._paced(lambda: self._client.put_item(**request))
+            if not isinstance(answer, BaseException):
                 return StoreResult(
                     StoreOutcome.STORED, attempts=attempt, write_units=attempt * units
                 )
-            except UnicodeEncodeError as error:  # a lone surrogate: no request can carry it
+            error = answer
+            if isinstance(error, UnicodeEncodeError):  # a lone surrogate: no request carries it
                 detail = f"{type(error).__name__}: {error}"
                 return StoreResult(StoreOutcome.UNSTORABLE, detail, attempt, (attempt - 1) * units)
-            except ClientError as error:
+            if isinstance(error, ClientError):
                 code = error.response.get("Error", {}).get("Code", "")
                 if code == _CONDITION_FAILED:
                     stored: dict[str, Any] = getattr(error, "response", {}).get("Item", {})
@@ -146,31 +182,45 @@ class OrderStore:
                     return StoreResult(
                         StoreOutcome.TOO_LARGE, _too_large(None), attempt, (attempt - 1) * units
                     )
-                if code not in RETRYABLE_ERRORS or attempt > self._policy.max_retries:
-                    return StoreResult(
-                        StoreOutcome.STORE_FAILED, _describe(error), attempt, attempt * units
-                    )
-            except (ConnectionError, HTTPClientError) as error:
-                if attempt > self._policy.max_retries:
-                    return StoreResult(
-                        StoreOutcome.STORE_FAILED, str(error), attempt, attempt * units
-                    )
+            if self._policy.gives_up(error, attempt):
+                return StoreResult(
+                    StoreOutcome.STORE_FAILED, _detail(error), attempt, attempt * units
+                )
             self._sleep(self._policy.delay(attempt - 1))
+
+    def _paced(self, call: Callable[[], object]) -> object | BaseException:
+        """One call, in its turn (`pacer`): its answer, or the error it raised (the pacer
+        learns of throttles here)."""
+        self.pacer.acquire()
+        throttled = False
+        try:
+            return call()
+        except (UnicodeEncodeError, ClientError, ConnectionError, HTTPClientError) as error:
+            throttled = _throttled(error)
+            return error
+        finally:
+            self.pacer.release(throttled=throttled)
 
     def check(self, order: ValidOrder, *, sender: str, batch_id: str, row: int) -> StoreResult:
         """What `put` would do now, writing nothing (a dry run): the same checks of the item,
-        then one GetItem instead of the conditional put. `stored` means it would be stored."""
+        then one GetItem instead of the conditional put (retried as `put` is). `stored`
+        means it would be stored."""
         storable = self._storable(order, sender=sender, batch_id=batch_id, row=row)
         if isinstance(storable, StoreResult):
             return storable
-        try:
-            stored = self._client.get_item(
-                TableName=self._table, Key=order_key(sender, order.order_id)
-            ).get("Item")
-        except UnicodeEncodeError as error:
-            return StoreResult(StoreOutcome.UNSTORABLE, f"{type(error).__name__}: {error}")
-        except ClientError as error:  # the real run would retry; the dry run says it failed
-            return StoreResult(StoreOutcome.STORE_FAILED, _describe(error))
+        key = order_key(sender, order.order_id)
+        attempt = 0
+        while True:
+            attempt += 1
+            answer = self._paced(lambda: self._client.get_item(TableName=self._table, Key=key))
+            if not isinstance(answer, BaseException):
+                break
+            if isinstance(answer, UnicodeEncodeError):
+                return StoreResult(StoreOutcome.UNSTORABLE, f"{type(answer).__name__}: {answer}")
+            if self._policy.gives_up(answer, attempt):
+                return StoreResult(StoreOutcome.STORE_FAILED, _detail(answer), attempt)
+            self._sleep(self._policy.delay(attempt - 1))
+        stored = answer.get("Item") if isinstance(answer, dict) else None
         if stored is None:
             return StoreResult(StoreOutcome.STORED)
         return self._existing(order, dict(stored), 1, 0)  # a read: no write units
@@ -199,10 +249,30 @@ class OrderStore:
         return serialized, size
 
     def get(self, sender: str, order_id: str) -> dict[str, Any] | None:
-        """The sender's stored order with this OrderId (another sender's is not there)."""
+        """The sender's stored order with this OrderId (another sender's is not there). One
+        GetItem, retried by its client's policy (the API's clients: chalicelib.aws.RETRIES)."""
         response = self._client.get_item(TableName=self._table, Key=order_key(sender, order_id))
         item = response.get("Item")
         return plain_item(item) if item is not None else None
+
+    def list_orders(self, sender: str, *, page_size: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every stored order of the sender: one Query per partition key value of the sender
+        (`ORDER_SHARDS` of them, each paged), in shard order then OrderId order."""
+        for shard in range(ORDER_SHARDS):
+            request: dict[str, Any] = {
+                "TableName": self._table,
+                "KeyConditionExpression": "#pk = :pk",
+                "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+                "ExpressionAttributeValues": {":pk": {"S": shard_key(sender, shard)}},
+                "Limit": page_size,
+            }
+            while True:
+                page = self._client.query(**request)
+                for item in page.get("Items", []):
+                    yield plain_item(item)
+                if "LastEvaluatedKey" not in page:
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def _existing(
         self, order: ValidOrder, item: dict[str, Any], attempt: int, units: int
@@ -223,6 +293,7 @@ class OrderStore:
 def _metadata(order: ValidOrder, *, sender: str, batch_id: str, row: int) -> dict[str, Any]:
     """The attributes of our own on a stored item (METADATA names them)."""
     return {
+        PARTITION_KEY: partition_key(sender, order.order_id),
         "sender": sender,
         "OrderId": order.order_id,
         "content_hash": order.content_hash,
@@ -242,7 +313,41 @@ def _reserved(names: list[str]) -> str:
 
 def order_key(sender: str, order_id: str) -> dict[str, Any]:
     """The orders table's key of one order (infra/stack.yaml)."""
-    return {"sender": {"S": sender}, "OrderId": {"S": order_id}}
+    return {PARTITION_KEY: {"S": partition_key(sender, order_id)}, "OrderId": {"S": order_id}}
+
+
+def partition_key(sender: str, order_id: str) -> str:
+    """`<sender>#<shard>`: the shard is the first 8 bytes of the OrderId's BLAKE2b digest
+    modulo `ORDER_SHARDS`, as three hex digits (stable across processes and releases)."""
+    digest = hashlib.blake2b(order_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return shard_key(sender, int.from_bytes(digest, "big") % ORDER_SHARDS)
+
+
+def shard_key(sender: str, shard: int) -> str:
+    return f"{sender}#{shard:03x}"
+
+
+def leading_keys_pattern(sender: str) -> str:
+    """The `dynamodb:LeadingKeys` pattern (StringLike) of every partition key of the sender."""
+    return f"{sender}#*"
+
+
+def _retryable(error: BaseException) -> bool:
+    """Throttling, the service's own failures, and a connection that failed."""
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Code", "") in RETRYABLE_ERRORS
+    return isinstance(error, ConnectionError | HTTPClientError)
+
+
+def _throttled(error: BaseException) -> bool:
+    return (
+        isinstance(error, ClientError)
+        and error.response.get("Error", {}).get("Code", "") in THROTTLING_ERRORS
+    )
+
+
+def _detail(error: BaseException) -> str:
+    return _describe(error) if isinstance(error, ClientError) else str(error)
 
 
 def _describe(error: ClientError) -> str:

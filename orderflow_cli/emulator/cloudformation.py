@@ -108,8 +108,8 @@ def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[s
         value = loader.construct_sequence(node, deep=True)
     else:
         value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if suffix == "Ref":
-        return {"Ref": value}
+    if suffix in {"Ref", "Condition"}:  # no `Fn::` in their long forms
+        return {suffix: value}
     if suffix == "GetAtt" and isinstance(value, str):
         value = value.split(".", 1)
     return {f"Fn::{suffix}": value}
@@ -161,9 +161,14 @@ def stage_names(environment: Mapping[str, str]) -> dict[str, str]:
 
 
 # -- resolving intrinsic functions -------------------------------------------------------------
+_NO_VALUE = object()  # `Ref: AWS::NoValue`: the property is left out
+
+
 class Resolver:
-    """Resolves `Ref`, `Fn::Sub`, `Fn::GetAtt` and `Fn::Join` in a template for one stage.
-    A resource's name is `names[logical_id]` when given, else its name property, resolved."""
+    """Resolves `Ref`, `Fn::Sub`, `Fn::GetAtt`, `Fn::Join` and `Fn::If` (over the template's
+    `Conditions` of `Fn::Equals`, `Fn::Not`, `Fn::And` and `Fn::Or`; `AWS::NoValue` drops the
+    property) in a template for one stage. A resource's name is `names[logical_id]` when given,
+    else its name property, resolved."""
 
     def __init__(
         self,
@@ -180,6 +185,7 @@ class Resolver:
         }
         self._values.update(parameters.values())
         self._names = dict(names or {})
+        self._conditions: Mapping[str, Any] = template.get("Conditions") or {}
 
     def name(self, logical_id: str) -> str:
         if logical_id in self._names:
@@ -194,13 +200,18 @@ class Resolver:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.resolve(item) for item in value]
+            return [r for r in (self.resolve(item) for item in value) if r is not _NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
             ((key, argument),) = value.items()
+            if key == "Ref" and argument == "AWS::NoValue":
+                return _NO_VALUE
             if key == "Ref":
                 return self._ref(str(argument))
+            if key == "Fn::If":
+                condition, when_true, when_false = argument
+                return self.resolve(when_true if self.holds(str(condition)) else when_false)
             if key == "Fn::Sub":
                 return self._sub(argument)
             if key == "Fn::GetAtt":
@@ -211,7 +222,30 @@ class Resolver:
                 return str(separator).join(str(self.resolve(item)) for item in items)
             if key.startswith("Fn::") or key == "Condition":
                 raise TemplateError(f"the emulator cannot resolve {key}")
-        return {key: self.resolve(item) for key, item in value.items()}
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
+
+    def holds(self, condition: str) -> bool:
+        """Whether the template's condition of that name holds for this stage."""
+        if condition not in self._conditions:
+            raise TemplateError(f"no condition named {condition}")
+        return self._truth(self._conditions[condition])
+
+    def _truth(self, value: Any) -> bool:
+        if isinstance(value, dict) and len(value) == 1:
+            ((key, argument),) = value.items()
+            if key == "Fn::Equals":
+                left, right = (str(self.resolve(item)) for item in argument)
+                return left == right
+            if key == "Fn::Not":
+                return not self._truth(argument[0])
+            if key == "Fn::And":
+                return all(self._truth(item) for item in argument)
+            if key == "Fn::Or":
+                return any(self._truth(item) for item in argument)
+            if key == "Condition":
+                return self.holds(str(argument))
+        raise TemplateError(f"the emulator cannot evaluate the condition {value!r}")
 
     def _resource(self, logical_id: str) -> Mapping[str, Any]:
         resource = self.resources.get(logical_id)

@@ -26,6 +26,8 @@ import boto3
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.response import StreamingBody
 
+from orderflow_cli.emulator.weather import current as current_weather
+
 Handler = Callable[[Any, Any], Any]
 
 # The Lambda function whose code is running in this thread, if any.
@@ -121,6 +123,10 @@ class InProcessLambda:
                 self.busy_seconds[name] = self.busy_seconds.get(name, 0.0) + elapsed
 
     def _invoke(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        weather = current_weather()
+        refused = weather.lambda_answer() if weather is not None else None
+        if refused is not None:  # Lambda's 429: the function never ran
+            return refused
         name = function_name_from_path(params["url_path"], self.name_prefix)
         body = params.get("body") or b"{}"
         event = json.loads(body.decode() if isinstance(body, bytes) else body)

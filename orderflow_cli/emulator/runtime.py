@@ -60,6 +60,7 @@ from orderflow_cli.emulator.moto_patches import (
     patch_distributed_map_loop,
     patch_dynamodb_atomic_writes,
     patch_dynamodb_item_size,
+    patch_dynamodb_query_by_partition,
     patch_s3_atomic_puts,
     patch_s3_event_version_ids,
     patch_s3_url_reload,
@@ -67,6 +68,7 @@ from orderflow_cli.emulator.moto_patches import (
     patch_sqs_receive_depth,
     patch_sqs_send_depth,
 )
+from orderflow_cli.emulator.weather import Weather, set_weather
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -137,8 +139,11 @@ class EmbeddedAWS:
         map_concurrency: int = MAP_CONCURRENCY,
         poll_dead_letters: bool = False,
         stack_template: Path = TEMPLATE_PATH,
+        weather: Weather | None = None,
     ) -> None:
         self.stage = stage
+        # AWS's throttles and latency (weather.py); None: ORDERFLOW_WEATHER's, else calm
+        self.weather = weather
         self.stack_template = stack_template
         self._redrive_queue = ""
         self.map_concurrency = map_concurrency
@@ -184,6 +189,7 @@ class EmbeddedAWS:
         patch_s3_event_version_ids()
         patch_dynamodb_atomic_writes()
         patch_dynamodb_item_size()
+        patch_dynamodb_query_by_partition()
         patch_s3_atomic_puts()
         patch_s3_url_reload()
         patch_sfn_atomic_starts()
@@ -202,6 +208,10 @@ class EmbeddedAWS:
         self.lambdas = InProcessLambda(app_functions(self.app), f"{APP_NAME}-{self.stage}-")
         self.lambdas.install()
         self._map_queues_to_functions()
+        # AWS's weather from here on: the stack is provisioned in calm, as a deploy finishes
+        if self.weather is None:
+            self.weather = Weather.from_environment(dict(os.environ))
+        set_weather(self.weather)
         if self.poll_dead_letters:
             self.dead_letters.enable()
 
@@ -212,6 +222,7 @@ class EmbeddedAWS:
                 mapping.disable()  # before the mock goes: no call may reach a real endpoint
             self._mock.stop()
             self._mock = None
+            set_weather(None)
             sys.setswitchinterval(self._saved_switch_interval)
         if self._saved_metrics_output is not None:
             metrics.set_output(self._saved_metrics_output)

@@ -10,6 +10,7 @@ import pytest
 import requests
 from standardwebhooks.webhooks import Webhook
 
+from chalicelib.pipeline.store import order_key
 from orderflow_cli.emulator.runtime import stage_environment
 from orderflow_cli.emulator.server import free_port
 from tests.api.conftest import MAX_ORDERS, Served
@@ -102,7 +103,7 @@ def test_a_csv_uploaded_through_the_presigned_post_is_processed(served: Served) 
         2,
     )
     items = served.client("dynamodb").get_item(
-        TableName="orderflow-local-orders", Key={"sender": {"S": "demo"}, "OrderId": {"S": "2002"}}
+        TableName="orderflow-local-orders", Key=order_key("demo", "2002")
     )
     assert items["Item"]["batch_id"]["S"] == presigned["batch_id"]
     # Each DLQ message is taken by the reviewer behind the server: its records show them.

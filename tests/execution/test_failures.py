@@ -85,7 +85,7 @@ def test_truncated_file_stores_nothing_even_after_many_good_orders(
 def test_throttled_writes_succeed_on_retry(local: EmbeddedAWS, tmp_path: Path) -> None:
     throttle = {1, 2, 3, 5}
     calls = inject_faults(
-        aws.dynamodb(),
+        aws.order_writes(),
         "PutItem",
         lambda n: "ProvisionedThroughputExceededException" if n in throttle else None,
     )
@@ -97,24 +97,31 @@ def test_throttled_writes_succeed_on_retry(local: EmbeddedAWS, tmp_path: Path) -
     assert local.drain_dlq() == []
 
 
-def test_writes_that_keep_failing_end_in_the_dlq(local: EmbeddedAWS, tmp_path: Path) -> None:
-    calls = inject_faults(aws.dynamodb(), "PutItem", lambda n: "ThrottlingException")
+@pytest.mark.parametrize(
+    ("code", "attempts"),
+    [("InternalServerError", 4), ("ThrottlingException", 11)],  # 3 retries; a throttle's 10
+)
+def test_writes_that_keep_failing_end_in_the_dlq(
+    local: EmbeddedAWS, tmp_path: Path, code: str, attempts: int
+) -> None:
+    calls = inject_faults(aws.order_writes(), "PutItem", lambda n: code)
 
     (batch,) = run(local, write_orders(tmp_path / "t.json", [order("a")]))
 
     assert batch["status"] == "succeeded"
     assert (batch["stored"], batch["rejected"]) == (0, 1)
     assert batch["rejected_by_reason"] == {"store_failed": 1}
-    assert len(calls) == 4  # the first try and 3 retries
+    assert len(calls) == attempts
     (message,) = local.drain_dlq()
     (rejection,) = message["rejections"]
     assert rejection["reason"] == "store_failed"
-    assert "ThrottlingException" in rejection["errors"][0]["message"]
+    assert code in rejection["errors"][0]["message"]
+    assert f"after {attempts} attempt(s)" in rejection["errors"][0]["message"]
     assert rejection["order"]["order-info"]["OrderId"] == "a"
 
 
 def test_errors_that_are_not_transient_are_not_retried(local: EmbeddedAWS, tmp_path: Path) -> None:
-    calls = inject_faults(aws.dynamodb(), "PutItem", lambda n: "ValidationException")
+    calls = inject_faults(aws.order_writes(), "PutItem", lambda n: "ValidationException")
 
     (batch,) = run(local, write_orders(tmp_path / "v.json", [order("a")]))
 

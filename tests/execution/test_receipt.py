@@ -50,10 +50,10 @@ def _report_upload(params: Any) -> bool:
 def test_the_receipt_counts_what_the_batch_asked_of_each_service(
     local: EmbeddedAWS, tmp_path: Path
 ) -> None:
-    calls = PipelineCalls().watch(aws.s3(), aws.dynamodb(), aws.sqs())
+    calls = PipelineCalls().watch(aws.s3(), aws.dynamodb(), aws.order_writes(), aws.sqs())
     throttled = {1, 3}  # two writes throttled once each: two retries
     inject_faults(
-        aws.dynamodb(), "PutItem", lambda n: "ThrottlingException" if n in throttled else None
+        aws.order_writes(), "PutItem", lambda n: "ThrottlingException" if n in throttled else None
     )
     orders = [order(f"o{i}") for i in range(7)] + [order("bad", qty="zero")]
     path = write_orders(tmp_path / "receipt.json", orders)
@@ -107,7 +107,7 @@ def test_the_receipt_counts_what_the_batch_asked_of_each_service(
 def test_a_quarantined_batch_has_a_receipt_of_its_own_path(
     local: EmbeddedAWS, tmp_path: Path
 ) -> None:
-    calls = PipelineCalls().watch(aws.s3(), aws.dynamodb(), aws.sqs())
+    calls = PipelineCalls().watch(aws.s3(), aws.dynamodb(), aws.order_writes(), aws.sqs())
     path = tmp_path / "broken.json"
     path.write_text('{"orders": [')
 

@@ -87,7 +87,7 @@ def test_each_decision_path_ends_each_order_in_one_place(
 def test_store_failed_orders_are_retried_and_stored(local: EmbeddedAWS, tmp_path: Path) -> None:
     faults = {"on": True}
     inject_faults(
-        aws.dynamodb(), "PutItem", lambda n: "ThrottlingException" if faults["on"] else None
+        aws.order_writes(), "PutItem", lambda n: "ThrottlingException" if faults["on"] else None
     )
     (batch,) = run(local, write_orders(tmp_path / "t.json", [order("8001"), order("8002")]))
     assert batch["rejected_by_reason"] == {"store_failed": 2}
@@ -103,7 +103,9 @@ def test_store_failed_orders_are_retried_and_stored(local: EmbeddedAWS, tmp_path
 def test_a_retry_that_keeps_failing_ends_in_the_redrive_queue(
     local: EmbeddedAWS, tmp_path: Path
 ) -> None:
-    inject_faults(aws.dynamodb(), "PutItem", lambda n: "ThrottlingException")
+    # every write fails: the orders table's and the review table's (DynamoDB is down)
+    for client in (aws.order_writes(), aws.dynamodb()):
+        inject_faults(client, "PutItem", lambda n: "ThrottlingException")
     run(local, write_orders(tmp_path / "t.json", [order("8101")]))
 
     handed = local.dead_letters.settle()
@@ -254,6 +256,7 @@ def test_a_group_is_one_read_one_archive_object_and_one_review_write(local: Embe
     local.sqs.send_message(QueueUrl=local.settings.dlq_url, MessageBody=_group(3, entries))
     calls: list[str] = []
     for client, names in ((aws.dynamodb(), ("GetItem", "PutItem", "Query", "Scan")),
+                          (aws.order_writes(), ("GetItem", "PutItem", "Query", "Scan")),
                           (aws.s3(), ("PutObject",))):  # fmt: skip
         for name in names:
             client.meta.events.register(

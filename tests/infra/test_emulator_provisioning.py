@@ -98,12 +98,12 @@ def test_the_emulator_creates_the_tables_queues_and_bucket_of_the_stack(
 def test_a_change_to_the_stack_shows_in_what_the_emulator_creates(tmp_path: Path) -> None:
     text = TEMPLATE_PATH.read_text()
     orders_key = """      AttributeDefinitions:
-        - AttributeName: sender
+        - AttributeName: sender_shard
           AttributeType: S
         - AttributeName: OrderId
           AttributeType: S
       KeySchema:
-        - AttributeName: sender
+        - AttributeName: sender_shard
           KeyType: HASH
         - AttributeName: OrderId
           KeyType: RANGE
@@ -112,14 +112,14 @@ def test_a_change_to_the_stack_shows_in_what_the_emulator_creates(tmp_path: Path
     changed = text.replace(
         orders_key,
         """      AttributeDefinitions:
-        - AttributeName: sender
+        - AttributeName: sender_shard
           AttributeType: S
         - AttributeName: OrderId
           AttributeType: S
         - AttributeName: item-id
           AttributeType: S
       KeySchema:
-        - AttributeName: sender
+        - AttributeName: sender_shard
           KeyType: HASH
         - AttributeName: OrderId
           KeyType: RANGE

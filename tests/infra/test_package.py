@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.pipeline.definition import DEFINITION_PATH
 from infra import policies
 from infra.merge_terraform import merge_file
 from tests.conftest import REPO
@@ -68,7 +69,10 @@ def test_every_function_is_given_the_stack_names_and_its_own_policy(packaged: An
         role_policy = resources["aws_iam_role_policy"][f"{name}_role"]["policy"]
         assert json.loads(role_policy) == policies.policy(stage, name)
         assert function["tracing_config"] == {"mode": "Active"}, name  # "xray": true
-    assert functions["ValidateOrder"]["reserved_concurrent_executions"] == 20
+    # ten files at once, each its Map's MaxConcurrency of chunks (make capacity, README)
+    definition = json.loads(DEFINITION_PATH.read_text())
+    max_concurrency = definition["States"]["ProcessChunks"]["MaxConcurrency"]
+    assert functions["ValidateOrder"]["reserved_concurrent_executions"] == 10 * max_concurrency
 
 
 def test_the_webhook_function_follows_the_completion_event(packaged: Any) -> None:

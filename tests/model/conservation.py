@@ -34,9 +34,11 @@ from hypothesis.stateful import (
     rule,
 )
 
+from chalicelib import aws
 from orderflow_cli.dlq import Stack, redrive
 from orderflow_cli.emulator.lambdas import current_function
 from orderflow_cli.emulator.runtime import EmbeddedAWS, stage_environment
+from orderflow_cli.emulator.weather import Weather, set_weather
 
 # Small chunks, so a file of a few orders spans several Map items processed concurrently;
 # short backoffs, so retries do not slow the search.
@@ -207,9 +209,17 @@ def install_faults(local: EmbeddedAWS, faults: Faults) -> None:
             return _refusal("InternalServerError")
         return None
 
-    local.dynamodb.meta.events.register("before-call.dynamodb.PutItem", on_put)
+    aws.order_writes().meta.events.register("before-call.dynamodb.PutItem", on_put)
     local.dynamodb.meta.events.register("before-call.dynamodb.GetItem", on_review_read)
     local.sqs.meta.events.register("before-call.sqs.SendMessageBatch", on_send)
+
+
+# Calm, the issue's figure (3% DynamoDB on every table, 2% S3 SlowDown), and a bad hour.
+WEATHERS = (
+    "",
+    "dynamodb=3%,s3=2%",
+    "dynamodb=10%,s3=5%,sqs=5%,sfn=3%,events=5%,lambda=3%,ssm=5%,sts=5%",
+)
 
 
 class Violation(AssertionError):
@@ -328,6 +338,14 @@ class ConservationModel(RuleBasedStateMachine):
             )
         else:
             self.faults.throttled_puts += size + 1
+
+    @rule(weather=st.sampled_from(WEATHERS), seed=st.integers(0, 2**16))
+    def the_weather_turns(self, weather: str, seed: int) -> None:
+        """AWS's weather from now on (orderflow_cli/emulator/weather.py): throttles of every
+        service the product calls, below the retries, at the rates of a busy day or worse."""
+        type(self).steps += 1
+        self.local.weather = Weather.parse(weather).with_seed(seed) if weather else None
+        set_weather(self.local.weather)
 
     @precondition(lambda self: self.settled)
     @rule(pick=st.integers(0, 1000))

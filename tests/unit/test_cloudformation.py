@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,7 +111,8 @@ def test_provisioning_reads_tables_queues_and_buckets(template: Path) -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ({"Fn::If": ["Cond", "a", "b"]}, "cannot resolve Fn::If"),
+        ({"Fn::If": ["Cond", "a", "b"]}, "no condition named Cond"),
+        ({"Fn::FindInMap": ["M", "a", "b"]}, "cannot resolve Fn::FindInMap"),
         ({"Ref": "Nowhere"}, "no parameter or resource named Nowhere"),
         ({"Fn::GetAtt": ["Items", "StreamArn"]}, "cannot resolve Items.StreamArn"),
     ],
@@ -120,6 +122,45 @@ def test_what_cannot_be_resolved_is_named(template: Path, value: object, message
 
     with pytest.raises(TemplateError, match=message):
         resolver.resolve(value)
+
+
+def test_a_condition_chooses_a_property_or_leaves_it_out(tmp_path: Path) -> None:
+    # given a template whose property depends on a parameter, as the orders table's
+    # WarmThroughput does (infra/stack.yaml)
+    template = tmp_path / "stack.yaml"
+    template.write_text(
+        """
+Parameters:
+  Warm: {Type: Number, Default: 0}
+  Stage: {Type: String}
+Conditions:
+  Warms: !Not [!Equals [!Ref Warm, 0]]
+  Either: !Or [!Condition Warms, !Equals [!Ref Stage, prod]]
+Resources:
+  T:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: t
+      Warm: !If [Warms, {WriteUnitsPerSecond: !Ref Warm}, !Ref AWS::NoValue]
+      Listed: [a, !If [Either, b, !Ref AWS::NoValue]]
+"""
+    )
+    properties = load_template(template)["Resources"]["T"]["Properties"]
+
+    def resolved(**values: str) -> Any:
+        parameters = StackParameters(stage=values.pop("Stage", "test"), account="1", region="r")
+        resolver = Resolver(load_template(template), parameters)
+        resolver._values.update(values)
+        return resolver.resolve(properties)
+
+    # then the default leaves the property out, and a value puts it in
+    assert resolved() == {"TableName": "t", "Listed": ["a"]}
+    assert resolved(Warm="40000") == {
+        "TableName": "t",
+        "Warm": {"WriteUnitsPerSecond": "40000"},
+        "Listed": ["a", "b"],
+    }
+    assert resolved(Stage="prod")["Listed"] == ["a", "b"]
 
 
 def test_a_resource_without_a_name_or_a_file_without_resources_is_refused(tmp_path: Path) -> None:

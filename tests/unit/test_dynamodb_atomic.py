@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from botocore.exceptions import ClientError
 
+from chalicelib.pipeline.store import order_key
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 
 WRITERS = 6
@@ -41,11 +42,7 @@ def test_of_racing_conditional_puts_exactly_one_wins(
             try:
                 client.put_item(
                     TableName=table,
-                    Item={
-                        "sender": {"S": "demo"},
-                        "OrderId": {"S": key},
-                        "writer": {"N": str(number)},
-                    },
+                    Item={**order_key("demo", key), "writer": {"N": str(number)}},
                     ConditionExpression="attribute_not_exists(OrderId)",
                 )
             except ClientError as error:
@@ -64,7 +61,5 @@ def test_of_racing_conditional_puts_exactly_one_wins(
     several = {key: numbers for key, numbers in wins.items() if len(numbers) != 1}
     assert not several, f"keys written by more or fewer than one writer: {several}"
     for key, (winner,) in wins.items():
-        item = client.get_item(
-            TableName=table, Key={"sender": {"S": "demo"}, "OrderId": {"S": key}}
-        )["Item"]
+        item = client.get_item(TableName=table, Key=order_key("demo", key))["Item"]
         assert item["writer"] == {"N": str(winner)}  # the winner's item was never replaced

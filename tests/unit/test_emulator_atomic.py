@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from chalicelib.pipeline.store import order_key
 from orderflow_cli.emulator.runtime import ACCOUNT, EmbeddedAWS
 
 RACERS = 6
@@ -126,15 +127,14 @@ def test_scans_finish_while_new_keys_are_written(
     seeded = 2000
     for first in range(0, seeded, 25):
         puts: list[Any] = [
-            {"PutRequest": {"Item": {"sender": {"S": "s"}, "OrderId": {"S": f"seed-{k}"}}}}
-            for k in range(first, first + 25)
+            {"PutRequest": {"Item": order_key("s", f"seed-{k}")}} for k in range(first, first + 25)
         ]
         local.dynamodb.batch_write_item(RequestItems={table: puts})
 
     def work(number: int, round_: int) -> None:
         if number % 3:  # writers of new keys
             for k in range(5):
-                key = {"sender": {"S": "s"}, "OrderId": {"S": f"new-{number}-{round_}-{k}"}}
+                key = order_key("s", f"new-{number}-{round_}-{k}")
                 local.dynamodb.put_item(TableName=table, Item=key)
         else:  # readers that walk the table
             local.dynamodb.scan(TableName=table, Limit=10)

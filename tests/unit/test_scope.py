@@ -4,6 +4,7 @@ asked for is the narrow one, and every read the routes make stays inside it."""
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,15 @@ import pytest
 from chalicelib import aws, wiring
 from chalicelib.api import service
 from chalicelib.api.scope import ReadScope, session_policy
+from chalicelib.pipeline.store import partition_key
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 from tests.conftest import order, run, write_orders
 
 SCOPE = ReadScope(
-    table_arns=("arn:aws:dynamodb:eu-west-1:1:table/o", "arn:aws:dynamodb:eu-west-1:1:table/b"),
+    table_arns=("arn:aws:dynamodb:eu-west-1:1:table/b", "arn:aws:dynamodb:eu-west-1:1:table/r"),
     bucket_arn="arn:aws:s3:::bucket",
     prefixes=("work/", "archive/"),
+    sharded_table_arns=("arn:aws:dynamodb:eu-west-1:1:table/o",),
 )
 
 
@@ -26,12 +29,18 @@ SCOPE = ReadScope(
 def test_the_session_policy_allows_reads_of_the_senders_items_and_objects_only(sender):
     policy = session_policy(sender, SCOPE)
 
-    items, objects = policy["Statement"]
+    items, sharded, objects = policy["Statement"]
     assert all(s["Effect"] == "Allow" for s in policy["Statement"])
     # tables: reads only, and only items whose partition key is the sender
     assert sorted(items["Action"]) == ["dynamodb:GetItem", "dynamodb:Query"]
     assert items["Resource"] == list(SCOPE.table_arns)
     assert items["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [sender]}}
+    # the orders table: reads only, of items whose partition key is one of the sender's shards
+    assert sorted(sharded["Action"]) == ["dynamodb:GetItem", "dynamodb:Query"]
+    assert sharded["Resource"] == list(SCOPE.sharded_table_arns)
+    assert sharded["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{sender}#*"]}
+    }
     # the bucket: reads of objects inside the sender's own folders, no wildcard above them
     assert objects["Action"] == ["s3:GetObject"]
     assert objects["Resource"] == [
@@ -84,7 +93,9 @@ def test_every_read_of_the_routes_goes_through_the_senders_session_and_stays_in_
     assert found["sender"] == "acme"
     assert {name for name, _ in reads} == {"GetItem", "Query"}
     for name, params in reads:
-        if name == "GetItem":
+        if name == "GetItem" and params["TableName"] == local.settings.orders_table:
+            assert like(params["Key"]["sender_shard"]["S"], "acme#*")  # one of acme's shards
+        elif name == "GetItem":
             assert params["Key"]["sender"] == {"S": "acme"}
         else:
             assert params["KeyConditionExpression"].startswith("#s = :s")
@@ -111,11 +122,33 @@ def test_the_policy_asked_for_names_the_caller_and_the_stage(local: EmbeddedAWS)
     assert request["RoleArn"].endswith(":role/orderflow-local-api-reader")
     policy = json.loads(request["Policy"])
     assert policy == session_policy("shop-9", wiring.read_scope(local.settings))
-    (items, _) = policy["Statement"]
+    (items, sharded, _) = policy["Statement"]
+    table = "arn:aws:dynamodb:us-east-1:123456789012:table/"
     assert set(items["Resource"]) == {
-        f"arn:aws:dynamodb:us-east-1:123456789012:table/{name}"
-        for name in (
-            local.settings.orders_table, local.settings.batches_table,
-            local.settings.reviews_table,
-        )
-    }  # fmt: skip
+        table + name for name in (local.settings.batches_table, local.settings.reviews_table)
+    }
+    assert sharded["Resource"] == [table + local.settings.orders_table]
+
+
+def like(value: str, pattern: str) -> bool:
+    """IAM's StringLike, written apart from the product: `*` any run of characters, `?` one,
+    case-sensitive (fnmatch's `[` has no meaning in IAM, and no sender id or key holds one)."""
+    assert "[" not in value + pattern
+    return fnmatchcase(value, pattern)
+
+
+def test_the_orders_tables_leading_keys_pattern_matches_the_senders_keys_and_no_others() -> None:
+    # given the keys the store writes for a sender and for senders whose ids look alike
+    (_, sharded, _) = session_policy("acme", SCOPE)["Statement"]
+    (pattern,) = sharded["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+    ids = [f"order-{i}" for i in range(2_000)]
+    # then every one of acme's keys matches, and none of the others'
+    assert all(like(partition_key("acme", i), pattern) for i in ids)
+    for other in ("acme-2", "acm", "acme2", "xacme", "a", "acme-"):
+        assert not any(like(partition_key(other, i), pattern) for i in ids[:200])
+
+
+@pytest.mark.parametrize("sender", ["acme*", "ac?me", "acme#1", "*", "", "ACME", "acme\n"])
+def test_a_sender_id_that_would_widen_the_pattern_gets_no_policy(sender: str) -> None:
+    with pytest.raises(ValueError, match="not a sender id"):
+        session_policy(sender, SCOPE)

@@ -13,10 +13,12 @@ from chalicelib.orders.validation import ValidOrder, validate_order
 from chalicelib.pipeline.store import (
     MAX_ITEM_BYTES,
     RETRYABLE_ERRORS,
+    THROTTLING_ERRORS,
     OrderStore,
     RetryPolicy,
     StoreOutcome,
     item_size,
+    order_key,
 )
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 from tests.conftest import inject_faults, order
@@ -39,13 +41,15 @@ class SleepRecorder:
 
 
 def make_store(local: EmbeddedAWS, policy: RetryPolicy = NO_RETRY_SLEEP) -> OrderStore:
-    return OrderStore(aws.dynamodb(), local.settings.orders_table, policy, sleep=SleepRecorder())
+    return OrderStore(
+        aws.order_writes(), local.settings.orders_table, policy, sleep=SleepRecorder()
+    )
 
 
 def stored(local: EmbeddedAWS, order_id: str) -> dict[str, Any] | None:
-    response = aws.dynamodb().get_item(
+    response = aws.order_writes().get_item(
         TableName=local.settings.orders_table,
-        Key={"sender": {"S": "demo"}, "OrderId": {"S": order_id}},
+        Key=order_key("demo", order_id),
     )
     return response.get("Item")
 
@@ -184,9 +188,9 @@ def test_a_float_order_is_unchanged_when_sent_again(local):
 
 
 @pytest.mark.parametrize("code", sorted(RETRYABLE_ERRORS))
-def test_a_retryable_error_is_retried_max_retries_times_then_store_failed(local, code):
+def test_a_retryable_error_is_retried_its_budget_then_store_failed(local, code):
     # given a table that answers every write with a retryable error
-    client = aws.dynamodb()
+    client = aws.order_writes()
     calls = inject_faults(client, "PutItem", lambda _n: code)
     sleeps = SleepRecorder()
     policy = RetryPolicy(max_retries=3, base_seconds=0.001, max_seconds=0.004)
@@ -195,18 +199,21 @@ def test_a_retryable_error_is_retried_max_retries_times_then_store_failed(local,
     # when an order is put
     result = store.put(valid(order("R-1")), sender="demo", batch_id="batch-1", row=1)
 
-    # then it is tried once plus max_retries times, sleeping between tries, and fails
+    # then it is tried once plus its budget (a throttle's, or a failure's), sleeping between
+    # tries, and fails
+    budget = policy.max_throttle_retries if code in THROTTLING_ERRORS else policy.max_retries
+    assert policy.max_throttle_retries > policy.max_retries
     assert result.outcome is StoreOutcome.STORE_FAILED
-    assert result.attempts == policy.max_retries + 1
-    assert len(calls) == policy.max_retries + 1
-    assert len(sleeps.delays) == policy.max_retries
+    assert result.attempts == budget + 1
+    assert len(calls) == budget + 1
+    assert len(sleeps.delays) == budget
     assert code in result.detail
     assert item_count(local) == 0
 
 
 def test_a_retryable_error_that_clears_up_ends_stored(local):
     # given a table that throttles the first two writes only
-    client = aws.dynamodb()
+    client = aws.order_writes()
     calls = inject_faults(client, "PutItem", lambda n: "ThrottlingException" if n <= 2 else None)
     store = OrderStore(client, local.settings.orders_table, NO_RETRY_SLEEP, sleep=SleepRecorder())
 
@@ -222,7 +229,7 @@ def test_a_retryable_error_that_clears_up_ends_stored(local):
 
 def test_a_non_retryable_error_fails_after_one_attempt(local):
     # given a table that refuses the write as invalid
-    client = aws.dynamodb()
+    client = aws.order_writes()
     calls = inject_faults(client, "PutItem", lambda _n: "ValidationException")
     sleeps = SleepRecorder()
     store = OrderStore(client, local.settings.orders_table, NO_RETRY_SLEEP, sleep=sleeps)
@@ -240,7 +247,7 @@ def test_a_non_retryable_error_fails_after_one_attempt(local):
 
 def test_a_connection_error_is_retried_then_store_failed(local):
     # given a client whose every PutItem cannot reach the endpoint
-    client = aws.dynamodb()
+    client = aws.order_writes()
     calls: list[int] = []
 
     def unreachable(**_: Any) -> None:
@@ -262,17 +269,17 @@ def test_a_connection_error_is_retried_then_store_failed(local):
 
 def test_sleeps_between_retries_follow_full_jitter(local):
     # given a table that always throttles and a policy whose cap is reached after two retries
-    client = aws.dynamodb()
+    client = aws.order_writes()
     inject_faults(client, "PutItem", lambda _n: "ProvisionedThroughputExceededException")
     sleeps = SleepRecorder()
-    policy = RetryPolicy(max_retries=6, base_seconds=0.01, max_seconds=0.04)
+    policy = RetryPolicy(max_retries=3, max_throttle_retries=6, base_seconds=0.01, max_seconds=0.04)
     store = OrderStore(client, local.settings.orders_table, policy, sleep=sleeps)
 
     # when an order is put
     store.put(valid(order("J-1")), sender="demo", batch_id="batch-1", row=1)
 
     # then sleep k (k = 0, 1, ...) is drawn from [0, min(max, base * 2**k))
-    assert len(sleeps.delays) == policy.max_retries
+    assert len(sleeps.delays) == policy.max_throttle_retries
     for retry, delay in enumerate(sleeps.delays):
         bound = min(policy.max_seconds, policy.base_seconds * 2**retry)
         assert 0 <= delay < bound, (retry, delay, bound)
@@ -344,7 +351,7 @@ def test_item_size_counts_as_dynamodb_documents_it():
 def big_order(order_id: str, size: int) -> ValidOrder:
     """A valid order whose item, put by batch-1 at row 1, is `size` bytes as item_size counts."""
     checked = valid(order(order_id, note=""))
-    store = OrderStore(aws.dynamodb(), "t", NO_RETRY_SLEEP)
+    store = OrderStore(aws.order_writes(), "t", NO_RETRY_SLEEP)
     item = store.item_for(checked, sender="demo", batch_id="batch-1", row=1)
     base = item_size({k: store._serialize(v) for k, v in item.items()})
     return valid(order(order_id, note="x" * (size - base)))
@@ -352,7 +359,7 @@ def big_order(order_id: str, size: int) -> ValidOrder:
 
 def test_an_order_larger_than_dynamodb_allows_is_too_large_and_never_sent(local):
     # given a valid order whose item would be one byte over DynamoDB's limit
-    client = aws.dynamodb()
+    client = aws.order_writes()
     calls = inject_faults(client, "PutItem", lambda _n: None)  # counts the calls, lets them by
     sleeps = SleepRecorder()
     store = OrderStore(client, local.settings.orders_table, NO_RETRY_SLEEP, sleep=sleeps)
@@ -385,7 +392,7 @@ def test_an_order_just_under_the_limit_is_stored(local):
 def test_dynamodbs_own_item_size_refusal_is_too_large_and_not_retried(local):
     # given a table that refuses the write as DynamoDB does an item over 400 KB (a size the
     # estimate did not foresee)
-    client = aws.dynamodb()
+    client = aws.order_writes()
     calls: list[int] = []
 
     def refuse(**_: Any) -> Any:

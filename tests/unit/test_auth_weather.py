@@ -1,0 +1,51 @@
+"""A throttled key lookup is not a bad key: the authorizer's read of the senders table is
+retried by the product's one policy, and when every retry is throttled it fails as an error
+(API Gateway's 500 for an authorizer that failed), never as a refusal (401/403)."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+from botocore.retries.standard import ExponentialBackoff
+
+from chalicelib import wiring
+from chalicelib.api import auth
+from orderflow_cli.emulator.runtime import EmbeddedAWS
+from orderflow_cli.emulator.weather import Weather, set_weather
+
+
+@pytest.fixture(autouse=True)
+def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    # botocore's own backoff (up to 1, 2, 4, 8 s), shortened; what it retries stays its own
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.001)
+
+
+def test_a_throttled_lookup_is_retried_and_the_key_still_works(local: EmbeddedAWS) -> None:
+    _, key = local.senders().add("acme", "Acme")
+    weather = Weather(dynamodb=0.5, seed=5)  # half of every DynamoDB request refused
+    set_weather(weather)
+    try:
+        answers = [auth.authorize(key, wiring.sender_registry(local.settings)) for _ in range(5)]
+    finally:
+        set_weather(None)
+
+    assert sum(weather.injected.values()) > 0  # refusals happened, below the retries
+    assert all(a.principal_id == "acme" and a.routes == ["*"] for a in answers)
+
+
+def test_a_lookup_throttled_past_every_retry_is_an_error_not_a_refusal(
+    local: EmbeddedAWS,
+) -> None:
+    _, key = local.senders().add("acme", "Acme")
+    set_weather(Weather(dynamodb=1.0))
+    try:
+        with pytest.raises(ClientError) as raised:
+            auth.authorize(key, wiring.sender_registry(local.settings))
+    finally:
+        set_weather(None)
+
+    assert raised.value.response["Error"]["Code"] in {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+    }
+    assert raised.value.response["ResponseMetadata"]["RetryAttempts"] == 4  # 5 attempts in all
