@@ -1,4 +1,5 @@
-"""Small helpers for DynamoDB items shared by the record stores (batches, reviews)."""
+"""Small helpers for DynamoDB items shared by the stores (orders, batches, reviews): numbers,
+plain JSON, `SET` updates, and an item's size as DynamoDB counts it."""
 
 from __future__ import annotations
 
@@ -62,3 +63,50 @@ def set_fields(
         ExpressionAttributeNames={f"#{i}": name for i, name in enumerate(values)},
         ExpressionAttributeValues={f":{i}": serialize(v) for i, v in enumerate(values.values())},
     )
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """The size of a serialised item (`{"name": {"S": ...}, ...}`) as DynamoDB counts it against
+    its item limit: each attribute's name in UTF-8 bytes plus its value's size.
+
+    Value sizes follow DynamoDB's documentation ("Item sizes and formats"): a string or binary
+    is its length in bytes (UTF-8); a number is 1 byte per two significant digits plus 1, and
+    here 1 more for a sign (a conservative rounding); a boolean or null is 1 byte; a map or list
+    is 3 bytes plus, per element, 1 byte and the element's size (a map's element also its name);
+    a set is the sum of its members. Where the documentation says "approximately", this counts
+    at least as much as DynamoDB does, so an item it accepts is never refused by DynamoDB.
+    """
+    return sum(_utf8(name) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: Mapping[str, Any]) -> int:
+    ((kind, content),) = value.items()
+    if kind == "S":
+        return _utf8(content)
+    if kind == "N":
+        return _number_size(content)
+    if kind == "B":
+        return len(bytes(content))
+    if kind in {"BOOL", "NULL"}:
+        return 1
+    if kind == "M":
+        return 3 + sum(1 + _utf8(k) + _value_size(v) for k, v in content.items())
+    if kind == "L":
+        return 3 + sum(1 + _value_size(v) for v in content)
+    if kind == "SS":
+        return sum(_utf8(s) for s in content)
+    if kind == "NS":
+        return sum(_number_size(n) for n in content)
+    if kind == "BS":
+        return sum(len(bytes(b)) for b in content)
+    raise ValueError(f"unknown DynamoDB type {kind!r}")
+
+
+def _utf8(text: str) -> int:
+    # surrogatepass: a lone surrogate is refused later, when the request is encoded
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _number_size(text: str) -> int:
+    digits = "".join(map(str, Decimal(text).as_tuple().digits)).strip("0")
+    return (max(len(digits), 1) + 1) // 2 + 2

@@ -80,7 +80,6 @@ _debug_option = click.option(
 )
 
 
-
 def _weather(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     """`--weather SPEC`: checked here, then handed to the emulator as ORDERFLOW_WEATHER."""
     if value is None:

@@ -49,8 +49,8 @@ STORE_ERROR_CODES = {
     "order.too_large": "the order is larger than DynamoDB's 400 KB item limit; it is never"
     " retried (the message gives its size)",
     "order.reserved_field": "a top-level field of the order has the name of one of the stored"
-    " item's own attributes (sender, OrderId, content_hash, batch_id, source_row) and another"
-    " value, which storing would overwrite; the message names it",
+    " item's own attributes (sender_shard, sender, OrderId, content_hash, batch_id, source_row)"
+    " and another value, which storing would overwrite; the message names it",
 }
 
 

@@ -19,22 +19,21 @@ A write that failed (the service's own error, a dropped connection) is retried `
 times (3) with exponential backoff and full jitter; a throttled write, one DynamoDB refused
 before attempting it, waits its turn again up to `max_throttle_retries` times (10) behind the
 chunk's pacer. An order whose write still fails is `store_failed`, with the last error as its
-reason.
-The store's client does not retry (chalicelib.aws.order_writes): this is the one policy. A
+reason. The store's client does not retry (chalicelib.aws.order_writes): this is the one policy. A
 `Pacer` shared by a chunk's writers adds back-pressure (chalicelib.pipeline.pacing): a throttle
 halves the writes in flight and pauses every writer for a time that grows while throttles go on.
 
-The stored item is the order plus five attributes of our own (`METADATA`: `sender`,
-`OrderId`, `content_hash`, `batch_id`, `source_row`). An order whose own top-level field has
-one of those names and another value (a partner's `batch_id` column, an exported item sent
+The stored item is the order plus six attributes of our own (`METADATA`: `sender_shard`,
+`sender`, `OrderId`, `content_hash`, `batch_id`, `source_row`). An order whose own top-level
+field has one of those names and another value (a partner's `batch_id` column, an exported item sent
 again) would lose that value under ours, so it is never written: `RESERVED`, with the field
 named. The same name with the same value (an order's own `OrderId` beside `order-info`'s) is
 no loss and is stored.
 
 An item larger than DynamoDB's limit can never be written, so it is never sent: its size is
-computed first as DynamoDB counts it (`item_size`), and DynamoDB's own "Item size has exceeded
-the maximum allowed size" refusal, should the estimate ever fall short, ends the same way:
-`too_large`, not retried.
+computed first as DynamoDB counts it (`chalicelib.dynamo.item_size`), and DynamoDB's own "Item
+size has exceeded the maximum allowed size" refusal, should the estimate ever fall short, ends
+the same way: `too_large`, not retried.
 """
 
 from __future__ import annotations
@@ -42,9 +41,8 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +50,7 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
 from chalicelib import costs
-from chalicelib.dynamo import decimals, plain_item
+from chalicelib.dynamo import decimals, item_size, plain_item
 from chalicelib.orders.validation import ValidOrder
 from chalicelib.pipeline.pacing import Pacer
 
@@ -369,50 +367,3 @@ def _too_large(size: int | None) -> str:
     if size is None:
         return f"DynamoDB refused the item as larger than its limit; {limit}"
     return f"the order makes an item of {size:,} bytes as DynamoDB counts them; {limit}"
-
-
-def item_size(item: Mapping[str, Any]) -> int:
-    """The size of a serialised item (`{"name": {"S": ...}, ...}`) as DynamoDB counts it against
-    its item limit: each attribute's name in UTF-8 bytes plus its value's size.
-
-    Value sizes follow DynamoDB's documentation ("Item sizes and formats"): a string or binary
-    is its length in bytes (UTF-8); a number is 1 byte per two significant digits plus 1, and
-    here 1 more for a sign (a conservative rounding); a boolean or null is 1 byte; a map or list
-    is 3 bytes plus, per element, 1 byte and the element's size (a map's element also its name);
-    a set is the sum of its members. Where the documentation says "approximately", this counts
-    at least as much as DynamoDB does, so an item it accepts is never refused by DynamoDB.
-    """
-    return sum(_utf8(name) + _value_size(value) for name, value in item.items())
-
-
-def _value_size(value: Mapping[str, Any]) -> int:
-    ((kind, content),) = value.items()
-    if kind == "S":
-        return _utf8(content)
-    if kind == "N":
-        return _number_size(content)
-    if kind == "B":
-        return len(bytes(content))
-    if kind in {"BOOL", "NULL"}:
-        return 1
-    if kind == "M":
-        return 3 + sum(1 + _utf8(k) + _value_size(v) for k, v in content.items())
-    if kind == "L":
-        return 3 + sum(1 + _value_size(v) for v in content)
-    if kind == "SS":
-        return sum(_utf8(s) for s in content)
-    if kind == "NS":
-        return sum(_number_size(n) for n in content)
-    if kind == "BS":
-        return sum(len(bytes(b)) for b in content)
-    raise ValueError(f"unknown DynamoDB type {kind!r}")
-
-
-def _utf8(text: str) -> int:
-    # surrogatepass: a lone surrogate is refused later, when the request is encoded
-    return len(text.encode("utf-8", "surrogatepass"))
-
-
-def _number_size(text: str) -> int:
-    digits = "".join(map(str, Decimal(text).as_tuple().digits)).strip("0")
-    return (max(len(digits), 1) + 1) // 2 + 2

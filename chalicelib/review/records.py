@@ -35,8 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeSerializer
 
-from chalicelib.dynamo import now, plain_item
-from chalicelib.pipeline.store import item_size
+from chalicelib.dynamo import item_size, now, plain_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from chalicelib import aws
+from chalicelib.dynamo import item_size
 from chalicelib.orders.validation import ValidOrder, validate_order
 from chalicelib.pipeline.store import (
     MAX_ITEM_BYTES,
@@ -17,7 +18,6 @@ from chalicelib.pipeline.store import (
     OrderStore,
     RetryPolicy,
     StoreOutcome,
-    item_size,
     order_key,
 )
 from orderflow_cli.emulator.runtime import EmbeddedAWS
