@@ -56,10 +56,11 @@ from boto3.dynamodb.types import TypeSerializer
 from bench import scale, seed_design
 from chalicelib import aws
 from chalicelib import costs as prices
+from chalicelib.dynamo import item_size
 from chalicelib.orders.readers import read_records
 from chalicelib.orders.records import Record
 from chalicelib.pipeline.chunks import cut
-from chalicelib.pipeline.store import item_size, order_key
+from chalicelib.pipeline.store import ORDER_SHARDS, order_key
 from orderflow_cli.emulator.lambdas import InProcessLambda, current_function
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 from orderflow_cli.run import process
@@ -220,6 +221,7 @@ def pipeline_run(path: Path) -> tuple[dict[str, Any], CallCounter]:
             executionArn=local.execution_arn(outcome.batch_id), maxResults=1000
         )["events"]
         transitions = sum(1 for e in history if e["type"].endswith("StateEntered"))
+        keys = partition_keys(local)
         assert local.lambdas is not None
         indexes = {
             name: len(local.dynamodb.describe_table(TableName=name)["Table"].get(
@@ -229,6 +231,7 @@ def pipeline_run(path: Path) -> tuple[dict[str, Any], CallCounter]:
         }  # fmt: skip
         return {
             "indexes": indexes,
+            "partition_keys": keys,
             "record": record,
             "ended": outcome.ended,
             "seconds": seconds,
@@ -239,6 +242,22 @@ def pipeline_run(path: Path) -> tuple[dict[str, Any], CallCounter]:
             "invocations": dict(local.lambdas.invocations),
             "busy": dict(local.lambdas.busy_seconds),
         }, counter
+
+
+def partition_keys(local: EmbeddedAWS) -> Counter[str]:
+    """How many of the run's stored orders each partition key of the orders table holds (a
+    scan of the emulated table: issue 20's check that one sender's orders spread)."""
+    counts: Counter[str] = Counter()
+    request: dict[str, Any] = {
+        "TableName": local.settings.orders_table,
+        "ProjectionExpression": "sender_shard",
+    }
+    while True:
+        page = local.dynamodb.scan(**request)
+        counts.update(item["sender_shard"]["S"] for item in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return counts
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def floor_run(path: Path, limit: int) -> tuple[int, float]:
@@ -385,6 +404,12 @@ def main() -> int:
         f"chunks {record.get('chunks')}"
     )
     print("  where the orders ended: " + ", ".join(f"{k} {v}" for k, v in run["ended"].items()))
+    keys = run["partition_keys"]
+    print(
+        f"  the stored orders' partition keys: {len(keys):,} of {ORDER_SHARDS:,} (one sender;"
+        f" at least 16 wanted), {sum(keys.values()) / max(1, len(keys)):.1f} orders a key on"
+        f" average, {max(keys.values(), default=0)} on the busiest"
+    )
     pipeline_rate = args.orders / run["seconds"]
     puts, floor_seconds = run["floor_puts"], run["floor_seconds"]
     floor_rate = puts / floor_seconds
