@@ -59,6 +59,8 @@ ROW_ERROR_CODES: Final[dict[str, str]] = {
     "row.invalid_json": "A JSON Lines line that is not valid JSON.",
     "row.field_count": "A CSV row with more or fewer fields than the header, or a spreadsheet "
     "row with a value beyond the header's columns.",
+    "row.inexact_number": "A spreadsheet row with a whole number of 2^53 or more in a number "
+    "cell (a long OrderId typed as a number): the workbook kept only 15 significant digits.",
 }
 
 #: A column mapping (`ColumnMapping.from_json`) that cannot be used.

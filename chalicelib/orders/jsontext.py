@@ -29,6 +29,7 @@ import json
 import json.scanner
 import math
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -94,7 +95,32 @@ def _constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-_DECODER: Final = json.JSONDecoder(parse_float=_float, parse_int=_int, parse_constant=_constant)
+class _Repeats(threading.local):
+    """The first member name an object repeated while this thread decoded its last value."""
+
+    name: str | None = None
+
+
+_REPEATS: Final = _Repeats()
+
+
+def _members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's members; a name given twice (`"OrderId":"C","OrderId":"D"`) is noted, for
+    `read_value` to refuse the value: which one was meant cannot be told."""
+    members = dict(pairs)
+    if len(members) != len(pairs) and _REPEATS.name is None:
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                _REPEATS.name = name
+                break
+            seen.add(name)
+    return members
+
+
+_DECODER: Final = json.JSONDecoder(
+    parse_float=_float, parse_int=_int, parse_constant=_constant, object_pairs_hook=_members
+)
 # json's C scanner: (text, index) -> (value, end), what raw_decode calls, without its wrapper.
 # (typeshed's stub of make_scanner wants a scanner for an argument; CPython's takes a decoder.)
 _SCAN: Final[Callable[[str, int], tuple[Any, int]]] = json.scanner.make_scanner(
@@ -229,6 +255,7 @@ class Scanner:
         if self.pos >= len(self.text) or self.text[self.pos] in _SPACE:
             self.skip_ws()
         start = self.pos
+        _REPEATS.name = None
         try:
             value, end = _SCAN(self.text, start)  # json's C scanner, the fast path
         except (StopIteration, ValueError, RecursionError, _OutOfRange):
@@ -252,6 +279,9 @@ class Scanner:
 
     def _checked(self, value: Any, start: int, end: int) -> Parsed:
         text = self.text
+        repeated, _REPEATS.name = _REPEATS.name, None
+        if repeated is not None:
+            return Parsed(text[start:end], _repeated_member(repeated))
         if (
             text.count("{", start, end) + text.count("[", start, end) > MAX_DEPTH
             or _SURROGATE_ESCAPE.search(text, start, end) is not None
@@ -393,6 +423,15 @@ def parse_text(text: str) -> Parsed:
 
 def _value_error(code: str, value: Any, message: str | None = None) -> FieldError:
     return FieldError("order", code, message or VALUE_ERROR_CODES[code], value)
+
+
+def _repeated_member(name: str) -> FieldError:
+    shown = name if len(name) <= 40 else f"{name[:37]}..."
+    message = (
+        f'the order holds the member "{shown}" twice in one object: which value is meant cannot'
+        " be told; send it once"
+    )
+    return _value_error("order.repeated_member", shown, message)
 
 
 def _out_of_range(literal: str) -> FieldError:

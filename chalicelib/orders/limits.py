@@ -35,6 +35,8 @@ VALUE_ERROR_CODES: Final[dict[str, str]] = {
     "order.too_deep": f"the order nests objects or arrays more than {MAX_DEPTH} levels deep",
     "order.number_out_of_range": "the order holds a number too large or too small to be read "
     "(such as 1e400 or 1e-400); send such values as strings",
+    "order.repeated_member": "the order holds one member twice in the same object (JSON such as"
+    ' "OrderId": "C", "OrderId": "D"): which value is meant cannot be told',
 }
 
 _LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")

@@ -35,6 +35,7 @@ import functools
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Final
@@ -70,6 +71,9 @@ ORDER_ERROR_CODES: Final[dict[str, str]] = {
     "OrderId.not_string": "OrderId must be a string",
     "OrderId.empty": "OrderId must not be empty",
     "OrderId.too_long": f"OrderId must be at most {ORDER_ID_MAX_LENGTH} characters",
+    "OrderId.invisible_character": "OrderId must not hold a control or invisible character"
+    " (NUL, a zero-width space, a direction mark) inside it, which a person cannot see; remove"
+    " it from the file",
     "item-id.missing": "item-id is required",
     "item-id.not_string": "item-id must be a string or a whole number",
     "item-id.empty": "item-id must not be empty",
@@ -101,14 +105,35 @@ def _fail(code: str) -> PydanticCustomError:
 
 
 def _check_order_id(value: Any) -> str:
+    """An OrderId as a person reads it: NFKC-normalised (a full-width digit seven, U+FF17, is
+    `7`; a ligature is its letters), whitespace and invisible format characters (a byte-order
+    mark, a zero-width space) trimmed at both ends, and refused when a control or invisible
+    character is left inside (`NUL`, a zero-width space between digits): two ids that look the
+    same are one id, or a rejection."""
     if not isinstance(value, str):
         raise _fail("OrderId.not_string")
-    text = value.strip()
+    text = _trim_invisible(unicodedata.normalize("NFKC", value))
     if not text:
         raise _fail("OrderId.empty")
     if len(text) > ORDER_ID_MAX_LENGTH:
         raise _fail("OrderId.too_long")
+    if any(unicodedata.category(char) in _UNSEEN for char in text):
+        raise _fail("OrderId.invisible_character")
     return text
+
+
+# Control (Cc), format (Cf: zero-width space, byte-order mark, bidi marks), line and paragraph
+# separators (Zl, Zp), unassigned and private-use code points: nothing a person reads in an id.
+_UNSEEN: Final = frozenset({"Cc", "Cf", "Zl", "Zp", "Cn", "Co", "Cs"})
+
+
+def _trim_invisible(text: str) -> str:
+    start, end = 0, len(text)
+    while start < end and (text[start].isspace() or unicodedata.category(text[start]) == "Cf"):
+        start += 1
+    while end > start and (text[end - 1].isspace() or unicodedata.category(text[end - 1]) == "Cf"):
+        end -= 1
+    return text[start:end]
 
 
 def _check_item_id(value: Any) -> str:

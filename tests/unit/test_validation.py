@@ -224,6 +224,12 @@ REJECTED: list[tuple[str, str, Any, str]] = [
     ("order-info", "OrderId", "", "OrderId.empty"),
     ("order-info", "OrderId", "   ", "OrderId.empty"),
     ("order-info", "OrderId", "x" * 65, "OrderId.too_long"),
+    ("order-info", "OrderId", "\u200b", "OrderId.empty"),  # only an invisible character
+    ("order-info", "OrderId", "70\u200b01", "OrderId.invisible_character"),
+    ("order-info", "OrderId", "70\x0001", "OrderId.invisible_character"),  # a NUL
+    ("order-info", "OrderId", "A\u202eB", "OrderId.invisible_character"),  # right-to-left override
+    ("order-info", "OrderId", "70\u200d01", "OrderId.invisible_character"),  # zero-width joiner
+    ("order-info", "OrderId", "7\n001", "OrderId.invisible_character"),  # a line break inside
     ("order-info", "item-id", MISSING, "item-id.missing"),
     ("order-info", "item-id", "", "item-id.empty"),
     ("order-info", "item-id", " \t", "item-id.empty"),
@@ -383,7 +389,11 @@ def test_every_code_reachable_from_the_tables_above_is_documented() -> None:
         "order.invalid_text",
     }
     # Only the readers meet numbers out of range (validation gets the numbers they built).
-    documented = set(ORDER_ERROR_CODES) - {"<field>.invalid", "order.number_out_of_range"}
+    documented = set(ORDER_ERROR_CODES) - {
+        "<field>.invalid",
+        "order.number_out_of_range",
+        "order.repeated_member",  # the JSON reader's (validation gets the dicts it built)
+    }
     assert used == documented
 
 
@@ -511,3 +521,37 @@ def test_same_email_checked_twice_gives_same_answer() -> None:
     for _ in range(2):
         valid(SEED)
         assert [e.code for e in errors(make("contact-info", "email", "a@b"))] == ["email.invalid"]
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "7001",
+        " 7001 ",
+        "\u200b7001",  # a zero-width space before it
+        "\ufeff7001",  # a byte-order mark at the start of a later line
+        "7001\u200d\u200e",  # a zero-width joiner and a direction mark after it
+        "\uff17\uff10\uff10\uff11",  # full-width digits
+        "\uff17001",
+        "\u00a07001\u3000",  # a no-break space and an ideographic space around it
+    ],
+)
+def test_order_ids_a_person_cannot_tell_apart_are_one_id(sent: str) -> None:
+    result = validate_order(make("order-info", "OrderId", sent))
+
+    assert isinstance(result, ValidOrder), result
+    assert result.order_id == "7001"
+    assert result.order["order-info"]["OrderId"] == "7001"
+    # and the same order, however its id was typed, has one content hash: sent again, it is
+    # `unchanged`, not a `conflict`
+    plain = validate_order(make("order-info", "OrderId", "7001"))
+    assert isinstance(plain, ValidOrder)
+    assert result.content_hash == plain.content_hash
+
+
+def test_nfkc_is_what_normalises_an_order_id() -> None:
+    # an independent statement of NFKC for a few compatibility characters
+    for sent, read in [("\ufb01le-1", "file-1"), ("\u2168", "IX"), ("\u00bd", "1\u20442")]:
+        result = validate_order(make("order-info", "OrderId", sent))
+        assert isinstance(result, ValidOrder), result
+        assert result.order_id == read

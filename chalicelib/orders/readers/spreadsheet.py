@@ -11,7 +11,9 @@ Cells come as Excel holds them and become the text a CSV export would hold: a wh
 OrderId `"1001"`; other numbers keep Excel's 15 significant digits; TRUE and FALSE are
 `"TRUE"` and `"FALSE"`; a date is ISO 8601 (`2024-05-01`, with the time if it has one); a
 formula is its value as last calculated. Blank rows are skipped; cells right of the header's
-last column must be empty (`row.field_count` otherwise).
+last column must be empty (`row.field_count` otherwise). A whole number of 2**53 or more
+(an OrderId of 20 digits typed into a number cell) was not kept exactly by the workbook, so its
+row is refused (`row.inexact_number`) rather than read as digits nobody typed.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import datetime
 import zipfile
 from collections.abc import Iterator, Sequence
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Final
 from xml.etree.ElementTree import ParseError
 
 from chalicelib.orders.readers.columns import ColumnMapping, Columns
@@ -90,6 +92,10 @@ def _rows(sheet: Any, mapping: ColumnMapping | None, facts: FileFacts) -> Iterat
             facts.columns.update(columns.found)
             continue
         records += 1
+        inexact = _inexact(cells, columns.width)
+        if inexact is not None:
+            yield Record(number, values, _inexact_error(number, *inexact))
+            continue
         yield _record(number, values, columns)
     if columns is None:
         raise UnreadableFile(
@@ -113,6 +119,31 @@ def _record(number: int, values: list[str], columns: Columns) -> Record:
         )
         return Record(number, values, FieldError("row", "row.field_count", message, None))
     return Record(number, columns.order(_padded(values, width)))
+
+
+# Above 2**53 a float no longer holds every whole number: Excel keeps 15 significant digits, so
+# 12345678901234567890 is stored as 1.2345678901234567e19, whose digits were never sent.
+_EXACT_LIMIT: Final = 2**53
+
+
+def _inexact(cells: Sequence[Any], width: int) -> tuple[int, float] | None:
+    """The first cell (index, value) within the header's columns holding a whole number too
+    large for the workbook to have kept exactly, if any."""
+    for index, cell in enumerate(cells[:width]):
+        if isinstance(cell, float) and cell.is_integer() and abs(cell) >= _EXACT_LIMIT:
+            return index, cell
+    return None
+
+
+def _inexact_error(number: int, index: int, value: float) -> FieldError:
+    shown = f"{value:.15g}"
+    message = (
+        f"row {number}, column {_column_letter(index)}: the number {shown} is too large for a"
+        " spreadsheet to hold exactly (it keeps 15 significant digits, so the digits read back"
+        " are not the ones typed); format the column as Text in the workbook and type the value"
+        " again, or send a CSV"
+    )
+    return FieldError("row", "row.inexact_number", message, shown)
 
 
 def _padded(values: Sequence[str], width: int) -> list[str]:

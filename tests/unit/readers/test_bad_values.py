@@ -293,10 +293,25 @@ def test_a_second_orders_key_makes_the_document_unreadable(data):
     assert "more than once" in error.message
 
 
-def test_a_repeated_key_inside_an_order_is_the_orders_own_business():
-    records = read(b'{"orders": [{"orders": 1, "orders": 2}]}', "a.json")
+@pytest.mark.parametrize("name", ["a.json", "a.jsonl"])
+def test_a_member_repeated_inside_an_order_is_that_orders_error_alone(name: str) -> None:
+    # given an order whose OrderId is given twice, deep inside, between two good orders
+    repeated = '{"order-info": {"OrderId": "C", "OrderId": "D"}}'
+    lines = ['{"orders": 1}', repeated, '{"orders": 1, "x": {"y": 1}}']
+    body = "\n".join(lines) if name.endswith("jsonl") else '{"orders": [' + ",".join(lines) + "]}"
 
-    assert records == [Record(1, {"orders": 2})]
+    records = read(body.encode(), name)
+
+    # then that order alone is refused, with its text as sent, neither C nor D chosen
+    assert [r.order for r in records if r.error is None] == [
+        {"orders": 1},
+        {"orders": 1, "x": {"y": 1}},
+    ]
+    (bad,) = [r for r in records if r.error is not None]
+    assert bad.row == 2
+    assert bad.error.code == "order.repeated_member"
+    assert '"OrderId"' in bad.error.message
+    assert bad.order == repeated
 
 
 def test_top_level_members_are_given_to_who_asks_and_bad_ones_do_not_sink_the_file():

@@ -156,3 +156,30 @@ def test_memory_in_use_does_not_grow_with_the_rows():
 
     per_row = (held[1] - held[0]) / 2700  # a few bytes, measured; 250 leaves room for noise
     assert per_row < 250
+
+
+def test_a_whole_number_the_workbook_could_not_keep_exactly_refuses_its_row_alone():
+    # given 20 digits typed into a number cell (Excel keeps 15 significant digits: the float it
+    # stores is 12345678901234567168, not what was typed), between two good rows
+    typed = 12345678901234567890
+    assert float(typed) != typed  # the independent fact: a double cannot hold it
+    data = workbook(
+        (
+            "Orders",
+            [
+                HEADER,
+                [1001.0, 101, "One", 1.0, "Foo Bar", "a@x.org"],
+                [float(typed), 101, "Two", 1.0, "Foo Bar", "b@x.org"],
+                [2.0**53 - 1, 101, "Three", 1.0, "Foo Bar", "c@x.org"],  # still exact
+            ],
+        )
+    )
+
+    records = read(data, "orders.xlsx")
+
+    assert [r.row for r in records if r.error is None] == [2, 4]
+    assert records[2].order["order-info"]["OrderId"] == str(2**53 - 1)
+    (bad,) = [r for r in records if r.error is not None]
+    assert (bad.row, bad.error.code) == (3, "row.inexact_number")
+    assert "column A" in bad.error.message
+    assert bad.error.value == "1.23456789012346e+19"  # as the spreadsheet shows it
