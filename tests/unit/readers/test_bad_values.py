@@ -308,6 +308,7 @@ def test_a_member_repeated_inside_an_order_is_that_orders_error_alone(name: str)
         {"orders": 1, "x": {"y": 1}},
     ]
     (bad,) = [r for r in records if r.error is not None]
+    assert bad.error is not None
     assert bad.row == 2
     assert bad.error.code == "order.repeated_member"
     assert '"OrderId"' in bad.error.message

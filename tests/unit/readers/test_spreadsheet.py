@@ -180,6 +180,7 @@ def test_a_whole_number_the_workbook_could_not_keep_exactly_refuses_its_row_alon
     assert [r.row for r in records if r.error is None] == [2, 4]
     assert records[2].order["order-info"]["OrderId"] == str(2**53 - 1)
     (bad,) = [r for r in records if r.error is not None]
+    assert bad.error is not None
     assert (bad.row, bad.error.code) == (3, "row.inexact_number")
     assert "column A" in bad.error.message
     assert bad.error.value == "1.23456789012346e+19"  # as the spreadsheet shows it
