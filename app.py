@@ -206,6 +206,7 @@ def on_file_uploaded(event: S3Event) -> None:
             record.get("eTag"),
             incoming_prefix=settings.incoming_prefix,
             senders=wiring.sender_registry(settings),
+            batches=wiring.batch_records(settings),
         ),
     )
     metrics.file_announced(started)

@@ -77,6 +77,7 @@ def statements(stage: str) -> dict[str, list[Statement]]:
         ],
         "on_file_uploaded": [
             (["dynamodb:GetItem"], [r["senders"]]),  # is the key's folder a sender's?
+            (["dynamodb:GetItem"], [r["batches"]]),  # was the key's batch id promised to it?
             (["states:StartExecution"], [r["machine"]]),
             (["states:DescribeExecution"], [r["executions"]]),  # is it this object's?
             (["s3:GetObject", "s3:GetObjectVersion"], [r["incoming"]]),  # HeadObject by version

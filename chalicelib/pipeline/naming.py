@@ -71,10 +71,22 @@ def upload_key_for(incoming_prefix: str, sender: str, batch_id: str, filename: s
 
 def batch_id_for(bucket: str, key: str, version: str | None) -> str:
     """The batch id of an object: the one its key carries when the API chose the key, else
-    `orders-csv-1f2e...`, a readable file-name slug plus a digest of the object's identity."""
+    `orders-csv-1f2e...`, a readable file-name slug plus a digest of the object's identity.
+    An id a key carries is the sender's only when the API promised it to that sender: the
+    trigger checks (`trigger.source_for`) and names any other object by `object_batch_id`."""
+    return embedded_batch_id(key) or object_batch_id(bucket, key, version)
+
+
+def embedded_batch_id(key: str) -> str | None:
+    """The batch id a key the API chose carries (`.../api/<id>.json`, `.../uploads/<id>/...`)."""
     embedded = _API_KEY.search(key) or _UPLOAD_KEY.search(key)
-    if embedded:
-        return embedded.group("id")
+    return embedded.group("id") if embedded else None
+
+
+def object_batch_id(bucket: str, key: str, version: str | None) -> str:
+    """`orders-csv-1f2e...`: a readable slug of the file's name plus a digest of the object's
+    identity (bucket, key, version id or ETag). The key holds the sender's folder, so two
+    senders' objects never share one."""
     version = (version or "").strip('"')  # S3 quotes ETags in responses, not in events
     identity = f"{bucket}\n{key}\n{version}".encode()
     digest = hashlib.sha256(identity).hexdigest()[:20]

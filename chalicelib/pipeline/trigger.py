@@ -13,7 +13,14 @@ import json
 from typing import TYPE_CHECKING
 
 from chalicelib.log import get_logger
-from chalicelib.pipeline.naming import UNASSIGNED, batch_id_for, sender_of_key
+from chalicelib.pipeline.batches import BatchRecords
+from chalicelib.pipeline.naming import (
+    UNASSIGNED,
+    batch_id_for,
+    embedded_batch_id,
+    object_batch_id,
+    sender_of_key,
+)
 from chalicelib.pipeline.prepare import Source
 from chalicelib.senders import SenderRegistry
 
@@ -32,16 +39,28 @@ def source_for(
     *,
     incoming_prefix: str,
     senders: SenderRegistry,
+    batches: BatchRecords,
 ) -> Source:
     """The object an S3 event names: its version id (versioned bucket), its ETag and its
     sender. The batch id derives from the version id, or from the ETag where there is none.
     The sender is the registered sender whose folder holds the key, else `UNASSIGNED` (its
-    batch is recorded there and the file quarantined, never given to a guessed sender)."""
+    batch is recorded there and the file quarantined, never given to a guessed sender).
+
+    A key the API chose carries the batch id it promised (`api/<id>.json`, `uploads/<id>/`),
+    and the API records that promise under its sender before the file can arrive. A key that
+    carries an id never promised to its sender (another sender's, or one made up) is named
+    after the object instead: execution names are global, so taking another sender's id would
+    leave this file with no batch of its own and that sender's batch with a stranger's file."""
     etag = etag.strip('"') if etag else None
     sender = sender_of_key(incoming_prefix, key)
     if sender is not None and senders.get(sender) is None:
         sender = None
-    batch_id = batch_id_for(bucket, key, version or etag)
+    embedded = embedded_batch_id(key)
+    if embedded is not None and (sender is None or batches.get(sender, embedded) is None):
+        log.warning("a key carries a batch id not promised to its sender", extra={"key": key})
+        batch_id = object_batch_id(bucket, key, version or etag)
+    else:
+        batch_id = batch_id_for(bucket, key, version or etag)
     return Source(bucket, key, version, batch_id, etag, sender or UNASSIGNED)
 
 

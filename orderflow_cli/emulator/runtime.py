@@ -42,8 +42,7 @@ from chalicelib.dynamo import plain_item
 from chalicelib.pipeline import definition
 from chalicelib.pipeline import events as completion
 from chalicelib.pipeline.batches import BatchRecords
-from chalicelib.pipeline.naming import batch_id_for
-from chalicelib.pipeline.trigger import execution_arn
+from chalicelib.pipeline.trigger import execution_arn, source_for
 from chalicelib.senders import SenderRegistry
 from chalicelib.settings import Settings, get_settings
 from orderflow_cli.emulator.cloudformation import (
@@ -481,9 +480,16 @@ class EmbeddedAWS:
                 for record in event.get("Records", []):
                     obj = record["s3"]["object"]
                     key = unquote_plus(obj["key"])
-                    version = obj.get("versionId") or obj.get("eTag")
-                    bucket = record["s3"]["bucket"]["name"]
-                    started.append((key, batch_id_for(bucket, key, version)))
+                    source = source_for(  # the handler's own naming of the object
+                        record["s3"]["bucket"]["name"],
+                        key,
+                        obj.get("versionId"),
+                        obj.get("eTag"),
+                        incoming_prefix=self.settings.incoming_prefix,
+                        senders=self.senders(),
+                        batches=self.batches(),
+                    )
+                    started.append((key, source.batch_id))
                     single = {**event, "Records": [record]}
                     assert self.lambdas is not None
                     self.lambdas.call("on_file_uploaded", single)

@@ -3,6 +3,7 @@ and everything a batch writes lives under its sender."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from chalicelib.pipeline.store import order_key
@@ -69,3 +70,39 @@ def test_a_batch_writes_only_under_its_senders_folders(local: EmbeddedAWS, tmp_p
         assert (top, sender) in {
             ("incoming", "gamma"), ("work", "gamma"), ("archive", "gamma"),
         }, key  # fmt: skip
+
+
+def test_a_file_keyed_with_another_senders_batch_id_is_a_batch_of_its_own(
+    local: EmbeddedAWS,
+) -> None:
+    # given alpha's batch, promised by the API and uploaded under its key
+    bucket, batch_id = local.settings.bucket, "api-" + "a1" * 12
+    for sender in ("alpha", "beta"):
+        local.ensure_sender(sender)
+    alpha_key = f"{local.settings.incoming_prefix}alpha/api/{batch_id}.json"
+    local.batches().create_pending("alpha", batch_id, bucket=bucket, key=alpha_key, via="test")
+    body = {"orders": [order("A-1")]}
+    local.s3.put_object(Bucket=bucket, Key=alpha_key, Body=json.dumps(body).encode())
+    # and beta's file, uploaded straight to beta's folder under a key carrying alpha's id
+    beta_key = f"{local.settings.incoming_prefix}beta/api/{batch_id}.json"
+    forged = {"orders": [order("B-1"), order("B-2")]}
+    local.s3.put_object(Bucket=bucket, Key=beta_key, Body=json.dumps(forged).encode())
+
+    started = dict(local.deliver_s3_events())
+    for key in (alpha_key, beta_key):
+        local.wait(started[key], timeout=120)
+
+    # then alpha's batch is alpha's file alone, and beta's file is a batch of beta's own
+    assert started[alpha_key] == batch_id
+    assert started[beta_key] != batch_id
+    alpha = local.batches().get("alpha", batch_id)
+    beta = local.batches().get("beta", started[beta_key])
+    assert alpha is not None
+    assert beta is not None
+    assert (alpha["status"], alpha["stored"]) == ("succeeded", 1)
+    assert (beta["status"], beta["stored"]) == ("succeeded", 2)
+    assert local.batches().get("beta", batch_id) is None  # nothing of beta under alpha's id
+    senders = {
+        item["OrderId"]: item["sender"] for item in local.scan_table(local.settings.orders_table)
+    }
+    assert senders == {"A-1": "alpha", "B-1": "beta", "B-2": "beta"}
