@@ -38,6 +38,10 @@ if TYPE_CHECKING:
 ACTIVE, DISABLED = "active", "disabled"
 KEY_PREFIX = "ofk_"  # what every key starts with, so that one is recognised in a leak scan
 SENDER_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+# Ids no sender may have, and why. `nobody` is the authorizer's principal for a refused key
+# (chalicelib.api.auth): a sender of that name would read as no sender at all.
+NOBODY = "nobody"
+RESERVED_IDS = {NOBODY: "the API's name for a caller whose key was refused"}
 _MAX_NAME = 200
 _MIN_KEY, _MAX_KEY = 8, 200
 
@@ -99,6 +103,7 @@ def check_id(sender_id: str) -> None:
         )
 
 
+
 class SenderRegistry:
     """Senders and their keys in the senders table."""
 
@@ -108,8 +113,11 @@ class SenderRegistry:
 
     def add(self, sender_id: str, name: str, key: str | None = None) -> tuple[Sender, str]:
         """A new active sender and its first key (returned once, never stored): a new random
-        one, or `key` (the local server's `--api-key`, at least 8 characters)."""
+        one, or `key` (the local server's `--api-key`, at least 8 characters). A reserved id
+        (`RESERVED_IDS`) is refused."""
         check_id(sender_id)
+        if sender_id in RESERVED_IDS:
+            raise SenderError(f"sender id {sender_id!r} is reserved: {RESERVED_IDS[sender_id]}")
         if not isinstance(name, str) or not name.strip() or len(name) > _MAX_NAME:
             raise SenderError(f"a sender's name is 1 to {_MAX_NAME} characters")
         if key is not None and not _MIN_KEY <= len(key) <= _MAX_KEY:

@@ -647,7 +647,7 @@ def senders_command(args: SimpleNamespace) -> int:
             result = registry.disable(args.sender_id).to_dict()
             lines = [f"sender {args.sender_id} disabled: its keys are refused from now on"]
         elif args.senders_command == "webhook":
-            result, lines = _webhook(registry, args)
+            result, lines = _webhook(registry, args, stack.names)
         elif args.senders_command == "profile":
             mapping = args.mapping.to_dict() if args.mapping is not None else None
             result = registry.set_profile(args.sender_id, mapping).to_dict()
@@ -679,7 +679,11 @@ def senders_command(args: SimpleNamespace) -> int:
     return 0
 
 
-def _webhook(registry: Any, args: SimpleNamespace) -> tuple[dict[str, Any], list[str]]:
+def _webhook(
+    registry: Any, args: SimpleNamespace, names: dict[str, str]
+) -> tuple[dict[str, Any], list[str]]:
+    if args.url and not args.remove:
+        _check_webhook(args.url, names)
     if args.end_rotation:
         registry.end_rotation(args.sender_id)
         return {"sender_id": args.sender_id}, [
@@ -692,6 +696,22 @@ def _webhook(registry: Any, args: SimpleNamespace) -> tuple[dict[str, Any], list
         return result, [f"sender {args.sender_id}: no webhook any more"]
     shown = f"; its signing secret (shown once): {secret}" if secret else " (its secret is kept)"
     return result, [f"sender {args.sender_id}: completions go to {args.url}{shown}"]
+
+
+def _check_webhook(url: str, names: dict[str, str]) -> None:
+    """The address is checked now as DeliverCallback will check it before each delivery (the
+    stage's https and loopback rules): one delivery would refuse is refused here, in a sentence."""
+    from chalicelib.callbacks import CallbackPolicy, CallbackRefused, check_url
+
+    policy = CallbackPolicy(
+        require_https=names.get("CALLBACK_REQUIRE_HTTPS", "true").lower() != "false",
+        allow_loopback=names.get("CALLBACK_ALLOW_LOOPBACK", "false").lower() == "true",
+    )
+    try:
+        check_url(url, policy)
+    except CallbackRefused as refused:
+        message = str(refused).replace("callback_url", "the webhook URL", 1)
+        raise CliError(f"--url: {message}: nothing was changed", ExitCode.USAGE) from refused
 
 
 def redrive_batch_command(

@@ -13,11 +13,10 @@ from typing import Any
 
 from chalice.app import AuthResponse
 
-from chalicelib.senders import SenderRegistry
+from chalicelib.senders import NOBODY, SenderRegistry
 
 AUTH_HEADER = "x-api-key"  # the header the authorizer reads (lower case, as API Gateway's)
 CACHE_SECONDS = 60  # how long API Gateway reuses an answer for one key (a disabled key: at most)
-NOBODY = "nobody"
 
 
 def authorize(token: str | None, registry: SenderRegistry) -> AuthResponse:

@@ -119,3 +119,49 @@ def test_an_operator_saves_and_clears_a_senders_mapping_profile(
     assert main(["senders", "profile", "ghost", "--clear", *endpoint]) == 1
     assert "there is no sender 'ghost'" in capsys.readouterr().err
     assert main(["senders", "profile", "mapped", *endpoint]) == 2  # neither --mapping nor --clear
+
+
+def test_the_authorizers_name_for_no_sender_cannot_be_registered(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    endpoint = ["--endpoint", served.s3_url]
+
+    assert main(["senders", "add", "nobody", "--name", "Nobody", *endpoint]) == 1
+
+    assert "'nobody' is reserved" in capsys.readouterr().err
+    stack = open_stack(served.s3_url, "local")
+    assert SenderRegistry(stack.dynamodb, stack.names["SENDERS_TABLE"]).get("nobody") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://169.254.169.254/latest/meta-data", "private, loopback or reserved"),
+        ("http://10.0.0.7/hook", "private, loopback or reserved"),
+        ("ftp://example.org/hook", "must use"),
+        ("http://user:pw@127.0.0.1/hook", "without user or password"),
+    ],
+)
+def test_a_webhook_address_delivery_would_refuse_is_refused_when_it_is_set(
+    served: Served, capsys: pytest.CaptureFixture[str], url: str, says: str
+) -> None:
+    endpoint = ["--endpoint", served.s3_url]
+    stack = open_stack(served.s3_url, "local")
+    registry = SenderRegistry(stack.dynamodb, stack.names["SENDERS_TABLE"])
+    if registry.get("hooked") is None:
+        registry.add("hooked", "Hooked")
+
+    assert main(["senders", "webhook", "hooked", "--url", url, *endpoint]) == 2
+
+    error = capsys.readouterr().err
+    assert says in error
+    assert "nothing was changed" in error
+    hooked = registry.get("hooked")
+    assert hooked is not None
+    assert hooked.webhook_url is None
+    # and an address delivery takes (the local stage allows http to loopback) is set
+    local_hook = "http://127.0.0.1:9/hook"
+    assert main(["senders", "webhook", "hooked", "--url", local_hook, *endpoint]) == 0
+    capsys.readouterr()
+    assert registry.get("hooked").webhook_url == local_hook  # type: ignore[union-attr]
+    registry.set_webhook("hooked", None)
