@@ -34,6 +34,7 @@ from urllib.parse import urlparse
 import click
 
 from orderflow_cli.exits import CliError, ExitCode
+from orderflow_cli.text import shown
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DEBUG_FLAG = "--debug"
@@ -582,8 +583,8 @@ def dlq_command(args: SimpleNamespace) -> int:
     elif args.dlq_command == "review":
         result = stack.reviews.query(sender=args.sender, batch_id=args.batch, reason=args.reason)
         lines = [
-            f"{r['review_id']:<45} {r.get('order_id') or '-':<12} {r['reason']:<13} "
-            f"{r['decision']:<8} {r['ended']:<9} {r.get('why', '')}"
+            f"{shown(r['review_id']):<45} {shown(r.get('order_id') or '-'):<12} "
+            f"{shown(r['reason']):<13} {r['decision']:<8} {r['ended']:<9} {shown(r.get('why', ''))}"
             for r in result
         ] or ["no review records"]
     else:
@@ -669,7 +670,7 @@ def senders_command(args: SimpleNamespace) -> int:
         else:
             result = [s.to_dict() for s in registry.every()]
             lines = [
-                f"{s['sender_id']:<40} {s['status']:<9} keys {s['keys']}  {s['name']}"
+                f"{s['sender_id']:<40} {s['status']:<9} keys {s['keys']}  {shown(s['name'])}"
                 for s in result
             ] or ["no senders"]
     except SenderError as error:

@@ -17,6 +17,7 @@ from chalicelib.pipeline.naming import batch_id_for
 from chalicelib.review.records import ReviewRecords, review_id_of
 from orderflow_cli.emulator.runtime import DEFAULT_SENDER, EmbeddedAWS, Execution
 from orderflow_cli.progress import PLAIN_SECONDS, Progress, Snapshot, progress_for
+from orderflow_cli.text import shown
 
 _DONE_STATUSES = {"succeeded", "quarantined"}
 _COUNT_SECONDS = 0.5  # how often the counts are read for the progress shown
@@ -366,7 +367,7 @@ def _print_table(
             tail = f" (and {more} more: orders run --export DIR writes them all)" if more else ""
             print(f"{outcome.file}: first rejections{tail}", file=out)
             for rejection in outcome.first_rejections:
-                order_id = rejection["order_id"] or "-"
+                order_id = shown(rejection["order_id"] or "-")
                 print(f"  row {rejection['row']:>6}  {order_id:<20} {rejection['codes']}", file=out)
     for outcome in outcomes:
         if outcome.dry_run:

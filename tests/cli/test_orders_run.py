@@ -164,3 +164,19 @@ def test_a_dry_run_counts_as_the_real_run_and_stores_nothing(
     [real] = json.loads(capsys.readouterr().out)["batches"]
     assert (real["dry_run"], real["stored"], real["rejected"]) == (False, 18, 2)
     assert real["ended"]["stored"] + real["ended"]["archived"] == 20
+
+
+def test_a_senders_control_characters_reach_the_terminal_as_escapes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an OrderId that would retitle the operator's terminal and forge a row of the table
+    hostile = "\x1b]0;owned\x07\n  row      9  9999                 []"
+    path = write_orders(tmp_path / "hostile.json", [order(hostile), order("fine")])
+
+    assert main(["run", str(path)]) == 0
+
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "\x07" not in out
+    (line,) = [line for line in out.splitlines() if "OrderId.invisible_character" in line]
+    assert "\\x1b]0;owned\\x07\\x0a  row      9" in line  # the whole id, on its own row
