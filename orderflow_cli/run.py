@@ -17,7 +17,7 @@ from chalicelib.pipeline.naming import batch_id_for
 from chalicelib.review.records import ReviewRecords, review_id_of
 from orderflow_cli.emulator.runtime import DEFAULT_SENDER, EmbeddedAWS, Execution
 from orderflow_cli.progress import PLAIN_SECONDS, Progress, Snapshot, progress_for
-from orderflow_cli.text import shown
+from orderflow_cli.text import shown as printable
 
 _DONE_STATUSES = {"succeeded", "quarantined"}
 _COUNT_SECONDS = 0.5  # how often the counts are read for the progress shown
@@ -36,6 +36,7 @@ class FileOutcome:
     rejected: int
     seconds: float
     error: str | None
+    error_code: str | None = None  # the batch's error code (file.*, pipeline.*), beside `error`
     report_keys: dict[str, str] | None = None
     first_rejections: list[dict[str, Any]] = field(default_factory=list)
     ended: dict[str, int] = field(default_factory=dict)  # where each order ended, by place
@@ -54,6 +55,7 @@ class FileOutcome:
             "rejected": self.rejected,
             "seconds": round(self.seconds, 3),
             "error": self.error,
+            "error_code": self.error_code,
             "ended": self.ended,
             "read": self.file_read,
             "receipt": self.receipt,
@@ -160,6 +162,7 @@ def process(
                 rejected=record.get("rejected", 0),
                 seconds=execution.seconds,
                 error=error["message"] if isinstance(error, dict) else execution.error,
+                error_code=error.get("code") if isinstance(error, dict) else None,
                 report_keys=record.get("report_keys"),
                 first_rejections=_first_rejections(local, record.get("report_keys")),
                 ended=(
@@ -367,7 +370,7 @@ def _print_table(
             tail = f" (and {more} more: orders run --export DIR writes them all)" if more else ""
             print(f"{outcome.file}: first rejections{tail}", file=out)
             for rejection in outcome.first_rejections:
-                order_id = shown(rejection["order_id"] or "-")
+                order_id = printable(rejection["order_id"] or "-")
                 print(f"  row {rejection['row']:>6}  {order_id:<20} {rejection['codes']}", file=out)
     for outcome in outcomes:
         if outcome.dry_run:

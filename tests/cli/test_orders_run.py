@@ -33,6 +33,8 @@ def test_run_json_reports_every_file_and_where_every_order_went(
     }
     assert "file.invalid_json" not in (batches["broken.json"]["error"] or "")  # a sentence
     assert "JSON" in batches["broken.json"]["error"]
+    assert batches["broken.json"]["error_code"] == "file.invalid_json"  # and its code beside it
+    assert batches["orders.csv"]["error_code"] is None
     assert document["table_items"] == 5
     assert document["dlq_orders"] == 6
     assert document["dlq_messages"] == 2  # one rejection group per chunk: mixed.json, orders.csv
