@@ -132,7 +132,7 @@ def post_orders() -> Response:
         dry_run=query.get("dry_run"),
     )
     replayed = accepted.pop("replayed")  # a header: every retry's body is the first one's
-    if not replayed:  # an Idempotency-Key's repeat submits nothing new
+    if accepted.pop("first"):  # each batch counted once, however many retries carry it
         metrics.orders_submitted(accepted["orders"], sender=_sender())
     headers = {"Location": accepted["status_url"], "Idempotent-Replayed": str(replayed).lower()}
     return Response(body=accepted, status_code=202, headers=headers)

@@ -28,7 +28,7 @@ from chalicelib.callbacks import CallbackPolicy, CallbackRefused, check_url
 from chalicelib.orders.jsontext import Parsed
 from chalicelib.orders.readers import ColumnMapping, MappingError, read_records
 from chalicelib.orders.records import UnreadableFile
-from chalicelib.pipeline.batches import PENDING, BatchRecords, BodyMismatch
+from chalicelib.pipeline.batches import PENDING, BatchRecords, BodyMismatch, expiry_after
 from chalicelib.pipeline.finish import one_line
 from chalicelib.pipeline.naming import (
     BATCH_ID,
@@ -36,7 +36,7 @@ from chalicelib.pipeline.naming import (
     new_batch_id,
     upload_key_for,
 )
-from chalicelib.pipeline.prepare import Source
+from chalicelib.pipeline.prepare import PRESIGNED_UPLOAD, Source
 from chalicelib.pipeline.store import PARTITION_KEY, OrderStore, RetryPolicy
 from chalicelib.pipeline.trigger import execution_arn, start_ingest
 from chalicelib.review.records import InvalidCursor, ReviewRecords
@@ -156,6 +156,7 @@ def accept_orders(
         "orders": orders,
         "dry_run": is_dry_run,
         "replayed": False,
+        "first": True,  # this request claimed the batch (the app counts its orders once)
         "execution_arn": execution_arn(settings.state_machine_arn, batch_id),
         "status_url": f"/batches/{batch_id}",
     }
@@ -170,7 +171,10 @@ def accept_orders(
             ) from mismatch
         if before is not None and before.get("status", PENDING) != PENDING:
             # its execution ran (its file may be gone): nothing to redo, nothing new accepted
-            return {**accepted, "replayed": True}  # the app makes it a header
+            return {**accepted, "replayed": True, "first": False}  # the app makes it a header
+        # a retry of a batch still pending finishes what the first may not have: it writes
+        # nothing new (the document is written once, the execution started once)
+        accepted["first"] = before is None
     # Before the document exists: its S3 event may start the execution ahead of us, and
     # PrepareFile must find the mapping and the dry run on the record whoever starts it.
     deps.batches.create_pending(
@@ -364,10 +368,11 @@ def presign_upload(
         batch_id,
         bucket=settings.bucket,
         key=key,
-        via="POST /uploads",
+        via=PRESIGNED_UPLOAD,
         callback_url=callback_url,
         mapping=column_mapping.to_dict() if column_mapping else None,
         dry_run=dry_run,
+        upload_expires_at=expiry_after(settings.upload_url_seconds),  # unused: `expired` then
     )
     return {
         "batch_id": batch_id,

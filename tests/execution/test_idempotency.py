@@ -103,6 +103,9 @@ def test_a_different_second_upload_to_an_api_key_is_reported_not_lost(
     batch_id = new_batch_id("up")
     local.ensure_sender("demo")
     key = upload_key_for(local.settings.incoming_prefix, "demo", batch_id, "partner.json")
+    # promised to demo, as POST /uploads does before it hands out the URL
+    bucket = local.settings.bucket
+    local.batches().create_pending("demo", batch_id, bucket=bucket, key=key, via="test")
     first = write_orders(tmp_path / "first.json", [order("u-1")])
     second = write_orders(tmp_path / "second.json", [order("u-2")])
     local.upload(first, key)

@@ -119,6 +119,8 @@ def test_orders_posted_to_the_api_are_counted_for_the_sender_that_sent_them(
 
     response = post()
     assert response.status_code == 202, response.body
+    again = post()  # a retry at once, while the batch is still pending (or just started)
+    assert again.body == response.body
     local.wait(response.body["batch_id"])
     replay = post()  # the client's retry, after its batch ran: nothing new was submitted
     assert (replay.status_code, replay.headers["Idempotent-Replayed"]) == (202, "true")
