@@ -103,7 +103,6 @@ def check_id(sender_id: str) -> None:
         )
 
 
-
 class SenderRegistry:
     """Senders and their keys in the senders table."""
 
