@@ -425,13 +425,21 @@ class EmbeddedAWS:
         """Hands every waiting EventBridge event to the app's handler for it; returns how many."""
         assert self.lambdas is not None
         delivered = 0
+        for name, event in self.take_app_events():
+            self.lambdas.call(name, event)
+            delivered += 1
+        return delivered
+
+    def take_app_events(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every waiting EventBridge event (received and deleted), with the function it is for,
+        for a caller that delivers them itself (the local server: each in its own thread)."""
+        taken: list[tuple[str, dict[str, Any]]] = []
         for name, url in self._app_event_queues.items():
             for body in self._drain(url):
                 event = json.loads(body)
                 event.setdefault("account", ACCOUNT)  # moto's events omit it; AWS's carry it
-                self.lambdas.call(name, event)
-                delivered += 1
-        return delivered
+                taken.append((name, event))
+        return taken
 
     def completion_events(self) -> list[dict[str, Any]]:
         """Every completion event the rule delivered so far (received and deleted)."""

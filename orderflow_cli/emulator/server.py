@@ -3,8 +3,10 @@
 The API is the Chalice app served by Chalice's local server; S3 (and every other emulated
 service) is reachable by other processes through moto's server on a second port, sharing the
 same in-process state, so a presigned POST returned by the API can be used with curl. Uploads
-reach the app's `on_s3_event` handler as in `orders run`, from a background thread, and the
-DLQ's event source mapping feeds the reviewer from its own.
+reach the app's `on_s3_event` handler as in `orders run`, from a background thread, the
+DLQ's event source mapping feeds the reviewer from its own, and EventBridge's events (the
+webhooks) are delivered from a third, each in its own worker, as separate Lambda invocations
+are on AWS: a receiver that hangs holds its own delivery only.
 
 Every route but /health is guarded by the app's own authorizer (`sender_key`), which Chalice's
 local gateway runs as API Gateway would: a key resolves to its sender in the emulated senders
@@ -39,6 +41,7 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
@@ -72,6 +75,7 @@ log = get_logger("local-server")
 # up to 1 s (an idle server asked every queue five times a second: most of its CPU); an API
 # request wakes it at once, so an order sent through the API starts its batch without a wait.
 _PUMP_SECONDS, _PUMP_IDLE_SECONDS = 0.2, 1.0
+_APP_EVENT_WORKERS = 8  # EventBridge deliveries (webhooks) at once, each a Lambda on AWS
 DEMO_SENDER = DEFAULT_SENDER  # the sender `orders serve` adds at start, with the key it prints
 # What `orders serve` says at start (on stderr): nothing it is given outlives it.
 IN_MEMORY_NOTICE = (
@@ -103,6 +107,7 @@ class LocalServer:
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._wake = threading.Event()  # ends the S3 pump's idle pause (set by API requests)
+        self._app_wake = threading.Event()  # ends the EventBridge pump's (set on stop)
         # Deliveries of S3, EventBridge and DLQ messages take turns with each other; requests
         # take no turn (see the module's docstring).
         self._turns = self.local.turns
@@ -140,10 +145,12 @@ class LocalServer:
         )
         self._spawn(self._api.server.serve_forever)
         self._spawn(self._deliver_s3_events)
+        self._spawn(self._deliver_app_events)
 
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
+        self._app_wake.set()
         if self._api is not None:
             self._api.shutdown()
             self._api.server.server_close()
@@ -169,10 +176,37 @@ class LocalServer:
             try:
                 with self._turns:
                     delivered = len(self.local.deliver_s3_events())
-                    delivered += self.local.deliver_app_events()
             except Exception:
                 log.exception("could not deliver S3 events")
             pause = _PUMP_SECONDS if delivered else min(pause * 2, _PUMP_IDLE_SECONDS)
+
+    def _deliver_app_events(self) -> None:
+        """EventBridge's deliveries (the webhooks), apart from S3's: on AWS each is its own
+        asynchronous Lambda invocation, so a receiver that hangs for its whole deadline holds
+        its own delivery only, never another sender's uploads. Each runs in a thread of a pool
+        of `_APP_EVENT_WORKERS`, without the S3 pump's turn."""
+        assert self.local.lambdas is not None
+        call = self.local.lambdas.call
+        pause = _PUMP_SECONDS
+        with ThreadPoolExecutor(_APP_EVENT_WORKERS, thread_name_prefix="app-event") as pool:
+            while not self._stopping.is_set():
+                self._app_wake.wait(pause)
+                self._app_wake.clear()
+                taken: list[tuple[str, Any]] = []
+                try:
+                    taken = self.local.take_app_events()
+                except Exception:
+                    log.exception("could not take EventBridge events")
+                for name, event in taken:
+                    pool.submit(_delivered, call, name, event)
+                pause = _PUMP_SECONDS if taken else min(pause * 2, _PUMP_IDLE_SECONDS)
+
+
+def _delivered(call: Callable[[str, Any], Any], name: str, event: Any) -> None:
+    try:
+        call(name, event)
+    except Exception:
+        log.exception("an EventBridge delivery failed", extra={"function": name})
 
 
 class _HeaderAuthorizer(LocalGatewayAuthorizer):

@@ -452,3 +452,36 @@ def test_a_mapping_and_a_dry_run_come_with_an_upload_over_http(served: Served) -
     assert (status["status"], status["stored"], status["dry_run"]) == ("succeeded", 1, True)
     assert status["file"]["mapping_from"] == "upload"
     assert served.call("GET", "/orders/http-dry-1").status_code == 404  # nothing stored
+
+
+def test_a_hanging_webhook_receiver_holds_no_other_senders_upload(served: Served) -> None:
+    # given a receiver that takes the connection and never answers (its delivery waits out
+    # its deadline, a minute)
+    import socket
+
+    hanging = socket.socket()
+    hanging.bind(("127.0.0.1", 0))
+    hanging.listen(8)
+    try:
+        url = f"http://127.0.0.1:{hanging.getsockname()[1]}/hook"
+        first = served.call(
+            "POST", "/orders", json={"orders": [order("hang-1")]}, params={"callback_url": url}
+        ).json()
+        served.wait_for(first["batch_id"])
+        time.sleep(1.0)  # its completion event is taken and its delivery hangs
+
+        # when another file arrives by S3 (a presigned upload: the S3 event path)
+        presigned = served.call("POST", "/uploads", json={"content_type": "text/csv"}).json()
+        started = time.monotonic()
+        with (SAMPLES / "orders.csv").open("rb") as csv:
+            files = {"file": ("orders.csv", csv, "text/csv")}
+            requests.post(presigned["url"], data=presigned["fields"], files=files, timeout=30)
+        status = served.wait_for(presigned["batch_id"], timeout=30)
+
+        # then it is processed at once, as on AWS, while the first delivery still hangs
+        assert status["status"] == "succeeded"
+        assert time.monotonic() - started < 20
+        callback = served.call("GET", f"/batches/{first['batch_id']}").json()["callback"]
+        assert callback["status"] == "pending"  # still being delivered
+    finally:
+        hanging.close()
