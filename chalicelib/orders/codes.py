@@ -49,6 +49,7 @@ FILE_ERROR_CODES: Final[dict[str, str]] = {
     "file.replaced": "On an unversioned bucket, another upload replaced the file under its key "
     "before it could be read.",
     "file.duplicate_upload": "A second, different file was sent to a single-use upload URL's key.",
+    "file.upload_too_large": "A presigned upload larger than its sender's upload limit.",
     "file.no_sender": "The file was uploaded outside any registered sender's folder "
     "(incoming/<sender id>/...): it is never given to a guessed sender.",
     "file.sender_disabled": "The file is in the folder of a sender that is disabled.",

@@ -1,7 +1,12 @@
 """Batch records: one item per processed file in the batches table, keyed by its sender and
 `batch_id`: every read and write names both, so no call reaches another sender's batch.
 
-Status moves running -> succeeded | quarantined | failed. Counts: `total` orders read from the
+Status moves running -> succeeded | quarantined | failed; a batch the API promised starts
+pending. A presigned upload's batch that is still pending when its URL has expired (the URL's
+lifetime, `upload_expires_at`, plus `UPLOAD_EXPIRY_GRACE_SECONDS` for the S3 event of a
+last-second upload to arrive) reads as `expired`: `get` reports it so, lazily, and writes
+nothing (a reader may hold read-only clients); nothing can be uploaded to it any more, so the
+status is final unless that late event still comes. Counts: `total` orders read from the
 file, `stored` (newly stored or already stored with the same content, of which `unchanged`),
 `rejected` (dead-lettered, by reason in `rejected_by_reason`). total = stored + rejected for
 every batch that is not failed; a failed batch also reports `unprocessed`, and then
@@ -10,7 +15,9 @@ total = stored + rejected + unprocessed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import calendar
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +34,16 @@ RUNNING = "running"
 SUCCEEDED = "succeeded"
 QUARANTINED = "quarantined"
 FAILED = "failed"
+EXPIRED = "expired"  # read, never written: a presigned upload's URL expired unused
+# How long after its URL expired an unused upload still reads `pending`: the S3 event of a
+# file uploaded in the URL's last second may reach the pipeline that much later.
+UPLOAD_EXPIRY_GRACE_SECONDS = 60
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # `dynamo.now()`'s, which the record's times use
+
+
+def expiry_after(seconds: int, clock: Callable[[], float] = time.time) -> str:
+    """The time `seconds` from now, as the record's times are written (an upload URL's end)."""
+    return time.strftime(_TIME_FORMAT, time.gmtime(clock() + seconds))
 
 
 class BodyMismatch(Exception):
@@ -64,9 +81,12 @@ class Counts:
 class BatchRecords:
     """Reads and writes batch records."""
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(
+        self, client: DynamoDBClient, table: str, clock: Callable[[], float] = time.time
+    ) -> None:
         self._client = client
         self._table = table
+        self._clock = clock  # when a pending upload's URL counts as expired
         self._serialize = TypeSerializer().serialize
 
     def create_pending(
@@ -80,13 +100,17 @@ class BatchRecords:
         callback_url: str | None = None,
         mapping: Mapping[str, Any] | None = None,
         dry_run: bool = False,
+        upload_expires_at: str | None = None,
     ) -> None:
         """Records a batch the API has promised. Its execution may already have started (the
         S3 event can overtake the API's own start): the status and the creation time are set
         only when absent, and what the API knows (how it came, the callback, the upload's
-        column mapping, a dry run) is always kept. PrepareFile reads the mapping and the dry
-        run from here: the record is their one carrier to the pipeline."""
+        column mapping, a dry run, when a presigned upload's URL expires) is always kept.
+        PrepareFile reads the mapping and the dry run from here: the record is their one
+        carrier to the pipeline."""
         values: dict[str, Any] = {"bucket": bucket, "source_key": key, "via": via}
+        if upload_expires_at is not None:
+            values["upload_expires_at"] = upload_expires_at
         if callback_url:
             values["callback"] = {"url": callback_url, "status": PENDING, "attempts": 0}
         if mapping is not None:
@@ -232,16 +256,31 @@ class BatchRecords:
         self._update(sender, batch_id, {"callback": callback})
 
     def get(self, sender: str, batch_id: str) -> dict[str, Any] | None:
+        """The record, with the status `expired` for a presigned upload still pending after
+        its URL expired (see the module)."""
         response = self._client.get_item(
             TableName=self._table, Key=_key(sender, batch_id), ConsistentRead=True
         )
         item = response.get("Item")
         if item is None:
             return None
-        return plain_item(item)
+        return _as_read(plain_item(item), self._clock())
 
     def _update(self, sender: str, batch_id: str, values: Mapping[str, Any]) -> None:
         set_fields(self._client, self._table, _key(sender, batch_id), values, self._serialize)
+
+
+def _as_read(record: dict[str, Any], now: float) -> dict[str, Any]:
+    expires = record.get("upload_expires_at")
+    if record.get("status") != PENDING or not isinstance(expires, str):
+        return record
+    try:
+        ends = calendar.timegm(time.strptime(expires, _TIME_FORMAT))
+    except ValueError:
+        return record
+    if now <= ends + UPLOAD_EXPIRY_GRACE_SECONDS:
+        return record
+    return {**record, "status": EXPIRED}
 
 
 def _key(sender: str, batch_id: str) -> dict[str, Any]:

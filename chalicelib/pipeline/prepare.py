@@ -11,6 +11,10 @@ the first. On an unversioned bucket the first object's bytes may be gone before 
 the batch then ends `quarantined` with `file.replaced`, and the newer object is left alone for
 its own batch.
 
+A file that came through a presigned POST (its batch record's `via`) and is larger than its
+sender's upload limit is quarantined with `file.upload_too_large` before a byte of it is read:
+the form's policy refuses such a file on S3, and the pipeline does not rely on a policy.
+
 A table's columns are matched with at most one explicit mapping: the one that came with the
 upload (POST /uploads `mapping`, POST /orders `?mapping=`, `orders run --mapping`, which the
 API stored on the batch record), else the sender's saved profile, else none (`mapping_from`:
@@ -145,8 +149,9 @@ def _prepare(
         sender = _check_sender(source, senders, settings.incoming_prefix, requests)
         mapping, mapping_from = _mapping_for(record, sender)
         requests.s3_get += 1
-        body = _open(s3, source)
-        reading = read_records(body, source.key, mapping=mapping)
+        opened = _open(s3, source)
+        _check_upload_size(record, sender, settings, opened.get("ContentLength"), opened["Body"])
+        reading = read_records(opened["Body"], source.key, mapping=mapping)
         cuts = enumerate(cut(reading, settings.chunk_max_orders, settings.chunk_max_bytes))
         for ref in in_order(lambda numbered: chunks.write_chunk(*numbered), cuts):
             requests.s3_put += 1
@@ -271,14 +276,51 @@ class FileReplaced(UnreadableFile):
         )
 
 
+class UploadTooLarge(UnreadableFile):
+    """A presigned upload larger than its sender's upload limit (see `_check_upload_size`)."""
+
+    def __init__(self, size: int, limit: int, sender: Sender) -> None:
+        whose = (
+            "its own max_upload_bytes"
+            if sender.max_upload_bytes is not None
+            else "the stage's UPLOAD_MAX_BYTES"
+        )
+        super().__init__(
+            "file.upload_too_large",
+            f"the file has {size} bytes, more than the {limit} bytes an upload of the sender"
+            f" {sender.sender_id!r} may have ({whose}); nothing of it was read: send it in"
+            " smaller files, or ask an operator for a higher limit",
+        )
+
+
+PRESIGNED_UPLOAD = "POST /uploads"  # the `via` of a batch the API promised to a presigned POST
+
+
+def _check_upload_size(
+    record: dict[str, Any], sender: Sender, settings: Settings, size: Any, body: Any
+) -> None:
+    """A file that came through a presigned POST (its batch record says so) is held to its
+    sender's upload limit, the sender's own `max_upload_bytes` else the stage's
+    `UPLOAD_MAX_BYTES`. The form's policy holds it there on S3 already (content-length-range);
+    the pipeline does not rely on that policy being right. Judged from the object's size
+    before any byte is read; a larger file is quarantined with `file.upload_too_large`."""
+    if record.get("via") != PRESIGNED_UPLOAD or not isinstance(size, int):
+        return
+    limit = sender.max_upload_bytes or settings.upload_max_bytes
+    if size > limit:
+        body.close()  # its bytes are never read: the connection is given back
+        raise UploadTooLarge(size, limit, sender)
+
+
 _MISSING = frozenset({"NoSuchKey", "NoSuchVersion", "404"})
 _REPLACED = frozenset({"PreconditionFailed", "412"})
 
 
 def _open(s3: S3Client, source: Source) -> Any:
-    """The body of exactly the object the event named."""
+    """The GetObject answer for exactly the object the event named: its `Body` (not read yet)
+    and its `ContentLength`."""
     try:
-        return s3.get_object(Bucket=source.bucket, Key=source.key, **source.selector)["Body"]  # type: ignore[arg-type]
+        return s3.get_object(Bucket=source.bucket, Key=source.key, **source.selector)  # type: ignore[arg-type]
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         if code in _REPLACED:

@@ -67,6 +67,7 @@ from orderflow_cli.emulator.moto_patches import (
     patch_sqs_receive_depth,
     patch_sqs_send_depth,
 )
+from orderflow_cli.emulator.post_policy import patch_s3_post_policies
 from orderflow_cli.emulator.weather import Weather, set_weather
 
 if TYPE_CHECKING:
@@ -194,6 +195,7 @@ class EmbeddedAWS:
         patch_sfn_atomic_starts()
         patch_backend_lookup_lock()
         patch_distributed_map_loop()
+        patch_s3_post_policies()  # S3's checks of a presigned POST (emulator/post_policy.py)
         self._saved_switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL)
         boto3.setup_default_session(region_name=REGION)
