@@ -190,15 +190,17 @@ def test_orders_report_prints_a_batch_report_from_the_running_server(
     served.wait_for(batch_id)
 
     _wait_for_reviews(served, batch_id, 1)
-    assert main(["report", batch_id, "--endpoint", served.s3_url]) == 0
+    # the sender named: other tests add senders to the shared server, in any order (xdist)
+    endpoint = ["--endpoint", served.s3_url, "--sender", "demo"]
+    assert main(["report", batch_id, *endpoint]) == 0
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line)["order_id"] == "rep-2"
     assert json.loads(line)["review"]["decision"] == "archive"  # what the reviewer decided
-    assert main(["report", batch_id, "--format", "csv", "--endpoint", served.s3_url]) == 0
+    assert main(["report", batch_id, "--format", "csv", *endpoint]) == 0
     rows = capsys.readouterr().out.splitlines()
     assert rows[0].endswith("_row,_errors")
     assert rows[1].startswith("rep-2,")
-    assert main(["report", "no-such-batch", "--endpoint", served.s3_url]) == 1
+    assert main(["report", "no-such-batch", *endpoint]) == 1
     assert "no batch 'no-such-batch'" in capsys.readouterr().err
 
 
