@@ -2,7 +2,8 @@
 
 Once per process even when threads ask at once (the embedded emulator runs functions in
 threads): `functools.cache` alone lets two first callers each make a client, and a caller that
-catches `client.exceptions.X` from one client misses the X that the other raised."""
+catches `client.exceptions.X` from one client misses the X that the other raised. For the same
+reason each client's exception classes are built when it is made, not on first use."""
 
 from __future__ import annotations
 
@@ -50,7 +51,13 @@ class _Once(Generic[_T]):
 
     def __call__(self, *args: Hashable) -> _T:
         with self._lock:
-            return self._cached(*args)
+            made = self._cached(*args)
+            # A client builds its exception classes on first use of `.exceptions`, unlocked:
+            # two threads at once each built a set, and an ExecutionAlreadyExists raised from
+            # one set escaped `except client.exceptions.ExecutionAlreadyExists` naming the
+            # other (the racing-starts test, in CI). Built here, once, under the lock.
+            getattr(made, "exceptions", None)
+            return made
 
     def cache_clear(self) -> None:
         with self._lock:

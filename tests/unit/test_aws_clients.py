@@ -4,6 +4,7 @@ ask for the first one at once."""
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from chalicelib import aws
 from orderflow_cli.emulator.runtime import EmbeddedAWS
@@ -30,3 +31,24 @@ def test_threads_asking_at_once_share_one_client(local: EmbeddedAWS) -> None:
     assert aws.sfn() is got[0]  # and it is the one kept
     aws.reset()
     assert aws.sfn() is not got[0]  # reset still forgets it
+
+
+def test_a_clients_exception_classes_are_built_when_it_is_made(local: EmbeddedAWS) -> None:
+    # botocore builds them on first use of `.exceptions`, unlocked: two threads at once each
+    # built a set, and one's ExecutionAlreadyExists escaped an `except` naming the other's
+    aws.reset()
+    clients: list[Any] = [aws.sfn(), aws.s3(), aws.dynamodb(), aws.order_writes(), aws.sqs()]
+    for client in clients:
+        assert client._exceptions is not None
+    aws.reset()
+
+
+def test_every_client_but_the_orders_tables_retries_with_the_one_policy(local: EmbeddedAWS) -> None:
+    retried: list[Any] = [aws.s3(), aws.dynamodb(), aws.sqs(), aws.sfn(), aws.events()]
+    retried += [aws.sts(), aws.ssm(), aws.s3_presigner("")]
+    for client in retried:
+        retries = client.meta.config.retries
+        assert (retries["mode"], retries["total_max_attempts"]) == ("standard", 5), client
+    writes: Any = aws.order_writes()
+    orders = writes.meta.config.retries
+    assert orders["total_max_attempts"] == 1  # OrderStore retries its own puts
