@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from chalicelib.api.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from chalicelib.api.media import check_json_content
 from chalicelib.api.scope import ReadClients, ScopedReads
 from chalicelib.callbacks import CallbackPolicy, CallbackRefused, check_url
 from chalicelib.orders.jsontext import Parsed
@@ -217,7 +218,9 @@ def _orders_of(body: bytes, key: str) -> tuple[dict[str, Parsed], int]:
     """The document's top-level members and its number of orders, read by the pipeline's own
     reader under the key the body will have: a body the pipeline would quarantine is a 400
     with the pipeline's code and message, and every order counted here is one it processes.
-    An order with a bad value is the pipeline's to reject (with its reasons), not ours."""
+    An order with a bad value is the pipeline's to reject (with its reasons), not ours. A body
+    that is not JSON text (a workbook, gzip) is a 415 before anything reads it."""
+    check_json_content(body)
     fields: dict[str, Parsed] = {}
     orders = 0
     not_objects: list[int] = []

@@ -44,6 +44,29 @@ FILE_ERROR_CODES: Final[dict[str, str]] = {
     "zipped together): send one file at a time.",
     "file.invalid_xlsx": "An .xlsx workbook that cannot be read (damaged, or without worksheets).",
     "file.sheet_not_found": "The mapping names a sheet the workbook does not have.",
+    # Past the file's budget (chalicelib/orders/readers/budget.py): refused the moment the
+    # count passes, whatever the rest of the file holds.
+    "file.too_large_uncompressed": "The file holds more than 1 GiB once decompressed (gzip, "
+    "or the parts of a workbook read): split it into smaller files.",
+    "file.compression_ratio": "The file (gzip) or a part of the workbook unpacks to more than "
+    "100 times its compressed size: padding such as blank lines or zeros, a decompression "
+    "bomb; send the orders without the padding.",
+    "file.too_many_rows": "The file has more than 1,048,576 rows (lines, list elements or sheet"
+    " rows, blank ones included): split it into smaller files.",
+    "file.too_many_columns": "A row, the header or a JSON document's top level has more than "
+    "1,024 columns (fields, cells present, members): send only the columns the orders need.",
+    "file.too_many_cells": "The file has more than 20,000,000 cells (CSV fields, sheet cells "
+    "present): split it, or send only the columns the orders need.",
+    "file.row_too_large": "One row is larger than 1 MiB: a CSV record, a sheet row's XML, a "
+    "JSON order or the whitespace around it (an unclosed quote, padding): fix that row.",
+    "file.too_many_row_errors": "More than 10,000 rows cannot be read as orders (row.* codes), "
+    "more than the rows that can: the file is not laid out as its header or format says; fix "
+    "its layout and send it again.",
+    "file.workbook_too_large": "The workbook is larger than 256 MiB, more than the temporary "
+    "disk it is read from may hold: send the sheet as CSV (gzip-compressed), or split it.",
+    "file.workbook_part_too_large": "A part of the workbook that is read (the sheet, the shared "
+    "strings, the styles, its ZIP directory) is larger, or lists more items, than a part may: "
+    "send the sheet as CSV (gzip-compressed), or split the workbook.",
     # Raised by the pipeline around the readers (prepare, trigger).
     "file.missing": "The file was deleted before it could be read (the batch is failed).",
     "file.replaced": "On an unversioned bucket, another upload replaced the file under its key "
@@ -62,6 +85,8 @@ ROW_ERROR_CODES: Final[dict[str, str]] = {
     "row with a value beyond the header's columns.",
     "row.inexact_number": "A spreadsheet row with a whole number of 2^53 or more in a number "
     "cell (a long OrderId typed as a number): the workbook kept only 15 significant digits.",
+    "row.too_large": "An order (a row, a line, a list element) that is larger, as a chunk "
+    "holds it, than a whole chunk may be (CHUNK_MAX_BYTES): rejected alone, with an excerpt.",
 }
 
 #: A column mapping (`ColumnMapping.from_json`) that cannot be used.

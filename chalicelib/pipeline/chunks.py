@@ -4,6 +4,11 @@ A chunk is one JSON document in S3: `{"batch_id", "index", "records": [[row, ord
 where `error` is null or a FieldError dict for a record that could not be parsed. The manifest
 is a JSON array with one small item per chunk, read by the Distributed Map's ItemReader:
 no state's payload ever carries orders, so no file size comes near Step Functions' 256 KB limit.
+
+A chunk, as written, never holds more than `max_bytes` (CHUNK_MAX_BYTES), whatever one order
+holds: an order whose record alone would pass that is not written whole but rejected on its own
+as `row.too_large`, its record holding the first characters of its text and its size (no
+valid order is that large: DynamoDB stores at most 400 KB of one).
 """
 
 from __future__ import annotations
@@ -39,12 +44,28 @@ def _encode(record: Record) -> str:
     return json.dumps([record.row, record.order, error], default=str)
 
 
+_EXCERPT = 200  # characters of a too-large order's text that its stand-in keeps
+
+
+def _too_large(record: Record, encoded: str, max_bytes: int) -> str:
+    """The stand-in for a record larger than a chunk: its row, an excerpt, `row.too_large`."""
+    message = (
+        f"the order is {len(encoded):,} bytes as a chunk holds it, more than a whole chunk may "
+        f"({max_bytes:,}, CHUNK_MAX_BYTES): it is not read further; no order may be that large"
+    )
+    error = FieldError("order", "row.too_large", message, None)
+    return _encode(Record(record.row, encoded[:_EXCERPT] + "...", error))
+
+
 def cut(records: Iterable[Record], max_orders: int, max_bytes: int) -> Iterator[list[str]]:
-    """Groups encoded records into chunks of at most `max_orders` and about `max_bytes`."""
+    """Groups encoded records into chunks of at most `max_orders` and `max_bytes` (an order
+    larger than a chunk is replaced by its `row.too_large` stand-in)."""
     chunk: list[str] = []
     size = 0
     for record in records:
         encoded = _encode(record)
+        if len(encoded) > max_bytes:
+            encoded = _too_large(record, encoded, max_bytes)
         if chunk and (len(chunk) >= max_orders or size + len(encoded) > max_bytes):
             yield chunk
             chunk, size = [], 0

@@ -79,7 +79,7 @@ def test_the_byte_bound_is_exact_and_counts_the_separators():
     assert [len(c) for c in cut(given, 100, fits_three - 1)] == [2, 2, 2, 2, 1]
 
 
-def test_a_record_larger_than_the_byte_bound_gets_a_chunk_of_its_own():
+def test_a_record_larger_than_the_byte_bound_is_rejected_alone_and_no_chunk_passes_it():
     # given a huge record between two small ones
     given = [
         Record(1, order("1")),
@@ -88,10 +88,19 @@ def test_a_record_larger_than_the_byte_bound_gets_a_chunk_of_its_own():
     ]
 
     # when cut with a bound smaller than the huge record
-    chunks = list(cut(given, max_orders=100, max_bytes=1000))
+    chunks = list(cut(given, max_orders=100, max_bytes=1024))
 
-    # then it is neither dropped nor split
-    assert [[item[0] for item in decoded(c)] for c in chunks] == [[1], [2], [3]]
+    # then it is neither dropped nor split, nor written whole: its row is rejected on its own
+    # with an excerpt, and every chunk stays within the bound
+    items = [item for chunk in chunks for item in decoded(chunk)]
+    assert [item[0] for item in items] == [1, 2, 3]
+    assert all(len(",".join(chunk).encode()) <= 1024 for chunk in chunks)
+    assert items[0][2] is None
+    assert items[2][2] is None
+    _, excerpt, error = items[1]
+    assert error["code"] == "row.too_large"
+    assert excerpt.startswith('[2, {"order-info"')
+    assert len(excerpt) < 300
 
 
 def test_cut_of_nothing_is_no_chunk():

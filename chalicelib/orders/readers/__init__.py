@@ -13,7 +13,11 @@ Text is UTF-8 or UTF-16 with a byte-order mark, and any format may be gzip-compr
 synonym, or by an explicit `ColumnMapping`). Other files (a legacy .xls, .ods, .numbers, a PDF,
 an image, a ZIP of other files, an encrypted workbook) are refused, each with its own code.
 
-The file is never held in memory as a whole, and records are yielded one at a time. A record
+The file is never held in memory as a whole, and records are yielded one at a time. What
+reading a file may cost is bounded by its `Budget` (`budget`: decompressed bytes and their
+ratio to the compressed ones, rows, columns, cells, bytes per row, a workbook's size on the
+temporary disk and its parts, rows that cannot be orders), counted as it streams: a file past
+any limit raises `UnreadableFile` with that limit's own code the moment it passes. A record
 that cannot be parsed (a bad JSON line, a CSV row with the wrong number of fields) or that holds
 a value no order may hold (`limits`) is yielded with `error` set and reading goes on; a problem
 with the file as a whole raises `UnreadableFile` (codes: `codes.FILE_ERROR_CODES`), possibly
@@ -22,13 +26,13 @@ after some records were yielded (callers then discard everything they received).
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Iterator
 from typing import Final
 
 from chalicelib.orders.codes import FILE_ERROR_CODES
 from chalicelib.orders.jsontext import Parsed
+from chalicelib.orders.readers.budget import DEFAULT, Budget, Meter
 from chalicelib.orders.readers.columns import ColumnMapping, MappingError, is_report
 from chalicelib.orders.readers.csvfile import read_csv
 from chalicelib.orders.readers.detect import (
@@ -51,8 +55,10 @@ from chalicelib.orders.readers.stream import CHUNK, ByteSource, FileBytes, TextB
 from chalicelib.orders.records import Record, UnreadableFile
 
 __all__ = [
+    "DEFAULT",
     "FILE_ERROR_CODES",
     "FORMATS",
+    "Budget",
     "ByteSource",
     "ColumnMapping",
     "FileFacts",
@@ -74,9 +80,11 @@ class Reading(Iterator[Record]):
         key: str,
         mapping: ColumnMapping | None = None,
         fields: dict[str, Parsed] | None = None,
+        budget: Budget = DEFAULT,
     ) -> None:
         self.facts = FileFacts(mapping=mapping)
-        self._records = self._read(body, key, mapping, fields)
+        self.meter = Meter(budget)
+        self._records = self._counted(self._read(body, key, mapping, fields))
 
     def __iter__(self) -> Iterator[Record]:
         # The generator itself, so that a loop over the reading costs no extra call per record.
@@ -85,6 +93,13 @@ class Reading(Iterator[Record]):
     def __next__(self) -> Record:
         return next(self._records)
 
+    def _counted(self, records: Iterator[Record]) -> Iterator[Record]:
+        """`records`, each counted as an order or a row that cannot be one (`Meter.record`)."""
+        record = self.meter.record
+        for each in records:
+            record(each.error is not None)
+            yield each
+
     def _read(
         self,
         body: ByteSource,
@@ -92,8 +107,8 @@ class Reading(Iterator[Record]):
         mapping: ColumnMapping | None,
         fields: dict[str, Parsed] | None,
     ) -> Iterator[Record]:
-        facts = self.facts
-        source = FileBytes(body)
+        facts, meter = self.facts, self.meter
+        source = FileBytes(body, meter)
         facts.compressed = source.compressed
         container = refuse_binary(source.head(MAGIC_BYTES))
         if container is not None:
@@ -112,28 +127,36 @@ class Reading(Iterator[Record]):
         if facts.format == CSV:
             given = mapping.delimiter if mapping else None
             facts.delimiter = given or detect_delimiter(key, head)
-            yield from read_csv(stream, facts.delimiter, mapping, facts)
+            yield from read_csv(stream, facts.delimiter, mapping, facts, meter)
         elif facts.format == JSONL:
             facts.mapping = None  # JSON has no columns to map
-            yield from read_jsonl(stream)
+            yield from read_jsonl(stream, meter)
         else:
             facts.mapping = None
-            yield from read_json(stream, fields)
+            yield from read_json(stream, fields, meter)
 
     def _container(
         self, source: FileBytes, kind: str, mapping: ColumnMapping | None
     ) -> Iterator[Record]:
-        """A ZIP or OLE2 file: copied to a temporary file (its directory may be anywhere),
-        then read if it is an .xlsx workbook and refused otherwise."""
+        """A ZIP file: copied to a temporary file (its directory is at its end), within the
+        budget's `workbook_bytes`, then read if it is an .xlsx workbook and refused otherwise.
+        An OLE2 file is refused as it streams by (it is never a workbook this reads)."""
+        if kind == "ole2":
+            judge_ole2(source)
+        meter = self.meter
+        limit = meter.budget.workbook_bytes
         with tempfile.TemporaryFile() as file:
-            shutil.copyfileobj(source, file, CHUNK)
+            copied = 0
+            while block := source.read(CHUNK):
+                copied += len(block)
+                if copied > limit:
+                    raise meter.workbook_too_large()
+                file.write(block)
             file.seek(0)
-            if kind == "ole2":
-                judge_ole2(file)
-            judge_zip(file)
+            judge_zip(file, meter)
             file.seek(0)
             self.facts.format = XLSX
-            yield from read_xlsx(file, mapping, self.facts)
+            yield from read_xlsx(file, mapping, self.facts, meter)
 
 
 def read_records(
@@ -142,6 +165,7 @@ def read_records(
     *,
     mapping: ColumnMapping | None = None,
     fields: dict[str, Parsed] | None = None,
+    budget: Budget = DEFAULT,
 ) -> Reading:
     """The records of the file in `body`, one per order, in file order (see the module).
 
@@ -150,6 +174,7 @@ def read_records(
     table's headers hold which fields (and a sheet and a delimiter); JSON formats ignore it.
     `fields`, when given, receives the top-level members of a JSON document other than
     "orders", each read like an order (a `Parsed` value, or its text and error). The returned
-    `Reading` also tells what the file turned out to be (`Reading.facts`).
+    `Reading` also tells what the file turned out to be (`Reading.facts`). `budget` bounds what
+    reading may cost (the default everywhere but in tests).
     """
-    return Reading(body, key, mapping, fields)
+    return Reading(body, key, mapping, fields, budget)

@@ -3,6 +3,10 @@
 The delimiter (`,` `;` tab or `|`) is chosen by the caller (`detect.detect_delimiter`, or the
 sender's mapping). `row` is the line where the record starts (the header is line 1), so that a
 quoted field spanning lines never shifts the rows after it. Values stay strings, as written.
+
+Each line is read at most `row_bytes` characters at a time, and a record (its lines together)
+may not be longer, so no line of any length is ever held whole; lines (blank ones included),
+fields per record and fields in all are counted against the file's budget as they are read.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import csv
 import io
 from collections.abc import Iterator
 
+from chalicelib.orders.readers.budget import Meter
 from chalicelib.orders.readers.columns import ColumnMapping, Columns
 from chalicelib.orders.readers.facts import FileFacts
 from chalicelib.orders.readers.stream import CHUNK, TextBytes
@@ -20,17 +25,34 @@ __all__ = ["read_csv"]
 
 
 def read_csv(
-    stream: TextBytes, delimiter: str, mapping: ColumnMapping | None, facts: FileFacts
+    stream: TextBytes,
+    delimiter: str,
+    mapping: ColumnMapping | None,
+    facts: FileFacts,
+    meter: Meter,
 ) -> Iterator[Record]:
     """The records of the CSV in `stream`; `facts.columns` is filled once the header is read."""
     text = io.TextIOWrapper(io.BufferedReader(stream, CHUNK), encoding="utf-8", newline="")
-    rows = csv.reader(text, delimiter=delimiter)
+    lines = _Lines(text, delimiter, meter)
+    rows = csv.reader(lines, delimiter=delimiter)
+    budget = meter.budget
+    max_rows, max_columns, max_cells = budget.rows, budget.columns, budget.cells
+    cells = 0
     end = 0  # the line the previous record ended on
     try:
         columns: Columns | None = None
         records = 0
         for fields in rows:
             start, end = end + 1, rows.line_num
+            lines.start, lines.mark = end + 1, lines.read
+            if end > max_rows:
+                raise meter.too_many_rows()
+            width = len(fields)
+            cells += width
+            if width > max_columns:
+                raise meter.too_many_columns(f"the record at line {start}", width)
+            if cells > max_cells:
+                raise meter.too_many_cells()
             if _is_blank(fields):
                 continue
             if columns is None:
@@ -53,6 +75,37 @@ def read_csv(
         raise UnreadableFile(
             "file.empty", "the file contains no orders: the CSV has a header row but no data rows"
         )
+
+
+class _Lines:
+    """The lines of the text for `csv.reader`, each read at most `row_bytes` characters at a
+    time: a record longer than that is refused before more of it is read. The reader sets
+    `start` (the line the next record starts on) and `mark` (`read` then) after each record."""
+
+    def __init__(self, text: io.TextIOWrapper, delimiter: str, meter: Meter) -> None:
+        self._readline = text.readline
+        self._delimiter = delimiter
+        self._meter = meter
+        self.start = 1
+        self.read = 0  # characters read so far
+        self.mark = 0
+
+    def __iter__(self) -> Iterator[str]:
+        readline, limit = self._readline, self._meter.budget.row_bytes
+        read = 0
+        while line := readline(limit + 1):
+            read += len(line)
+            self.read = read
+            if read - self.mark > limit:
+                raise self._too_large(line)
+            yield line
+
+    def _too_large(self, line: str) -> UnreadableFile:
+        meter = self._meter
+        where = f"the record at line {self.start}"
+        if line.count(self._delimiter) >= meter.budget.columns:
+            return meter.too_many_columns(where)
+        return meter.row_too_large(where)
 
 
 def _is_blank(fields: list[str]) -> bool:

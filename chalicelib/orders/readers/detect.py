@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import codecs
 import zipfile
-from typing import IO, Final, Literal, NoReturn
+from typing import IO, Final, Literal, NoReturn, Protocol
 
 from chalicelib.orders.jsontext import JsonSyntaxError, parse_text
+from chalicelib.orders.readers.budget import Meter
+from chalicelib.orders.readers.xlsx import check_directory
 from chalicelib.orders.records import UnreadableFile
 
 __all__ = [
@@ -76,8 +78,11 @@ def refuse_binary(head: bytes) -> Literal["zip", "ole2"] | None:
     return None
 
 
-def judge_zip(file: IO[bytes]) -> None:
-    """Returns when the ZIP archive in `file` is an .xlsx workbook; raises for anything else."""
+def judge_zip(file: IO[bytes], meter: Meter | None = None) -> None:
+    """Returns when the ZIP archive in `file` is an .xlsx workbook; raises for anything else
+    (and for a directory larger than `meter`'s budget, before it is read)."""
+    check_directory(file, meter or Meter())
+    file.seek(0)
     try:
         with zipfile.ZipFile(file) as archive:
             names = archive.namelist()
@@ -112,8 +117,13 @@ def judge_zip(file: IO[bytes]) -> None:
     )
 
 
-def judge_ole2(file: IO[bytes]) -> NoReturn:
-    """Raises for an OLE2 compound file: an encrypted workbook, or a legacy .xls one."""
+class _Readable(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+def judge_ole2(file: _Readable) -> NoReturn:
+    """Raises for an OLE2 compound file: an encrypted workbook, or a legacy .xls one (read as
+    it streams by, never stored)."""
     overlap = len(_ENCRYPTED_PACKAGE) - 1
     tail = b""
     while block := file.read(1024 * 1024):

@@ -3,16 +3,21 @@
 Read by `jsontext`, the one JSON reader, element by element: an element holding a value no order
 may hold is yielded with its error and its neighbours go on; only text that is not JSON, or a
 document without exactly one list of orders, makes the file unreadable.
+
+The reader's buffer holds the value being read: it may not grow past four times the budget's
+`row_bytes` (an order, or a run of whitespace, larger than that is `file.row_too_large`), the
+list's elements count against `rows`, and the document's top-level members against `columns`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Final
 
 from chalicelib.orders.jsontext import JsonSyntaxError, Parsed, Scanner
 from chalicelib.orders.limits import escape_surrogates
+from chalicelib.orders.readers.budget import Meter
 from chalicelib.orders.readers.columns import GROUPS
 from chalicelib.orders.readers.stream import TextBytes
 from chalicelib.orders.records import Record, UnreadableFile
@@ -20,17 +25,38 @@ from chalicelib.orders.records import Record, UnreadableFile
 __all__ = ["read_json"]
 
 
-def read_json(stream: TextBytes, fields: dict[str, Parsed] | None) -> Iterator[Record]:
+def read_json(
+    stream: TextBytes, fields: dict[str, Parsed] | None, meter: Meter
+) -> Iterator[Record]:
     """The records of the JSON document or array in `stream`; `fields`, when given, receives
     the document's top-level members other than "orders"."""
-    scanner = Scanner(stream.read, offset=stream.offset)
+    read = _Bounded(stream.read, meter)
+    scanner = read.scanner = Scanner(read, offset=stream.offset)
     if scanner.at_end():  # more whitespace than the head showed, and nothing else
         raise UnreadableFile("file.empty", stream.describe_blank())
-    document = _Document(scanner, {} if fields is None else fields)
+    document = _Document(scanner, {} if fields is None else fields, meter)
     try:
         yield from document.records()
     except JsonSyntaxError as exc:
         raise _invalid_json(exc, scanner, document.rows) from exc
+
+
+class _Bounded:
+    """`read` for the scanner, refusing once its buffer holds more than four times the budget's
+    `row_bytes` (it holds the value being read, and whitespace until a value starts)."""
+
+    def __init__(self, read: Callable[[int], bytes], meter: Meter) -> None:
+        self._read = read
+        self._meter = meter
+        self._limit = 4 * meter.budget.row_bytes
+        self.scanner: Scanner | None = None
+
+    def __call__(self, size: int) -> bytes:
+        scanner = self.scanner
+        if scanner is not None and len(scanner.text) > self._limit:
+            where = f"the JSON around line {scanner.line(scanner.pos)} (one order, or the space"
+            raise self._meter.row_too_large(f"{where} between two)")
+        return self._read(size)
 
 
 class _Document:
@@ -41,10 +67,11 @@ class _Document:
     a document without exactly one list of orders, makes the file unreadable.
     """
 
-    def __init__(self, scanner: Scanner, fields: dict[str, Parsed]) -> None:
+    def __init__(self, scanner: Scanner, fields: dict[str, Parsed], meter: Meter) -> None:
         self.scanner = scanner
         self.fields = fields  # the top-level members besides "orders"
         self.rows = 0  # elements read so far
+        self.meter = meter
 
     def records(self) -> Iterator[Record]:
         scanner = self.scanner
@@ -86,7 +113,10 @@ class _Document:
                     yield from self._orders()
                 else:
                     keys.append(key)
+                    if len(keys) >= self.meter.budget.columns:
+                        raise self.meter.too_many_columns("the JSON document's top level")
                     self.fields[key] = scanner.read_value()
+                    scanner.release()
                 scanner.skip_ws()
                 if scanner.peek() == "}":
                     scanner.pos += 1
@@ -126,9 +156,12 @@ class _Document:
             raise UnreadableFile(
                 "file.empty", "the file contains no orders: the list of orders is empty"
             )
+        max_rows = self.meter.budget.rows
         while True:
             parsed = scanner.read_value()
             self.rows += 1
+            if self.rows > max_rows:
+                raise self.meter.too_many_rows()
             yield Record(self.rows, parsed.value, parsed.error)
             if not scanner.next_element():
                 return

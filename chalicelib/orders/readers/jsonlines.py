@@ -1,7 +1,9 @@
 """JSON Lines: one order per line, `row` = the line number; blank lines are skipped.
 
 A line that is not JSON is that row's `row.invalid_json` and its neighbours go on; only a file
-in which no line is JSON is unreadable (`file.invalid_jsonl`).
+in which no line is JSON is unreadable (`file.invalid_jsonl`). A line longer than `MAX_LINE`
+(or the budget's `row_bytes`) is that row's error too, and is skipped without being held; lines,
+blank ones included, count against the budget's `rows`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Iterator
 from typing import Final
 
 from chalicelib.orders.jsontext import JsonSyntaxError, parse_text
+from chalicelib.orders.readers.budget import Meter
 from chalicelib.orders.readers.stream import CHUNK, TextBytes
 from chalicelib.orders.records import FieldError, Record, UnreadableFile
 
@@ -19,12 +22,15 @@ __all__ = ["MAX_LINE", "read_jsonl"]
 MAX_LINE: Final = 1024 * 1024  # longest line read as JSON
 
 
-def read_jsonl(stream: TextBytes) -> Iterator[Record]:
-    max_line = MAX_LINE  # read at each call, so that a test can lower it
+def read_jsonl(stream: TextBytes, meter: Meter) -> Iterator[Record]:
+    max_line = min(MAX_LINE, meter.budget.row_bytes)  # read at each call: a test may lower it
+    max_rows = meter.budget.rows
     lines = io.BufferedReader(stream, CHUNK)
     tried = parsed = 0
     first_problem = ""
     for row, raw, complete in _lines(lines, max_line):
+        if row > max_rows:
+            raise meter.too_many_rows()
         if not raw.strip():
             continue
         tried += 1

@@ -1,17 +1,20 @@
 """An .xlsx workbook: the first sheet, or the one the mapping names; a header row, then one order
 per row, `row` = the row number Excel shows.
 
-The workbook is read with openpyxl in read-only mode: rows are parsed from the sheet's XML as
-they are needed, so memory stays flat however long the sheet (openpyxl is imported only when a
-workbook arrives, so reading any other format does not pay for its import). A ZIP archive
-needs its directory at the end, so the file is first copied to a temporary file.
+The workbook is read part by part as a stream (`xlsx`), within the file's budget: rows are
+parsed from the sheet's XML as they are needed, so memory stays flat however long the sheet, and
+a row costs the cells it holds (a single value in column XFD is one cell, not 16,384). A ZIP
+archive needs its directory at the end, so the file is first copied to a temporary file.
 
 Cells come as Excel holds them and become the text a CSV export would hold: a whole number
 (`3`, or `3.0` as Excel stores every number) is `"3"`, so it is a valid qty and a valid
 OrderId `"1001"`; other numbers keep Excel's 15 significant digits; TRUE and FALSE are
 `"TRUE"` and `"FALSE"`; a date is ISO 8601 (`2024-05-01`, with the time if it has one); a
-formula is its value as last calculated. Blank rows are skipped; cells right of the header's
-last column must be empty (`row.field_count` otherwise). A whole number of 2**53 or more
+formula is its value as last calculated (openpyxl's rules, as its read-only reader applies
+them). Blank rows are skipped; cells right of the header's last column must be empty
+(`row.field_count` otherwise: the record then holds the row's values up to its last one, or,
+for a value far right of the header, the header's columns and a few values beyond them, never
+the thousands of empty columns between). A whole number of 2**53 or more
 (an OrderId of 20 digits typed into a number cell) was not kept exactly by the workbook, so its
 row is refused (`row.inexact_number`) rather than read as digits nobody typed.
 """
@@ -19,45 +22,65 @@ row is refused (`row.inexact_number`) rather than read as digits nobody typed.
 from __future__ import annotations
 
 import datetime
+import struct
 import zipfile
-from collections.abc import Iterator, Sequence
-from typing import IO, TYPE_CHECKING, Any, Final
-from xml.etree.ElementTree import ParseError
+import zlib
+from collections.abc import Iterable, Iterator
+from typing import IO, Any, Final
+from xml.parsers import expat
 
+from chalicelib.orders.readers.budget import Meter
 from chalicelib.orders.readers.columns import ColumnMapping, Columns
 from chalicelib.orders.readers.facts import FileFacts
+from chalicelib.orders.readers.xlsx import Damaged, Package, Sheet
 from chalicelib.orders.records import FieldError, Record, UnreadableFile
-
-if TYPE_CHECKING:
-    from openpyxl.workbook.workbook import Workbook
 
 __all__ = ["cell_text", "read_xlsx"]
 
-# What openpyxl raises for a workbook whose parts are missing or malformed.
-_DAMAGED = (zipfile.BadZipFile, ParseError, KeyError, ValueError, TypeError, IndexError, OSError)
+# What a workbook whose parts are missing or malformed raises while it is read.
+_DAMAGED = (
+    Damaged,
+    zipfile.BadZipFile,
+    expat.ExpatError,
+    zlib.error,
+    struct.error,
+    KeyError,
+    ValueError,
+    TypeError,
+    IndexError,
+    OverflowError,
+    OSError,
+    EOFError,
+    RuntimeError,  # zipfile: an encrypted part
+    NotImplementedError,  # zipfile: a compression method it does not know
+)
+# A row whose last value lies this far right of the header keeps only its values beyond the
+# header (at most `_SHOWN_BEYOND` of them), not the empty columns between.
+_DENSE_BEYOND: Final = 64
+_SHOWN_BEYOND: Final = 16
 
 
-def read_xlsx(file: IO[bytes], mapping: ColumnMapping | None, facts: FileFacts) -> Iterator[Record]:
+def read_xlsx(
+    file: IO[bytes], mapping: ColumnMapping | None, facts: FileFacts, meter: Meter
+) -> Iterator[Record]:
     """The records of the workbook in `file` (seekable); `facts.sheet` and `facts.columns` are
     filled in once they are known."""
-    import openpyxl
-
     try:
-        workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
+        package = Package(file, meter)
     except _DAMAGED as exc:
         raise _damaged(exc) from exc
     try:
-        sheet = _sheet(workbook, mapping.sheet if mapping else None)
+        sheet = _sheet(package.sheets, mapping.sheet if mapping else None)
         facts.sheet = sheet.title
-        yield from _rows(sheet, mapping, facts)
+        strings = package.shared_strings(sheet)
+        yield from _rows(package.rows(sheet, strings), sheet.title, mapping, facts, meter)
     except _DAMAGED as exc:
         raise _damaged(exc) from exc
     finally:
-        workbook.close()
+        package.close()
 
 
-def _sheet(workbook: Workbook, name: str | None) -> Any:  # a ReadOnlyWorksheet (untyped)
-    sheets: list[Any] = list(workbook.worksheets)
+def _sheet(sheets: list[Sheet], name: str | None) -> Sheet:
     names = ", ".join(f'"{sheet.title}"' for sheet in sheets)
     if name is not None:
         for sheet in sheets:
@@ -74,65 +97,107 @@ def _sheet(workbook: Workbook, name: str | None) -> Any:  # a ReadOnlyWorksheet 
     return visible[0]
 
 
-def _rows(sheet: Any, mapping: ColumnMapping | None, facts: FileFacts) -> Iterator[Record]:
-    sheet.reset_dimensions()  # the stored dimensions may be wrong: read every row there is
+def _rows(
+    rows: Iterable[tuple[int, list[Any]]],
+    title: str,
+    mapping: ColumnMapping | None,
+    facts: FileFacts,
+    meter: Meter,
+) -> Iterator[Record]:
     columns: Columns | None = None
     records = 0
-    # Rows come from row 1 on, a blank one for every row the file leaves out, so the count is
-    # the row number Excel shows.
-    for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
-        values = [cell_text(cell) for cell in cells]
-        if not any(value.strip() for value in values):
+    # Rows come with Excel's row numbers, each with the cells it holds: (column, value).
+    for number, cells in rows:
+        texts = [cell_text(value) for _, value in cells]
+        if not any(text.strip() for text in texts):
             continue
         if columns is None:
-            while values and not values[-1].strip():
-                values.pop()
-            where = f'header found in row {number} of sheet "{sheet.title}"'
-            columns = Columns(values, where, mapping)
+            columns = _header(number, cells, texts, title, mapping, meter)
             facts.columns.update(columns.found)
             continue
         records += 1
-        inexact = _inexact(cells, columns.width)
-        if inexact is not None:
-            yield Record(number, values, _inexact_error(number, *inexact))
-            continue
-        yield _record(number, values, columns)
+        yield _record(number, cells, texts, columns)
     if columns is None:
         raise UnreadableFile(
-            "file.empty", f'the file contains no orders: the sheet "{sheet.title}" is empty'
+            "file.empty", f'the file contains no orders: the sheet "{title}" is empty'
         )
     if not records:
         raise UnreadableFile(
             "file.empty",
-            f'the file contains no orders: the sheet "{sheet.title}" has a header row but no '
-            "data rows",
+            f'the file contains no orders: the sheet "{title}" has a header row but no data rows',
         )
 
 
-def _record(number: int, values: list[str], columns: Columns) -> Record:
+def _header(
+    number: int,
+    cells: list[Any],
+    texts: list[str],
+    title: str,
+    mapping: ColumnMapping | None,
+    meter: Meter,
+) -> Columns:
+    """The header row: up to its last cell that holds something."""
+    width = 1 + max(column for (column, _), text in zip(cells, texts, strict=True) if text.strip())
+    where = f'header found in row {number} of sheet "{title}"'
+    if width > meter.budget.columns:
+        raise meter.too_many_columns(
+            f"the {where}, which reaches column {_column_letter(width - 1)},", width
+        )
+    values = [""] * width
+    for (column, _), text in zip(cells, texts, strict=True):
+        if column < width:
+            values[column] = text
+    return Columns(values, where, mapping)
+
+
+def _record(number: int, cells: list[Any], texts: list[str], columns: Columns) -> Record:
     width = columns.width
-    beyond = [index for index, value in enumerate(values[width:], width) if value.strip()]
+    values = [""] * width
+    beyond: list[tuple[int, str]] = []  # (column, text) right of the header, not blank
+    inexact: tuple[int, float] | None = None
+    for (column, value), text in zip(cells, texts, strict=True):
+        if column < width:
+            values[column] = text
+            if (
+                isinstance(value, float)
+                and value.is_integer()
+                and abs(value) >= _EXACT_LIMIT
+                and (inexact is None or column < inexact[0])
+            ):
+                inexact = (column, value)
+        elif text.strip():
+            beyond.append((column, text))
+    if inexact is not None:
+        return Record(number, _shown(values, beyond), _inexact_error(number, *inexact))
     if beyond:
+        first = min(column for column, _ in beyond)
         message = (
-            f"row {number} has a value in column {_column_letter(beyond[0])}, right of the "
+            f"row {number} has a value in column {_column_letter(first)}, right of the "
             f"header's last column {_column_letter(width - 1)}"
         )
-        return Record(number, values, FieldError("row", "row.field_count", message, None))
-    return Record(number, columns.order(_padded(values, width)))
+        error = FieldError("row", "row.field_count", message, None)
+        return Record(number, _shown(values, beyond), error)
+    return Record(number, columns.order(values))
+
+
+def _shown(values: list[str], beyond: list[tuple[int, str]]) -> list[str]:
+    """What a refused row's record holds: its values, with the columns right of the header up
+    to its last value when that is near, else only the values there (at most a few)."""
+    if not beyond:
+        return values
+    beyond.sort()
+    last = beyond[-1][0]
+    if last < len(values) + _DENSE_BEYOND:
+        dense = values + [""] * (last + 1 - len(values))
+        for column, text in beyond:
+            dense[column] = text
+        return dense
+    return values + [text for _, text in beyond[:_SHOWN_BEYOND]]
 
 
 # Above 2**53 a float no longer holds every whole number: Excel keeps 15 significant digits, so
 # 12345678901234567890 is stored as 1.2345678901234567e19, whose digits were never sent.
 _EXACT_LIMIT: Final = 2**53
-
-
-def _inexact(cells: Sequence[Any], width: int) -> tuple[int, float] | None:
-    """The first cell (index, value) within the header's columns holding a whole number too
-    large for the workbook to have kept exactly, if any."""
-    for index, cell in enumerate(cells[:width]):
-        if isinstance(cell, float) and cell.is_integer() and abs(cell) >= _EXACT_LIMIT:
-            return index, cell
-    return None
 
 
 def _inexact_error(number: int, index: int, value: float) -> FieldError:
@@ -144,10 +209,6 @@ def _inexact_error(number: int, index: int, value: float) -> FieldError:
         " again, or send a CSV"
     )
     return FieldError("row", "row.inexact_number", message, shown)
-
-
-def _padded(values: Sequence[str], width: int) -> list[str]:
-    return [*values[:width], *([""] * (width - len(values)))]
 
 
 def cell_text(value: Any) -> str:

@@ -6,6 +6,11 @@ not its name), with its first bytes open to a peek so that detection can look be
 text with a UTF-16 byte-order mark (Excel's "Unicode text" export) is decoded and handed on as
 UTF-8, and everything else must be valid UTF-8 (`UnreadableFile` with `file.encoding` otherwise,
 naming the line and byte). Nothing is ever held whole: both read 64 KiB at a time.
+
+`FileBytes` counts the content it hands out against the file's budget (`budget.Meter.content`):
+a file whose content passes `uncompressed_bytes`, or a gzip stream that unpacks to more than
+`compression_ratio` times the compressed bytes read so far (once `ratio_floor` bytes are out), is
+refused at that read, after a few MiB at most of a bomb were unpacked.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import io
 import zlib
 from typing import TYPE_CHECKING, Final, Protocol
 
+from chalicelib.orders.readers.budget import Meter
 from chalicelib.orders.records import UnreadableFile
 
 if TYPE_CHECKING:
@@ -24,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["CHUNK", "ByteSource", "FileBytes", "TextBytes"]
 
 CHUNK: Final = 64 * 1024  # bytes read from the source at a time
+_COMPRESSED_READ: Final = 8 * 1024  # bytes of gzip data handed to the decompressor at a time
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 _BOMS: Final = (
     (codecs.BOM_UTF8, "utf-8"),
@@ -39,36 +46,54 @@ class ByteSource(Protocol):
 
 
 class FileBytes:
-    """The file's bytes, gunzipped when they are gzip; `head` peeks without consuming."""
+    """The file's bytes, gunzipped when they are gzip; `head` peeks without consuming. Every
+    byte taken from the source is counted against `meter`'s budget."""
 
-    def __init__(self, body: ByteSource) -> None:
+    def __init__(self, body: ByteSource, meter: Meter | None = None) -> None:
+        self._meter = meter or Meter()
         magic = _read_up_to(body, len(_GZIP_MAGIC))
         self.compressed = magic == _GZIP_MAGIC
-        self._source: ByteSource = _Gunzipped(magic, body) if self.compressed else body
+        self._gunzipped = _Gunzipped(magic, body) if self.compressed else None
+        self._source: ByteSource = self._gunzipped or body
         self._peeked = b"" if self.compressed else magic
+        self.taken = len(self._peeked)  # bytes of content taken from the source
 
     def head(self, size: int) -> bytes:
         """The next `size` bytes (fewer at the end of the file), left in place to be read."""
         if len(self._peeked) < size:
-            self._peeked += _read_up_to(self._source, size - len(self._peeked))
+            self._peeked += self._take(size - len(self._peeked), whole=True)
         return self._peeked[:size]
 
     def read(self, size: int = -1, /) -> bytes:
         if not self._peeked:
-            return self._source.read(size)
+            return self._take(size)
         if 0 <= size < len(self._peeked):
             data, self._peeked = self._peeked[:size], self._peeked[size:]
             return data
         data, self._peeked = self._peeked, b""
-        return data + self._source.read() if size < 0 else data
+        return data + self._take(-1) if size < 0 else data
+
+    def _take(self, size: int, *, whole: bool = False) -> bytes:
+        """Up to `size` bytes of content from the source (all of them when `whole`), counted."""
+        data = _read_up_to(self._source, size) if whole else self._source.read(size)
+        self.taken += len(data)
+        gunzipped = self._gunzipped
+        self._meter.content(self.taken, None if gunzipped is None else gunzipped.consumed)
+        return data
 
 
 class _Gunzipped:
     """A gzip stream's content; a corrupt or truncated stream is the file's `file.gzip`."""
 
     def __init__(self, magic: bytes, rest: ByteSource) -> None:
-        self._file = gzip.GzipFile(fileobj=_Prepended(magic, rest), mode="rb")
+        self._compressed = _Prepended(magic, rest)
+        self._file = gzip.GzipFile(fileobj=self._compressed, mode="rb")
         self._out = 0  # bytes of content handed out so far
+
+    @property
+    def consumed(self) -> int:
+        """Bytes of compressed data read so far."""
+        return self._compressed.taken
 
     def read(self, size: int = -1, /) -> bytes:
         try:
@@ -90,14 +115,17 @@ class _Prepended:
     def __init__(self, first: bytes, rest: ByteSource) -> None:
         self._first = first
         self._rest = rest
+        self.taken = 0  # bytes handed out
 
     def read(self, size: int = -1, /) -> bytes:
         if not self._first:
-            return self._rest.read(size)
-        if size < 0 or size >= len(self._first):
+            # small reads, so that the compressed bytes counted keep up with the content
+            data = self._rest.read(_COMPRESSED_READ if size < 0 else min(size, _COMPRESSED_READ))
+        elif size < 0 or size >= len(self._first):
             data, self._first = self._first, b""
         else:
             data, self._first = self._first[:size], self._first[size:]
+        self.taken += len(data)
         return data
 
     def seek(self, offset: int, /) -> int:  # required by GzipFile's type, never called forward
