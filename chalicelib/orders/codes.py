@@ -17,7 +17,8 @@ FILE_ERROR_CODES: Final[dict[str, str]] = {
     "file.empty": "The file contains no orders: it is empty, holds only whitespace, or has an "
     "empty order list (JSON), only a header row (CSV, spreadsheet) or only blank lines.",
     "file.encoding": "The file is neither UTF-8 nor UTF-16 with a byte-order mark (for example "
-    "Latin-1, or UTF-16 without a byte-order mark).",
+    "UTF-16 without a byte-order mark, or UTF-8 mixed with another encoding), and for a CSV not "
+    "Windows-1252 text either, or not the encoding its mapping names.",
     "file.gzip": "The file starts like gzip data but the compressed stream is corrupt or "
     "truncated.",
     "file.invalid_json": "The JSON document or array is not valid JSON (syntax error, truncated, "
@@ -85,6 +86,14 @@ ROW_ERROR_CODES: Final[dict[str, str]] = {
     "row with a value beyond the header's columns.",
     "row.inexact_number": "A spreadsheet row with a whole number of 2^53 or more in a number "
     "cell (a long OrderId typed as a number): the workbook kept only 15 significant digits.",
+    "row.value_without_header": "A CSV or spreadsheet row with a value in a column whose header "
+    "is empty: which field it belongs to cannot be told.",
+    "row.empty_member_name": "A JSON order (a line, a list element, a POST) holding a member "
+    'named "" at any level: DynamoDB cannot store an attribute without a name.',
+    "row.formula_without_value": "A spreadsheet row with a formula saved without its computed "
+    "value: open the workbook in Excel and save it again, or export CSV.",
+    "row.totals": "The last row of a CSV or spreadsheet is a totals row (its OrderId empty or "
+    '"Total", "Totals", "Sum", its other values mostly numbers), not an order.',
     "row.too_large": "An order (a row, a line, a list element) that is larger, as a chunk "
     "holds it, than a whole chunk may be (CHUNK_MAX_BYTES): rejected alone, with an excerpt.",
 }
@@ -92,7 +101,8 @@ ROW_ERROR_CODES: Final[dict[str, str]] = {
 #: A column mapping (`ColumnMapping.from_json`) that cannot be used.
 MAPPING_ERROR_CODES: Final[dict[str, str]] = {
     "mapping.invalid": "The column mapping is not what it must be: unknown field, a header "
-    "that is not a non-empty string, one header for two fields, or a bad sheet or delimiter.",
+    "that is not a non-empty string, one header for two fields, or a bad sheet, delimiter, "
+    "encoding or header row.",
 }
 
 ALL_CODES: Final[dict[str, str]] = {

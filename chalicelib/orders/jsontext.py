@@ -7,7 +7,8 @@ apart because they have different owners:
 * `JsonSyntaxError`: the text is not JSON. In a document that is the file's problem (nothing
   after the error can be trusted); in JSON Lines it is the line's.
 * a value problem: the text is JSON, but one value is one an order may not hold (nested deeper
-  than `limits.MAX_DEPTH`, a lone surrogate escape, a number such as `1e400`). `read_value`
+  than `limits.MAX_DEPTH`, a lone surrogate escape, a number such as `1e400`, a member named
+  `""`, at any level, which no store can keep as an attribute name). `read_value`
   returns it as that value's `FieldError`, with the value's text exactly as sent, and reading
   goes on: one bad order never sinks its neighbours.
 
@@ -96,9 +97,11 @@ def _constant(name: str) -> Any:
 
 
 class _Repeats(threading.local):
-    """The first member name an object repeated while this thread decoded its last value."""
+    """The first member name an object repeated while this thread decoded its last value, and
+    whether an object had a member named "" (which DynamoDB cannot store as an attribute)."""
 
     name: str | None = None
+    empty: bool = False
 
 
 _REPEATS: Final = _Repeats()
@@ -108,6 +111,8 @@ def _members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """An object's members; a name given twice (`"OrderId":"C","OrderId":"D"`) is noted, for
     `read_value` to refuse the value: which one was meant cannot be told."""
     members = dict(pairs)
+    if "" in members:
+        _REPEATS.empty = True
     if len(members) != len(pairs) and _REPEATS.name is None:
         seen: set[str] = set()
         for name, _ in pairs:
@@ -255,7 +260,7 @@ class Scanner:
         if self.pos >= len(self.text) or self.text[self.pos] in _SPACE:
             self.skip_ws()
         start = self.pos
-        _REPEATS.name = None
+        _REPEATS.name, _REPEATS.empty = None, False
         try:
             value, end = _SCAN(self.text, start)  # json's C scanner, the fast path
         except (StopIteration, ValueError, RecursionError, _OutOfRange):
@@ -282,6 +287,9 @@ class Scanner:
         repeated, _REPEATS.name = _REPEATS.name, None
         if repeated is not None:
             return Parsed(text[start:end], _repeated_member(repeated))
+        if _REPEATS.empty:
+            _REPEATS.empty = False
+            return Parsed(text[start:end], _EMPTY_MEMBER_NAME)
         if (
             text.count("{", start, end) + text.count("[", start, end) > MAX_DEPTH
             or _SURROGATE_ESCAPE.search(text, start, end) is not None
@@ -423,6 +431,17 @@ def parse_text(text: str) -> Parsed:
 
 def _value_error(code: str, value: Any, message: str | None = None) -> FieldError:
     return FieldError("order", code, message or VALUE_ERROR_CODES[code], value)
+
+
+# A member named "" is refused by the reader (a `row.*` code, as the reader's own): DynamoDB
+# refuses an attribute without a name, and an export or API answer cannot round-trip it.
+_EMPTY_MEMBER_NAME: Final = FieldError(
+    "order",
+    "row.empty_member_name",
+    'the order holds a member whose name is empty ("": ..., at some level): no field can be '
+    "stored without a name; name the member or leave it out",
+    None,
+)
 
 
 def _repeated_member(name: str) -> FieldError:

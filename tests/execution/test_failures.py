@@ -15,10 +15,10 @@ from tests.conftest import inject_faults, order, run, stored_items, write_orders
 UNREADABLE = {
     "not-json.json": (b"this is not json", "file.invalid_json"),
     "truncated.json": (b'{"orders": [{"order-info": {"OrderId": "1"', "file.invalid_json"),
-    "latin1.csv": (
-        "OrderId,item-id,item-desc,qty,name,email\n1,2,caf\xe9,1,Jos\xe9,j@example.com\n".encode(
-            "latin-1"
-        ),
+    # a Windows-1252 or Latin-1 CSV is read (tests/unit/readers/test_partner_habits.py); a byte
+    # that Windows-1252 does not define is still refused
+    "undefined-byte.csv": (
+        b"OrderId,item-id,item-desc,qty,name,email\n1,2,caf\x81,1,J,j@example.com\n",
         "file.encoding",
     ),
     "columns.csv": (b"OrderId,qty\n1,2\n", "file.missing_columns"),
@@ -210,3 +210,20 @@ def test_a_crash_in_prepare_file_reaches_get_batches_as_one_line_without_trace_o
     for text in (json.dumps(body), json.dumps(batch["error"])):
         for leak in ("Traceback", 'File "', 'File \\"', "/work", "site-packages", ".py"):
             assert leak not in text, leak
+
+
+def test_a_windows_1252_csv_from_older_excel_is_read_and_stored_as_sent(
+    local: EmbeddedAWS, tmp_path: Path
+) -> None:
+    header = "OrderId,item-id,item-desc,qty,name,email\n"
+    text = header + "1,2,Caf\u00e9 cr\u00e8me \u20ac5,1,Jos\u00e9,j@example.com\n"
+    path = tmp_path / "excel.csv"
+    path.write_bytes(text.encode("cp1252"))
+
+    (batch,) = run(local, path)
+
+    assert (batch["status"], batch["stored"]) == ("succeeded", 1)
+    assert batch["file"]["encoding"] == "windows-1252"
+    item = stored_items(local)["1"]
+    assert item["order-info"]["item-desc"] == "Caf\u00e9 cr\u00e8me \u20ac5"
+    assert item["contact-info"]["name"] == "Jos\u00e9"

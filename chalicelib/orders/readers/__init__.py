@@ -8,10 +8,12 @@ Formats, decided by content first (`detect`), then by name:
   where the record starts (the header is line 1);
 * an .xlsx workbook (`spreadsheet`): `row` = the row number Excel shows.
 
-Text is UTF-8 or UTF-16 with a byte-order mark, and any format may be gzip-compressed
-(`stream`). A table's header is matched to the order's fields by `columns` (loosely, by
-synonym, or by an explicit `ColumnMapping`). Other files (a legacy .xls, .ods, .numbers, a PDF,
-an image, a ZIP of other files, an encrypted workbook) are refused, each with its own code.
+Text is UTF-8 or UTF-16 with a byte-order mark, and a CSV may also be Windows-1252 (found when
+it is not UTF-8) or Latin-1 (when the mapping names its `encoding`); any format may be
+gzip-compressed (`stream`). A table's header is matched to the order's fields by `columns`
+(loosely, by synonym, or by an explicit `ColumnMapping`). Other files (a legacy .xls, .ods,
+.numbers, a PDF, an image, a ZIP of other files, an encrypted workbook) are refused, each with
+its own code.
 
 The file is never held in memory as a whole, and records are yielded one at a time. What
 reading a file may cost is bounded by its `Budget` (`budget`: decompressed bytes and their
@@ -33,7 +35,7 @@ from typing import Final
 from chalicelib.orders.codes import FILE_ERROR_CODES
 from chalicelib.orders.jsontext import Parsed
 from chalicelib.orders.readers.budget import DEFAULT, Budget, Meter
-from chalicelib.orders.readers.columns import ColumnMapping, MappingError, is_report
+from chalicelib.orders.readers.columns import ColumnMapping, MappingError, is_report, mark_totals
 from chalicelib.orders.readers.csvfile import read_csv
 from chalicelib.orders.readers.detect import (
     CSV,
@@ -114,12 +116,38 @@ class Reading(Iterator[Record]):
         if container is not None:
             yield from self._container(source, container, mapping)
             return
-        stream = TextBytes(source)
+        # Only a CSV may be in a single-byte encoding (JSON is UTF-8, RFC 8259). An encoding the
+        # mapping names applies to a CSV other than our report sent back, which the raw head
+        # tells (its ASCII is the same in all of them); without one, a CSV not in UTF-8 turns
+        # out to be Windows-1252 as it is read (`TextBytes`), refused below in JSON.
+        named = mapping.encoding if mapping else None
+        if named is not None:
+            raw = source.head(_HEAD)
+            if detect_format(key, raw) != CSV or is_report(raw):
+                named = None
+        stream = TextBytes(source, named, legacy=named is None)
+        try:
+            yield from self._text(stream, key, mapping, fields)
+        finally:
+            facts.encoding = stream.encoding  # a CSV's may fall back to Windows-1252 as it is read
+
+    def _text(
+        self,
+        stream: TextBytes,
+        key: str,
+        mapping: ColumnMapping | None,
+        fields: dict[str, Parsed] | None,
+    ) -> Iterator[Record]:
+        facts, meter = self.facts, self.meter
         facts.encoding = stream.encoding
         head, whole = stream.peek_all(_HEAD)
         if whole and not head.strip():
             raise UnreadableFile("file.empty", stream.describe_blank())
         facts.format = detect_format(key, head)
+        if facts.format != CSV:
+            stream.legacy = False
+            if stream.refusal is not None:  # a JSON head that is not UTF-8
+                raise stream.refusal
         if facts.format == CSV and is_report(head):
             # one of our rejection reports sent back: always our columns and commas, whatever
             # the sender's mapping says about its own files
@@ -127,7 +155,7 @@ class Reading(Iterator[Record]):
         if facts.format == CSV:
             given = mapping.delimiter if mapping else None
             facts.delimiter = given or detect_delimiter(key, head)
-            yield from read_csv(stream, facts.delimiter, mapping, facts, meter)
+            yield from mark_totals(read_csv(stream, facts.delimiter, mapping, facts, meter))
         elif facts.format == JSONL:
             facts.mapping = None  # JSON has no columns to map
             yield from read_jsonl(stream, meter)
@@ -156,7 +184,7 @@ class Reading(Iterator[Record]):
             judge_zip(file, meter)
             file.seek(0)
             self.facts.format = XLSX
-            yield from read_xlsx(file, mapping, self.facts, meter)
+            yield from mark_totals(read_xlsx(file, mapping, self.facts, meter))
 
 
 def read_records(

@@ -10,7 +10,9 @@ A header is matched to the order's fields in this order, and never by a guess:
 Two columns that both match one field at the same step are refused (`file.duplicate_columns`),
 and so is a field no column matches (`file.missing_columns`, naming the closest headers
 present). Columns that match no field are kept under their own name, except those whose name
-starts with "_" (the annotations of our rejection report).
+starts with "_" (the annotations of our rejection report) and those without a name (empty or
+whitespace only, such as a trailing `,,`): those are ignored while they hold nothing, and a row
+with a value under one is refused by its reader (`row.value_without_header`).
 
 A table whose header has the report's `_errors` column is one of our rejection reports sent
 back: the report prefixes `'` to every cell, header included, that starts with `=`, `+`, `-`,
@@ -23,21 +25,24 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from chalicelib.orders.records import UnreadableFile
+from chalicelib.orders.records import FieldError, Record, UnreadableFile
 
 __all__ = [
     "FIELDS",
+    "HEADER_SEARCH_ROWS",
     "REPORT_MARKER",
     "SYNONYMS",
     "ColumnMapping",
     "Columns",
     "MappingError",
     "is_report",
+    "mark_totals",
     "normalise",
 ]
 
@@ -46,6 +51,9 @@ CONTACT_INFO: Final = ("name", "email")
 FIELDS: Final = ORDER_INFO + CONTACT_INFO
 GROUPS: Final = ("order-info", "contact-info")
 REPORT_MARKER: Final = "_errors"  # a header with this column is one of our rejection reports
+#: A table's header is the first row within this many (lines, sheet rows) that matches the
+#: order's fields: title rows above it ("Orders, March 2024") are skipped.
+HEADER_SEARCH_ROWS: Final = 10
 ESCAPE: Final = "'"  # what the report puts before a cell a spreadsheet would run as a formula
 
 #: Other names partners give our fields (README's synonyms table lists the same).
@@ -86,6 +94,16 @@ SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 _DELIMITER_NAMES: Final = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+#: The encodings a mapping may name for a CSV without a byte-order mark (other spellings of
+#: the same accepted), each under the name the file's facts give it.
+ENCODINGS: Final = ("utf-8", "windows-1252", "latin-1")
+_ENCODING_NAMES: Final = {
+    "utf8": "utf-8",
+    "windows1252": "windows-1252",
+    "cp1252": "windows-1252",
+    "latin1": "latin-1",
+    "iso88591": "latin-1",
+}
 
 
 def is_report(head: bytes) -> bool:
@@ -118,16 +136,21 @@ class MappingError(ValueError):
 @dataclass(frozen=True, slots=True)
 class ColumnMapping:
     """What a sender says about its tables: which header holds which of our fields, the sheet
-    of a workbook to read, and the delimiter of its CSV. Anything not said is detected."""
+    of a workbook to read, the delimiter and encoding of its CSV, and the row its header is
+    on. Anything not said is detected."""
 
     columns: Mapping[str, str] = field(default_factory=dict)  # our field -> their header
     sheet: str | None = None
     delimiter: str | None = None  # one of "," ";" "\t" "|"
+    encoding: str | None = None  # a CSV's without a byte-order mark: one of ENCODINGS
+    header_row: int | None = None  # the header's row (1-based line or sheet row), not searched
 
     @classmethod
     def from_json(cls, data: str | bytes | Mapping[str, Any]) -> ColumnMapping:
-        """`{"columns": {"qty": "Menge", ...}, "sheet": "Orders", "delimiter": ";"}`, as text
-        or parsed; every key is optional. The delimiter may also be named (`"tab"`)."""
+        """`{"columns": {"qty": "Menge", ...}, "sheet": "Orders", "delimiter": ";",
+        "encoding": "windows-1252", "header_row": 3}`, as text or parsed; every key is optional.
+        The delimiter may also be named (`"tab"`), the encoding spelt otherwise (`"cp1252"`,
+        `"ISO-8859-1"`), and `"skip_rows": 2` said for `"header_row": 3`."""
         if isinstance(data, str | bytes):
             try:
                 data = json.loads(data)
@@ -136,9 +159,7 @@ class ColumnMapping:
         if not isinstance(data, Mapping):
             raise MappingError(['it must be a JSON object such as {"columns": {"qty": "Menge"}}'])
         problems = [
-            f'unknown key "{key}" (allowed: columns, sheet, delimiter)'
-            for key in data
-            if key not in ("columns", "sheet", "delimiter")
+            f'unknown key "{key}" (allowed: {", ".join(_KEYS)})' for key in data if key not in _KEYS
         ]
         columns = _mapped_columns(data.get("columns", {}), problems)
         sheet = data.get("sheet")
@@ -155,12 +176,61 @@ class ColumnMapping:
                     'delimiter must be one of ",", ";", "\\t", "|" (or comma, semicolon, tab, '
                     f"pipe), not {json.dumps(data.get('delimiter'))}"
                 )
+        encoding = data.get("encoding")
+        if encoding is not None:
+            spelt = (
+                "".join(c for c in encoding.casefold() if c.isalnum())
+                if isinstance(encoding, str)
+                else ""
+            )
+            encoding = _ENCODING_NAMES.get(spelt, encoding)
+            if encoding not in ENCODINGS:
+                problems.append(
+                    'encoding must be one of "utf-8", "windows-1252", "latin-1", not '
+                    f"{json.dumps(data.get('encoding'))}"
+                )
+        header_row = _header_row(data, problems)
         if problems:
             raise MappingError(problems)
-        return cls(columns, sheet, delimiter)
+        return cls(columns, sheet, delimiter, encoding, header_row)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"columns": dict(self.columns), "sheet": self.sheet, "delimiter": self.delimiter}
+        said: dict[str, Any] = {
+            "columns": dict(self.columns),
+            "sheet": self.sheet,
+            "delimiter": self.delimiter,
+        }
+        if self.encoding is not None:  # only when named, so that older records read the same
+            said["encoding"] = self.encoding
+        if self.header_row is not None:
+            said["header_row"] = self.header_row
+        return said
+
+
+_KEYS: Final = ("columns", "sheet", "delimiter", "encoding", "header_row", "skip_rows")
+_MAX_HEADER_ROW: Final = 1_048_576  # a sheet's last row
+
+
+def _header_row(data: Mapping[str, Any], problems: list[str]) -> int | None:
+    """The mapping's `header_row` (1-based), or its `skip_rows` (the rows above the header)."""
+    header_row, skip_rows = data.get("header_row"), data.get("skip_rows")
+    if header_row is not None and skip_rows is not None:
+        problems.append("give header_row or skip_rows, not both")
+        return None
+    if skip_rows is not None:
+        if type(skip_rows) is not int or not 0 <= skip_rows < _MAX_HEADER_ROW:
+            problems.append(f"skip_rows must be a whole number from 0, not {json.dumps(skip_rows)}")
+            return None
+        return skip_rows + 1
+    if header_row is not None and (
+        type(header_row) is not int or not 1 <= header_row <= _MAX_HEADER_ROW
+    ):
+        problems.append(
+            f"header_row must be a whole number from 1 (the header's line or row), not "
+            f"{json.dumps(header_row)}"
+        )
+        return None
+    return header_row
 
 
 def _mapped_columns(columns: Any, problems: list[str]) -> dict[str, str]:
@@ -191,7 +261,9 @@ class Columns:
         self.width = len(names)
         self._where = f"{where}: " + ", ".join(names[:30]) + (", ..." if len(names) > 30 else "")
         self._names = names
-        _check_names(names, self._where)
+        # a column without a header (a trailing `,,`) is ignored while it holds nothing
+        self.unnamed = [index for index, name in enumerate(names) if not name]
+        _check_names([name for name in names if name], self._where)
         self.found: dict[str, str] = {}  # field -> the header it is read from
         # our report sent back (also saved as a workbook) has our names: no mapping applies
         position = self._match(mapping.columns if mapping and not self._unescape else {})
@@ -201,7 +273,7 @@ class Columns:
         self._extra = [
             (name, index)
             for index, name in enumerate(names)
-            if index not in taken and not name.startswith("_")
+            if index not in taken and name and not name.startswith("_")
         ]
 
     def order(self, values: Sequence[str]) -> dict[str, Any]:
@@ -215,6 +287,14 @@ class Columns:
         for name, index in self._extra:
             order[name] = values[index]
         return order
+
+    def value_without_header(self, values: Sequence[str]) -> tuple[int, str] | None:
+        """The first column without a header that holds a value in `values` (its index and
+        the value), or None: such a value belongs to no field, so its row is refused."""
+        for index in self.unnamed:
+            if index < len(values) and values[index].strip():
+                return index, values[index]
+        return None
 
     def _value(self, value: str) -> str:
         return value[1:] if self._unescape and value.startswith(ESCAPE) else value
@@ -281,6 +361,50 @@ class Columns:
                 f"the columns {listed} both match {name} (by {how}): which one holds {name} "
                 f"is not guessed; rename or remove one, or send a column mapping; {self._where}",
             )
+
+
+# totals rows ------------------------------------------------------------------------------------
+
+_TOTAL_WORDS: Final = frozenset({"total", "totals", "sum", "grandtotal", "subtotal"})
+_NUMBER: Final = re.compile(r"[-+]?\(?[-+]?[$€£¥]?\s?\d[\d.,' ]*\)?\s?[$€£¥%]?")
+
+
+def mark_totals(records: Iterator[Record]) -> Iterator[Record]:
+    """`records` of a table, the last one refused as `row.totals` when it is a totals row (its
+    OrderId empty or "Total", "Totals", "Sum", its other values mostly numbers) rather than
+    an order; one record is held back to know which is the last."""
+    last: Record | None = None
+    for record in records:
+        if last is not None:
+            yield last
+        last = record
+    if last is not None:
+        yield _totals(last) if last.error is None and _is_totals(last.order) else last
+
+
+def _is_totals(order: Any) -> bool:
+    info = order.get("order-info") if isinstance(order, dict) else None
+    if not isinstance(info, dict) or normalise(str(info.get("OrderId", ""))) not in (
+        _TOTAL_WORDS | {""}
+    ):
+        return False
+    values = [value for name, value in info.items() if name != "OrderId"]
+    contact = order.get("contact-info")
+    values += list(contact.values()) if isinstance(contact, dict) else []
+    values += [value for name, value in order.items() if name not in GROUPS]
+    texts = [text for text in (str(value).strip() for value in values) if text]
+    texts = [text for text in texts if normalise(text) not in _TOTAL_WORDS]  # labels
+    numbers = sum(1 for text in texts if _NUMBER.fullmatch(text))
+    return numbers > 0 and 2 * numbers > len(texts)
+
+
+def _totals(record: Record) -> Record:
+    message = (
+        f'row {record.row} is a totals row (no OrderId, or one such as "Total", and numbers '
+        "for the rest), not an order: it is left out; if it is an order, give it its OrderId "
+        "and its other values"
+    )
+    return Record(record.row, record.order, FieldError("row", "row.totals", message, None))
 
 
 def _near(headers: list[str], *wanted: str) -> str:

@@ -3,10 +3,11 @@
 The delimiter (`,` `;` tab or `|`) is chosen by the caller (`detect.detect_delimiter`, or the
 sender's mapping). `row` is the line where the record starts (the header is line 1), so that a
 quoted field spanning lines never shifts the rows after it. Values stay strings, as written.
-
-Each line is read at most `row_bytes` characters at a time, and a record (its lines together)
-may not be longer, so no line of any length is ever held whole; lines (blank ones included),
-fields per record and fields in all are counted against the file's budget as they are read.
+The header is the first row that matches the order's fields within the first
+`HEADER_SEARCH_ROWS` lines (title rows above it are skipped; none matching is the first row's
+`file.missing_columns`), or the first non-blank one from the mapping's `header_row` on. A header
+column without a name (a trailing `,,`) is ignored: a row may leave it out at the end, and a
+row with a value under it is `row.value_without_header`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import io
 from collections.abc import Iterator
 
 from chalicelib.orders.readers.budget import Meter
-from chalicelib.orders.readers.columns import ColumnMapping, Columns
+from chalicelib.orders.readers.columns import HEADER_SEARCH_ROWS, ColumnMapping, Columns
 from chalicelib.orders.readers.facts import FileFacts
 from chalicelib.orders.readers.stream import CHUNK, TextBytes
 from chalicelib.orders.records import FieldError, Record, UnreadableFile
@@ -41,6 +42,8 @@ def read_csv(
     end = 0  # the line the previous record ended on
     try:
         columns: Columns | None = None
+        title: UnreadableFile | None = None  # why the first row is not the header
+        header_row = mapping.header_row if mapping else None  # given: not searched
         records = 0
         for fields in rows:
             start, end = end + 1, rows.line_num
@@ -56,7 +59,20 @@ def read_csv(
             if _is_blank(fields):
                 continue
             if columns is None:
-                columns = Columns(fields, f"header found at line {start}", mapping)
+                if header_row is not None and start < header_row:
+                    continue
+                try:
+                    columns = Columns(fields, f"header found at line {start}", mapping)
+                except UnreadableFile as exc:
+                    # a title row above the header: the header is looked for a few rows down
+                    if (
+                        header_row is not None
+                        or exc.code != "file.missing_columns"
+                        or start >= HEADER_SEARCH_ROWS
+                    ):
+                        raise title or exc from None
+                    title = title or exc
+                    continue
                 facts.columns.update(columns.found)
                 continue
             records += 1
@@ -68,6 +84,8 @@ def read_csv(
             "(is a quoted field never closed?)",
         ) from exc
     if columns is None:
+        if title is not None:
+            raise title
         raise UnreadableFile(
             "file.empty", "the file contains no orders: it holds nothing but blank lines"
         )
@@ -113,7 +131,21 @@ def _is_blank(fields: list[str]) -> bool:
 
 
 def _record(row: int, fields: list[str], columns: Columns) -> Record:
-    if len(fields) != columns.width:
-        message = f"expected {columns.width} fields, found {len(fields)}"
+    width = columns.width
+    if len(fields) < width and all(index in columns.unnamed for index in range(len(fields), width)):
+        # the header's trailing columns without a name, left out of this row: nothing is missing
+        fields = fields + [""] * (width - len(fields))
+    elif len(fields) != width:
+        message = f"expected {width} fields, found {len(fields)}"
         return Record(row, fields, FieldError("row", "row.field_count", message, None))
+    unnamed = columns.value_without_header(fields)
+    if unnamed is not None:
+        index, value = unnamed
+        message = (
+            f"line {row} has a value in field {index + 1}, whose column has no header: which "
+            "field it belongs to cannot be told; name the column in the header, or remove the "
+            "value"
+        )
+        error = FieldError("row", "row.value_without_header", message, value[:200])
+        return Record(row, fields, error)
     return Record(row, columns.order(fields))

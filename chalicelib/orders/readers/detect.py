@@ -15,6 +15,7 @@ from typing import IO, Final, Literal, NoReturn, Protocol
 
 from chalicelib.orders.jsontext import JsonSyntaxError, parse_text
 from chalicelib.orders.readers.budget import Meter
+from chalicelib.orders.readers.columns import HEADER_SEARCH_ROWS
 from chalicelib.orders.readers.xlsx import check_directory
 from chalicelib.orders.records import UnreadableFile
 
@@ -168,21 +169,25 @@ def detect_delimiter(key: str, head: bytes) -> str:
 
     A .tsv name means tab. Otherwise the header line decides: the delimiter of `DELIMITERS`
     that occurs most often in it outside double quotes (ties go to the earlier one in
-    `DELIMITERS`); a header with none of them (one column) is read with commas.
+    `DELIMITERS`); the header line is the first non-blank one that holds any of them, among the
+    first `HEADER_SEARCH_ROWS` lines (a title line above the header may hold none); a table
+    without any (one column) is read with commas.
     """
     if key.lower().removesuffix(".gz").endswith(".tsv"):
         return "\t"
     text = head.decode("utf-8", errors="ignore")
-    line = next((line for line in text.splitlines() if line.strip()), "")
-    counts = dict.fromkeys(DELIMITERS, 0)
-    quoted = False
-    for char in line:
-        if char == '"':
-            quoted = not quoted
-        elif not quoted and char in counts:
-            counts[char] += 1
-    best = max(counts, key=lambda delimiter: counts[delimiter])
-    return best if counts[best] else ","
+    for line in text.splitlines()[:HEADER_SEARCH_ROWS]:
+        counts = dict.fromkeys(DELIMITERS, 0)
+        quoted = False
+        for char in line:
+            if char == '"':
+                quoted = not quoted
+            elif not quoted and char in counts:
+                counts[char] += 1
+        best = max(counts, key=lambda delimiter: counts[delimiter])
+        if counts[best]:
+            return best
+    return ","
 
 
 def _is_single_line_object(line: bytes) -> bool:

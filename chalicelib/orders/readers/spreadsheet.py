@@ -11,12 +11,18 @@ Cells come as Excel holds them and become the text a CSV export would hold: a wh
 OrderId `"1001"`; other numbers keep Excel's 15 significant digits; TRUE and FALSE are
 `"TRUE"` and `"FALSE"`; a date is ISO 8601 (`2024-05-01`, with the time if it has one); a
 formula is its value as last calculated (openpyxl's rules, as its read-only reader applies
-them). Blank rows are skipped; cells right of the header's last column must be empty
+them), and a formula saved without a calculated value refuses its row
+(`row.formula_without_value`) rather than being read as an empty cell. Blank rows are skipped;
+cells right of the header's last column must be empty
 (`row.field_count` otherwise: the record then holds the row's values up to its last one, or,
 for a value far right of the header, the header's columns and a few values beyond them, never
 the thousands of empty columns between). A whole number of 2**53 or more
 (an OrderId of 20 digits typed into a number cell) was not kept exactly by the workbook, so its
-row is refused (`row.inexact_number`) rather than read as digits nobody typed.
+row is refused (`row.inexact_number`) rather than read as digits nobody typed. A column whose
+header cell is empty is ignored; a value under it is its row's `row.value_without_header`. The
+header is the first row that matches the order's fields within the first `HEADER_SEARCH_ROWS`
+rows (title rows above it are skipped), or the first non-blank one from the mapping's
+`header_row` on.
 """
 
 from __future__ import annotations
@@ -30,9 +36,9 @@ from typing import IO, Any, Final
 from xml.parsers import expat
 
 from chalicelib.orders.readers.budget import Meter
-from chalicelib.orders.readers.columns import ColumnMapping, Columns
+from chalicelib.orders.readers.columns import HEADER_SEARCH_ROWS, ColumnMapping, Columns
 from chalicelib.orders.readers.facts import FileFacts
-from chalicelib.orders.readers.xlsx import Damaged, Package, Sheet
+from chalicelib.orders.readers.xlsx import UNCALCULATED, Damaged, Package, Sheet
 from chalicelib.orders.records import FieldError, Record, UnreadableFile
 
 __all__ = ["cell_text", "read_xlsx"]
@@ -99,32 +105,51 @@ def _sheet(sheets: list[Sheet], name: str | None) -> Sheet:
 
 def _rows(
     rows: Iterable[tuple[int, list[Any]]],
-    title: str,
+    sheet: str,
     mapping: ColumnMapping | None,
     facts: FileFacts,
     meter: Meter,
 ) -> Iterator[Record]:
     columns: Columns | None = None
+    title: UnreadableFile | None = None  # why the first row is not the header
+    header_row = mapping.header_row if mapping else None  # given: not searched
     records = 0
     # Rows come with Excel's row numbers, each with the cells it holds: (column, value).
     for number, cells in rows:
         texts = [cell_text(value) for _, value in cells]
-        if not any(text.strip() for text in texts):
+        if not any(text.strip() for text in texts) and not any(
+            value is UNCALCULATED for _, value in cells
+        ):
             continue
         if columns is None:
-            columns = _header(number, cells, texts, title, mapping, meter)
+            if header_row is not None and number < header_row:
+                continue
+            try:
+                columns = _header(number, cells, texts, sheet, mapping, meter)
+            except UnreadableFile as exc:
+                # a title row above the header: the header is looked for a few rows down
+                if (
+                    header_row is not None
+                    or exc.code != "file.missing_columns"
+                    or number >= HEADER_SEARCH_ROWS
+                ):
+                    raise title or exc from None
+                title = title or exc
+                continue
             facts.columns.update(columns.found)
             continue
         records += 1
         yield _record(number, cells, texts, columns)
     if columns is None:
+        if title is not None:
+            raise title
         raise UnreadableFile(
-            "file.empty", f'the file contains no orders: the sheet "{title}" is empty'
+            "file.empty", f'the file contains no orders: the sheet "{sheet}" is empty'
         )
     if not records:
         raise UnreadableFile(
             "file.empty",
-            f'the file contains no orders: the sheet "{title}" has a header row but no data rows',
+            f'the file contains no orders: the sheet "{sheet}" has a header row but no data rows',
         )
 
 
@@ -155,10 +180,13 @@ def _record(number: int, cells: list[Any], texts: list[str], columns: Columns) -
     values = [""] * width
     beyond: list[tuple[int, str]] = []  # (column, text) right of the header, not blank
     inexact: tuple[int, float] | None = None
+    uncalculated = -1  # the first column of the header's with a formula never calculated
     for (column, value), text in zip(cells, texts, strict=True):
         if column < width:
             values[column] = text
-            if (
+            if value is UNCALCULATED and uncalculated < 0:
+                uncalculated = column
+            elif (
                 isinstance(value, float)
                 and value.is_integer()
                 and abs(value) >= _EXACT_LIMIT
@@ -167,8 +195,20 @@ def _record(number: int, cells: list[Any], texts: list[str], columns: Columns) -
                 inexact = (column, value)
         elif text.strip():
             beyond.append((column, text))
+    if uncalculated >= 0:
+        return Record(number, _shown(values, beyond), _uncalculated_error(number, uncalculated))
     if inexact is not None:
         return Record(number, _shown(values, beyond), _inexact_error(number, *inexact))
+    unnamed = columns.value_without_header(values)
+    if unnamed is not None:
+        index, text = unnamed
+        message = (
+            f"row {number} has a value in column {_column_letter(index)}, whose header cell is "
+            "empty: which field it belongs to cannot be told; name the column in the header "
+            "row, or remove the value"
+        )
+        error = FieldError("row", "row.value_without_header", message, text[:200])
+        return Record(number, _shown(values, beyond), error)
     if beyond:
         first = min(column for column, _ in beyond)
         message = (
@@ -211,9 +251,18 @@ def _inexact_error(number: int, index: int, value: float) -> FieldError:
     return FieldError("row", "row.inexact_number", message, shown)
 
 
+def _uncalculated_error(number: int, index: int) -> FieldError:
+    message = (
+        f"row {number}, column {_column_letter(index)}: the cell holds a formula but no computed "
+        "value: the workbook was saved without computed values (by a program that writes "
+        "formulas without calculating them); open it in Excel and save it again, or export CSV"
+    )
+    return FieldError("row", "row.formula_without_value", message, None)
+
+
 def cell_text(value: Any) -> str:
     """A cell's value as the text a CSV export of it would hold (see the module's rules)."""
-    if value is None:
+    if value is None or value is UNCALCULATED:
         return ""
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"

@@ -5,7 +5,13 @@ not its name), with its first bytes open to a peek so that detection can look be
 `TextBytes` is the text of a text format as UTF-8 bytes: a UTF-8 byte-order mark is dropped,
 text with a UTF-16 byte-order mark (Excel's "Unicode text" export) is decoded and handed on as
 UTF-8, and everything else must be valid UTF-8 (`UnreadableFile` with `file.encoding` otherwise,
-naming the line and byte). Nothing is ever held whole: both read 64 KiB at a time.
+naming the line and byte), with two exceptions for a CSV (the caller says so): text the sender's
+mapping says is Windows-1252 or Latin-1 is read as such, and text that is not UTF-8 is read as
+Windows-1252 (the "CSV" of older Excel) when everything before its first byte that is not UTF-8
+was ASCII (so nothing handed out reads another way) and it decodes as Windows-1252 without an
+undefined byte or a control character (other than tab and line breaks). A file that mixes UTF-8
+characters and another encoding is still refused. Single-byte text is handed on as UTF-8.
+Nothing is ever held whole: both read 64 KiB at a time.
 
 `FileBytes` counts the content it hands out against the file's budget (`budget.Meter.content`):
 a file whose content passes `uncompressed_bytes`, or a gzip stream that unpacks to more than
@@ -18,6 +24,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
+import re
 import zlib
 from typing import TYPE_CHECKING, Final, Protocol
 
@@ -32,6 +39,18 @@ __all__ = ["CHUNK", "ByteSource", "FileBytes", "TextBytes"]
 CHUNK: Final = 64 * 1024  # bytes read from the source at a time
 _COMPRESSED_READ: Final = 8 * 1024  # bytes of gzip data handed to the decompressor at a time
 _GZIP_MAGIC: Final = b"\x1f\x8b"
+#: The codec of each encoding, under the name the file's facts give it.
+_CODECS: Final = {
+    "utf-8": "utf-8",
+    "utf-16-le": "utf-16-le",
+    "utf-16-be": "utf-16-be",
+    "windows-1252": "cp1252",
+    "latin-1": "latin-1",
+}
+_SINGLE_BYTE: Final = ("windows-1252", "latin-1")
+# What single-byte text never holds: control characters but tab, line feed and carriage return
+# (C1 controls included: Latin-1 text with them is Windows-1252, or not text).
+_CONTROL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _BOMS: Final = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF16_LE, "utf-16-le"),
@@ -136,15 +155,19 @@ class TextBytes(io.RawIOBase):
     """The text of a file as UTF-8 bytes, checked as they stream through.
 
     `offset` is the one position it exposes: bytes of the file before the next byte `read`
-    hands out (a dropped byte-order mark included). For UTF-16 text the count is of the text
-    as UTF-8, which is what every reader sees; line numbers are the same in both.
+    hands out (a dropped byte-order mark included). For UTF-16 and single-byte text the count
+    is of the text as UTF-8, which is what every reader sees; line numbers are the same in both.
+    `encoding` is the one the text is read in, which a CSV's fall back to Windows-1252 may
+    change as it is read (it is final once the text has been read).
     """
 
-    def __init__(self, source: FileBytes) -> None:
+    def __init__(
+        self, source: FileBytes, named: str | None = None, *, legacy: bool = False
+    ) -> None:
         super().__init__()
         self._source = source
         start = source.head(4)
-        self.encoding = "utf-8"
+        self.encoding = named or "utf-8"
         bom = b""
         for mark, encoding in _BOMS:
             if start.startswith(mark):
@@ -155,7 +178,12 @@ class TextBytes(io.RawIOBase):
         source.read(len(bom))
         self._bom = len(bom)  # the byte-order mark dropped from the front, in bytes
         self.offset = self._bom
-        self._decoder = codecs.getincrementaldecoder(self.encoding)()
+        self._decoder = codecs.getincrementaldecoder(_CODECS[self.encoding])()
+        # text without a byte-order mark or a named encoding that is not UTF-8 may turn out
+        # to be Windows-1252, as long as everything before the first byte that says so is ASCII
+        self.legacy = legacy and not bom and named is None
+        self.refusal: UnreadableFile | None = None  # once read as Windows-1252: why not UTF-8
+        self._ascii = True  # every character handed out so far is ASCII
         self._taken = self._bom  # bytes taken from the source
         self._lines = 0  # newlines among them
         self._done = False  # the source is exhausted
@@ -216,20 +244,102 @@ class TextBytes(io.RawIOBase):
         return bool(chunk)
 
     def _check(self, raw: bytes) -> bytes:
-        """`raw` as checked UTF-8: it must continue the text (and end it, at the end)."""
-        pending = len(self._decoder.getstate()[0])
+        """`raw` as checked UTF-8: it must continue the text (and end it, at the end). In UTF-8
+        an incomplete character at the end of `raw` is held back (the decoder keeps it) until
+        the next chunk completes it, so that nothing handed out is ever read another way."""
+        decoder = self._decoder
+        before = decoder.getstate()[0]
         try:
-            text = self._decoder.decode(raw, self._done)
+            text = decoder.decode(raw, self._done)
         except UnicodeDecodeError as exc:
-            in_raw = max(exc.start - pending, 0)
-            line = self._lines + raw.count(b"\n", 0, in_raw) + 1
-            raise self._not_text(exc, self._taken - pending + exc.start, line) from exc
+            if (
+                self.encoding == "utf-8"
+                and self.legacy
+                and self._ascii
+                and exc.object[: exc.start].isascii()  # no UTF-8 character in this chunk
+            ):
+                in_raw = max(exc.start - len(before), 0)
+                line = self._lines + raw.count(b"\n", 0, in_raw) + 1
+                offset = self._taken - len(before) + exc.start
+                self.legacy = False  # for the message: as it would have been refused
+                self.refusal = self._not_text(exc, offset, line)
+                self.legacy = True
+                return self._switch(before, raw)
+            raise self._error_at(exc, len(before)) from exc
         self._taken += len(raw)
         if self.encoding == "utf-8":
             self._lines += raw.count(b"\n")
-            return raw
+            if self._ascii and not text.isascii():
+                self._ascii = False
+            data = before + raw if before else raw
+            held = len(decoder.getstate()[0])
+            return data[: len(data) - held] if held else data
         self._lines += text.count("\n")
+        if self.encoding in _SINGLE_BYTE:
+            self._check_single_byte(text, len(raw))
         return text.encode("utf-8")
+
+    def _switch(self, before: bytes, raw: bytes) -> bytes:
+        """Reads the text as Windows-1252 from the held-back bytes `before` and the chunk `raw`
+        on (`raw` is not UTF-8; all the text handed out before it was ASCII, the same in both)."""
+        self.encoding = "windows-1252"
+        self._decoder = codecs.getincrementaldecoder(_CODECS[self.encoding])()
+        data = before + raw
+        try:
+            text = self._decoder.decode(data, self._done)
+        except UnicodeDecodeError as exc:
+            raise self._error_at(exc, len(before), switched=True) from exc
+        self._taken += len(raw)  # `before` was counted with its own chunk
+        self._lines += text.count("\n")
+        self._check_single_byte(text, len(data), switched=True)
+        return text.encode("utf-8")
+
+    def _check_single_byte(self, text: str, taken: int, *, switched: bool = False) -> None:
+        """Single-byte text must look like text: no control character but tab and newlines."""
+        control = _CONTROL.search(text)
+        if control is None:
+            return
+        at = control.start()  # one byte per character
+        offset = self._taken - taken + at
+        line = self._lines - text.count("\n", at) + 1
+        raise UnreadableFile(
+            "file.encoding",
+            self._single_byte_problem(
+                f"byte 0x{ord(control.group()):02X} at line {line} (byte offset {offset}) is a "
+                "control character, not text",
+                switched,
+            ),
+        )
+
+    def _error_at(
+        self, exc: UnicodeDecodeError, pending: int, *, switched: bool = False
+    ) -> UnreadableFile:
+        in_raw = max(exc.start - pending, 0)
+        raw = exc.object
+        line = self._lines + raw.count(b"\n", pending, pending + in_raw) + 1
+        offset = self._taken - pending + exc.start
+        if self.encoding in _SINGLE_BYTE:
+            byte = raw[exc.start]
+            return UnreadableFile(
+                "file.encoding",
+                self._single_byte_problem(
+                    f"byte 0x{byte:02X} at line {line} (byte offset {offset}) is not a character "
+                    f"in {self.encoding}",
+                    switched,
+                ),
+            )
+        return self._not_text(exc, offset, line)
+
+    def _single_byte_problem(self, detail: str, switched: bool) -> str:
+        if switched or self.legacy:
+            return (
+                f"the file is not valid UTF-8, and not Windows-1252 text either: {detail}; "
+                "save or export it again as UTF-8"
+            )
+        return (
+            f"the file is not {self.encoding} text, as the column mapping says: {detail}; "
+            "fix the mapping's encoding, or save or export the file again as UTF-8"
+        )
 
     def _not_text(self, exc: UnicodeDecodeError, offset: int, line: int) -> UnreadableFile:
         if self.encoding != "utf-8":
@@ -243,6 +353,10 @@ class TextBytes(io.RawIOBase):
         else:
             byte = exc.object[exc.start]
             detail = f"byte 0x{byte:02X} at line {line} (byte offset {offset}) is not valid UTF-8"
+        if self.legacy:  # a CSV whose text before this byte was UTF-8 beyond ASCII
+            detail += (
+                ", and the text before it holds UTF-8 characters, so the file mixes two encodings"
+            )
         return UnreadableFile(
             "file.encoding",
             f"the file is not valid UTF-8: {detail}; it was probably saved in another encoding "

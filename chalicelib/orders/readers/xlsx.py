@@ -15,6 +15,8 @@ conversions):
   `part_bytes`;
 * the shared strings, kept as UTF-8 in one buffer with an offset each (`SharedStrings`);
 * the sheet, as a stream of rows of the cells present (`Package.rows`): a row costs its cells.
+  A formula cell saved without its computed value (as a program that writes formulas but never
+  calculates them leaves it) is `UNCALCULATED`, never an empty cell.
 
 Every part is fed to expat 64 KiB at a time. A document type declaration (which no workbook
 has, and which entity expansion needs) is refused; expat holds at most one token whole, and
@@ -35,7 +37,15 @@ from xml.parsers import expat
 
 from chalicelib.orders.readers.budget import Meter, size
 
-__all__ = ["Damaged", "Package", "SharedStrings", "Sheet", "check_directory"]
+__all__ = [
+    "UNCALCULATED",
+    "Damaged",
+    "Package",
+    "SharedStrings",
+    "Sheet",
+    "Uncalculated",
+    "check_directory",
+]
 
 PIECE: Final = 64 * 1024  # bytes of a part fed to expat at a time
 
@@ -61,10 +71,25 @@ _MAX_ITEMS: Final = 65_536
 _ROW: Final = _MAIN + "row"
 _C: Final = _MAIN + "c"
 _V: Final = _MAIN + "v"
+_F: Final = _MAIN + "f"
 _IS: Final = _MAIN + "is"
 _T: Final = _MAIN + "t"
 _RPH: Final = _MAIN + "rPh"
 _SI: Final = _MAIN + "si"
+
+
+class Uncalculated:
+    """What a formula cell saved without its computed value holds (see `UNCALCULATED`)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNCALCULATED"
+
+
+#: The value of a cell with a formula (`<f>`) and no value (`<v>` absent, or empty when the
+#: formula's result is not text): the program that wrote the workbook never calculated it.
+UNCALCULATED: Final = Uncalculated()
 
 
 class Damaged(Exception):
@@ -510,6 +535,7 @@ class _SheetRows(_Handler):
         self._kind = "n"
         self._style = 0
         self._value: list[str] | None = None  # the text of <v>, while inside it
+        self._formula = False  # the cell has a formula (<f>)
         self._inline: list[str] | None = None  # the texts of <is>, while inside the cell
         self._capture: list[str] | None = None  # where text goes now
         self._phonetic = 0
@@ -529,6 +555,9 @@ class _SheetRows(_Handler):
             style = attrs.get("s")
             self._style = int(style) if style else 0
             self._value = self._inline = None
+            self._formula = False
+        elif name == _F:
+            self._formula = True
         elif name == _V:
             self._capture = self._value = []
         elif name == _ROW:
@@ -573,6 +602,9 @@ class _SheetRows(_Handler):
         if kind == "inlineStr":
             return None if self._inline is None else "".join(self._inline)
         if not self._value:
+            # a formula computed to "" keeps an empty text value; otherwise nothing was computed
+            if self._formula and (self._value is None or kind != "str"):
+                return UNCALCULATED
             return None
         text = "".join(self._value)
         if not text:

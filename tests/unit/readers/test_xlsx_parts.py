@@ -14,7 +14,7 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from chalicelib.orders.readers.budget import Meter
-from chalicelib.orders.readers.xlsx import Damaged, Package
+from chalicelib.orders.readers.xlsx import UNCALCULATED, Damaged, Package
 from tests.unit.readers.bombs import MAIN
 
 
@@ -60,7 +60,12 @@ def test_every_kind_of_value_openpyxl_writes_reads_the_same():
     sheet.cell(row=12, column=3, value="after a gap")
     data = saved(book)
 
-    assert our_rows(data, "Values") == openpyxl_rows(data, "Values")
+    # the one difference: openpyxl reads a formula saved without its value (as openpyxl saves
+    # one) as an empty cell, and the reader tells it apart, to refuse its row with a hint
+    ours = our_rows(data, "Values")
+    assert ours[2] == (3, [(0, True), (1, False), (3, UNCALCULATED)])
+    without = [(n, [(c, v) for c, v in cells if v is not UNCALCULATED]) for n, cells in ours]
+    assert without == openpyxl_rows(data, "Values")
 
 
 def test_the_1904_date_system_is_read():
