@@ -27,7 +27,7 @@ import difflib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -40,6 +40,7 @@ __all__ = [
     "SYNONYMS",
     "ColumnMapping",
     "Columns",
+    "HeaderSearch",
     "MappingError",
     "is_report",
     "mark_totals",
@@ -445,3 +446,31 @@ def _check_names(names: list[str], where: str) -> None:
             f'the header has a column named "{clashing[0]}", which clashes with the '
             f'"{clashing[0]}" group the order is built with; rename that column; {where}',
         )
+
+
+class HeaderSearch:
+    """Which row of a table (CSV or sheet) is its header, one rule for both: the mapping's
+    `header_row` when it names one (rows above it are skipped, the row itself must match),
+    else the first row within `HEADER_SEARCH_ROWS` that matches the order's fields. A title
+    row above the header is skipped; when none matches in time, the first row's refusal is
+    raised (`file.missing_columns` naming what that row lacks)."""
+
+    def __init__(self, mapping: ColumnMapping | None) -> None:
+        self._given = mapping.header_row if mapping else None  # given: not searched
+        self.title: UnreadableFile | None = None  # why the first row is not the header
+
+    def look(self, row: int, header: Callable[[], Columns]) -> Columns | None:
+        """The header when row `row` is it (`header()` builds it), None for a row above it."""
+        if self._given is not None and row < self._given:
+            return None
+        try:
+            return header()
+        except UnreadableFile as exc:
+            if (
+                self._given is not None
+                or exc.code != "file.missing_columns"
+                or row >= HEADER_SEARCH_ROWS
+            ):
+                raise self.title or exc from None
+            self.title = self.title or exc  # a title row: the header is looked for further down
+            return None

@@ -15,9 +15,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from functools import partial
 
 from chalicelib.orders.readers.budget import Meter
-from chalicelib.orders.readers.columns import HEADER_SEARCH_ROWS, ColumnMapping, Columns
+from chalicelib.orders.readers.columns import ColumnMapping, Columns, HeaderSearch
 from chalicelib.orders.readers.facts import FileFacts
 from chalicelib.orders.readers.stream import CHUNK, TextBytes
 from chalicelib.orders.records import FieldError, Record, UnreadableFile
@@ -42,8 +43,7 @@ def read_csv(
     end = 0  # the line the previous record ended on
     try:
         columns: Columns | None = None
-        title: UnreadableFile | None = None  # why the first row is not the header
-        header_row = mapping.header_row if mapping else None  # given: not searched
+        search = HeaderSearch(mapping)
         records = 0
         for fields in rows:
             start, end = end + 1, rows.line_num
@@ -59,21 +59,10 @@ def read_csv(
             if _is_blank(fields):
                 continue
             if columns is None:
-                if header_row is not None and start < header_row:
-                    continue
-                try:
-                    columns = Columns(fields, f"header found at line {start}", mapping)
-                except UnreadableFile as exc:
-                    # a title row above the header: the header is looked for a few rows down
-                    if (
-                        header_row is not None
-                        or exc.code != "file.missing_columns"
-                        or start >= HEADER_SEARCH_ROWS
-                    ):
-                        raise title or exc from None
-                    title = title or exc
-                    continue
-                facts.columns.update(columns.found)
+                where = f"header found at line {start}"
+                columns = search.look(start, partial(Columns, fields, where, mapping))
+                if columns is not None:
+                    facts.columns.update(columns.found)
                 continue
             records += 1
             yield _record(start, fields, columns)
@@ -84,8 +73,8 @@ def read_csv(
             "(is a quoted field never closed?)",
         ) from exc
     if columns is None:
-        if title is not None:
-            raise title
+        if search.title is not None:
+            raise search.title
         raise UnreadableFile(
             "file.empty", "the file contains no orders: it holds nothing but blank lines"
         )

@@ -32,11 +32,12 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
+from functools import partial
 from typing import IO, Any, Final
 from xml.parsers import expat
 
 from chalicelib.orders.readers.budget import Meter
-from chalicelib.orders.readers.columns import HEADER_SEARCH_ROWS, ColumnMapping, Columns
+from chalicelib.orders.readers.columns import ColumnMapping, Columns, HeaderSearch
 from chalicelib.orders.readers.facts import FileFacts
 from chalicelib.orders.readers.xlsx import UNCALCULATED, Damaged, Package, Sheet
 from chalicelib.orders.records import FieldError, Record, UnreadableFile
@@ -111,8 +112,7 @@ def _rows(
     meter: Meter,
 ) -> Iterator[Record]:
     columns: Columns | None = None
-    title: UnreadableFile | None = None  # why the first row is not the header
-    header_row = mapping.header_row if mapping else None  # given: not searched
+    search = HeaderSearch(mapping)
     records = 0
     # Rows come with Excel's row numbers, each with the cells it holds: (column, value).
     for number, cells in rows:
@@ -122,27 +122,16 @@ def _rows(
         ):
             continue
         if columns is None:
-            if header_row is not None and number < header_row:
-                continue
-            try:
-                columns = _header(number, cells, texts, sheet, mapping, meter)
-            except UnreadableFile as exc:
-                # a title row above the header: the header is looked for a few rows down
-                if (
-                    header_row is not None
-                    or exc.code != "file.missing_columns"
-                    or number >= HEADER_SEARCH_ROWS
-                ):
-                    raise title or exc from None
-                title = title or exc
-                continue
-            facts.columns.update(columns.found)
+            header = partial(_header, number, cells, texts, sheet, mapping, meter)
+            columns = search.look(number, header)
+            if columns is not None:
+                facts.columns.update(columns.found)
             continue
         records += 1
         yield _record(number, cells, texts, columns)
     if columns is None:
-        if title is not None:
-            raise title
+        if search.title is not None:
+            raise search.title
         raise UnreadableFile(
             "file.empty", f'the file contains no orders: the sheet "{sheet}" is empty'
         )
