@@ -11,7 +11,7 @@ import functools
 import threading
 from collections.abc import Callable, Hashable
 from functools import cache
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -72,9 +72,15 @@ def s3() -> S3Client:
 @_Once
 def s3_presigner(endpoint_url: str = "") -> S3Client:
     """The client that signs upload URLs for clients (at a public endpoint, when one is set)."""
+    return boto3.client("s3", **presigner_options(endpoint_url))
+
+
+def presigner_options(endpoint_url: str = "") -> dict[str, Any]:
+    """A signing S3 client's options, for this process's session or a sender's: at a public
+    endpoint when one is set (the local server's), else AWS's SigV4."""
     if endpoint_url:
-        return boto3.client("s3", endpoint_url=endpoint_url, config=RETRIES)
-    return boto3.client("s3", config=RETRIES.merge(Config(signature_version="s3v4")))
+        return {"endpoint_url": endpoint_url, "config": RETRIES}
+    return {"config": RETRIES.merge(Config(signature_version="s3v4"))}
 
 
 @_Once

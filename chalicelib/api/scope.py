@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from botocore.config import Config
 
 from chalicelib import aws
 from chalicelib.pipeline.store import leading_keys_pattern
@@ -138,14 +137,9 @@ class ScopedReads:
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],
         )
-        s3_options: dict[str, Any] = (
-            {"endpoint_url": self._s3_endpoint, "config": aws.RETRIES}
-            if self._s3_endpoint
-            else {"config": aws.RETRIES.merge(Config(signature_version="s3v4"))}
-        )
         clients = ReadClients(
             dynamodb=session.client("dynamodb", config=aws.RETRIES),
-            presigner=session.client("s3", **s3_options),
+            presigner=session.client("s3", **aws.presigner_options(self._s3_endpoint)),
         )
         expires = credentials["Expiration"].timestamp()
         with self._lock:
