@@ -115,9 +115,12 @@ class Requests:
 
 
 def receipt(requests: Requests) -> dict[str, Any]:
-    """A batch's cost receipt: its requests, their cost in US dollars, and whose prices."""
+    """A batch's cost receipt: its requests, their cost in US dollars, and whose prices. The
+    cost is of the requests as reported (GB-seconds rounded to the microsecond), so anyone who
+    prices the receipt's own counts gets its figures exactly."""
+    reported = requests.to_dict()
     return {
-        "requests": requests.to_dict(),
-        "cost_usd": requests.cost_usd(),
+        "requests": reported,
+        "cost_usd": Requests().add(reported).cost_usd(),
         "prices": {"region": REGION, "as_of": PRICES_AS_OF, "on_demand": True},
     }
