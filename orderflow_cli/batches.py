@@ -31,7 +31,7 @@ from chalicelib.pipeline.trigger import execution_arn
 from orderflow_cli.dlq import Stack
 
 _MAX_NAME = 80  # Step Functions' limit on an execution's name
-RECORDED_FAILED = "BatchFailed"  # the Fail state's error (statemachine/ingest.asl.json)
+RECORDED_FAILED = "BatchFailed"  # the Fail state's error (chalicelib/pipeline/ingest.asl.json)
 _NOT_REDRIVABLE = {"ExecutionNotRedrivable", "ExecutionDoesNotExist", "ExecutionLimitExceeded"}
 
 

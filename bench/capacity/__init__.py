@@ -8,7 +8,7 @@ What it does, in order (docs/capacity.md explains each step and every figure it 
 1. Reads the design as the repository holds it now (`design.py`): chunk size
    (CHUNK_MAX_ORDERS, CHUNK_MAX_BYTES), writes in flight per chunk (STORE_WRITERS), the store's
    retries, the Map's MaxConcurrency and its retry of a throttled Lambda
-   (statemachine/ingest.asl.json), each function's memory and reserved concurrency (the "dev"
+   (chalicelib/pipeline/ingest.asl.json), each function's memory and reserved concurrency (the "dev"
    stage of .chalice/config.json), the orders table's key shards
    (`chalicelib.pipeline.store.ORDER_SHARDS`) and the S3 requests PrepareFile and RecordBatch
    have in flight (`chalicelib.pipeline.inflight.S3_IN_FLIGHT`).

@@ -1,4 +1,4 @@
-"""The one renderer of `statemachine/ingest.asl.json`, for deployment, tests and local runs.
+"""The one renderer of `chalicelib/pipeline/ingest.asl.json`, for deployment, tests and local runs.
 
 The file keeps `${Name}` placeholders (the syntax of CloudFormation's DefinitionSubstitutions);
 `render` fills every one of them and refuses to leave any behind.
@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-DEFINITION_PATH = Path(__file__).resolve().parents[2] / "statemachine" / "ingest.asl.json"
+DEFINITION_PATH = Path(__file__).resolve().with_name("ingest.asl.json")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
 
 

@@ -232,7 +232,7 @@ def test_the_definition_is_packaged_and_every_placeholder_substituted(
     location = machine["DefinitionS3Location"]
     assert location["Bucket"] == f"orderflow-artifacts-{ACCOUNT}-{REGION}"
     body = aws("s3").get_object(Bucket=location["Bucket"], Key=location["Key"])["Body"].read()
-    assert body == (REPO / "statemachine" / "ingest.asl.json").read_bytes()
+    assert body == (REPO / "chalicelib" / "pipeline" / "ingest.asl.json").read_bytes()
     placeholders = set(re.findall(r"\$\{(\w+)\}", body.decode()))
     assert placeholders
     assert placeholders <= set(machine["DefinitionSubstitutions"])

@@ -304,7 +304,7 @@ def test_the_generated_files_hold_exactly_the_invalid_fraction(tmp_path: Path) -
 
 def test_the_design_is_read_from_the_repository_with_defaults(tmp_path: Path) -> None:
     (tmp_path / ".chalice").mkdir()
-    (tmp_path / "statemachine").mkdir()
+    (tmp_path / "chalicelib" / "pipeline").mkdir(parents=True)
     config = {
         "environment_variables": {"CHUNK_MAX_ORDERS": "2000", "STORE_MAX_RETRIES": "5"},
         "stages": {"dev": {
@@ -325,7 +325,7 @@ def test_the_design_is_read_from_the_repository_with_defaults(tmp_path: Path) ->
             "MaxAttempts": 4, "BackoffRate": 3.0,
         }]}}},
     }}}  # fmt: skip
-    (tmp_path / "statemachine" / "ingest.asl.json").write_text(json.dumps(definition))
+    (tmp_path / "chalicelib" / "pipeline" / "ingest.asl.json").write_text(json.dumps(definition))
     (tmp_path / "app.py").write_text(
         '@app.on_sqs_message(queue=Q, batch_size=7, name="ReviewDeadLetters")\n'
     )
