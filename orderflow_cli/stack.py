@@ -18,8 +18,8 @@ from botocore.exceptions import ConnectionError as EndpointUnreachable
 
 from chalicelib.aws import RETRIES
 from orderflow_cli.dlq import Stack
-from orderflow_cli.emulator.runtime import REGION, stage_environment
 from orderflow_cli.exits import CliError, ExitCode
+from orderflow_cli.stage import REGION, stage_environment, stages
 
 _EMULATOR_KEY = "testing"  # the emulator accepts any credentials; moto's documented dummy
 # A local endpoint answers at once or not at all: fail in seconds, not after a minute of retries.
@@ -62,15 +62,6 @@ def open_stack(endpoint: str | None, stage: str) -> Stack:
         names,
         sfn=session.client("stepfunctions", config=RETRIES),
     )
-
-
-def stages() -> list[str]:
-    """The stages `.chalice/config.json` defines."""
-    import json
-
-    from orderflow_cli.emulator.runtime import CONFIG_PATH
-
-    return sorted(json.loads(CONFIG_PATH.read_text())["stages"])
 
 
 def connect(endpoint: str | None, stage: str) -> Stack:

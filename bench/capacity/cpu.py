@@ -150,7 +150,8 @@ def _cut_files(paths: Sequence[Path], chunk_orders: int) -> tuple[ChunkFiles, fl
 
 def _environment(chunk_orders: int, writers: int) -> dict[str, str]:
     """The local stage's environment, with the design's chunk size and writers."""
-    from orderflow_cli.emulator.runtime import ACCOUNT, REGION, stage_environment
+    from orderflow_cli.emulator.runtime import ACCOUNT
+    from orderflow_cli.stage import REGION, stage_environment
 
     return {
         "AWS_ACCESS_KEY_ID": "stub",
@@ -177,7 +178,7 @@ def _stubbed_app(files: ChunkFiles, chunk_orders: int, writers: int) -> Iterator
     from chalicelib import aws, metrics
     from chalicelib.settings import get_settings
     from orderflow_cli.emulator.lambdas import app_functions
-    from orderflow_cli.emulator.runtime import REGION
+    from orderflow_cli.stage import REGION
 
     environment = _environment(chunk_orders, writers)
     saved = {name: os.environ.get(name) for name in environment}
@@ -251,7 +252,8 @@ def _measure_reviewer(app: _App, reviewer_batch: int) -> _Review:
     """The DLQ reviewer on the rejection groups ValidateOrder sent, in batches of the event
     source mapping's size."""
     from orderflow_cli.emulator.event_sources import sqs_record
-    from orderflow_cli.emulator.runtime import ACCOUNT, REGION
+    from orderflow_cli.emulator.runtime import ACCOUNT
+    from orderflow_cli.stage import REGION
 
     stub = app.stub
     unique = {json.loads(body)["message_id"]: body for body in stub.sent}  # repeats: once

@@ -4,8 +4,8 @@
   retries (top-level `environment_variables`, the stage's override them; a setting absent from
   both is `chalicelib.settings`' default, what the functions would run with), and each
   function's memory, timeout and reserved concurrency (the "dev" stage);
-- `chalicelib/pipeline/ingest.asl.json`: the Map's MaxConcurrency and its child's Retry of a throttled
-  invocation;
+- `chalicelib/pipeline/ingest.asl.json`: the Map's MaxConcurrency and its child's Retry of a
+  throttled invocation;
 - `chalicelib.pipeline.store.ORDER_SHARDS`: the orders table's key values per sender;
 - `chalicelib.pipeline.inflight.S3_IN_FLIGHT`: the chunk uploads (PrepareFile) and outcome
   reads (RecordBatch) in flight at once, for each of prepare.py and finish.py that calls
@@ -122,7 +122,9 @@ def settings_default(field: str, fallback: Any) -> Any:
 def read_design(root: Path = ROOT, stage: str = "dev") -> Design:
     """The design as the repository holds it now (each value's source kept in `sources`)."""
     config = _Stage(root, stage)
-    chunks_state = _map_state(json.loads((root / "chalicelib" / "pipeline" / "ingest.asl.json").read_text()))
+    chunks_state = _map_state(
+        json.loads((root / "chalicelib" / "pipeline" / "ingest.asl.json").read_text())
+    )
     config.sources.append(("MaxConcurrency", "chalicelib/pipeline/ingest.asl.json ProcessChunks"))
     retry = _invoke_retry(chunks_state)
     shards, shards_source = _order_shards()

@@ -43,9 +43,9 @@ log = get_logger("finish")
 _MAX_CAUSE = 1000  # a batch's error message (several chunks' failures, each one line)
 _MAX_LINE = 300  # one failure's description
 
-# The states the standard workflow enters on each path (chalicelib/pipeline/ingest.asl.json), each one
-# billed transition: the definition is not packaged with the functions, so its paths are
-# written here, and tests/execution/test_receipt.py walks the definition to check them.
+# The states the standard workflow enters on each path (pipeline/ingest.asl.json), each one
+# billed transition: written here, and tests/execution/test_receipt.py walks the definition to
+# check them.
 TRANSITIONS = {
     "chunks": 6,  # PrepareFile, IsReadable, ProcessChunks, RecordBatch, DidBatchFail, an end
     "no_chunks": 5,  # PrepareFile, IsReadable, RecordBatch, DidBatchFail, an end

@@ -69,6 +69,7 @@ from orderflow_cli.emulator.moto_patches import (
 )
 from orderflow_cli.emulator.post_policy import patch_s3_post_policies
 from orderflow_cli.emulator.weather import Weather, set_weather
+from orderflow_cli.stage import REGION, stage_environment
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -76,7 +77,6 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
-REGION = "us-east-1"
 # The DLQ's redrive policy, as deployed.
 DLQ_MAX_RECEIVES = int(
     load_template()["Resources"]["DeadLetterQueue"]["Properties"]["RedrivePolicy"][
@@ -88,8 +88,6 @@ ACCOUNT = "123456789012"
 # `orders serve` prints: an installation with one sender never has to name it.
 DEFAULT_SENDER = "demo"
 APP_NAME = "orderflow"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CONFIG_PATH = PROJECT_ROOT / ".chalice" / "config.json"
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -97,14 +95,6 @@ _FAKE_CREDENTIALS = {
     "AWS_SECURITY_TOKEN": "testing",
     "AWS_DEFAULT_REGION": REGION,
 }
-
-
-def stage_environment(stage: str, config_path: Path = CONFIG_PATH) -> dict[str, str]:
-    """The environment variables Chalice gives the functions of `stage` (shared, then stage)."""
-    config = json.loads(config_path.read_text())
-    merged = dict(config.get("environment_variables", {}))
-    merged.update(config["stages"][stage].get("environment_variables", {}))
-    return merged
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,8 @@ from chalicelib.api.auth import AUTH_HEADER
 from chalicelib.api.errors import ApiError, BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge
 from chalicelib.log import get_logger
 from chalicelib.senders import SenderRegistry
-from orderflow_cli.emulator.runtime import CONFIG_PATH, DEFAULT_SENDER, EmbeddedAWS
+from orderflow_cli.emulator.runtime import DEFAULT_SENDER, EmbeddedAWS
+from orderflow_cli.stage import CONFIG_PATH
 
 log = get_logger("local-server")
 # The S3 and EventBridge pump's pause: 0.2 s after it delivered something, doubling while idle

@@ -11,8 +11,8 @@ import requests
 from standardwebhooks.webhooks import Webhook
 
 from chalicelib.pipeline.store import order_key
-from orderflow_cli.emulator.runtime import stage_environment
 from orderflow_cli.emulator.server import free_port
+from orderflow_cli.stage import stage_environment
 from tests.api.conftest import MAX_ORDERS, Served
 from tests.conftest import SAMPLES, order
 from tests.unit.test_review_pages import review, write_review_items

@@ -14,7 +14,8 @@ from chalicelib import aws
 from chalicelib.pipeline.trigger import execution_arn
 from orderflow_cli.batches import RedriveRefused, redrive_batch
 from orderflow_cli.dlq import Stack
-from orderflow_cli.emulator.runtime import EmbeddedAWS, stage_environment
+from orderflow_cli.emulator.runtime import EmbeddedAWS
+from orderflow_cli.stage import stage_environment
 from tests.conftest import inject_faults, order, run, stored_items, write_orders
 
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from orderflow_cli.dlq import RedriveRefused, Stack, redrive
-from orderflow_cli.emulator.runtime import EmbeddedAWS, stage_environment
+from orderflow_cli.emulator.runtime import EmbeddedAWS
+from orderflow_cli.stage import stage_environment
 from tests.conftest import order, run, stored_items, write_orders
 
 

@@ -21,7 +21,8 @@ from orderflow_cli.emulator.cloudformation import (
     load_template,
     stage_names,
 )
-from orderflow_cli.emulator.runtime import EmbeddedAWS, stage_environment
+from orderflow_cli.emulator.runtime import EmbeddedAWS
+from orderflow_cli.stage import stage_environment
 from tests.conftest import FAST
 
 

@@ -37,8 +37,9 @@ from hypothesis.stateful import (
 from chalicelib import aws
 from orderflow_cli.dlq import Stack, redrive
 from orderflow_cli.emulator.lambdas import current_function
-from orderflow_cli.emulator.runtime import EmbeddedAWS, stage_environment
+from orderflow_cli.emulator.runtime import EmbeddedAWS
 from orderflow_cli.emulator.weather import Weather, set_weather
+from orderflow_cli.stage import stage_environment
 
 # Small chunks, so a file of a few orders spans several Map items processed concurrently;
 # short backoffs, so retries do not slow the search.
