@@ -1,16 +1,51 @@
-"""The registry of the codes a file, a row of it or a column mapping can be refused with.
+"""The registry of every code a client or an operator can see, by family.
 
-Each code maps to its one-line meaning; README's tables of error codes document every one
-(`tests/unit/test_docs.py` compares the two both ways). Order codes live beside the rules that
-raise them (`validation.ORDER_ERROR_CODES`), store codes beside the store
-(`pipeline.process.STORE_ERROR_CODES`); the codes here are the files' own, whoever raises them.
+Each code maps to its one-line meaning. The families:
+
+* `file`: a file that cannot be read at all (quarantined), whoever raises it (the readers, or
+  the pipeline around them: prepare, trigger); the API answers a body the pipeline would
+  quarantine with the same code.
+* `row`: one row of a file that cannot be read as an order (dead-lettered; its neighbours go on).
+* `mapping`: a column mapping (`ColumnMapping.from_json`) that cannot be used.
+* `order`: every code `validation.validate_order` returns; the meaning is also the message of
+  its `FieldError`. Its subset `VALUE_ERROR_CODES` is what no order may hold, whatever its format
+  (`limits.check_value`, the JSON reader). `<field>.invalid` is the fallback for a problem
+  pydantic raises that has no code (it should not happen; the field is filled in).
+* `store`: an order that is valid but cannot be stored as it is (`pipeline.process`).
+* `pipeline`: a batch that failed for the pipeline's own reason, not the file's (`error.code` of
+  `GET /batches/{id}` and of the completion event).
+* `api`: the `code` of the API's error body `{"error": {"code", "message", "details"}}`, beside
+  the `file.*` and `mapping.invalid` codes it passes on; its meaning gives the HTTP status, in
+  parentheses, when that is not 400.
+
+The families are disjoint and `ALL_CODES` is their union. Every code is written as a literal
+where it is raised (`order` codes built from pydantic's problems aside, see `validation`), and
+`tests/unit/test_codes.py` scans the product for the literals of each family, both ways: each one
+raised is here, and each one here is raised. The numbers in a meaning (`MAX_DEPTH`, the file's
+budget) are checked against their constants there too.
+
+Not codes: a webhook delivery's status (`callbacks.DELIVERY_STATUSES`) and a batch's status are
+states of a record, not reasons; the CLI's exit codes are `orderflow_cli.exits.ExitCode`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Final
 
-__all__ = ["ALL_CODES", "FILE_ERROR_CODES", "MAPPING_ERROR_CODES", "ROW_ERROR_CODES"]
+__all__ = [
+    "ALL_CODES",
+    "API_ERROR_CODES",
+    "CODES_BY_FAMILY",
+    "FILE_ERROR_CODES",
+    "MAPPING_ERROR_CODES",
+    "ORDER_ERROR_CODES",
+    "PIPELINE_ERROR_CODES",
+    "ROW_ERROR_CODES",
+    "STORE_ERROR_CODES",
+    "VALUE_ERROR_CODES",
+]
 
 #: A file that cannot be read at all: it is quarantined with one of these.
 FILE_ERROR_CODES: Final[dict[str, str]] = {
@@ -105,8 +140,118 @@ MAPPING_ERROR_CODES: Final[dict[str, str]] = {
     "encoding or header row.",
 }
 
+#: What no order may hold, whatever format it came in (`limits`, `jsontext`): part of the order
+#: family. `order.too_deep`'s depth is `limits.MAX_DEPTH`.
+VALUE_ERROR_CODES: Final[dict[str, str]] = {
+    "order.invalid_text": "the order holds text that is not valid Unicode (a lone UTF-16 "
+    "surrogate escape such as \\udfff, half of a pair)",
+    "order.too_deep": "the order nests objects or arrays more than 32 levels deep",
+    "order.number_out_of_range": "the order holds a number too large or too small to be read "
+    "(such as 1e400 or 1e-400); send such values as strings",
+    "order.repeated_member": "the order holds one member twice in the same object (JSON such as"
+    ' "OrderId": "C", "OrderId": "D"): which value is meant cannot be told',
+}
+
+#: Every code `validation.validate_order` can return; the meaning is its `FieldError`'s message.
+#: `OrderId.too_long`'s length is `validation.ORDER_ID_MAX_LENGTH`.
+ORDER_ERROR_CODES: Final[dict[str, str]] = {
+    "order.not_object": "the order must be a JSON object",
+    "order.invalid": "the order contains a value that cannot be represented as JSON",
+    **VALUE_ERROR_CODES,
+    "order-info.missing": "order-info is required",
+    "order-info.not_object": "order-info must be a JSON object",
+    "contact-info.missing": "contact-info is required",
+    "contact-info.not_object": "contact-info must be a JSON object",
+    "OrderId.missing": "OrderId is required",
+    "OrderId.not_string": "OrderId must be a string",
+    "OrderId.empty": "OrderId must not be empty",
+    "OrderId.too_long": "OrderId must be at most 64 characters",
+    "OrderId.invisible_character": "OrderId must not hold a control or invisible character"
+    " (NUL, a zero-width space, a direction mark) inside it, which a person cannot see; remove"
+    " it from the file",
+    "item-id.missing": "item-id is required",
+    "item-id.not_string": "item-id must be a string or a whole number",
+    "item-id.empty": "item-id must not be empty",
+    "item-desc.not_string": "item-desc must be a string",
+    "qty.missing": "qty is required",
+    "qty.not_positive_integer": "qty must be a whole number of at least 1",
+    "name.missing": "name is required",
+    "name.not_string": "name must be a string",
+    "name.empty": "name must not be empty",
+    "email.missing": "email is required",
+    "email.invalid": "email must be a valid email address",
+    "<field>.invalid": "fallback for any unexpected problem with <field> (should not happen)",
+}
+
+#: A valid order that cannot be stored as it is (`pipeline.process`): dead-lettered.
+STORE_ERROR_CODES: Final[dict[str, str]] = {
+    "OrderId.conflict": "the OrderId is already stored with other content; nothing was overwritten",
+    "order.store_failed": "the order could not be written after every retry; the message says why",
+    "order.not_storable": "the order holds a number DynamoDB cannot hold (beyond its range, such"
+    " as 1e-200, or more than 38 significant digits)",
+    "order.too_large": "the order is larger than DynamoDB's 400 KB item limit; it is never"
+    " retried (the message gives its size)",
+    "order.reserved_field": "a top-level field of the order has the name of one of the stored"
+    " item's own attributes (sender_shard, sender, OrderId, content_hash, batch_id, source_row)"
+    " and another value, which storing would overwrite; the message names it",
+}
+
+#: A batch that failed for the pipeline's own reason, not the file's (`pipeline.finish`): the
+#: batch ends `failed` with this `error`.
+PIPELINE_ERROR_CODES: Final[dict[str, str]] = {
+    "pipeline.prepare_failed": "PrepareFile failed after its retries for a reason that is not "
+    "the file's (an unexpected error): nothing of the file was read; the message gives the "
+    "error's type and message.",
+    "pipeline.chunks_unprocessed": "Some orders could not be processed, even when RecordBatch "
+    "processed their chunk again: the message counts them and says why for each chunk.",
+}
+
+#: The `code` of the API's error body (`chalicelib.api.errors`; `route_not_found` is also the
+#: deployed API Gateway's answer, set by `orderflow_cli.deploy`).
+API_ERROR_CODES: Final[dict[str, str]] = {
+    "bad_request": "The request is malformed: a body that is not the object a route takes, or "
+    "a member of the wrong type.",
+    "invalid_json": "The body of POST /uploads is not valid JSON.",
+    "order_not_object": "An element of POST /orders' order list is not an object (details "
+    "lists their positions).",
+    "bad_idempotency_key": "The Idempotency-Key header is empty or longer than 255 characters.",
+    "idempotency_key_reused": "The Idempotency-Key was already used with a different body (409).",
+    "conflict": "The request contradicts an earlier one (409; the default of `Conflict`, "
+    "whose one use says idempotency_key_reused).",
+    "bad_dry_run": "dry_run is not true or false.",
+    "callback_refused": "The callback_url is not one the service will call: not a URL, not "
+    "HTTPS where the stage requires it, or a host whose address is not public.",
+    "bad_filename": "The filename of POST /uploads is longer than 255 characters.",
+    "unsupported_content_type": "The content_type of POST /uploads is not one of the types "
+    "an upload may have.",
+    "unsupported_media_type": "The body is not sent as application/json, or POST /orders' "
+    "body is not JSON text (gzip, a workbook, a PDF, an image) (415).",
+    "payload_too_large": "The request carries more orders or bytes than one request may (413).",
+    "bad_batch_id": "The batch_id of GET /reviews is not a batch id.",
+    "bad_reason": "The reason of GET /reviews is not invalid, conflict or store_failed.",
+    "bad_cursor": "The cursor of GET /reviews is not one this API handed out for that query.",
+    "bad_limit": "The limit of GET /reviews is not a whole number from 1 to 1000.",
+    "not_found": "No such batch or order among the caller's (404).",
+    "route_not_found": "No route has this path (on API Gateway: or this method) (404).",
+    "method_not_allowed": "The route does not take this method; the Allow header lists the "
+    "ones it takes (405, `orders serve`; API Gateway answers route_not_found).",
+    "internal_error": "The request could not be processed; nothing more is said (500).",
+}
+
+#: Family name -> code -> one-line meaning; the families are disjoint.
+CODES_BY_FAMILY: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
+    {
+        "file": MappingProxyType(FILE_ERROR_CODES),
+        "row": MappingProxyType(ROW_ERROR_CODES),
+        "mapping": MappingProxyType(MAPPING_ERROR_CODES),
+        "order": MappingProxyType(ORDER_ERROR_CODES),
+        "store": MappingProxyType(STORE_ERROR_CODES),
+        "pipeline": MappingProxyType(PIPELINE_ERROR_CODES),
+        "api": MappingProxyType(API_ERROR_CODES),
+    }
+)
+
+#: Every code of every family.
 ALL_CODES: Final[dict[str, str]] = {
-    **FILE_ERROR_CODES,
-    **ROW_ERROR_CODES,
-    **MAPPING_ERROR_CODES,
+    code: meaning for family in CODES_BY_FAMILY.values() for code, meaning in family.items()
 }

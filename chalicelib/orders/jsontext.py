@@ -14,9 +14,9 @@ apart because they have different owners:
 
 `Scanner.read_value` has a fast path and an exact path that always agree:
 
-* fast: `json`'s C decoder (`raw_decode`) builds the value at the current position; two C
-  string scans (brackets, surrogate escapes) say whether the value needs a closer look, which
-  `limits.check_value` gives it without recursion.
+* fast: `json`'s C decoder (`jsondecode.SCAN`, what `raw_decode` calls) builds the value at
+  the current position; two C string scans (brackets, surrogate escapes) say whether the value
+  needs a closer look, which `limits.check_value` gives it without recursion.
 * exact: when the fast path fails for any reason (a value cut by the end of the buffer, a
   syntax error, a number out of range, nesting beyond what `json` will recurse into), the value
   is scanned token by token with an explicit stack, which finds its end, its depth and any
@@ -26,16 +26,22 @@ apart because they have different owners:
 from __future__ import annotations
 
 import codecs
-import json
-import json.scanner
-import math
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from chalicelib.orders.limits import MAX_DEPTH, VALUE_ERROR_CODES, check_value
+from chalicelib.orders.jsondecode import (
+    DECODER,
+    EMPTY_MEMBER_NAME,
+    REPEATS,
+    SCAN,
+    OutOfRange,
+    out_of_range,
+    repeated_member,
+    value_error,
+)
+from chalicelib.orders.limits import MAX_DEPTH, check_value
 from chalicelib.orders.records import FieldError
 
 __all__ = ["JsonSyntaxError", "Parsed", "Scanner", "parse_text"]
@@ -56,7 +62,6 @@ _LITERALS: Final = ("true", "false", "null")
 _NOT_JSON_CONSTANTS: Final = ("NaN", "Infinity", "-Infinity")
 _SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _PARTIAL_ESCAPE: Final = re.compile(r"\\(?:u[0-9a-fA-F]{0,3})?")  # an escape the buffer may cut
-_MANTISSA: Final = re.compile(r"[eE]")
 
 
 class JsonSyntaxError(Exception):
@@ -68,69 +73,6 @@ class JsonSyntaxError(Exception):
         self.message = message
         self.pos = pos
         self.at_end = at_end
-
-
-class _OutOfRange(Exception):
-    """A number the reader cannot hold (raised from `json`'s number hooks)."""
-
-    def __init__(self, literal: str) -> None:
-        super().__init__(literal)
-        self.literal = literal
-
-
-def _float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value) or (value == 0.0 and _MANTISSA.split(text, 1)[0].strip("-0.")):
-        raise _OutOfRange(text)  # 1e400 would be infinity, 1e-400 zero
-    return value
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
-        raise _OutOfRange(text) from None
-
-
-def _constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
-
-
-class _Repeats(threading.local):
-    """The first member name an object repeated while this thread decoded its last value, and
-    whether an object had a member named "" (which DynamoDB cannot store as an attribute)."""
-
-    name: str | None = None
-    empty: bool = False
-
-
-_REPEATS: Final = _Repeats()
-
-
-def _members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """An object's members; a name given twice (`"OrderId":"C","OrderId":"D"`) is noted, for
-    `read_value` to refuse the value: which one was meant cannot be told."""
-    members = dict(pairs)
-    if "" in members:
-        _REPEATS.empty = True
-    if len(members) != len(pairs) and _REPEATS.name is None:
-        seen: set[str] = set()
-        for name, _ in pairs:
-            if name in seen:
-                _REPEATS.name = name
-                break
-            seen.add(name)
-    return members
-
-
-_DECODER: Final = json.JSONDecoder(
-    parse_float=_float, parse_int=_int, parse_constant=_constant, object_pairs_hook=_members
-)
-# json's C scanner: (text, index) -> (value, end), what raw_decode calls, without its wrapper.
-# (typeshed's stub of make_scanner wants a scanner for an argument; CPython's takes a decoder.)
-_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = json.scanner.make_scanner(
-    _DECODER  # type: ignore[arg-type]
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,10 +202,10 @@ class Scanner:
         if self.pos >= len(self.text) or self.text[self.pos] in _SPACE:
             self.skip_ws()
         start = self.pos
-        _REPEATS.name, _REPEATS.empty = None, False
+        REPEATS.name, REPEATS.empty = None, False
         try:
-            value, end = _SCAN(self.text, start)  # json's C scanner, the fast path
-        except (StopIteration, ValueError, RecursionError, _OutOfRange):
+            value, end = SCAN(self.text, start)  # json's C scanner, the fast path
+        except (StopIteration, ValueError, RecursionError, OutOfRange):
             pass  # the exact path decides what it was
         else:
             if self.eof or end + _LOOKAHEAD <= len(self.text):  # else a number may go on
@@ -273,23 +215,23 @@ class Scanner:
         end = self.pos
         text = self.text[start:end]
         if depth > MAX_DEPTH:
-            return Parsed(text, _value_error("order.too_deep", None))
+            return Parsed(text, value_error("order.too_deep", None))
         try:
-            value = _DECODER.decode(text)
-        except _OutOfRange as problem:
-            return Parsed(text, _out_of_range(problem.literal))
+            value = DECODER.decode(text)
+        except OutOfRange as problem:
+            return Parsed(text, out_of_range(problem.literal))
         except ValueError as error:  # the scan and json disagree: trust neither with the value
             raise JsonSyntaxError(f"not JSON ({error})", start) from error
         return self._checked(value, start, end)
 
     def _checked(self, value: Any, start: int, end: int) -> Parsed:
         text = self.text
-        repeated, _REPEATS.name = _REPEATS.name, None
+        repeated, REPEATS.name = REPEATS.name, None
         if repeated is not None:
-            return Parsed(text[start:end], _repeated_member(repeated))
-        if _REPEATS.empty:
-            _REPEATS.empty = False
-            return Parsed(text[start:end], _EMPTY_MEMBER_NAME)
+            return Parsed(text[start:end], repeated_member(repeated))
+        if REPEATS.empty:
+            REPEATS.empty = False
+            return Parsed(text[start:end], EMPTY_MEMBER_NAME)
         if (
             text.count("{", start, end) + text.count("[", start, end) > MAX_DEPTH
             or _SURROGATE_ESCAPE.search(text, start, end) is not None
@@ -427,36 +369,3 @@ def parse_text(text: str) -> Parsed:
     if not scanner.at_end():
         raise JsonSyntaxError("more data after the JSON value", scanner.pos)
     return parsed
-
-
-def _value_error(code: str, value: Any, message: str | None = None) -> FieldError:
-    return FieldError("order", code, message or VALUE_ERROR_CODES[code], value)
-
-
-# A member named "" is refused by the reader (a `row.*` code, as the reader's own): DynamoDB
-# refuses an attribute without a name, and an export or API answer cannot round-trip it.
-_EMPTY_MEMBER_NAME: Final = FieldError(
-    "order",
-    "row.empty_member_name",
-    'the order holds a member whose name is empty ("": ..., at some level): no field can be '
-    "stored without a name; name the member or leave it out",
-    None,
-)
-
-
-def _repeated_member(name: str) -> FieldError:
-    shown = name if len(name) <= 40 else f"{name[:37]}..."
-    message = (
-        f'the order holds the member "{shown}" twice in one object: which value is meant cannot'
-        " be told; send it once"
-    )
-    return _value_error("order.repeated_member", shown, message)
-
-
-def _out_of_range(literal: str) -> FieldError:
-    shown = literal if len(literal) <= 40 else f"{literal[:20]}...{literal[-10:]}"
-    message = (
-        f"the number {shown} is out of range: it cannot be read as a number without becoming "
-        "infinity or zero (or has too many digits); send such values as strings"
-    )
-    return _value_error("order.number_out_of_range", shown, message)

@@ -4,7 +4,7 @@ An order nests objects and arrays at most `MAX_DEPTH` levels deep (the order obj
 level 1, `order-info` level 2), its text is valid Unicode (no lone UTF-16 surrogate, which JSON's
 `\\udXXX` escapes can carry but UTF-8, DynamoDB and SQS cannot), and its numbers are ones the
 reader holds exactly enough (not `1e400`, which would become infinity). Each breach is that
-order's own rejection, with the code below; its neighbours never notice.
+order's own rejection, with its code (`codes.VALUE_ERROR_CODES`); its neighbours never notice.
 
 Every walk here keeps its own stack: a value nested thousands of levels deep is measured, never
 recursed into, so nothing downstream (chunk encoding, validation, the store's serialiser, the
@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
+from chalicelib.orders.codes import VALUE_ERROR_CODES
 from chalicelib.orders.records import FieldError
 
 __all__ = [
@@ -27,17 +28,8 @@ __all__ = [
     "too_deep",
 ]
 
-MAX_DEPTH: Final = 32  # orders are 2 levels; generous room for extra fields
+MAX_DEPTH: Final = 32  # orders are 2 levels; generous room for extra fields (codes.py says 32)
 
-VALUE_ERROR_CODES: Final[dict[str, str]] = {
-    "order.invalid_text": "the order holds text that is not valid Unicode (a lone UTF-16 "
-    "surrogate escape such as \\udfff, half of a pair)",
-    "order.too_deep": f"the order nests objects or arrays more than {MAX_DEPTH} levels deep",
-    "order.number_out_of_range": "the order holds a number too large or too small to be read "
-    "(such as 1e400 or 1e-400); send such values as strings",
-    "order.repeated_member": "the order holds one member twice in the same object (JSON such as"
-    ' "OrderId": "C", "OrderId": "D"): which value is meant cannot be told',
-}
 
 _LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 _CONTAINERS: Final = (dict, list)

@@ -1,13 +1,34 @@
-"""The values that travel from the file readers through validation to the DLQ and the reports.
+"""The values that travel from the file readers through validation to the DLQ and the reports,
+and the order's own fields.
 
 A `Record` is one order as the sender wrote it, with its position in the file (`row`), so that
 every rejection can be traced back to a line or a list position.
+
+`ORDER_GROUPS` is the one definition of the order's fields: validation's models, the readers'
+columns and synonyms and the rejection report's columns are derived from it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from itertools import chain
+from types import MappingProxyType
+from typing import Any, Final
+
+__all__ = ["ORDER_FIELDS", "ORDER_GROUPS", "FieldError", "Record", "UnreadableFile"]
+
+#: The order's own fields as a sender writes them, under the group that holds them, in the order
+#: a table lists them (the columns the readers look for, the rejection report's first columns):
+#: `{"order-info": {"OrderId", ...}, "contact-info": {"name", "email"}}`.
+ORDER_GROUPS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "order-info": ("OrderId", "item-id", "item-desc", "qty"),
+        "contact-info": ("name", "email"),
+    }
+)
+#: Every field of every group, in that order (a table's columns, flat).
+ORDER_FIELDS: Final[tuple[str, ...]] = tuple(chain.from_iterable(ORDER_GROUPS.values()))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,14 +7,16 @@ value a string)::
      "contact-info": {"name": "Foo Bar", "email": "foobar@test.com"}}
 
 `validate_order` returns either a `ValidOrder` (the normalised order, in the same nested shape,
-plus a content hash) or the list of every problem found, as `FieldError`s with stable codes.
+plus a content hash) or the list of every problem found, as `FieldError`s with stable codes
+(registered in `codes.ORDER_ERROR_CODES`, whose meaning is each error's message).
 It never raises for bad input.
 
 How it is built:
 
 * The rules live in three small pydantic v2 models (the order and its two groups), built once
-  at import. Each known field has a `PlainValidator` that does the whole check itself
-  (pydantic's own coercion is bypassed, so `1` is not silently accepted as `"1"` for `OrderId`,
+  at import from `records.ORDER_GROUPS` (the one list of the order's fields) and `_RULES`.
+  Each known field has a `PlainValidator` that does the whole check itself (pydantic's own
+  coercion is bypassed, so `1` is not silently accepted as `"1"` for `OrderId`,
   nor `2.0` or `True` as a quantity) and raises `PydanticCustomError` whose error type *is*
   our code (e.g. `qty.not_positive_integer`).
 * The few errors pydantic raises itself (a field missing, a group that is not an object) are
@@ -36,16 +38,18 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Final
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, create_model
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from chalicelib.orders.limits import VALUE_ERROR_CODES, check_value
-from chalicelib.orders.records import FieldError
+from chalicelib.orders.codes import ORDER_ERROR_CODES
+from chalicelib.orders.limits import check_value
+from chalicelib.orders.records import ORDER_GROUPS, FieldError
 
 __all__ = [
     "ORDER_ERROR_CODES",
@@ -55,38 +59,8 @@ __all__ = [
     "validate_order",
 ]
 
-ORDER_ID_MAX_LENGTH: Final = 64
+ORDER_ID_MAX_LENGTH: Final = 64  # codes.ORDER_ERROR_CODES["OrderId.too_long"] says 64
 
-#: Every code `validate_order` can return, with a one-line description. The description is also
-#: the `message` of the `FieldError` (the documentation source for the README).
-ORDER_ERROR_CODES: Final[dict[str, str]] = {
-    "order.not_object": "the order must be a JSON object",
-    "order.invalid": "the order contains a value that cannot be represented as JSON",
-    **VALUE_ERROR_CODES,
-    "order-info.missing": "order-info is required",
-    "order-info.not_object": "order-info must be a JSON object",
-    "contact-info.missing": "contact-info is required",
-    "contact-info.not_object": "contact-info must be a JSON object",
-    "OrderId.missing": "OrderId is required",
-    "OrderId.not_string": "OrderId must be a string",
-    "OrderId.empty": "OrderId must not be empty",
-    "OrderId.too_long": f"OrderId must be at most {ORDER_ID_MAX_LENGTH} characters",
-    "OrderId.invisible_character": "OrderId must not hold a control or invisible character"
-    " (NUL, a zero-width space, a direction mark) inside it, which a person cannot see; remove"
-    " it from the file",
-    "item-id.missing": "item-id is required",
-    "item-id.not_string": "item-id must be a string or a whole number",
-    "item-id.empty": "item-id must not be empty",
-    "item-desc.not_string": "item-desc must be a string",
-    "qty.missing": "qty is required",
-    "qty.not_positive_integer": "qty must be a whole number of at least 1",
-    "name.missing": "name is required",
-    "name.not_string": "name must be a string",
-    "name.empty": "name must not be empty",
-    "email.missing": "email is required",
-    "email.invalid": "email must be a valid email address",
-    "<field>.invalid": "fallback for any unexpected problem with <field> (should not happen)",
-}
 
 # Pydantic's own error types -> our problem name; the code is "<field>.<problem>".
 _BUILTIN_PROBLEMS: Final[dict[str, str]] = {
@@ -234,29 +208,36 @@ _GROUP_CONFIG: Final = ConfigDict(
 )
 
 
-class _OrderInfo(BaseModel):
-    model_config = _GROUP_CONFIG
-
-    order_id: Annotated[str, PlainValidator(_check_order_id)] = Field(alias="OrderId")
-    item_id: Annotated[str, PlainValidator(_check_item_id)] = Field(alias="item-id")
-    item_desc: Annotated[str | None, PlainValidator(_check_item_desc)] = Field(
-        default=None, alias="item-desc"
-    )
-    qty: Annotated[int, PlainValidator(_check_qty)]
-
-
-class _ContactInfo(BaseModel):
-    model_config = _GROUP_CONFIG
-
-    name: Annotated[str, PlainValidator(_check_name)]
-    email: Annotated[str, PlainValidator(_check_email)]
+#: Each field's rule, by the name a sender writes it under; the fields and their groups are
+#: `records.ORDER_GROUPS` (a field added there without a rule here fails at import).
+_RULES: Final[Mapping[str, Any]] = {
+    "OrderId": Annotated[str, PlainValidator(_check_order_id)],
+    "item-id": Annotated[str, PlainValidator(_check_item_id)],
+    "item-desc": Annotated[str | None, PlainValidator(_check_item_desc)],
+    "qty": Annotated[int, PlainValidator(_check_qty)],
+    "name": Annotated[str, PlainValidator(_check_name)],
+    "email": Annotated[str, PlainValidator(_check_email)],
+}
+#: The fields an order may leave out (stays missing); a table's reader still wants the column.
+_OPTIONAL: Final = frozenset({"item-desc"})
 
 
-class _Order(BaseModel):
-    model_config = _GROUP_CONFIG
+def _model(name: str, fields: Mapping[str, Any]) -> type[BaseModel]:
+    """A model of `fields` (wire name -> type), each known by its wire name only."""
+    definitions: dict[str, Any] = {
+        wire.replace("-", "_"): (kind, Field(None if wire in _OPTIONAL else ..., alias=wire))
+        for wire, kind in fields.items()
+    }
+    return create_model(name, __config__=_GROUP_CONFIG, **definitions)
 
-    order_info: _OrderInfo = Field(alias="order-info")
-    contact_info: _ContactInfo = Field(alias="contact-info")
+
+_Order: Final = _model(
+    "_Order",
+    {
+        group: _model(f"_{group}", {name: _RULES[name] for name in names})
+        for group, names in ORDER_GROUPS.items()
+    },
+)
 
 
 # --- public API -----------------------------------------------------------------------------------
@@ -291,7 +272,7 @@ def validate_order(raw: Any) -> ValidOrder | list[FieldError]:
         digest = order_content_hash(order)
     except (TypeError, ValueError):  # not JSON data (only possible for non-parsed input)
         return [_error("order", "order.invalid", raw)]
-    return ValidOrder(order_id=model.order_info.order_id, order=order, content_hash=digest)
+    return ValidOrder(order_id=order["order-info"]["OrderId"], order=order, content_hash=digest)
 
 
 def order_content_hash(order: dict[str, Any]) -> str:

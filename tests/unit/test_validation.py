@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.orders.records import FieldError
+from chalicelib.orders.records import ORDER_GROUPS, FieldError
 from chalicelib.orders.validation import (
     ORDER_ERROR_CODES,
     ValidOrder,
@@ -395,6 +395,20 @@ def test_every_code_reachable_from_the_tables_above_is_documented() -> None:
         "order.repeated_member",  # the JSON reader's (validation gets the dicts it built)
     }
     assert used == documented
+
+
+def test_the_rules_are_those_of_the_orders_fields_in_their_groups() -> None:
+    # every field of records.ORDER_GROUPS is checked in its group, in its order; all but
+    # item-desc are required
+    empty: dict[str, Any] = {group: {} for group in ORDER_GROUPS}
+    assert [e.field for e in errors(empty)] == [
+        f"{group}.{name}" for group, names in ORDER_GROUPS.items() for name in names
+        if name != "item-desc"
+    ]  # fmt: skip
+    wrong: dict[str, Any] = {g: {name: [] for name in names} for g, names in ORDER_GROUPS.items()}
+    assert [e.field for e in errors(wrong)] == [
+        f"{group}.{name}" for group, names in ORDER_GROUPS.items() for name in names
+    ]
 
 
 # --- content hash ---------------------------------------------------------------------------------

@@ -6,14 +6,15 @@ Formats, decided by content first (`detect`), then by name:
 * JSON Lines (`jsonlines`): `row` = line number; blank lines are skipped;
 * CSV or TSV with a header row, delimited by `,` `;` tab or `|` (`csvfile`): `row` = the line
   where the record starts (the header is line 1);
-* an .xlsx workbook (`spreadsheet`): `row` = the row number Excel shows.
+* an .xlsx workbook (`spreadsheet`, reading the package with `xlsx`, `xlsxparts`, `xlsxrows`
+  and `zipdirectory`): `row` = the row number Excel shows.
 
 Text is UTF-8 or UTF-16 with a byte-order mark, and a CSV may also be Windows-1252 (found when
 it is not UTF-8) or Latin-1 (when the mapping names its `encoding`); any format may be
 gzip-compressed (`stream`). A table's header is matched to the order's fields by `columns`
-(loosely, by synonym, or by an explicit `ColumnMapping`). Other files (a legacy .xls, .ods,
-.numbers, a PDF, an image, a ZIP of other files, an encrypted workbook) are refused, each with
-its own code.
+(loosely or by synonym, `names`, or by an explicit `ColumnMapping`, `mapping`). Other files
+(a legacy .xls, .ods, .numbers, a PDF, an image, a ZIP of other files, an encrypted workbook)
+are refused, each with its own code.
 
 The file is never held in memory as a whole, and records are yielded one at a time. What
 reading a file may cost is bounded by its `Budget` (`budget`: decompressed bytes and their

@@ -66,7 +66,7 @@ RATIO_FLOOR: Final = 4 * MiB
 
 #: Rows of a file: CSV and JSON Lines lines (blank ones included), the elements of a JSON list,
 #: a sheet's rows present in its XML. Excel's own limit; a million orders is the largest file
-#: the pipeline has been measured with (README, "Speed, memory and cost").
+#: the pipeline has been measured with (docs/benchmarks.md, "Speed, memory and cost").
 MAX_ROWS: Final = 1_048_576
 
 #: Columns of one row: a CSV record's fields, a sheet row's cells present, a header's width, a

@@ -7,6 +7,9 @@ A header is matched to the order's fields in this order, and never by a guess:
    (`Order ID`, `order_id` and `ORDERID` are all `OrderId`);
 3. one of the field's `SYNONYMS`, normalised the same way (`Quantity` is `qty`).
 
+The order's fields are `records.ORDER_FIELDS`; their names and synonyms are `names`', a
+mapping's parsing `mapping`'s (both re-exported here).
+
 Two columns that both match one field at the same step are refused (`file.duplicate_columns`),
 and so is a field no column matches (`file.missing_columns`, naming the closest headers
 present). Columns that match no field are kept under their own name, except those whose name
@@ -23,18 +26,16 @@ is removed again from every cell, so every value comes back exactly as the sende
 
 from __future__ import annotations
 
-import difflib
-import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final
 
-from chalicelib.orders.records import FieldError, Record, UnreadableFile
+from chalicelib.orders.readers.mapping import ColumnMapping, MappingError
+from chalicelib.orders.readers.names import BY_NAME, BY_SYNONYM, SYNONYMS, near, normalise
+from chalicelib.orders.records import ORDER_FIELDS, ORDER_GROUPS, FieldError, Record, UnreadableFile
 
 __all__ = [
-    "FIELDS",
     "HEADER_SEARCH_ROWS",
     "REPORT_MARKER",
     "SYNONYMS",
@@ -47,64 +48,11 @@ __all__ = [
     "normalise",
 ]
 
-ORDER_INFO: Final = ("OrderId", "item-id", "item-desc", "qty")
-CONTACT_INFO: Final = ("name", "email")
-FIELDS: Final = ORDER_INFO + CONTACT_INFO
-GROUPS: Final = ("order-info", "contact-info")
 REPORT_MARKER: Final = "_errors"  # a header with this column is one of our rejection reports
 #: A table's header is the first row within this many (lines, sheet rows) that matches the
 #: order's fields: title rows above it ("Orders, March 2024") are skipped.
 HEADER_SEARCH_ROWS: Final = 10
 ESCAPE: Final = "'"  # what the report puts before a cell a spreadsheet would run as a formula
-
-#: Other names partners give our fields (README's synonyms table lists the same).
-SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
-    "OrderId": ("Order Number", "Order No", "Order Nr", "Order Ref", "Order Reference", "Order"),
-    "item-id": (
-        "Item",
-        "Item Number",
-        "Item No",
-        "SKU",
-        "Product ID",
-        "Product Code",
-        "Article Number",
-        "Article No",
-        "Part Number",
-    ),
-    "item-desc": (
-        "Description",
-        "Item Description",
-        "Item Name",
-        "Desc",
-        "Product",
-        "Product Name",
-        "Product Description",
-    ),
-    "qty": ("Quantity", "Qty Ordered", "Quantity Ordered", "Units", "Pieces", "Pcs", "Count"),
-    "name": (
-        "Customer",
-        "Customer Name",
-        "Full Name",
-        "Contact",
-        "Contact Name",
-        "Buyer",
-        "Buyer Name",
-        "Recipient",
-    ),
-    "email": ("Email Address", "Mail", "Customer Email", "Contact Email", "Buyer Email"),
-}
-
-_DELIMITER_NAMES: Final = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
-#: The encodings a mapping may name for a CSV without a byte-order mark (other spellings of
-#: the same accepted), each under the name the file's facts give it.
-ENCODINGS: Final = ("utf-8", "windows-1252", "latin-1")
-_ENCODING_NAMES: Final = {
-    "utf8": "utf-8",
-    "windows1252": "windows-1252",
-    "cp1252": "windows-1252",
-    "latin1": "latin-1",
-    "iso88591": "latin-1",
-}
 
 
 def is_report(head: bytes) -> bool:
@@ -113,144 +61,6 @@ def is_report(head: bytes) -> bool:
     commas, never with a sender's mapping."""
     line = next((line for line in head.decode("utf-8", "ignore").splitlines() if line.strip()), "")
     return REPORT_MARKER in (cell.strip().strip('"') for cell in line.split(","))
-
-
-def normalise(header: str) -> str:
-    """`header` in lower case with everything but letters and digits removed."""
-    return "".join(char for char in header.casefold() if char.isalnum())
-
-
-_BY_NAME: Final = {normalise(name): name for name in FIELDS}
-_BY_SYNONYM: Final = {normalise(s): name for name, synonyms in SYNONYMS.items() for s in synonyms}
-
-
-class MappingError(ValueError):
-    """A column mapping that cannot be used; `message` lists every problem."""
-
-    code = "mapping.invalid"
-
-    def __init__(self, problems: list[str]) -> None:
-        self.message = "the column mapping is invalid: " + "; ".join(problems)
-        super().__init__(self.message)
-
-
-@dataclass(frozen=True, slots=True)
-class ColumnMapping:
-    """What a sender says about its tables: which header holds which of our fields, the sheet
-    of a workbook to read, the delimiter and encoding of its CSV, and the row its header is
-    on. Anything not said is detected."""
-
-    columns: Mapping[str, str] = field(default_factory=dict)  # our field -> their header
-    sheet: str | None = None
-    delimiter: str | None = None  # one of "," ";" "\t" "|"
-    encoding: str | None = None  # a CSV's without a byte-order mark: one of ENCODINGS
-    header_row: int | None = None  # the header's row (1-based line or sheet row), not searched
-
-    @classmethod
-    def from_json(cls, data: str | bytes | Mapping[str, Any]) -> ColumnMapping:
-        """`{"columns": {"qty": "Menge", ...}, "sheet": "Orders", "delimiter": ";",
-        "encoding": "windows-1252", "header_row": 3}`, as text or parsed; every key is optional.
-        The delimiter may also be named (`"tab"`), the encoding spelt otherwise (`"cp1252"`,
-        `"ISO-8859-1"`), and `"skip_rows": 2` said for `"header_row": 3`."""
-        if isinstance(data, str | bytes):
-            try:
-                data = json.loads(data)
-            except ValueError as exc:
-                raise MappingError([f"it is not JSON ({exc})"]) from exc
-        if not isinstance(data, Mapping):
-            raise MappingError(['it must be a JSON object such as {"columns": {"qty": "Menge"}}'])
-        problems = [
-            f'unknown key "{key}" (allowed: {", ".join(_KEYS)})' for key in data if key not in _KEYS
-        ]
-        columns = _mapped_columns(data.get("columns", {}), problems)
-        sheet = data.get("sheet")
-        if sheet is not None and not (isinstance(sheet, str) and sheet.strip()):
-            problems.append("sheet must be a non-empty string (the name of a worksheet)")
-        delimiter = data.get("delimiter")
-        if delimiter is not None:
-            # any JSON value may come here (a list or an object cannot be looked up by name)
-            delimiter = (
-                _DELIMITER_NAMES.get(delimiter, delimiter) if isinstance(delimiter, str) else None
-            )
-            if delimiter not in _DELIMITER_NAMES.values():
-                problems.append(
-                    'delimiter must be one of ",", ";", "\\t", "|" (or comma, semicolon, tab, '
-                    f"pipe), not {json.dumps(data.get('delimiter'))}"
-                )
-        encoding = data.get("encoding")
-        if encoding is not None:
-            spelt = (
-                "".join(c for c in encoding.casefold() if c.isalnum())
-                if isinstance(encoding, str)
-                else ""
-            )
-            encoding = _ENCODING_NAMES.get(spelt, encoding)
-            if encoding not in ENCODINGS:
-                problems.append(
-                    'encoding must be one of "utf-8", "windows-1252", "latin-1", not '
-                    f"{json.dumps(data.get('encoding'))}"
-                )
-        header_row = _header_row(data, problems)
-        if problems:
-            raise MappingError(problems)
-        return cls(columns, sheet, delimiter, encoding, header_row)
-
-    def to_dict(self) -> dict[str, Any]:
-        said: dict[str, Any] = {
-            "columns": dict(self.columns),
-            "sheet": self.sheet,
-            "delimiter": self.delimiter,
-        }
-        if self.encoding is not None:  # only when named, so that older records read the same
-            said["encoding"] = self.encoding
-        if self.header_row is not None:
-            said["header_row"] = self.header_row
-        return said
-
-
-_KEYS: Final = ("columns", "sheet", "delimiter", "encoding", "header_row", "skip_rows")
-_MAX_HEADER_ROW: Final = 1_048_576  # a sheet's last row
-
-
-def _header_row(data: Mapping[str, Any], problems: list[str]) -> int | None:
-    """The mapping's `header_row` (1-based), or its `skip_rows` (the rows above the header)."""
-    header_row, skip_rows = data.get("header_row"), data.get("skip_rows")
-    if header_row is not None and skip_rows is not None:
-        problems.append("give header_row or skip_rows, not both")
-        return None
-    if skip_rows is not None:
-        if type(skip_rows) is not int or not 0 <= skip_rows < _MAX_HEADER_ROW:
-            problems.append(f"skip_rows must be a whole number from 0, not {json.dumps(skip_rows)}")
-            return None
-        return skip_rows + 1
-    if header_row is not None and (
-        type(header_row) is not int or not 1 <= header_row <= _MAX_HEADER_ROW
-    ):
-        problems.append(
-            f"header_row must be a whole number from 1 (the header's line or row), not "
-            f"{json.dumps(header_row)}"
-        )
-        return None
-    return header_row
-
-
-def _mapped_columns(columns: Any, problems: list[str]) -> dict[str, str]:
-    if not isinstance(columns, Mapping):
-        problems.append("columns must be an object of our field -> your header")
-        return {}
-    mapped: dict[str, str] = {}
-    for name, header in columns.items():
-        if name not in FIELDS:
-            problems.append(f'unknown field "{name}" in columns (fields: {", ".join(FIELDS)})')
-        elif not (isinstance(header, str) and header.strip()):
-            problems.append(f"the header for {name} must be a non-empty string")
-        else:
-            mapped[name] = header.strip()
-    twice = [h for h, n in Counter(normalise(h) for h in mapped.values()).items() if n > 1]
-    for repeated in twice:
-        names = [name for name, header in mapped.items() if normalise(header) == repeated]
-        problems.append(f"one header is mapped to several fields: {', '.join(names)}")
-    return mapped
 
 
 class Columns:
@@ -268,8 +78,10 @@ class Columns:
         self.found: dict[str, str] = {}  # field -> the header it is read from
         # our report sent back (also saved as a workbook) has our names: no mapping applies
         position = self._match(mapping.columns if mapping and not self._unescape else {})
-        self._order_info = [(name, position[name]) for name in ORDER_INFO]
-        self._contact_info = [(name, position[name]) for name in CONTACT_INFO]
+        self._groups = [
+            (group, [(name, position[name]) for name in names])
+            for group, names in ORDER_GROUPS.items()
+        ]
         taken = set(position.values())
         self._extra = [
             (name, index)
@@ -282,8 +94,7 @@ class Columns:
         if self._unescape:
             values = [self._value(value) for value in values]
         order: dict[str, Any] = {
-            "order-info": {name: values[index] for name, index in self._order_info},
-            "contact-info": {name: values[index] for name, index in self._contact_info},
+            group: {name: values[index] for name, index in fields} for group, fields in self._groups
         }
         for name, index in self._extra:
             order[name] = values[index]
@@ -315,7 +126,7 @@ class Columns:
             else:
                 unmapped[name] = header
         missing: list[str] = []
-        for name in FIELDS:
+        for name in ORDER_FIELDS:
             if name in mapped:
                 continue
             free = [  # annotations ("_row", "_errors", ...) are never a field
@@ -323,7 +134,7 @@ class Columns:
                 for i in range(self.width)
                 if i not in position.values() and not self._names[i].startswith("_")
             ]
-            for table, how in ((_BY_NAME, "its own name"), (_BY_SYNONYM, "a synonym")):
+            for table, how in ((BY_NAME, "its own name"), (BY_SYNONYM, "a synonym")):
                 found = [i for i in free if table.get(normalise(self._names[i])) == name]
                 if found:
                     self._one(name, found, how)
@@ -342,15 +153,15 @@ class Columns:
         free = [name for index, name in enumerate(self._names) if index not in taken]
         said = [
             f'{name} (the mapping names the column "{header}", which is not there; '
-            f"{_near(free, header)})"
+            f"{near(free, header)})"
             for name, header in unmapped.items()
         ]
-        said += [f"{name} ({_near(free, name, *SYNONYMS[name])})" for name in missing]
+        said += [f"{name} ({near(free, name, *SYNONYMS[name])})" for name in missing]
         return UnreadableFile(
             "file.missing_columns",
             f"the header lacks the required column{'s' if len(said) > 1 else ''} "
-            f"{', '.join(said)}; expected {', '.join(FIELDS)} in any order (names are "
-            "matched ignoring case, spaces and punctuation, and by the synonyms README "
+            f"{', '.join(said)}; expected {', '.join(ORDER_FIELDS)} in any order (names are "
+            "matched ignoring case, spaces and punctuation, and by the synonyms docs/formats.md "
             f"lists; a column mapping can name any other header); {self._where}",
         )
 
@@ -392,7 +203,7 @@ def _is_totals(order: Any) -> bool:
     values = [value for name, value in info.items() if name != "OrderId"]
     contact = order.get("contact-info")
     values += list(contact.values()) if isinstance(contact, dict) else []
-    values += [value for name, value in order.items() if name not in GROUPS]
+    values += [value for name, value in order.items() if name not in ORDER_GROUPS]
     texts = [text for text in (str(value).strip() for value in values) if text]
     texts = [text for text in texts if normalise(text) not in _TOTAL_WORDS]  # labels
     numbers = sum(1 for text in texts if _NUMBER.fullmatch(text))
@@ -408,28 +219,6 @@ def _totals(record: Record) -> Record:
     return Record(record.row, record.order, FieldError("row", "row.totals", message, None))
 
 
-def _near(headers: list[str], *wanted: str) -> str:
-    """`closest headers: "Qty.", ...` (of `headers`, to any of `wanted`) or `no header is
-    close`. Cheap upper bounds of the ratio rule most headers out before it is computed."""
-    scores: dict[str, float] = {}
-    targets = [normalise(target) for target in wanted]
-    matcher = difflib.SequenceMatcher(None)
-    for name in headers:
-        matcher.set_seq2(normalise(name))  # the side SequenceMatcher prepares, once per header
-        for target in targets:
-            matcher.set_seq1(target)
-            if matcher.real_quick_ratio() < _CLOSE or matcher.quick_ratio() < _CLOSE:
-                continue
-            scores[name] = max(scores.get(name, 0.0), matcher.ratio())
-    close = sorted((n for n, r in scores.items() if r >= _CLOSE), key=lambda n: -scores[n])[:3]
-    if not close:
-        return "no header is close"
-    return "closest headers: " + ", ".join(f'"{name}"' for name in close)
-
-
-_CLOSE: Final = 0.6  # how alike a header must be to a field's names to be named as close
-
-
 def _check_names(names: list[str], where: str) -> None:
     repeated = [name for name, count in Counter(names).items() if count > 1]
     if repeated:
@@ -439,7 +228,7 @@ def _check_names(names: list[str], where: str) -> None:
             f"the header names the column{'s' if len(repeated) > 1 else ''} {listed} more "
             f"than once; every column name must be unique; {where}",
         )
-    clashing = [name for name in GROUPS if name in names]
+    clashing = [name for name in ORDER_GROUPS if name in names]
     if clashing:
         raise UnreadableFile(
             "file.duplicate_columns",

@@ -18,9 +18,8 @@ from typing import Final
 from chalicelib.orders.jsontext import JsonSyntaxError, Parsed, Scanner
 from chalicelib.orders.limits import escape_surrogates
 from chalicelib.orders.readers.budget import Meter
-from chalicelib.orders.readers.columns import GROUPS
 from chalicelib.orders.readers.stream import TextBytes
-from chalicelib.orders.records import Record, UnreadableFile
+from chalicelib.orders.records import ORDER_GROUPS, Record, UnreadableFile
 
 __all__ = ["read_json"]
 
@@ -190,7 +189,7 @@ def _no_orders_key(keys: list[str]) -> UnreadableFile:
     message = 'the JSON object has no "orders" key, expected {"orders": [...]} ' + (
         f"(keys found: {found})" if keys else "(the object is empty)"
     )
-    if set(keys) & set(GROUPS):
+    if set(keys) & set(ORDER_GROUPS):
         message += (
             "; it looks like a single order: a file with one order per line must be named "
             '.jsonl, and a JSON file must list its orders under "orders"'

@@ -22,20 +22,37 @@ Every part is fed to expat 64 KiB at a time. A document type declaration (which 
 has, and which entity expansion needs) is refused; expat holds at most one token whole, and
 no more than `row_bytes` may pass without an element starting, so a run of whitespace or an
 endless tag costs no memory. Anything malformed raises `Damaged`.
+
+Here: `Package`, which judges each part, feeds it to expat and reads the workbook's small parts
+with the handlers of `xlsxparts` (which also holds `SharedStrings`); the sheet's rows are
+`xlsxrows`'; the ZIP directory's check is `zipdirectory`'s. Their public names are re-exported.
 """
 
 from __future__ import annotations
 
-import array
 import posixpath
-import struct
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Final
 from xml.parsers import expat
 
 from chalicelib.orders.readers.budget import Meter, size
+from chalicelib.orders.readers.xlsxparts import (
+    MAX_ITEMS,
+    SHARED_STRINGS_TYPE,
+    WORKBOOK_TYPES,
+    ContentTypes,
+    Damaged,
+    Handler,
+    Relations,
+    SharedStrings,
+    StylesPart,
+    TooMany,
+    WorkbookPart,
+)
+from chalicelib.orders.readers.xlsxrows import UNCALCULATED, SheetRows, Uncalculated
+from chalicelib.orders.readers.zipdirectory import check_directory
 
 __all__ = [
     "UNCALCULATED",
@@ -48,61 +65,7 @@ __all__ = [
 ]
 
 PIECE: Final = 64 * 1024  # bytes of a part fed to expat at a time
-
-_MAIN: Final = "http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_REL: Final = "http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-_PKG_REL: Final = "http://schemas.openxmlformats.org/package/2006/relationships}"
-_TYPES: Final = "http://schemas.openxmlformats.org/package/2006/content-types}"
-_WORKBOOK_TYPES: Final = (  # in openpyxl's order of preference
-    "application/vnd.ms-excel.template.macroEnabled.main+xml",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml",
-    "application/vnd.ms-excel.sheet.macroEnabled.main+xml",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
-)
-_SHARED_STRINGS_TYPE: Final = (
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
-)
 _STYLES: Final = "xl/styles.xml"  # where openpyxl looks for them
-# Sheets, relations, cell formats or number formats one part may list: Excel's own limit on cell
-# formats is 64,000, and each item listed is kept while the workbook is read.
-_MAX_ITEMS: Final = 65_536
-
-# sheet elements
-_ROW: Final = _MAIN + "row"
-_C: Final = _MAIN + "c"
-_V: Final = _MAIN + "v"
-_F: Final = _MAIN + "f"
-_IS: Final = _MAIN + "is"
-_T: Final = _MAIN + "t"
-_RPH: Final = _MAIN + "rPh"
-_SI: Final = _MAIN + "si"
-
-
-class Uncalculated:
-    """What a formula cell saved without its computed value holds (see `UNCALCULATED`)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "UNCALCULATED"
-
-
-#: The value of a cell with a formula (`<f>`) and no value (`<v>` absent, or empty when the
-#: formula's result is not text): the program that wrote the workbook never calculated it.
-UNCALCULATED: Final = Uncalculated()
-
-
-class Damaged(Exception):
-    """The package or one of its parts is not what a workbook holds."""
-
-
-class _TooMany(Exception):
-    """A part lists more items than `_MAX_ITEMS` (the message names them)."""
-
-
-def _count(items: int, what: str) -> None:
-    if items > _MAX_ITEMS:
-        raise _TooMany(what)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,70 +75,6 @@ class Sheet:
     title: str
     sheet_state: str
     path: str
-
-
-# the ZIP directory ------------------------------------------------------------------------------
-
-_EOCD: Final = struct.Struct("<4s4H2LH")
-_DIRECTORY_ENTRY_BYTES: Final = 256  # an entry of the ZIP directory: 46 bytes, and its name
-_ZIP64_LOCATOR: Final = struct.Struct("<4sLQL")
-_ZIP64_EOCD: Final = struct.Struct("<4sQ2H2L4Q")
-
-
-def check_directory(file: IO[bytes], meter: Meter) -> None:
-    """Refuses a ZIP whose directory lists more entries than a workbook may have, or is larger
-    than a part may be, before zipfile reads it (it keeps an object per entry). The directory's
-    end is found as zipfile finds it (the last end record, and the ZIP64 record just before it
-    when a ZIP64 locator is there). A file without one is left to zipfile to refuse."""
-    file.seek(0, 2)
-    end = file.tell()
-    tail_at = max(end - (_EOCD.size + 65535), 0)
-    file.seek(tail_at)
-    tail = file.read()
-    last = len(tail) - _EOCD.size  # an end record without a comment, which zipfile tries first
-    if last >= 0 and tail.startswith(b"PK\x05\x06", last) and tail.endswith(b"\0\0"):
-        at = last
-    else:
-        at = tail.rfind(b"PK\x05\x06")
-        if at < 0 or len(tail) - at < _EOCD.size:
-            return
-    fields = _EOCD.unpack_from(tail, at)
-    entries, directory = fields[4], fields[5]
-    locator_at = tail_at + at - _ZIP64_LOCATOR.size
-    if locator_at >= _ZIP64_EOCD.size:
-        file.seek(locator_at - _ZIP64_EOCD.size)
-        record = file.read(_ZIP64_EOCD.size + _ZIP64_LOCATOR.size)
-        if record[_ZIP64_EOCD.size :].startswith(b"PK\x06\x07"):
-            zip64 = _ZIP64_EOCD.unpack_from(record)
-            entries, directory = max(entries, zip64[6], zip64[7]), max(directory, zip64[8])
-    budget = meter.budget
-    if entries > budget.zip_entries:
-        raise meter.part_too_large(
-            "ZIP directory", f"{entries:,} entries", f"{budget.zip_entries:,}"
-        )
-    # zipfile lists every entry the directory's bytes hold (46 bytes and a name each), whatever
-    # count the end record gives: the bytes are bounded by what the entries allowed may need
-    if directory > budget.zip_entries * _DIRECTORY_ENTRY_BYTES:
-        limit = size(budget.zip_entries * _DIRECTORY_ENTRY_BYTES)
-        raise meter.part_too_large("ZIP directory", size(directory), limit)
-
-
-# feeding expat ----------------------------------------------------------------------------------
-
-
-class _Handler:
-    """What a part's reader does with expat's events; `starts` counts elements begun."""
-
-    starts = 0
-
-    def start(self, name: str, attrs: dict[str, str]) -> None:
-        self.starts += 1
-
-    def end(self, name: str) -> None:
-        pass
-
-    def data(self, text: str) -> None:
-        pass
 
 
 def _doctype(*_: Any) -> None:
@@ -222,7 +121,7 @@ class Package:
         self._read += info.file_size
         return info
 
-    def _feed(self, info: zipfile.ZipInfo, handler: _Handler) -> Iterator[int]:
+    def _feed(self, info: zipfile.ZipInfo, handler: Handler) -> Iterator[int]:
         """Feeds the part to expat; yields the bytes fed so far after each piece, for the
         caller to take what the handler collected."""
         parser = expat.ParserCreate(namespace_separator="}")
@@ -252,31 +151,31 @@ class Package:
             parser.Parse(b"", True)
         yield fed
 
-    def _parse(self, name: str, what: str, handler: _Handler, limit: int | None = None) -> None:
+    def _parse(self, name: str, what: str, handler: Handler, limit: int | None = None) -> None:
         info = self._info(name, what, self.meter.budget.part_bytes if limit is None else limit)
         try:
             for _ in self._feed(info, handler):
                 pass
-        except _TooMany as many:
+        except TooMany as many:
             raise self.meter.part_too_large(
-                f"{what} ({name})", f"more than {_MAX_ITEMS:,} {many}", f"{_MAX_ITEMS:,}"
+                f"{what} ({name})", f"more than {MAX_ITEMS:,} {many}", f"{MAX_ITEMS:,}"
             ) from many
 
     def _content_types(self) -> tuple[str, str | None]:
         """The workbook's part and the shared strings' part (None: there are none)."""
-        types = _ContentTypes()
+        types = ContentTypes()
         self._parse("[Content_Types].xml", "content types", types)
-        for wanted in _WORKBOOK_TYPES:
+        for wanted in WORKBOOK_TYPES:
             if wanted in types.overrides:
-                return types.overrides[wanted], types.overrides.get(_SHARED_STRINGS_TYPE)
+                return types.overrides[wanted], types.overrides.get(SHARED_STRINGS_TYPE)
         if types.workbook_default:
-            return "xl/workbook.xml", types.overrides.get(_SHARED_STRINGS_TYPE)
+            return "xl/workbook.xml", types.overrides.get(SHARED_STRINGS_TYPE)
         raise Damaged("File contains no valid workbook part")
 
     def _relations(self, part: str) -> dict[str, tuple[str, str]]:
         """The part's relations: id -> (target part, type)."""
         folder, name = posixpath.split(part)
-        relations = _Relations(folder)
+        relations = Relations(folder)
         path = posixpath.join(folder, "_rels", f"{name}.rels")
         self._parse(path, "relations", relations)
         return relations.found
@@ -286,7 +185,7 @@ class Package:
     ) -> tuple[list[Sheet], bool]:
         """The worksheets (chart sheets and sheets without a part left out) and whether the
         workbook counts dates from 1904."""
-        workbook = _Workbook()
+        workbook = WorkbookPart()
         self._parse(part, "workbook", workbook)
         sheets = []
         for title, state, rid in workbook.sheets:
@@ -303,7 +202,7 @@ class Package:
         """Per cell format (a cell's `s`): 1 where it shows a date, and where a duration."""
         if _STYLES not in self.entries:
             return bytearray(), bytearray()
-        styles = _Styles()
+        styles = StylesPart()
         self._parse(_STYLES, "styles", styles)
         from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelta_format
 
@@ -334,7 +233,7 @@ class Package:
         `data_only`): str, int, float, bool, datetime, date, time, timedelta."""
         budget = self.meter.budget
         info = self._info(sheet.path, f'sheet "{sheet.title}"', None)
-        rows = _SheetRows(self, strings)
+        rows = SheetRows(self, strings)
         for fed in self._feed(info, rows):
             if rows.started >= 0 and fed - rows.started > budget.row_bytes:
                 raise self.meter.row_too_large(f"row {rows.number} of the sheet (its XML)")
@@ -342,287 +241,3 @@ class Package:
             if rows.ready:
                 yield from rows.ready
                 rows.ready.clear()
-
-
-# the parts' readers -----------------------------------------------------------------------------
-
-
-class _ContentTypes(_Handler):
-    def __init__(self) -> None:
-        self.overrides: dict[str, str] = {}  # content type -> its first part (those we need)
-        self.workbook_default = False  # a default content type is a workbook's
-
-    def start(self, name: str, attrs: dict[str, str]) -> None:
-        self.starts += 1
-        if name == _TYPES + "Override":
-            kind, part = attrs.get("ContentType", ""), attrs.get("PartName", "")
-            if kind in _WORKBOOK_TYPES or kind == _SHARED_STRINGS_TYPE:
-                self.overrides.setdefault(kind, part.removeprefix("/"))
-        elif name == _TYPES + "Default":
-            self.workbook_default |= attrs.get("ContentType", "") in _WORKBOOK_TYPES
-
-
-class _Relations(_Handler):
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.found: dict[str, tuple[str, str]] = {}
-
-    def start(self, name: str, attrs: dict[str, str]) -> None:
-        self.starts += 1
-        if name != _PKG_REL + "Relationship" or attrs.get("TargetMode") == "External":
-            return
-        target = attrs.get("Target", "")
-        if target.startswith("/"):
-            target = target[1:]
-        else:
-            target = posixpath.normpath(posixpath.join(self.base, target))
-        self.found[attrs.get("Id", "")] = (target, attrs.get("Type", ""))
-        _count(len(self.found), "relations")
-
-
-class _Workbook(_Handler):
-    def __init__(self) -> None:
-        self.sheets: list[tuple[str, str, str]] = []  # name, state, relation id
-        self.date1904 = False
-
-    def start(self, name: str, attrs: dict[str, str]) -> None:
-        self.starts += 1
-        if name == _MAIN + "sheet":
-            state = attrs.get("state", "visible")
-            self.sheets.append((attrs.get("name", ""), state, attrs.get(_REL + "id", "")))
-            _count(len(self.sheets), "sheets")
-        elif name == _MAIN + "workbookPr":
-            self.date1904 = attrs.get("date1904", "").lower() in ("1", "true")
-
-
-class _Styles(_Handler):
-    def __init__(self) -> None:
-        self.codes: dict[int, str] = {}  # custom number formats: id -> format code
-        self.formats = array.array("q")  # per cell format (`cellXfs`): its number format id
-        self._in_cell_formats = False
-
-    def start(self, name: str, attrs: dict[str, str]) -> None:
-        self.starts += 1
-        if name == _MAIN + "xf":
-            if self._in_cell_formats:
-                self.formats.append(int(attrs.get("numFmtId", "0")))
-                _count(len(self.formats), "cell formats")
-        elif name == _MAIN + "cellXfs":
-            self._in_cell_formats = True
-        elif name == _MAIN + "numFmt":
-            self.codes[int(attrs.get("numFmtId", "0"))] = attrs.get("formatCode", "")
-            _count(len(self.codes), "number formats")
-
-    def end(self, name: str) -> None:
-        if name == _MAIN + "cellXfs":
-            self._in_cell_formats = False
-
-
-class SharedStrings(_Handler):
-    """The shared strings: the text of each, as UTF-8 in one buffer, and where each starts.
-
-    `strings[i]` is string i (as openpyxl reads it: plain and rich text runs joined, phonetic
-    runs left out); a number past the end raises IndexError.
-    """
-
-    def __init__(self, meter: Meter) -> None:
-        self._meter = meter
-        self._text = bytearray()
-        self._starts = array.array("I" if meter.budget.shared_strings_bytes < 2**32 else "Q", [0])
-        self._limit = meter.budget.shared_strings + 1  # entries of `_starts` at most
-        self._parts: list[str] | None = None  # the texts of the string being read
-        self._depth = 0  # inside a phonetic run (rPh) when > 0
-        self._capture: list[str] | None = None
-
-    def __len__(self) -> int:
-        return len(self._starts) - 1
-
-    def __getitem__(self, index: int) -> str:
-        if not 0 <= index < len(self._starts) - 1:
-            raise IndexError(f"shared string {index} of {len(self._starts) - 1}")
-        return self._text[self._starts[index] : self._starts[index + 1]].decode()
-
-    def start(self, name: str, attrs: dict[str, str]) -> None:
-        self.starts += 1
-        if name == _T:
-            if self._parts is not None and not self._depth:
-                self._capture = self._parts
-        elif name == _SI:
-            self._parts = []
-        elif name == _RPH:
-            self._depth += 1
-
-    def end(self, name: str) -> None:
-        if name == _T:
-            self._capture = None
-        elif name == _SI and self._parts is not None:
-            parts, self._parts = self._parts, None
-            text = parts[0] if len(parts) == 1 else "".join(parts)
-            if "x005F_" in text:
-                text = text.replace("x005F_", "")  # as openpyxl reads it
-            self._text += text.encode("utf-8", "surrogatepass")
-            self._starts.append(len(self._text))
-            if len(self._starts) > self._limit:
-                limit = self._meter.budget.shared_strings
-                raise self._meter.part_too_large(
-                    "shared strings", f"more than {limit:,} strings", f"{limit:,}"
-                )
-        elif name == _RPH:
-            self._depth -= 1
-
-    def data(self, text: str) -> None:
-        if self._capture is not None:
-            self._capture.append(text)
-
-
-def _cast_number(text: str) -> int | float:
-    """As openpyxl reads a number cell."""
-    if "." in text or "E" in text or "e" in text:
-        return float(text)
-    return int(text)
-
-
-_LETTERS: dict[str, int] = {}
-
-
-def _column_index(ref: str) -> int:
-    """The column (from 0) of a cell reference such as `B12` or `$XFD$3`."""
-    letters = ref.rstrip("0123456789").replace("$", "").upper()
-    if not _LETTERS:
-        from openpyxl.utils.cell import get_column_letter
-
-        _LETTERS.update((get_column_letter(n), n - 1) for n in range(1, 16385))
-    index = _LETTERS.get(letters)
-    if index is None:
-        raise Damaged(f"{ref!r} is not a cell reference")
-    return index
-
-
-class _SheetRows(_Handler):
-    """A sheet's rows as expat reads them: `ready` holds the rows finished so far."""
-
-    def __init__(self, package: Package, strings: SharedStrings) -> None:
-        from openpyxl.utils.datetime import (
-            CALENDAR_MAC_1904,
-            CALENDAR_WINDOWS_1900,
-            from_excel,
-            from_ISO8601,
-        )
-
-        self._from_excel: Callable[..., Any] = from_excel
-        self._from_iso: Callable[[str], Any] = from_ISO8601
-        self._epoch = CALENDAR_MAC_1904 if package.epoch else CALENDAR_WINDOWS_1900
-        self._dates = package.date_styles
-        self._durations = package.timedelta_styles
-        self._strings = strings
-        budget = package.meter.budget
-        self._meter = package.meter
-        self._max_rows, self._max_columns, self._max_cells = (
-            budget.rows,
-            budget.columns,
-            budget.cells,
-        )
-        self.ready: list[tuple[int, list[Any]]] = []
-        self.fed = 0  # bytes fed before the current piece
-        self.started = -1  # `fed` when the row being read began (-1: between rows)
-        self.number = 0  # the row being read (or last read)
-        self._last = 0  # the last row handed on
-        self._rows = 0  # rows in the sheet so far
-        self._cells = 0  # cells in the sheet so far
-        self._row: list[Any] = []  # (column, value) of the row being read
-        self._in_row = 0  # cells of the row being read
-        self._column = -1
-        self._kind = "n"
-        self._style = 0
-        self._value: list[str] | None = None  # the text of <v>, while inside it
-        self._formula = False  # the cell has a formula (<f>)
-        self._inline: list[str] | None = None  # the texts of <is>, while inside the cell
-        self._capture: list[str] | None = None  # where text goes now
-        self._phonetic = 0
-
-    def start(self, name: str, attrs: dict[str, str]) -> None:
-        self.starts += 1
-        if name == _C:
-            self._in_row += 1
-            if self._in_row > self._max_columns:
-                raise self._meter.too_many_columns(f"row {self.number} of the sheet")
-            self._cells += 1
-            if self._cells > self._max_cells:
-                raise self._meter.too_many_cells()
-            ref = attrs.get("r")
-            self._column = _column_index(ref) if ref else self._column + 1
-            self._kind = attrs.get("t", "n")
-            style = attrs.get("s")
-            self._style = int(style) if style else 0
-            self._value = self._inline = None
-            self._formula = False
-        elif name == _F:
-            self._formula = True
-        elif name == _V:
-            self._capture = self._value = []
-        elif name == _ROW:
-            self._rows += 1
-            if self._rows > self._max_rows:
-                raise self._meter.too_many_rows()
-            number = attrs.get("r")
-            self.number = int(number) if number else self.number + 1
-            self._row, self._in_row, self._column = [], 0, -1
-            self.started = self.fed
-        elif name == _IS:
-            self._inline = []
-        elif name == _T:
-            if self._inline is not None and not self._phonetic:
-                self._capture = self._inline
-        elif name == _RPH:
-            self._phonetic += 1
-
-    def end(self, name: str) -> None:
-        if name == _C:
-            value = self._cell()
-            if value is not None:
-                self._row.append((self._column, value))
-        elif name in (_V, _T):
-            self._capture = None
-        elif name == _ROW:
-            self.started = -1
-            if self._row and self.number > self._last:
-                self._last = self.number
-                self.ready.append((self.number, self._row))
-        elif name == _RPH:
-            self._phonetic -= 1
-
-    def data(self, text: str) -> None:
-        if self._capture is not None:
-            self._capture.append(text)
-
-    def _cell(self) -> Any:
-        """The value of the cell just read, as openpyxl reads it (`WorkSheetParser.parse_cell`
-        with `data_only`)."""
-        kind = self._kind
-        if kind == "inlineStr":
-            return None if self._inline is None else "".join(self._inline)
-        if not self._value:
-            # a formula computed to "" keeps an empty text value; otherwise nothing was computed
-            if self._formula and (self._value is None or kind != "str"):
-                return UNCALCULATED
-            return None
-        text = "".join(self._value)
-        if not text:
-            return None
-        if kind == "n":
-            number = _cast_number(text)
-            style = self._style
-            if style < len(self._dates) and self._dates[style]:
-                timedelta = style < len(self._durations) and bool(self._durations[style])
-                try:
-                    return self._from_excel(number, self._epoch, timedelta=timedelta)
-                except (OverflowError, ValueError):
-                    return "#VALUE!"
-            return number
-        if kind == "s":
-            return self._strings[int(text)]
-        if kind == "b":
-            return bool(int(text))
-        if kind == "d":
-            return self._from_iso(text)
-        return text  # "str" (a formula's text), "e" (an error such as #N/A)

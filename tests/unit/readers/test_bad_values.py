@@ -167,7 +167,7 @@ def without_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(text: str, index: int) -> Any:
         raise StopIteration(index)
 
-    monkeypatch.setattr(jsontext, "_SCAN", refuse)
+    monkeypatch.setattr(jsontext, "SCAN", refuse)
 
 
 @pytest.mark.parametrize("step", [None, 1, 3, 7, 64])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.orders.readers.columns import (
-    FIELDS,
     SYNONYMS,
     ColumnMapping,
     Columns,
@@ -13,7 +12,7 @@ from chalicelib.orders.readers.columns import (
     is_report,
     normalise,
 )
-from chalicelib.orders.records import UnreadableFile
+from chalicelib.orders.records import ORDER_FIELDS, UnreadableFile
 
 
 def found(header: list[str], mapping: ColumnMapping | None = None) -> dict[str, str]:
@@ -27,10 +26,28 @@ def refused(header: list[str], mapping: ColumnMapping | None = None) -> Unreadab
 
 
 def test_synonyms_and_names_never_mean_two_fields():
-    names = [normalise(name) for name in FIELDS]
+    names = [normalise(name) for name in ORDER_FIELDS]
     synonyms = [normalise(s) for values in SYNONYMS.values() for s in values]
 
     assert len(set(names + synonyms)) == len(names) + len(synonyms)
+
+
+def test_the_synonyms_are_those_of_the_orders_fields_in_their_order():
+    assert tuple(SYNONYMS) == ORDER_FIELDS
+
+
+def test_a_row_becomes_the_order_in_its_groups():
+    columns = Columns(["email", "qty", "Extra", *ORDER_FIELDS[:2], "name", "item-desc"], "h", None)
+    order = columns.order(["e", "3", "x", "A", "B", "n", "d"])
+    assert order == {
+        "order-info": {"OrderId": "A", "item-id": "B", "item-desc": "d", "qty": "3"},
+        "contact-info": {"name": "n", "email": "e"},
+        "Extra": "x",
+    }
+    assert [list(group) for group in order.values() if isinstance(group, dict)] == [
+        ["OrderId", "item-id", "item-desc", "qty"],
+        ["name", "email"],
+    ]
 
 
 @pytest.mark.parametrize("header", ["Order ID", "order_id", "ORDERID", "order-id", " OrderId "])
@@ -43,11 +60,11 @@ def test_case_spaces_and_punctuation_do_not_matter(header):
 def test_the_issues_header_is_read_through_synonyms():
     header = ["Order ID", "Item ID", "Description", "Quantity", "Name", "E-mail"]
 
-    assert found(header) == dict(zip(FIELDS, header, strict=True))
+    assert found(header) == dict(zip(ORDER_FIELDS, header, strict=True))
 
 
 def test_a_fields_own_name_wins_over_a_synonym_and_the_synonym_stays_an_extra():
-    columns = Columns([*FIELDS, "Quantity"], "header", None)
+    columns = Columns([*ORDER_FIELDS, "Quantity"], "header", None)
 
     assert columns.found["qty"] == "qty"
     assert columns.order(["1", "2", "3", "4", "5", "6", "7"])["Quantity"] == "7"
@@ -101,7 +118,7 @@ def test_a_mapped_column_that_is_not_there_says_so():
 
 
 def test_a_report_header_and_its_cells_lose_exactly_one_leading_quote():
-    columns = Columns([*FIELDS, "'=note", "_row", "_errors"], "header", None)
+    columns = Columns([*ORDER_FIELDS, "'=note", "_row", "_errors"], "header", None)
 
     order = columns.order(["'-1", "''x'", "x'", "'+3", "'@a", "'=b", "'=HYPERLINK()", "2", "e"])
 
@@ -116,7 +133,7 @@ def test_a_report_header_and_its_cells_lose_exactly_one_leading_quote():
 
 
 def test_a_quote_in_an_ordinary_upload_is_the_senders():
-    columns = Columns(list(FIELDS), "header", None)
+    columns = Columns(list(ORDER_FIELDS), "header", None)
 
     assert columns.order(["'1", "2", "3", "4", "5", "6"])["order-info"]["OrderId"] == "'1"
 
