@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -21,21 +20,24 @@ from chalice.app import (
 )
 
 from chalicelib import aws, callbacks, log, metrics, wiring
-from chalicelib.api import auth, media, service
+from chalicelib.api import auth, media, promise, service
 from chalicelib.api.errors import INTERNAL_ERROR_BODY, ApiError
+from chalicelib.contracts import BatchState, ChunkOutcome, Completion, DeadLetterMessage
 from chalicelib.pipeline import events as completion
 from chalicelib.pipeline.finish import record_batch
 from chalicelib.pipeline.prepare import Source, prepare_file
 from chalicelib.pipeline.process import ChunkTask, process_chunk
 from chalicelib.pipeline.trigger import ingest_object, source_for
-from chalicelib.settings import get_settings
+from chalicelib.settings import Settings, get_settings
 
 app = Chalice(app_name="orderflow", configure_logs=False)  # chalicelib.log configures JSON logs
 
 # Decorators need these names at import time. `make deploy` gives the bucket's real name in
 # ORDERFLOW_DEPLOY_BUCKET (config.json's BUCKET_NAME holds {account}/{region}, filled at run time).
 _BUCKET = os.environ.get("ORDERFLOW_DEPLOY_BUCKET") or os.environ.get("BUCKET_NAME", "orderflow")
-_INCOMING_PREFIX = os.environ.get("INCOMING_PREFIX", "incoming/")
+_INCOMING_PREFIX = os.environ.get(
+    "INCOMING_PREFIX", Settings.model_fields["incoming_prefix"].default
+)  # the settings' default
 _DLQ_NAME = os.environ.get("DLQ_URL", "/orderflow-dev-dlq").rsplit("/", 1)[-1]
 
 
@@ -216,41 +218,46 @@ def on_file_uploaded(event: S3Event) -> None:
 def prepare_file_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _setup()
     settings = get_settings()
-    source = Source.from_event(event)
+    source = Source.from_dict(event)
     started = time.monotonic()
-    prepared = prepare_file(
-        source,
-        s3=aws.s3(),
-        chunks=wiring.chunk_store(settings, source.sender, source.batch_id),
-        batches=wiring.batch_records(settings),
-        senders=wiring.sender_registry(settings),
-        settings=settings,
-        context=context,
-    )
+    with wiring.metered() as requests:
+        prepared = prepare_file(
+            source,
+            s3=aws.s3(),
+            chunks=wiring.chunk_store(settings, source.sender, source.batch_id),
+            batches=wiring.batch_records(settings),
+            senders=wiring.sender_registry(settings),
+            settings=settings,
+            requests=requests,
+            context=context,
+        )
     seconds = time.monotonic() - started
-    metrics.file_prepared(prepared["status"], seconds=seconds, batch_id=source.batch_id)
-    return prepared
+    metrics.file_prepared(prepared.status, seconds=seconds, batch_id=source.batch_id)
+    return prepared.to_dict()
 
 
 @app.lambda_function(name="ValidateOrder")
 def validate_order_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _setup()
-    result = _process(ChunkTask.from_event(event), context)
-    return {"index": result["index"], "status": result["status"]}
+    return _process(ChunkTask.from_dict(event), context).brief()
 
 
 @app.lambda_function(name="RecordBatch")
 def record_batch_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _setup()
     settings = get_settings()
-    return record_batch(
-        event,
-        chunks=wiring.chunk_store(settings, event["sender"], event["batch_id"]),
-        batches=wiring.batch_records(settings),
-        reprocess=_process,
-        publish=wiring.completion_events(settings).publish,
-        context=context,
-    )
+    state = BatchState.from_dict(event)
+    with wiring.metered() as requests:
+        recorded = record_batch(
+            state,
+            chunks=wiring.chunk_store(settings, state.sender, state.batch_id),
+            batches=wiring.batch_records(settings),
+            reprocess=_process,
+            publish=wiring.completion_events(settings).publish,
+            requests=requests,
+            context=context,
+        )
+    return recorded.to_dict()
 
 
 @app.on_cw_event(completion.PATTERN, name="DeliverCallback")
@@ -259,10 +266,10 @@ def deliver_callback_handler(event: CloudWatchEvent) -> None:
     _setup()
     settings = get_settings()
     callbacks.notify(
-        event.detail,
+        Completion.from_dict(event.detail),
         batches=wiring.batch_records(settings),
         secrets=lambda: wiring.callback_secrets(settings.callback_secret_parameter),
-        policy=service.callback_policy_of(settings),
+        policy=promise.callback_policy_of(settings),
         attempts=settings.callback_attempts,
         base_seconds=settings.callback_retry_base_seconds,
         deadline_seconds=settings.callback_deadline_seconds,
@@ -285,7 +292,8 @@ def review_dead_letters(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
         deliveries = int((fields.get("attributes") or {}).get("ApproximateReceiveCount", 1))
         try:
             reviewer.review(
-                json.loads(record.body), last_delivery=deliveries >= settings.review_last_delivery
+                DeadLetterMessage.from_json(record.body),
+                last_delivery=deliveries >= settings.review_last_delivery,
             )
         except Exception as error:  # noqa: BLE001 - reported per message, retried by SQS
             _log.warning(
@@ -297,13 +305,17 @@ def review_dead_letters(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
     return {"batchItemFailures": failures}
 
 
-def _process(task: ChunkTask, context: Any = None) -> dict[str, Any]:
+def _process(task: ChunkTask, context: Any = None) -> ChunkOutcome:
+    """Processes one chunk in a meter of its own (RecordBatch, reprocessing a chunk, counts
+    the chunk's requests from its outcome, not in its own)."""
     settings = get_settings()
-    return process_chunk(
-        task,
-        chunks=wiring.chunk_store(settings, task.sender, task.batch_id),
-        store=wiring.order_store(settings),
-        dlq=wiring.dead_letter_queue(settings),
-        batches=wiring.batch_records(settings),
-        context=context,
-    )
+    with wiring.metered() as requests:
+        return process_chunk(
+            task,
+            chunks=wiring.chunk_store(settings, task.sender, task.batch_id),
+            store=wiring.order_store(settings),
+            dlq=wiring.dead_letter_queue(settings),
+            batches=wiring.batch_records(settings),
+            requests=requests,
+            context=context,
+        )

@@ -3,7 +3,10 @@
 Once per process even when threads ask at once (the embedded emulator runs functions in
 threads): `functools.cache` alone lets two first callers each make a client, and a caller that
 catches `client.exceptions.X` from one client misses the X that the other raised. For the same
-reason each client's exception classes are built when it is made, not on first use."""
+reason each client's exception classes are built when it is made, not on first use.
+
+Every client whose calls AWS bills per request (S3, DynamoDB, SQS, EventBridge) is metered
+(`chalicelib.metering.attach`): its calls count in the invocation's cost receipt."""
 
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import boto3
 from botocore.config import Config
 
+from chalicelib.metering import attach
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
@@ -25,9 +30,10 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
     from mypy_boto3_sts import STSClient
 
-# One retry policy for every AWS call the product makes (README, "Retries"): botocore's
-# standard mode, 5 attempts in all (4 retries) of throttling (`Throttling*`,
-# `ProvisionedThroughputExceededException`, `SlowDown`, `RequestLimitExceeded`, ...) and
+# One retry policy for every AWS call the product makes (docs/operations.md, "Retries: one
+# policy for every AWS call"): botocore's standard mode, 5 attempts in all (4 retries) of
+# throttling (`Throttling*`, `ProvisionedThroughputExceededException`, `SlowDown`,
+# `RequestLimitExceeded`, ...) and
 # transient errors (HTTP 500/502/503/504, timeouts, dropped connections), each after a delay
 # drawn uniformly from [0, 2**retry) seconds (at most 20 s), within the client's retry quota.
 # A call whose retries run out raises the last error to its caller.
@@ -66,7 +72,7 @@ class _Once(Generic[_T]):
 
 @_Once
 def s3() -> S3Client:
-    return boto3.client("s3", config=RETRIES)
+    return attach(boto3.client("s3", config=RETRIES))
 
 
 @_Once
@@ -86,18 +92,18 @@ def presigner_options(endpoint_url: str = "") -> dict[str, Any]:
 @_Once
 def dynamodb() -> DynamoDBClient:
     """Every table's reads and writes but the orders table's (batches, senders, reviews)."""
-    return boto3.client("dynamodb", config=RETRIES)
+    return attach(boto3.client("dynamodb", config=RETRIES))
 
 
 @_Once
 def order_writes() -> DynamoDBClient:
     """The orders table's client: `OrderStore` retries its calls itself (NO_RETRIES)."""
-    return boto3.client("dynamodb", config=NO_RETRIES)
+    return attach(boto3.client("dynamodb", config=NO_RETRIES))
 
 
 @_Once
 def events() -> EventBridgeClient:
-    return boto3.client("events", config=RETRIES)
+    return attach(boto3.client("events", config=RETRIES))
 
 
 @_Once
@@ -107,7 +113,7 @@ def ssm() -> SSMClient:
 
 @_Once
 def sqs() -> SQSClient:
-    return boto3.client("sqs", config=RETRIES)
+    return attach(boto3.client("sqs", config=RETRIES))
 
 
 @_Once

@@ -63,8 +63,9 @@ def lambda_gb_seconds(seconds: float, context: Any) -> float:
 
 @dataclass(slots=True)
 class Requests:
-    """What a batch asked of each service, as AWS bills it (see README, "A batch's cost
-    receipt", for which are counted by the code that makes them and which are estimated)."""
+    """What a batch asked of each service, as AWS bills it: the requests metered where they
+    are made (chalicelib.metering), the transitions counted from the definition
+    (pipeline.transitions), each function's run (docs/pipeline.md, "A batch's cost receipt")."""
 
     s3_get: int = 0  # GET and HEAD
     s3_put: int = 0  # PUT and COPY (a DELETE is free)

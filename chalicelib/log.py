@@ -1,4 +1,5 @@
-"""Structured JSON logs: one object per line, no order content, no e-mail address."""
+"""Structured JSON logs: one object per line, no order content, no e-mail address; and
+`one_line`, an error's text as a client may see it (no traceback, no server path)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,23 @@ from typing import Any
 # Any run of characters that may stand in an address's local part (internationalised ones
 # included), then "@" and a domain: only the first character of the local part is kept.
 _EMAIL = re.compile(r"""([^\s@<>()\[\],;:"'])[^\s@<>()\[\],;:"]*@([\w.-]+)""")
+
+
+# An absolute path (`/var/task/app.py`, `C:\\x\\y.py`), not the path of a URL or an S3 key.
+_PATH = re.compile(r"""(?<![\w.:/~-])/(?:[^\s/"'`]+/)+[^\s/"'`,;)]*|\b[A-Za-z]:\\[^\s"'`,;)]+""")
+# Where a trace starts: Python's header, a frame line (also JSON-escaped), a Lambda payload's
+# stackTrace (an error recorded whole, before the payload was read here).
+_TRACEBACK = re.compile(r'Traceback \(most recent call last\)|\bFile \\*"|"stackTrace"')
+
+
+def one_line(text: str) -> str:
+    """The first line of `text`, cut where a traceback starts, with absolute paths replaced by
+    `<path>`: what an error may show a client."""
+    start = _TRACEBACK.search(text)
+    if start is not None:
+        text = text[: start.start()]
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    return _PATH.sub("<path>", line).rstrip(" :") or "the step failed"
 
 
 def mask_emails(text: str) -> str:

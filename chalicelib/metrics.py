@@ -35,7 +35,7 @@ NAMESPACE = "orderflow"
 Unit = Literal["Count", "Milliseconds", "Seconds"]
 Output = Callable[[str], None]
 
-# Metric names (README, Operations, lists each; infra/stack.yaml's dashboard graphs them)
+# Metric names (docs/operations.md lists each; infra/stack.yaml's dashboard graphs them)
 ORDERS_SUBMITTED = "OrdersSubmitted"
 UPLOADS_GRANTED = "UploadsGranted"
 API_KEYS_REFUSED = "ApiKeysRefused"

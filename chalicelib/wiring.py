@@ -5,12 +5,15 @@ Handlers call these; tests build the same objects with their own clients instead
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 
-from chalicelib import aws
+from chalicelib import aws, metering
 from chalicelib.api.scope import ReadScope, ScopedReads
 from chalicelib.api.service import Deps
 from chalicelib.callbacks import parse_secrets
+from chalicelib.costs import Requests
 from chalicelib.pipeline.batches import BatchRecords
 from chalicelib.pipeline.chunks import ChunkStore
 from chalicelib.pipeline.deadletter import DeadLetterQueue
@@ -18,10 +21,19 @@ from chalicelib.pipeline.events import CompletionEvents
 from chalicelib.pipeline.naming import BatchKeys
 from chalicelib.pipeline.pacing import PACER_MAX_SECONDS, Pacer
 from chalicelib.pipeline.store import OrderStore, RetryPolicy
+from chalicelib.review.archive import Archive
 from chalicelib.review.records import ReviewRecords
-from chalicelib.review.reviewer import Archive, Reviewer
+from chalicelib.review.reviewer import Reviewer
 from chalicelib.senders import SenderRegistry
 from chalicelib.settings import Settings
+
+
+@contextmanager
+def metered() -> Iterator[Requests]:
+    """One invocation's meter: every AWS call made inside (in its threads too) counts in the
+    `Requests` it yields, and in no other invocation's (chalicelib.metering)."""
+    with metering.metered() as requests:
+        yield requests
 
 
 def batch_keys(settings: Settings, sender: str, batch_id: str) -> BatchKeys:

@@ -2,7 +2,8 @@
 
 A chunk is one JSON document in S3: `{"batch_id", "index", "records": [[row, order, error], ...]}`
 where `error` is null or a FieldError dict for a record that could not be parsed. The manifest
-is a JSON array with one small item per chunk, read by the Distributed Map's ItemReader:
+is a JSON array with one small item per chunk (`contracts.ChunkRef`), read by the Distributed
+Map's ItemReader, and a chunk's outcome one `contracts.ChunkOutcome` in its own object:
 no state's payload ever carries orders, so no file size comes near Step Functions' 256 KB limit.
 
 A chunk, as written, never holds more than `max_bytes` (CHUNK_MAX_BYTES), whatever one order
@@ -15,26 +16,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.contracts.chunks import ChunkOutcome, ChunkRef
 from chalicelib.orders.records import FieldError, Record
 from chalicelib.pipeline.naming import BatchKeys
 
+__all__ = ["ChunkRef", "ChunkStore", "cut"]
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-
-@dataclass(frozen=True, slots=True)
-class ChunkRef:
-    """One manifest item: which chunk, where, and how many records it holds."""
-
-    index: int
-    key: str
-    count: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "key": self.key, "count": self.count}
 
 
 def _encode(record: Record) -> str:
@@ -103,8 +94,7 @@ class ChunkStore:
         return self.keys.manifest
 
     def read_manifest(self) -> list[ChunkRef]:
-        items = self._get_json(self.keys.manifest)
-        return [ChunkRef(i["index"], i["key"], i["count"]) for i in items]
+        return [ChunkRef.from_dict(item) for item in self._get_json(self.keys.manifest)]
 
     def read_chunk(self, key: str) -> list[Record]:
         document = self._get_json(key)
@@ -113,20 +103,22 @@ class ChunkStore:
             for row, order, error in document["records"]
         ]
 
-    def write_result(self, index: int, result: dict[str, Any]) -> None:
+    def write_result(self, outcome: ChunkOutcome) -> None:
+        """Writes a chunk's outcome (`contracts.ChunkOutcome`), for RecordBatch to count."""
         self.client.put_object(
             Bucket=self.bucket,
-            Key=self.keys.result(index),
-            Body=json.dumps(result).encode(),
+            Key=self.keys.result(outcome.index),
+            Body=json.dumps(outcome.to_dict()).encode(),
             ContentType="application/json",
         )
 
-    def read_result(self, index: int) -> dict[str, Any] | None:
+    def read_result(self, index: int) -> ChunkOutcome | None:
+        """The chunk's outcome; None when it has none (the chunk never finished)."""
         try:
-            result: dict[str, Any] = self._get_json(self.keys.result(index))
+            document = self._get_json(self.keys.result(index))
         except self.client.exceptions.NoSuchKey:
             return None
-        return result
+        return ChunkOutcome.from_dict(document)
 
     def _get_json(self, key: str) -> Any:
         return json.loads(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())

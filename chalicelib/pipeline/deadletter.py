@@ -2,32 +2,41 @@
 
 The rejected orders of one chunk travel together, as one rejection group: one message per chunk
 (the DLQ's cost is per request and per 64 KB, the reviewer's per message), split into parts only
-when the group is larger than an SQS message (256 KiB). A message body is JSON: `message_id`
-(`<batch_id>:<chunk>`, `:<part>` added to a part of a split group: the same on every send and
-delivery, so a consumer processes a redelivered or resent group once), `sender` (whose batch it
-is: the reviewer stores and records under it), `batch_id`, `chunk`, `group` (the group's name in
-its batch, `<chunk>` zero-padded, `-<part>` added), `part` and `parts` (a split group only),
-`source` (bucket and key of the file) and `rejections`: one entry per order, in row order, with
-its `row`, `order_id` when known, `reason`, `errors` and the `order` as received. An order too
-large for a message travels as an excerpt, marked `order_truncated`: the reviewer then archives
-it and points to its row in the source file, which keeps the whole order."""
+when the group is larger than an SQS message (256 KiB). A message is a
+`chalicelib.contracts.DeadLetterMessage` (its module describes the JSON): `message_id` is the
+same on every send and delivery, so a consumer processes a redelivered or resent group once. An
+order too large for a message travels as an excerpt, marked `order_truncated`: the reviewer
+then archives it and points to its row in the source file, which keeps the whole order."""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.costs import Requests, sqs_units
-from chalicelib.orders.records import FieldError
+from chalicelib.contracts.deadletter import (
+    DeadLetterMessage,
+    Rejection,
+    SourceFile,
+    group_id,
+    group_message_id,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
+
+__all__ = [
+    "DeadLetterQueue",
+    "DeadLetterUnavailable",
+    "Rejection",
+    "group_id",
+    "group_message_id",
+    "group_messages",
+]
 
 MAX_MESSAGE_BYTES = 256 * 1024  # SQS's classic limit, for one message and for one batch call
 _BATCH_LIMIT = 10
@@ -40,26 +49,6 @@ class DeadLetterUnavailable(Exception):
     """The DLQ refused messages after every retry; the chunk must be retried as a whole."""
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """One order that did not end stored, and why."""
-
-    row: int
-    order: Any
-    order_id: str | None
-    reason: str  # invalid | conflict | store_failed
-    errors: tuple[FieldError, ...]
-
-    def summary(self) -> dict[str, Any]:
-        """The rejection without the order itself: what the batch results and reports keep."""
-        return {
-            "row": self.row,
-            "order_id": self.order_id,
-            "reason": self.reason,
-            "errors": [e.to_dict() for e in self.errors],
-        }
-
-
 def group_messages(
     rejections: Sequence[Rejection],
     *,
@@ -69,65 +58,64 @@ def group_messages(
     bucket: str,
     key: str,
 ) -> list[str]:
-    """The DLQ messages of one chunk's rejection group: one, or several parts when the group
-    is larger than an SQS message. The same rejections always give the same messages."""
+    """The DLQ messages of one chunk's rejection group (`DeadLetterMessage` bodies): one, or
+    several parts when the group is larger than an SQS message. The same rejections always
+    give the same messages."""
     if not rejections:
         return []
-    envelope: dict[str, Any] = {
-        "message_id": group_message_id(batch_id, chunk),
-        "sender": sender,
-        "batch_id": batch_id,
-        "chunk": chunk,
-        "group": group_id(chunk),
-        "source": {"bucket": bucket, "key": key},
-    }
+    whole = DeadLetterMessage(
+        message_id=group_message_id(batch_id, chunk),
+        sender=sender,
+        batch_id=batch_id,
+        chunk=chunk,
+        group=group_id(chunk),
+        source=SourceFile(bucket, key),
+        rejections=(),
+    )
     # What is left for the entries: the envelope, the part fields a split group adds
     # (`:<part>`, "part", "parts") and the `"rejections": []` around them take the rest.
-    room = MAX_MESSAGE_BYTES - len(json.dumps(envelope)) - _PART_FIELDS_BYTES
-    entries = [_entry(r, room) for r in rejections]
-    parts: list[list[str]] = [[]]
+    room = MAX_MESSAGE_BYTES - len(whole.to_json()) - _PART_FIELDS_BYTES
+    parts: list[list[tuple[Rejection, str]]] = [[]]
     size = 0
-    for entry in entries:
-        if parts[-1] and size + len(entry) + 2 > room:
+    for entry in (_fitted(r, room) for r in rejections):
+        if parts[-1] and size + len(entry[1]) + 2 > room:
             parts.append([])
             size = 0
         parts[-1].append(entry)
-        size += len(entry) + 2  # ", " between entries
-    messages = []
-    for number, part in enumerate(parts, start=1):
-        head = dict(envelope)
-        if len(parts) > 1:
-            head["message_id"] = group_message_id(batch_id, chunk, number)
-            head["group"] = group_id(chunk, number)
-            head["part"], head["parts"] = number, len(parts)
-        # The entries are JSON already: append them as the last field (ASCII JSON: SQS refuses
-        # some characters, and any lone surrogate, that JSON escapes carry).
-        text = json.dumps(head)[:-1] + f', "rejections": [{", ".join(part)}]}}'
-        messages.append(text)
-    return messages
+        size += len(entry[1]) + 2  # ", " between entries
+    if len(parts) == 1:
+        return [_message(whole, parts[0])]
+    return [_message(whole, part, number, len(parts)) for number, part in enumerate(parts, start=1)]
 
 
-def group_message_id(batch_id: str, chunk: int, part: int | None = None) -> str:
-    """`<batch_id>:<chunk>`, `:<part>` added when the group is split: stable on every send."""
-    return f"{batch_id}:{chunk}" + (f":{part}" if part is not None else "")
+def _message(
+    whole: DeadLetterMessage,
+    entries: list[tuple[Rejection, str]],
+    part: int | None = None,
+    parts: int | None = None,
+) -> str:
+    message = DeadLetterMessage(
+        message_id=group_message_id(whole.batch_id, whole.chunk, part),
+        sender=whole.sender,
+        batch_id=whole.batch_id,
+        chunk=whole.chunk,
+        group=group_id(whole.chunk, part),
+        source=whole.source,
+        rejections=tuple(rejection for rejection, _ in entries),
+        part=part,
+        parts=parts,
+    )
+    return message.to_json([text for _, text in entries])
 
 
-def group_id(chunk: int, part: int | None = None) -> str:
-    """A group's name within its batch, zero-padded so that groups sort in row order."""
-    return f"{chunk:06d}" + (f"-{part:03d}" if part is not None else "")
-
-
-def _entry(rejection: Rejection, room: int) -> str:
-    """One rejected order as JSON; an order too large for a message keeps excerpts only (its
-    row points into the kept source file)."""
-    entry: dict[str, Any] = {**rejection.summary(), "order": rejection.order}
-    text = json.dumps(entry, default=str)
+def _fitted(rejection: Rejection, room: int) -> tuple[Rejection, str]:
+    """One rejected order and its JSON; an order too large for a message keeps excerpts only
+    (its row points into the kept source file)."""
+    text = rejection.to_json()
     if len(text) <= room:
-        return text
-    entry["order"] = _excerpt(rejection.order)
-    entry["errors"] = [{**e, "value": _excerpt(e["value"])} for e in entry["errors"]]
-    entry["order_truncated"] = True
-    return json.dumps(entry, default=str)
+        return rejection, text
+    cut = rejection.truncated(_excerpt)
+    return cut, cut.to_json()
 
 
 def _excerpt(value: Any) -> Any:
@@ -159,25 +147,22 @@ class DeadLetterQueue:
         chunk: int,
         bucket: str,
         key: str,
-        requests: Requests | None = None,
     ) -> int:
-        """Sends the chunk's rejection group; returns how many orders it carries. Every call
-        made (a resend included) is added to `requests` in SQS's 64 KB units."""
+        """Sends the chunk's rejection group; returns how many orders it carries (every call,
+        a resend included, is metered where it is made: chalicelib.metering)."""
         bodies = group_messages(
             rejections, sender=sender, batch_id=batch_id, chunk=chunk, bucket=bucket, key=key
         )
         for batch in _batches(bodies):
-            self._send_batch(batch, requests if requests is not None else Requests())
+            self._send_batch(batch)
         return len(rejections)
 
-    def _send_batch(self, bodies: list[str], requests: Requests) -> None:
+    def _send_batch(self, bodies: list[str]) -> None:
         pending = {str(i): body for i, body in enumerate(bodies)}
         for attempt in range(_SEND_ATTEMPTS):
             entries: list[SendMessageBatchRequestEntryTypeDef] = [
                 {"Id": i, "MessageBody": b} for i, b in pending.items()
             ]
-            # billed by the messages' bodies (ASCII): one request per 64 KB of them
-            requests.sqs_requests += sqs_units(sum(len(b) for b in pending.values()))
             try:
                 response = self._client.send_message_batch(
                     QueueUrl=self._queue_url, Entries=entries

@@ -2,13 +2,7 @@
 
     source:       "orderflow"
     detail-type:  "Batch Completed"
-    detail:       {"sender", "batch_id", "file": {"bucket", "key"}, "status", "total", "stored",
-                   "unchanged", "rejected", "unprocessed", "rejected_by_reason", "error",
-                   "report": {"jsonl", "csv"} | null, "dry_run",
-                   "receipt": {"requests", "cost_usd", "prices"} (costs.receipt)}
-
-`dry_run` is true for a dry run (nothing was stored or dead-lettered; the counts are what a
-real run would have given).
+    detail:       `contracts.Completion` (its module describes the JSON)
 
 A rule on the bus (`EVENT_BUS_NAME`, the account's default bus unless set) routes it to e-mail,
 Slack, a queue or the webhook function, with no code of ours.
@@ -17,7 +11,9 @@ Slack, a queue or the webhook function, with no code of ours.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from chalicelib.contracts import Completion
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -36,13 +32,13 @@ class CompletionEvents:
         self._client = client
         self._bus = bus
 
-    def publish(self, detail: dict[str, Any]) -> None:
+    def publish(self, detail: Completion) -> None:
         response = self._client.put_events(
             Entries=[
                 {
                     "Source": SOURCE,
                     "DetailType": DETAIL_TYPE,
-                    "Detail": json.dumps(detail, default=str),
+                    "Detail": json.dumps(detail.to_dict(), default=str),
                     "EventBusName": self._bus,
                 }
             ]

@@ -9,11 +9,14 @@ already counted is only read again). Once those retries are spent, the state mac
 RecordBatch a last time with `$.record_error` set: only then is a chunk that fails again left
 `unprocessed`, and the batch `failed`; the batch is always recorded.
 
+RecordBatch is handed the execution's state (`contracts.BatchState`) and returns
+`contracts.Recorded`; it publishes `contracts.Completion`.
+
 The batch's cost receipt (costs.receipt) is the sum of PrepareFile's requests (in its outcome,
-`$.prepared.requests`), every chunk's (in its outcome) and RecordBatch's own, with the standard
-workflow's state transitions taken from the path the execution took through the definition
-(`TRANSITIONS`, checked against the definition by tests). It lands on the batch record and in
-the completion event.
+`$.prepared.requests`), every chunk's (in its outcome) and RecordBatch's own (metered where
+they are made: `requests`, chalicelib.metering), with the standard workflow's state transitions
+counted from the definition along the path the execution took (`pipeline.transitions`). It
+lands on the batch record and in the completion event.
 
 An error carried to the batch record (and so to `GET /batches/{id}`) is one short line: the
 error's type and message, never a traceback or a server path (`describe_failure`).
@@ -23,128 +26,165 @@ from __future__ import annotations
 
 import calendar
 import json
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib import costs, metrics
+from chalicelib.contracts import (
+    BatchState,
+    BatchStatus,
+    Caught,
+    ChunkOutcome,
+    ChunkRef,
+    ChunkTask,
+    Completion,
+    PrepareStatus,
+    Problem,
+    Recorded,
+    SourceFile,
+)
 from chalicelib.costs import Requests, lambda_gb_seconds
-from chalicelib.log import get_logger, mask_emails
-from chalicelib.pipeline.batches import FAILED, QUARANTINED, SUCCEEDED, BatchRecords, Counts
+from chalicelib.log import get_logger, mask_emails, one_line
+from chalicelib.pipeline.batches import BatchRecords, Counts
 from chalicelib.pipeline.chunks import ChunkStore
 from chalicelib.pipeline.deadletter import DeadLetterUnavailable
 from chalicelib.pipeline.inflight import in_order
-from chalicelib.pipeline.process import ChunkTask
 from chalicelib.pipeline.report import ReportWriter, extra_columns
+from chalicelib.pipeline.transitions import states_entered
+
+__all__ = ["describe_exception", "describe_failure", "record_batch"]
 
 log = get_logger("finish")
 _MAX_CAUSE = 1000  # a batch's error message (several chunks' failures, each one line)
 _MAX_LINE = 300  # one failure's description
+# What follows the receipt, which it cannot meter: the record's end written (a small item)
+# and the completion event put.
+_STILL_TO_COME = {"dynamodb_write_units": 1, "eventbridge_events": 1}
 
-# The states the standard workflow enters on each path (pipeline/ingest.asl.json), each one
-# billed transition: written here, and tests/execution/test_receipt.py walks the definition to
-# check them.
-TRANSITIONS = {
-    "chunks": 6,  # PrepareFile, IsReadable, ProcessChunks, RecordBatch, DidBatchFail, an end
-    "no_chunks": 5,  # PrepareFile, IsReadable, RecordBatch, DidBatchFail, an end
-    "prepare_failed": 4,  # PrepareFile (caught), RecordBatch, DidBatchFail, an end
-}
-_AFTER_RETRIES = 1  # RecordBatchAfterRetries, entered when RecordBatch's retries are spent
+
+@dataclass(slots=True)
+class _Ending:
+    """How the batch ended, before it is recorded."""
+
+    status: BatchStatus
+    error: Problem | None = None
+    counts: Counts = field(default_factory=Counts)
+    report: dict[str, str] | None = None
 
 
 def record_batch(
-    state: dict[str, Any],
+    state: BatchState,
     *,
     chunks: ChunkStore,
     batches: BatchRecords,
-    reprocess: Callable[[ChunkTask], dict[str, Any]],
-    publish: Callable[[dict[str, Any]], None],
+    reprocess: Callable[[ChunkTask], ChunkOutcome],
+    publish: Callable[[Completion], None],
+    requests: Requests | None = None,
     context: Any = None,
-) -> dict[str, Any]:
-    """`state` is the execution's state; records the batch, writes its rejection report,
-    publishes its completion event; returns the batch's status and counts. `context` is the
-    Lambda context (its memory prices the run)."""
+) -> Recorded:
+    """Records the batch, writes its rejection report, publishes its completion event; returns
+    the batch's status and counts. `requests` is the invocation's meter; `context` the Lambda
+    context (its memory prices the run)."""
     started = time.monotonic()
-    sender: str = state["sender"]
-    batch_id: str = state["batch_id"]
-    prepared: dict[str, Any] | None = state.get("prepared")
-    dry_run = bool((prepared or {}).get("dry_run"))
-    counts = Counts()
-    requests = Requests().add((prepared or {}).get("requests"))
-    error: dict[str, Any] | None = None
-    report: dict[str, str] | None = None
-    path = "no_chunks"
-    if prepared is None:
-        status, error = FAILED, _step_error("pipeline.prepare_failed", state.get("error"))
-        path = "prepare_failed"
-    elif prepared["status"] == "quarantined":
-        status, error = QUARANTINED, prepared["error"]
-    elif prepared["status"] != "ready":
-        status, error = FAILED, prepared["error"]
-    else:
-        path = "chunks"
-        tally = _count_chunks(state, chunks, reprocess)
-        status, error, counts = tally.status, tally.error, tally.counts
-        requests.add(tally.requests)
-        if tally.rejecting:
-            requests.s3_get += len(tally.rejecting)  # each read again for the report
-            requests.s3_put += 2  # its two forms (one PUT each below 8 MB, see README)
-            report = _write_report(chunks, tally.rejecting, tally.columns)
-    transitions = TRANSITIONS[path] + (_AFTER_RETRIES if state.get("record_error") else 0)
-    # What follows: the record written (a small item), its start read back, the event put.
-    requests.add(
-        {
-            "sfn_state_transitions": transitions,
-            "dynamodb_write_units": 1,
-            "dynamodb_read_units": 1,
-            "eventbridge_events": 1,
-            "lambda_invocations": 1,
-            "lambda_gb_seconds": lambda_gb_seconds(time.monotonic() - started, context),
-        }
-    )
-    receipt = costs.receipt(requests)
+    own = requests if requests is not None else Requests()
+    spent = Requests().add(state.prepared.requests if state.prepared else None)
+    ending = _ending(state, chunks, reprocess, spent)
+    seconds = None if state.dry_run else _seconds_since_start(batches, state)
+    run = lambda_gb_seconds(time.monotonic() - started, context)
+    receipt = _receipt(state, ending, spent, own, run)
     batches.finish(
-        sender, batch_id, status=status, counts=counts, error=error, report=report,
+        state.sender, state.batch_id, status=ending.status, counts=ending.counts,
+        error=ending.error.to_dict() if ending.error else None, report=ending.report,
         receipt=receipt,
     )  # fmt: skip
     log.info(
         "batch recorded",
-        extra={"sender": sender, "batch_id": batch_id, "status": status, **counts.to_dict()},
-    )
-    publish(
-        {
-            "sender": sender,
-            "batch_id": batch_id,
-            "file": {"bucket": state.get("bucket"), "key": state.get("key")},
-            "status": status,
-            **counts.to_dict(),
-            "error": error,
-            "report": report,
-            "dry_run": dry_run,
-            "receipt": receipt,
-        }
-    )
-    if not dry_run:  # a dry run stored nothing: its "stored" must not count as stored orders
-        seconds = _seconds_since_start(batches, sender, batch_id)
+        extra={"sender": state.sender, "batch_id": state.batch_id, "status": ending.status,
+               **ending.counts.to_dict()},
+    )  # fmt: skip
+    publish(_completion(state, ending, receipt))
+    if not state.dry_run:  # a dry run stored nothing: its "stored" must not count as stored
         metrics.batch_recorded(
-            status, counts.to_dict(), seconds=seconds, batch_id=batch_id, sender=sender
-        )
-    return {
-        "batch_id": batch_id,
-        "status": status,
-        "total": counts.total,
-        "stored": counts.stored,
-        "rejected": counts.rejected,
-    }
+            ending.status, ending.counts.to_dict(), seconds=seconds, batch_id=state.batch_id,
+            sender=state.sender,
+        )  # fmt: skip
+    counts = ending.counts
+    return Recorded(state.batch_id, ending.status, counts.total, counts.stored, counts.rejected)
 
 
-def _seconds_since_start(batches: BatchRecords, sender: str, batch_id: str) -> float | None:
+def _ending(
+    state: BatchState,
+    chunks: ChunkStore,
+    reprocess: Callable[[ChunkTask], ChunkOutcome],
+    spent: Requests,
+) -> _Ending:
+    """How the batch ended, from PrepareFile's outcome and, for a ready file, every chunk's
+    (whose requests are added to `spent`)."""
+    prepared = state.prepared
+    if prepared is None:
+        return _Ending(BatchStatus.FAILED, _step_error("pipeline.prepare_failed", state.error))
+    if prepared.status is PrepareStatus.QUARANTINED:
+        return _Ending(BatchStatus.QUARANTINED, prepared.error)
+    if prepared.status is not PrepareStatus.READY:
+        return _Ending(BatchStatus.FAILED, prepared.error)
+    tally = _count_chunks(state, chunks, reprocess)
+    spent.add(tally.requests)
+    ending = _Ending(tally.status, tally.error, tally.counts)
+    if tally.rejecting:
+        ending.report = _write_report(chunks, tally.rejecting, tally.columns)
+    return ending
+
+
+def _receipt(
+    state: BatchState, ending: _Ending, spent: Requests, own: Requests, gb_seconds: float
+) -> dict[str, Any]:
+    """The batch's receipt: what PrepareFile and the chunks spent, RecordBatch's own requests
+    and run, what is still to come, and the transitions of the execution's path."""
+    total = Requests().add(spent).add(own).add(_STILL_TO_COME)
+    total.add({"lambda_invocations": 1, "lambda_gb_seconds": gb_seconds})
+    total.sfn_state_transitions += transitions(state, ending.status)
+    return costs.receipt(total)
+
+
+def transitions(state: BatchState, status: BatchStatus) -> int:
+    """The top-level states this execution enters, from its start to the end `status` leads
+    to, counted from the definition (`pipeline.transitions`)."""
+    values = {"$.batch.status": str(status)}
+    if state.prepared is not None:
+        values["$.prepared.status"] = str(state.prepared.status)
+    caught = {"PrepareFile"} if state.prepared is None else set()
+    if state.record_error is not None:
+        caught.add("RecordBatch")
+    return states_entered(values, frozenset(caught))
+
+
+def _completion(state: BatchState, ending: _Ending, receipt: dict[str, Any]) -> Completion:
+    counts = ending.counts
+    return Completion(
+        sender=state.sender,
+        batch_id=state.batch_id,
+        file=SourceFile(state.bucket, state.key),
+        status=ending.status,
+        total=counts.total,
+        stored=counts.stored,
+        unchanged=counts.unchanged,
+        rejected=counts.rejected,
+        unprocessed=counts.unprocessed,
+        rejected_by_reason=dict(counts.rejected_by_reason),
+        error=ending.error,
+        report=ending.report,
+        dry_run=state.dry_run,
+        receipt=receipt,
+    )
+
+
+def _seconds_since_start(batches: BatchRecords, state: BatchState) -> float | None:
     """How long the batch took, from PrepareFile's start (`started_at`) to now; None when the
     record cannot tell (a metric, never a reason to fail the step)."""
     try:
-        started = (batches.get(sender, batch_id) or {}).get("started_at")
+        started = (batches.get(state.sender, state.batch_id) or {}).get("started_at")
         at = calendar.timegm(time.strptime(str(started), "%Y-%m-%dT%H:%M:%SZ"))
     except Exception:  # noqa: BLE001 - no record, no start time, a failed read: no duration
         return None
@@ -157,8 +197,8 @@ def _write_report(
     """The rejection report, read again chunk by chunk (its columns were collected while
     counting, so no chunk's rejections are held in memory beyond its own)."""
     writer = ReportWriter(columns)
-    for result in in_order(chunks.read_result, rejecting):
-        for rejection in (result or {}).get("rejections", []):
+    for outcome in in_order(chunks.read_result, rejecting):
+        for rejection in outcome.rejections if outcome else ():
             writer.add(rejection)
     return writer.upload(chunks.client, chunks.bucket, chunks.keys.report_prefix)
 
@@ -175,59 +215,63 @@ class _Tally:
     requests: Requests = field(default_factory=Requests)
 
     @property
-    def status(self) -> str:
-        return FAILED if self.failures else SUCCEEDED
+    def status(self) -> BatchStatus:
+        return BatchStatus.FAILED if self.failures else BatchStatus.SUCCEEDED
 
     @property
-    def error(self) -> dict[str, Any] | None:
+    def error(self) -> Problem | None:
         if not self.failures:
             return None
         message = f"{self.counts.unprocessed} order(s) could not be processed; " + "; ".join(
             self.failures
         )
-        return {"code": "pipeline.chunks_unprocessed", "message": _short(message)}
+        return Problem("pipeline.chunks_unprocessed", _short(message))
+
+    def count(self, ref: ChunkRef, outcome: ChunkOutcome) -> None:
+        self.counts.add(outcome.counts())
+        self.requests.add(outcome.requests)
+        if outcome.rejected:
+            self.rejecting.append(ref.index)
+            for name in extra_columns(r.order for r in outcome.rejections):
+                self.columns.setdefault(name)
+
+    def unprocessed(self, ref: ChunkRef, problem: BaseException) -> None:
+        self.failures.append(f"chunk {ref.index}: {describe_exception(problem)}")
+        self.counts.total += ref.count
+        self.counts.unprocessed += ref.count
 
 
 def _count_chunks(
-    state: dict[str, Any], chunks: ChunkStore, reprocess: Callable[[ChunkTask], dict[str, Any]]
+    state: BatchState, chunks: ChunkStore, reprocess: Callable[[ChunkTask], ChunkOutcome]
 ) -> _Tally:
     """Counts every chunk of the manifest, processing again a chunk without an outcome."""
     tally = _Tally()
-    tally.requests.s3_get += 1  # the manifest
     refs = chunks.read_manifest()
     outcomes = in_order(lambda ref: chunks.read_result(ref.index), refs)  # 8 reads at once
-    for ref, result in zip(refs, outcomes, strict=True):
-        tally.requests.s3_get += 1  # the outcome, or the 404 that says there is none
-        if result is None:
+    for ref, outcome in zip(refs, outcomes, strict=True):
+        if outcome is None:
             task = ChunkTask(
-                state["sender"], state["batch_id"], state["bucket"], state["key"], ref.index,
-                ref.key, dry_run=bool(state["prepared"].get("dry_run")),
+                sender=state.sender, batch_id=state.batch_id, bucket=state.bucket,
+                key=state.key, chunk=ref, dry_run=state.dry_run,
             )  # fmt: skip
             try:
-                result = reprocess(task)
+                outcome = reprocess(task)
             except Exception as problem:  # any failure leaves the chunk unprocessed, but:
-                if isinstance(problem, DeadLetterUnavailable) and not state.get("record_error"):
+                if isinstance(problem, DeadLetterUnavailable) and state.record_error is None:
                     raise  # transient: Step Functions retries RecordBatch; its last call records
-                tally.failures.append(f"chunk {ref.index}: {describe_exception(problem)}")
-                tally.counts.total += ref.count
-                tally.counts.unprocessed += ref.count
+                tally.unprocessed(ref, problem)
                 continue
             log.warning("chunk reprocessed", extra={"batch_id": task.batch_id, "chunk": ref.index})
-        tally.counts.add(result)
-        tally.requests.add(result.get("requests"))
-        if result.get("rejected"):
-            tally.rejecting.append(ref.index)
-            for name in extra_columns(result.get("rejections", [])):
-                tally.columns.setdefault(name)
+        tally.count(ref, outcome)
     return tally
 
 
-def _step_error(code: str, caught: Any) -> dict[str, Any]:
-    if isinstance(caught, dict):
-        message = describe_failure(str(caught.get("Error") or "Error"), caught.get("Cause"))
+def _step_error(code: str, caught: Caught | None) -> Problem:
+    if caught is not None:
+        message = describe_failure(caught.Error or "Error", caught.Cause)
     else:
         message = "the step failed without an error description"
-    return {"code": code, "message": _short(message)}
+    return Problem(code, _short(message))
 
 
 def describe_failure(error: str, cause: Any) -> str:
@@ -248,23 +292,6 @@ def describe_failure(error: str, cause: Any) -> str:
 def describe_exception(problem: BaseException) -> str:
     """An exception as one line, `Type: message`, without paths."""
     return _cap(one_line(f"{type(problem).__name__}: {problem}"))
-
-
-# An absolute path (`/var/task/app.py`, `C:\\x\\y.py`), not the path of a URL or an S3 key.
-_PATH = re.compile(r"""(?<![\w.:/~-])/(?:[^\s/"'`]+/)+[^\s/"'`,;)]*|\b[A-Za-z]:\\[^\s"'`,;)]+""")
-# Where a trace starts: Python's header, a frame line (also JSON-escaped), a Lambda payload's
-# stackTrace (an error recorded whole, before the payload was read here).
-_TRACEBACK = re.compile(r'Traceback \(most recent call last\)|\bFile \\*"|"stackTrace"')
-
-
-def one_line(text: str) -> str:
-    """The first line of `text`, cut where a traceback starts, with absolute paths replaced by
-    `<path>`: what an error may show a client."""
-    start = _TRACEBACK.search(text)
-    if start is not None:
-        text = text[: start.start()]
-    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
-    return _PATH.sub("<path>", line).rstrip(" :") or "the step failed"
 
 
 def _cap(line: str) -> str:

@@ -11,6 +11,20 @@ lives under `work/<sender>/`, `quarantine/<sender>/` and `archive/<sender>/`, so
 S3 prefix condition holds a sender's whole data. The sender of a file is read from its key and
 never guessed: a key outside any sender's folder belongs to no sender (`UNASSIGNED`), and its
 file is quarantined with `file.no_sender`.
+
+This module is the one place that spells a key of the bucket. The prefixes themselves are
+settings (`INCOMING_PREFIX`, `WORK_PREFIX`, `QUARANTINE_PREFIX`, `ARCHIVE_PREFIX`); every key
+is built from them here:
+
+    incoming/<sender>/<name>                         a sender's own file (`sender_file_key`)
+    incoming/<sender>/api/<batch_id>.json            POST /orders (`api_key_for`)
+    incoming/<sender>/uploads/<batch_id>/<name>      POST /uploads (`upload_key_for`)
+    incoming/<sender>/redrive/<digest>.jsonl         `orders dlq redrive` (`redrive_key_for`)
+    work/<sender>/<batch_id>/...                     manifest, chunks, results, report (`BatchKeys`)
+    quarantine/<sender>/<batch_id>/...               a quarantined file, its error report, a
+                                                     different second upload (`BatchKeys`,
+                                                     `duplicate_upload_key_for`)
+    archive/<sender>/<batch_id>/<group>.json         the reviewer's archive (`archive_key_for`)
 """
 
 from __future__ import annotations
@@ -44,9 +58,36 @@ def sender_of_key(incoming_prefix: str, key: str) -> str | None:
     return folder if slash and rest and SENDER_ID.fullmatch(folder) else None
 
 
+def sender_folder(prefix: str, sender: str) -> str:
+    """A sender's folder under one of the bucket's prefixes (`work/<sender>/`): everything of
+    the sender's under that prefix, and nothing of another's, starts with it."""
+    return f"{prefix}{sender}/"
+
+
 def incoming_prefix_of(incoming_prefix: str, sender: str) -> str:
     """A sender's folder for incoming files."""
-    return f"{incoming_prefix}{sender}/"
+    return sender_folder(incoming_prefix, sender)
+
+
+def file_name(key: str) -> str:
+    """The last part of a key: the name its file was uploaded with."""
+    return key.rsplit("/", 1)[-1]
+
+
+def sender_file_key(incoming_prefix: str, sender: str, name: str) -> str:
+    """Where a sender's own file named `name` arrives: straight in its incoming folder."""
+    return f"{incoming_prefix_of(incoming_prefix, sender)}{name}"
+
+
+def redrive_key_for(incoming_prefix: str, sender: str, digest: str) -> str:
+    """Where orders sent again from the redrive queue arrive, as a file of the sender's named
+    by the digest of its content (the same orders sent twice: one file)."""
+    return f"{incoming_prefix_of(incoming_prefix, sender)}redrive/{digest}.jsonl"
+
+
+def archive_key_for(archive_prefix: str, sender: str, batch_id: str, group: str) -> str:
+    """Where the reviewer archives the orders of one dead-lettered rejection group."""
+    return f"{sender_folder(archive_prefix, sender)}{batch_id}/{group}.json"
 
 
 def new_batch_id(kind: str, seed: str | None = None, key: bytes | None = None) -> str:
@@ -90,7 +131,7 @@ def object_batch_id(bucket: str, key: str, version: str | None) -> str:
     version = (version or "").strip('"')  # S3 quotes ETags in responses, not in events
     identity = f"{bucket}\n{key}\n{version}".encode()
     digest = hashlib.sha256(identity).hexdigest()[:20]
-    name = key.rsplit("/", 1)[-1]
+    name = file_name(key)
     slug = _NOT_NAME.sub("-", name).strip("-").lower()[:_SLUG_MAX].strip("-")
     return f"{slug}-{digest}" if slug else digest
 
@@ -107,7 +148,7 @@ class BatchKeys:
 
     @property
     def root(self) -> str:
-        return f"{self.work_prefix}{self.sender}/{self.batch_id}/"
+        return f"{sender_folder(self.work_prefix, self.sender)}{self.batch_id}/"
 
     @property
     def manifest(self) -> str:
@@ -123,12 +164,26 @@ class BatchKeys:
     def report_prefix(self) -> str:
         return f"{self.root}report/"
 
+    def report(self, form: str) -> str:
+        """The rejection report in one form (`jsonl`, `csv`)."""
+        return f"{self.report_prefix}rejections.{form}"
+
     def quarantined_file(self, key: str) -> str:
-        return f"{self.quarantine_root}{key.rsplit('/', 1)[-1]}"
+        return f"{self.quarantine_root}{file_name(key)}"
 
     def quarantine_report(self) -> str:
         return f"{self.quarantine_root}error.json"
 
     @property
     def quarantine_root(self) -> str:
-        return f"{self.quarantine_prefix}{self.sender}/{self.batch_id}/"
+        return quarantine_root_for(self.quarantine_prefix, self.sender, self.batch_id)
+
+
+def quarantine_root_for(quarantine_prefix: str, sender: str, batch_id: str) -> str:
+    """Where a batch's quarantined file and the reports about its file live."""
+    return f"{sender_folder(quarantine_prefix, sender)}{batch_id}/"
+
+
+def duplicate_upload_key_for(quarantine_prefix: str, sender: str, batch_id: str, tag: str) -> str:
+    """The report of a different second upload to a batch's key (`tag`: the upload's ETag)."""
+    return f"{quarantine_root_for(quarantine_prefix, sender, batch_id)}duplicate-upload-{tag}.json"

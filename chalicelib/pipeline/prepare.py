@@ -23,19 +23,19 @@ sheet, columns, the mapping and where it came from) is recorded on the batch as 
 ready file and a quarantined one alike. A dry run (`dry_run` on the batch record) is prepared
 like any other file; PrepareFile hands the flag on to every chunk (`dry_run` in its output).
 
-Its outcome carries the `requests` it made (costs.Requests), counted where they are made, for
-the batch's cost receipt: a failed request is counted as made, a DELETE is free.
+Its outcome (`contracts.Prepared`) carries the `requests` it made (costs.Requests), metered
+where they are made (chalicelib.metering), for the batch's cost receipt.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.contracts import Prepared, PrepareStatus, Problem, Source
 from chalicelib.costs import Requests, lambda_gb_seconds
 from chalicelib.log import get_logger
 from chalicelib.orders.readers import ColumnMapping, MappingError, Reading, read_records
@@ -50,58 +50,9 @@ from chalicelib.settings import Settings
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+__all__ = ["PRESIGNED_UPLOAD", "Source", "prepare_file"]
+
 log = get_logger("prepare")
-
-
-@dataclass(frozen=True, slots=True)
-class Source:
-    """The uploaded object one execution processes (the execution's input)."""
-
-    bucket: str
-    key: str
-    version: str | None  # the S3 version id; None on an unversioned bucket
-    batch_id: str
-    etag: str | None = None  # without quotes, as S3 events carry it
-    sender: str = UNASSIGNED  # whose file it is (naming.UNASSIGNED: no sender's)
-
-    @classmethod
-    def from_event(cls, event: dict[str, Any]) -> Source:
-        return cls(
-            event["bucket"],
-            event["key"],
-            event.get("version"),
-            event["batch_id"],
-            event.get("etag"),
-            event.get("sender") or UNASSIGNED,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "sender": self.sender,
-            "bucket": self.bucket,
-            "key": self.key,
-            "version": self.version,
-            "etag": self.etag,
-            "batch_id": self.batch_id,
-        }
-
-    @property
-    def selector(self) -> dict[str, str]:
-        """What names this exact object in a GetObject or HeadObject request."""
-        if self.version:
-            return {"VersionId": self.version}
-        return {"IfMatch": f'"{self.etag}"'} if self.etag else {}
-
-    @property
-    def copy_source(self) -> dict[str, str]:
-        """This exact object as a CopySource."""
-        source = {"Bucket": self.bucket, "Key": self.key}
-        return {**source, "VersionId": self.version} if self.version else source
-
-    @property
-    def copy_condition(self) -> dict[str, str]:
-        """What keeps a CopyObject to exactly this object where no version id names it."""
-        return {} if self.version or not self.etag else {"CopySourceIfMatch": f'"{self.etag}"'}
 
 
 def prepare_file(
@@ -112,24 +63,25 @@ def prepare_file(
     batches: BatchRecords,
     senders: SenderRegistry,
     settings: Settings,
+    requests: Requests | None = None,
     context: Any = None,
-) -> dict[str, Any]:
-    """Returns `{"status": "ready"|"quarantined", "manifest_key", "chunks", "total", "error",
-    "dry_run", "requests"}`; `context` is the Lambda context (its memory prices the run)."""
+) -> Prepared:
+    """Prepares the file; `requests` is the invocation's meter, `context` the Lambda context
+    (its memory prices the run)."""
     started = time.monotonic()
-    requests = Requests()
-    requests.dynamodb_write_units += 1  # the batch record's start (a small item)
     record = batches.start(
         source.sender, source.batch_id, bucket=source.bucket, key=source.key,
         version=source.version,
     )  # fmt: skip
-    dry_run = bool(record.get("dry_run"))
-    outcome = _prepare(source, record, s3, chunks, batches, senders, settings, requests)
+    outcome = _prepare(source, record, s3, chunks, batches, senders, settings)
     seconds = time.monotonic() - started
-    requests.add(
-        {"lambda_invocations": 1, "lambda_gb_seconds": lambda_gb_seconds(seconds, context)}
-    )
-    return {**outcome, "dry_run": dry_run, "requests": requests.to_dict()}
+    spent = Requests().add(requests)
+    spent.add({"lambda_invocations": 1, "lambda_gb_seconds": lambda_gb_seconds(seconds, context)})
+    return Prepared(
+        status=outcome.status, manifest_key=outcome.manifest_key, chunks=outcome.chunks,
+        total=outcome.total, error=outcome.error, dry_run=bool(record.get("dry_run")),
+        requests=spent,
+    )  # fmt: skip
 
 
 def _prepare(
@@ -140,45 +92,34 @@ def _prepare(
     batches: BatchRecords,
     senders: SenderRegistry,
     settings: Settings,
-    requests: Requests,
-) -> dict[str, Any]:
+) -> Prepared:
     refs: list[ChunkRef] = []
     reading: Reading | None = None
     mapping_from = NO_MAPPING
     try:
-        sender = _check_sender(source, senders, settings.incoming_prefix, requests)
+        sender = _check_sender(source, senders, settings.incoming_prefix)
         mapping, mapping_from = _mapping_for(record, sender)
-        requests.s3_get += 1
         opened = _open(s3, source)
         _check_upload_size(record, sender, settings, opened.get("ContentLength"), opened["Body"])
         reading = read_records(opened["Body"], source.key, mapping=mapping)
         cuts = enumerate(cut(reading, settings.chunk_max_orders, settings.chunk_max_bytes))
-        for ref in in_order(lambda numbered: chunks.write_chunk(*numbered), cuts):
-            requests.s3_put += 1
-            refs.append(ref)
+        refs.extend(in_order(lambda numbered: chunks.write_chunk(*numbered), cuts))
     except FileReplaced as replaced:
-        return _report_replaced(source, replaced, s3=s3, chunks=chunks, requests=requests)
+        return _report_replaced(source, replaced, s3=s3, chunks=chunks)
     except FileMissing as missing:
-        return {**_outcome("failed", missing), "total": 0}
+        return _outcome(PrepareStatus.FAILED, missing)
     except UnreadableFile as problem:
-        file = _file_read(source, batches, reading, mapping_from, requests)
-        return _quarantine(source, problem, s3=s3, chunks=chunks, file=file, requests=requests)
-    _file_read(source, batches, reading, mapping_from, requests)
+        file = _file_read(source, batches, reading, mapping_from)
+        return _quarantine(source, problem, s3=s3, chunks=chunks, file=file)
+    _file_read(source, batches, reading, mapping_from)
     total = sum(r.count for r in refs)
-    requests.add({"s3_put": 1, "dynamodb_write_units": 1})  # the manifest, the record's counts
     manifest_key = chunks.write_manifest(refs)
     batches.prepared(source.sender, source.batch_id, total=total, chunks=len(refs))
     log.info(
         "file prepared",
         extra={"batch_id": source.batch_id, "orders": total, "chunks": len(refs)},
     )
-    return {
-        "status": "ready",
-        "manifest_key": manifest_key,
-        "chunks": len(refs),
-        "total": total,
-        "error": None,
-    }
+    return Prepared(PrepareStatus.READY, manifest_key, chunks=len(refs), total=total)
 
 
 UPLOAD, PROFILE, NO_MAPPING = "upload", "profile", "none"  # where a batch's mapping came from
@@ -203,7 +144,6 @@ def _file_read(
     batches: BatchRecords,
     reading: Reading | None,
     mapping_from: str,
-    requests: Requests,
 ) -> dict[str, Any] | None:
     """Records on the batch what the file was found to be (None: it was never opened)."""
     if reading is None:
@@ -211,19 +151,15 @@ def _file_read(
     # a JSON file, or our report sent back, is read without the mapping it came with
     applied = mapping_from if reading.facts.mapping is not None else NO_MAPPING
     file = {**reading.facts.to_dict(), "mapping_from": applied}
-    requests.dynamodb_write_units += 1  # one update of the batch record
     batches.file_read(source.sender, source.batch_id, file)
     return file
 
 
-def _check_sender(
-    source: Source, senders: SenderRegistry, incoming_prefix: str, requests: Requests
-) -> Sender:
+def _check_sender(source: Source, senders: SenderRegistry, incoming_prefix: str) -> Sender:
     """A file is processed only for an active sender its key names; never for a guessed one.
     Returns the sender's record (one read: its status and its mapping profile)."""
     if source.sender == UNASSIGNED:
         raise NoSender(source.key, incoming_prefix)
-    requests.dynamodb_read_units += 1  # one consistent read of a small item
     sender = senders.get(source.sender)
     if sender is None or not sender.active:
         raise SenderNotActive(source.sender, known=sender is not None)
@@ -336,12 +272,10 @@ def _quarantine(
     *,
     s3: S3Client,
     chunks: ChunkStore,
-    requests: Requests,
     file: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> Prepared:
     """Moves exactly the event's object to the quarantine prefix, with a report beside it."""
     target = chunks.keys.quarantined_file(source.key)
-    requests.s3_put += 1  # the copy
     try:
         s3.copy_object(
             Bucket=source.bucket,
@@ -352,31 +286,23 @@ def _quarantine(
     except ClientError as error:
         if error.response.get("Error", {}).get("Code", "") not in _REPLACED:
             raise
-        return _report_replaced(source, FileReplaced(), s3=s3, chunks=chunks, requests=requests)
+        return _report_replaced(source, FileReplaced(), s3=s3, chunks=chunks)
     _write_report(source, problem, s3=s3, chunks=chunks, quarantined_as=target, file=file)
-    requests.s3_put += 1  # the report
-    requests.s3_get += 0 if source.version else 1  # the HEAD before an unversioned delete
     _delete_source(s3, source)
     log.warning(
         "file quarantined",
         extra={"batch_id": source.batch_id, "code": problem.code, "quarantined_as": target},
     )
-    return {**_outcome("quarantined", problem), "total": 0}
+    return _outcome(PrepareStatus.QUARANTINED, problem)
 
 
 def _report_replaced(
-    source: Source,
-    replaced: FileReplaced,
-    *,
-    s3: S3Client,
-    chunks: ChunkStore,
-    requests: Requests,
-) -> dict[str, Any]:
+    source: Source, replaced: FileReplaced, *, s3: S3Client, chunks: ChunkStore
+) -> Prepared:
     """The event's object is gone and another stands under its key: report, touch nothing."""
-    requests.s3_put += 1
     _write_report(source, replaced, s3=s3, chunks=chunks, quarantined_as=None)
     log.warning("file replaced before it was read", extra={"batch_id": source.batch_id})
-    return {**_outcome("quarantined", replaced), "total": 0}
+    return _outcome(PrepareStatus.QUARANTINED, replaced)
 
 
 def _write_report(
@@ -420,10 +346,5 @@ def _delete_source(s3: S3Client, source: Source) -> None:
     s3.delete_object(Bucket=source.bucket, Key=source.key)
 
 
-def _outcome(status: str, problem: UnreadableFile) -> dict[str, Any]:
-    return {
-        "status": status,
-        "manifest_key": None,
-        "chunks": 0,
-        "error": {"code": problem.code, "message": problem.message},
-    }
+def _outcome(status: PrepareStatus, problem: UnreadableFile) -> Prepared:
+    return Prepared(status, error=Problem(problem.code, problem.message))

@@ -5,9 +5,10 @@ put (retried on throttling; up to `STORE_WRITERS` puts in flight, fewer while Dy
 throttles: chalicelib.pipeline.pacing), anything else is dead-lettered with its reasons. The chunk's
 outcome (counts and one summary per rejection, with its row) is written to S3, where
 RecordBatch counts it: running the same chunk again stores nothing twice and gives the same
-outcome. The outcome also carries the chunk's `requests` (costs.Requests): the reads, writes,
-write units (retries included) and DLQ requests it made, counted where they are made, and its
-own run as a Lambda invocation and an Express child execution.
+outcome. The outcome (`contracts.ChunkOutcome`) also carries the chunk's `requests`
+(costs.Requests): every call it made, retries included, metered where it was made
+(chalicelib.metering), its outcome's own PUT, and its own run as a Lambda invocation and an
+Express child execution.
 
 A dry run (`ChunkTask.dry_run`) validates every order the same way and counts the same
 outcomes, but writes nothing to the orders table and sends nothing to the DLQ: a valid order is
@@ -21,63 +22,23 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import costs, metrics
+from chalicelib.contracts import ChunkOutcome, ChunkTask, Reason, Rejection
 from chalicelib.costs import Requests
 from chalicelib.log import get_logger
 from chalicelib.orders.records import FieldError, Record
 from chalicelib.orders.validation import ValidOrder, validate_order
 from chalicelib.pipeline.batches import BatchRecords
 from chalicelib.pipeline.chunks import ChunkStore
-from chalicelib.pipeline.deadletter import DeadLetterQueue, Rejection
+from chalicelib.pipeline.deadletter import DeadLetterQueue
 from chalicelib.pipeline.inflight import in_order
 from chalicelib.pipeline.store import OrderStore, StoreOutcome, StoreResult
 
+__all__ = ["ChunkTask", "process_chunk"]
+
 log = get_logger("process")
-
-INVALID = "invalid"
-CONFLICT = "conflict"
-STORE_FAILED = "store_failed"
-
-STORE_ERROR_CODES = {
-    "OrderId.conflict": "the OrderId is already stored with other content; nothing was overwritten",
-    "order.store_failed": "the order could not be written after every retry; the message says why",
-    "order.not_storable": "the order holds a number DynamoDB cannot hold (beyond its range, such"
-    " as 1e-200, or more than 38 significant digits)",
-    "order.too_large": "the order is larger than DynamoDB's 400 KB item limit; it is never"
-    " retried (the message gives its size)",
-    "order.reserved_field": "a top-level field of the order has the name of one of the stored"
-    " item's own attributes (sender_shard, sender, OrderId, content_hash, batch_id, source_row)"
-    " and another value, which storing would overwrite; the message names it",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class ChunkTask:
-    """One Distributed Map item: the chunk, the batch it belongs to and the batch's sender."""
-
-    sender: str
-    batch_id: str
-    bucket: str
-    key: str
-    index: int
-    chunk_key: str
-    dry_run: bool = False  # validate and count only: store nothing, dead-letter nothing
-
-    @classmethod
-    def from_event(cls, event: dict[str, Any]) -> ChunkTask:
-        chunk = event["chunk"]
-        return cls(
-            event["sender"],
-            event["batch_id"],
-            event["bucket"],
-            event["key"],
-            chunk["index"],
-            chunk["key"],
-            bool(event.get("dry_run", False)),
-        )
 
 
 def process_chunk(
@@ -87,35 +48,49 @@ def process_chunk(
     store: OrderStore,
     dlq: DeadLetterQueue,
     batches: BatchRecords,
+    requests: Requests | None = None,
     context: Any = None,
-) -> dict[str, Any]:
-    """Processes the chunk, writes its outcome to S3 and returns it. `context` is the Lambda
-    context (its memory prices the run); None when RecordBatch reprocesses the chunk, whose
-    own run then holds this one."""
+) -> ChunkOutcome:
+    """Processes the chunk, writes its outcome to S3 and returns it. `requests` is the
+    invocation's meter (`chalicelib.metering`): what the chunk asked of each service, which
+    its outcome carries. `context` is the Lambda context (its memory prices the run); None
+    when RecordBatch reprocesses the chunk, whose own run then holds this one."""
     started = time.monotonic()
+    requests = requests if requests is not None else Requests()
     records = chunks.read_chunk(task.chunk_key)
-    requests = Requests(s3_get=1)
-    outcomes: Counter[str] = Counter()
+    outcomes: Counter[StoreOutcome] = Counter()
     rejections = [
         rejection
-        for rejection in _settle_all(records, task, store, outcomes, requests)
+        for rejection in _settle_all(records, task, store, outcomes)
         if rejection is not None
     ]
     if not task.dry_run:
         dlq.send(
-            rejections,
-            sender=task.sender,
-            batch_id=task.batch_id,
-            chunk=task.index,
-            bucket=task.bucket,
-            key=task.key,
-            requests=requests,
-        )
-    # what follows: this outcome's own PUT and the progress update (one small item, 1 unit)
-    requests.add({"s3_put": 1, "dynamodb_write_units": 1})
-    if context is not None:  # its own invocation, in its own Express child execution
+            rejections, sender=task.sender, batch_id=task.batch_id, chunk=task.index,
+            bucket=task.bucket, key=task.key,
+        )  # fmt: skip
+    batches.add_progress(task.sender, task.batch_id, len(records))
+    outcome = ChunkOutcome(
+        index=task.index,
+        total=len(records),
+        stored=outcomes[StoreOutcome.STORED] + outcomes[StoreOutcome.UNCHANGED],
+        unchanged=outcomes[StoreOutcome.UNCHANGED],
+        rejections=tuple(rejections),
+        requests=_own_run(requests, started, context),
+    )
+    chunks.write_result(outcome)
+    _report(task, outcome, seconds=time.monotonic() - started)
+    return outcome
+
+
+def _own_run(requests: Requests, started: float, context: Any) -> Requests:
+    """What the chunk's outcome carries: the requests metered so far, and the one still to
+    come, the outcome's own PUT (which cannot count itself); with `context`, its own run as a
+    Lambda invocation in an Express child execution."""
+    own = Requests().add(requests).add({"s3_put": 1})
+    if context is not None:
         seconds = time.monotonic() - started
-        requests.add(
+        own.add(
             {
                 "lambda_invocations": 1,
                 "lambda_gb_seconds": costs.lambda_gb_seconds(seconds, context),
@@ -123,47 +98,33 @@ def process_chunk(
                 "sfn_express_gb_seconds": seconds * costs.SFN_EXPRESS_MIN_MEMORY_GB,
             }
         )
-    result = {
-        "index": task.index,
-        "status": "done",
-        "total": len(records),
-        "stored": outcomes[StoreOutcome.STORED.value] + outcomes[StoreOutcome.UNCHANGED.value],
-        "unchanged": outcomes[StoreOutcome.UNCHANGED.value],
-        "rejected": len(rejections),
-        "rejected_by_reason": dict(Counter(r.reason for r in rejections)),
-        "rejections": [{**r.summary(), "order": r.order} for r in rejections],
-        "requests": requests.to_dict(),
-    }
-    chunks.write_result(task.index, result)
-    batches.add_progress(task.sender, task.batch_id, len(records))
+    return own
+
+
+def _report(task: ChunkTask, outcome: ChunkOutcome, *, seconds: float) -> None:
     log.info(
         "chunk processed",
         extra={
             "sender": task.sender,
             "batch_id": task.batch_id,
             "chunk": task.index,
-            "total": result["total"],
-            "stored": result["stored"],
-            "rejected": result["rejected"],
+            "total": outcome.total,
+            "stored": outcome.stored,
+            "rejected": outcome.rejected,
             "dry_run": task.dry_run,
         },
     )
     if not task.dry_run:  # as RecordBatch: a dry run's orders are not orders handled
         metrics.chunk_processed(
-            orders=len(records),
-            seconds=time.monotonic() - started,
-            batch_id=task.batch_id,
-            sender=task.sender,
+            orders=outcome.total, seconds=seconds, batch_id=task.batch_id, sender=task.sender
         )
-    return result
 
 
 def _settle_all(
     records: list[Record],
     task: ChunkTask,
     store: OrderStore,
-    outcomes: Counter[str],
-    requests: Requests,
+    outcomes: Counter[StoreOutcome],
 ) -> list[Rejection | None]:
     """Each record's rejection (None: stored), in the chunk's order. Valid orders are written
     with up to `store.pacer.writers` puts in flight (threads: a put is a network wait), the
@@ -180,10 +141,7 @@ def _settle_all(
     for record, verdict in zip(records, judged, strict=True):
         if isinstance(verdict, ValidOrder):
             result = next(results)
-            outcomes[result.outcome.value] += 1
-            requests.dynamodb_write_units += result.write_units
-            if task.dry_run:
-                requests.dynamodb_read_units += 1  # the GetItem that stands in for the put
+            outcomes[result.outcome] += 1
             settled.append(_stored(record, verdict, result))
         else:
             settled.append(verdict)
@@ -193,10 +151,10 @@ def _settle_all(
 def _judge(record: Record) -> ValidOrder | Rejection:
     """The order ready to store, or why it is invalid."""
     if record.error is not None:
-        return _rejection(record, INVALID, (record.error,))
+        return _rejection(record, Reason.INVALID, (record.error,))
     checked = validate_order(record.order)
     if not isinstance(checked, ValidOrder):
-        return _rejection(record, INVALID, tuple(checked))
+        return _rejection(record, Reason.INVALID, tuple(checked))
     return checked
 
 
@@ -206,25 +164,25 @@ def _stored(record: Record, checked: ValidOrder, result: StoreResult) -> Rejecti
         error = FieldError(
             "order-info.OrderId", "OrderId.conflict", result.detail, checked.order_id
         )
-        return _rejection(record, CONFLICT, (error,), checked.order_id)
+        return _rejection(record, Reason.CONFLICT, (error,), checked.order_id)
     if result.outcome is StoreOutcome.UNSTORABLE:
         error = FieldError("order", "order.not_storable", result.detail, None)
-        return _rejection(record, INVALID, (error,), checked.order_id)
+        return _rejection(record, Reason.INVALID, (error,), checked.order_id)
     if result.outcome is StoreOutcome.TOO_LARGE:  # no retry can store it: not store_failed
         error = FieldError("order", "order.too_large", result.detail, None)
-        return _rejection(record, INVALID, (error,), checked.order_id)
+        return _rejection(record, Reason.INVALID, (error,), checked.order_id)
     if result.outcome is StoreOutcome.RESERVED:  # storing would lose the order's own value
         error = FieldError("order", "order.reserved_field", result.detail, None)
-        return _rejection(record, INVALID, (error,), checked.order_id)
+        return _rejection(record, Reason.INVALID, (error,), checked.order_id)
     if result.outcome is StoreOutcome.STORE_FAILED:
         message = f"write failed after {result.attempts} attempt(s): {result.detail}"
         error = FieldError("order", "order.store_failed", message, None)
-        return _rejection(record, STORE_FAILED, (error,), checked.order_id)
+        return _rejection(record, Reason.STORE_FAILED, (error,), checked.order_id)
     return None
 
 
 def _rejection(
-    record: Record, reason: str, errors: tuple[FieldError, ...], order_id: str | None = None
+    record: Record, reason: Reason, errors: tuple[FieldError, ...], order_id: str | None = None
 ) -> Rejection:
     return Rejection(
         row=record.row,

@@ -28,7 +28,12 @@ import tempfile
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from s3transfer.manager import TransferManager
+
+from chalicelib.contracts import Rejection
 from chalicelib.orders.readers.columns import ESCAPE, REPORT_MARKER
+from chalicelib.orders.records import FieldError
+from chalicelib.pipeline.inflight import ContextThreadPool
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -41,9 +46,9 @@ RAW = "_raw"  # the text of a record that could not be parsed into columns at al
 _RISKY = ("=", "+", "-", "@", "\t", "\r", ESCAPE)
 
 
-def report_line(rejection: dict[str, Any]) -> dict[str, Any]:
+def report_line(rejection: Rejection) -> dict[str, Any]:
     """The JSON Lines form of one rejection (without the order itself)."""
-    return {k: rejection.get(k) for k in ("row", "order_id", "reason", "errors")}
+    return rejection.summary()
 
 
 def flatten(order: Any) -> dict[str, str]:
@@ -64,19 +69,20 @@ def flatten(order: Any) -> dict[str, str]:
     return flat
 
 
-def extra_columns(rejections: Iterable[dict[str, Any]]) -> list[str]:
-    """The columns beyond the flat names that these rejections need, in order of appearance."""
+def extra_columns(orders: Iterable[Any]) -> list[str]:
+    """The columns beyond the flat names that these rejected orders need, in order of
+    appearance."""
     seen: dict[str, None] = {}
-    for rejection in rejections:
-        for name in flatten(rejection.get("order")):
+    for order in orders:
+        for name in flatten(order):
             if name not in FLAT_COLUMNS:
                 seen.setdefault(name)
     return list(seen)
 
 
-def errors_text(errors: Iterable[dict[str, Any]]) -> str:
+def errors_text(errors: Iterable[FieldError]) -> str:
     """`qty.not_positive_integer: qty must be ...; email.invalid: ...`"""
-    return "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)
+    return "; ".join(f"{e.code}: {e.message}" for e in errors)
 
 
 class ReportWriter:
@@ -96,26 +102,33 @@ class ReportWriter:
         self._writer.writerow({name: neutralise(name) for name in columns})
         self.count = 0
 
-    def add(self, rejection: dict[str, Any]) -> None:
+    def add(self, rejection: Rejection) -> None:
         self._jsonl.write(json.dumps(report_line(rejection)).encode() + b"\n")
         row: dict[str, Any] = {
-            name: neutralise(value) for name, value in flatten(rejection.get("order")).items()
+            name: neutralise(value) for name, value in flatten(rejection.order).items()
         }
-        row["_row"] = rejection["row"]
-        row["_errors"] = neutralise(errors_text(rejection.get("errors", [])))
+        row["_row"] = rejection.row
+        row["_errors"] = neutralise(errors_text(rejection.errors))
         self._writer.writerow(row)
         self.count += 1
 
     def upload(self, client: S3Client, bucket: str, prefix: str) -> dict[str, str]:
-        """Writes both forms under `prefix`; returns their keys by format."""
+        """Writes both forms under `prefix` (s3transfer: one PUT each, or a multipart upload
+        for a large one, its threads in the caller's context so that its calls are metered
+        with the caller's); returns their keys by format."""
         self._csv_text.flush()
         keys = {"jsonl": f"{prefix}rejections.jsonl", "csv": f"{prefix}rejections.csv"}
-        for body, key, content_type in (
-            (self._jsonl, keys["jsonl"], "application/x-ndjson"),
-            (self._csv, keys["csv"], "text/csv; charset=utf-8"),
-        ):
-            body.seek(0)
-            client.upload_fileobj(body, bucket, key, ExtraArgs={"ContentType": content_type})
+        with TransferManager(client, executor_cls=ContextThreadPool) as transfers:
+            uploads = []
+            for body, key, content_type in (
+                (self._jsonl, keys["jsonl"], "application/x-ndjson"),
+                (self._csv, keys["csv"], "text/csv; charset=utf-8"),
+            ):
+                body.seek(0)
+                extra = {"ContentType": content_type}
+                uploads.append(transfers.upload(body, bucket, key, extra_args=extra))
+            for upload in uploads:
+                upload.result()
         self._csv_text.close()
         self._jsonl.close()
         return keys

@@ -7,7 +7,8 @@ sender's million orders spread over 1,024 partition key values instead of one (D
 one partition key at most 1,000 write units a second), while "this sender's order with this
 OrderId" is still one GetItem, a sender's orders are `ORDER_SHARDS` Queries (`list_orders`),
 and IAM holds a caller to its own items with `dynamodb:LeadingKeys` like `<sender>#*` (sender
-ids hold no `#`, `*` or `?`: `chalicelib.senders.SENDER_ID`). README, "The orders table's key".
+ids hold no `#`, `*` or `?`: `chalicelib.senders.SENDER_ID`).
+docs/pipeline.md, "The orders table's key".
 
 One `PutItem` per order with `attribute_not_exists(OrderId)`: one write unit, the same price as
 an unconditional put, and the only DynamoDB write that refuses an existing key under concurrency.
@@ -49,8 +50,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
-from chalicelib import costs
-from chalicelib.dynamo import decimals, item_size, plain_item
+from chalicelib.dynamo import decimals, measured, plain_item
 from chalicelib.orders.validation import ValidOrder
 from chalicelib.pipeline.pacing import Pacer
 
@@ -76,7 +76,7 @@ _CONDITION_FAILED = "ConditionalCheckFailedException"
 # The stored item's attributes of our own, beside the order's fields (`_metadata`).
 METADATA = ("sender_shard", "sender", "OrderId", "content_hash", "batch_id", "source_row")
 # How many partition key values one sender's orders spread over (`partition_key`). Fixed for the
-# life of a table: changing it moves every order's key (README, "The orders table's key").
+# life of a table: changing it moves every order's key (docs/pipeline.md, "The orders table's key").
 ORDER_SHARDS = 1024
 PARTITION_KEY = "sender_shard"
 # DynamoDB's item limit, 400 KB: 409,600 bytes of attribute names and values as `item_size`
@@ -100,7 +100,6 @@ class StoreResult:
     outcome: StoreOutcome
     detail: str = ""  # the reason for CONFLICT, STORE_FAILED, UNSTORABLE and TOO_LARGE
     attempts: int = 1
-    write_units: int = 0  # the units the puts sent cost (each attempt, retries included)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,39 +150,32 @@ class OrderStore:
         storable = self._storable(order, sender=sender, batch_id=batch_id, row=row)
         if isinstance(storable, StoreResult):
             return storable
-        serialized, size = storable
+        serialized, _ = storable
         request: dict[str, Any] = {
             "TableName": self._table,
             "Item": serialized,
             "ConditionExpression": "attribute_not_exists(OrderId)",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
-        units = costs.write_units(size)  # a refused condition costs as much
         attempt = 0
         while True:
             attempt += 1
             answer = self._paced(lambda: self._client.put_item(**request))
             if not isinstance(answer, BaseException):
-                return StoreResult(
-                    StoreOutcome.STORED, attempts=attempt, write_units=attempt * units
-                )
+                return StoreResult(StoreOutcome.STORED, attempts=attempt)
             error = answer
             if isinstance(error, UnicodeEncodeError):  # a lone surrogate: no request carries it
                 detail = f"{type(error).__name__}: {error}"
-                return StoreResult(StoreOutcome.UNSTORABLE, detail, attempt, (attempt - 1) * units)
+                return StoreResult(StoreOutcome.UNSTORABLE, detail, attempt)
             if isinstance(error, ClientError):
                 code = error.response.get("Error", {}).get("Code", "")
                 if code == _CONDITION_FAILED:
                     stored: dict[str, Any] = getattr(error, "response", {}).get("Item", {})
-                    return self._existing(order, stored, attempt, attempt * units)
+                    return self._existing(order, stored, attempt)
                 if _is_too_large(error):
-                    return StoreResult(
-                        StoreOutcome.TOO_LARGE, _too_large(None), attempt, (attempt - 1) * units
-                    )
+                    return StoreResult(StoreOutcome.TOO_LARGE, _too_large(None), attempt)
             if self._policy.gives_up(error, attempt):
-                return StoreResult(
-                    StoreOutcome.STORE_FAILED, _detail(error), attempt, attempt * units
-                )
+                return StoreResult(StoreOutcome.STORE_FAILED, _detail(error), attempt)
             self._sleep(self._policy.delay(attempt - 1))
 
     def _paced(self, call: Callable[[], object]) -> object | BaseException:
@@ -221,7 +213,7 @@ class OrderStore:
         stored = answer.get("Item") if isinstance(answer, dict) else None
         if stored is None:
             return StoreResult(StoreOutcome.STORED)
-        return self._existing(order, dict(stored), 1, 0)  # a read: no write units
+        return self._existing(order, dict(stored), 1)
 
     def _storable(
         self, order: ValidOrder, *, sender: str, batch_id: str, row: int
@@ -241,7 +233,7 @@ class OrderStore:
             serialized = {k: self._serialize(decimals(v)) for k, v in item.items()}
         except (TypeError, ValueError, ArithmeticError) as error:
             return StoreResult(StoreOutcome.UNSTORABLE, f"{type(error).__name__}: {error}")
-        size = item_size(serialized)
+        size = measured(serialized)  # measured once: the meter prices the put by it
         if size > MAX_ITEM_BYTES:
             return StoreResult(StoreOutcome.TOO_LARGE, _too_large(size), attempts=0)
         return serialized, size
@@ -272,19 +264,16 @@ class OrderStore:
                     break
                 request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _existing(
-        self, order: ValidOrder, item: dict[str, Any], attempt: int, units: int
-    ) -> StoreResult:
+    def _existing(self, order: ValidOrder, item: dict[str, Any], attempt: int) -> StoreResult:
         stored_hash = item.get("content_hash", {}).get("S")
         if stored_hash == order.content_hash:
-            return StoreResult(StoreOutcome.UNCHANGED, attempts=attempt, write_units=units)
+            return StoreResult(StoreOutcome.UNCHANGED, attempts=attempt)
         stored_batch = item.get("batch_id", {}).get("S", "unknown")
         return StoreResult(
             StoreOutcome.CONFLICT,
             f"OrderId {order.order_id!r} is already stored with other content"
             f" (batch {stored_batch})",
             attempt,
-            units,
         )
 
 

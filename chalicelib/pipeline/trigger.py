@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from chalicelib.contracts import Source
 from chalicelib.log import get_logger
 from chalicelib.pipeline.batches import BatchRecords
 from chalicelib.pipeline.naming import (
@@ -21,7 +22,6 @@ from chalicelib.pipeline.naming import (
     object_batch_id,
     sender_of_key,
 )
-from chalicelib.pipeline.prepare import Source
 from chalicelib.senders import SenderRegistry
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def ingest_object(
     described = sfn.describe_execution(
         executionArn=execution_arn(state_machine_arn, source.batch_id)
     )
-    first = Source.from_event({**source.to_dict(), **json.loads(described.get("input") or "{}")})
+    first = Source.from_dict({**source.to_dict(), **json.loads(described.get("input") or "{}")})
     if (first.version, first.etag) == (source.version, source.etag):
         return False  # the same object announced again
     etags = [_etag_of(s3, obj) for obj in (first, source)]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from orderflow_cli.emulator.runtime import EmbeddedAWS
-from orderflow_cli.run import _export
+from orderflow_cli.run_output import export as _export
 from tests.conftest import dlq_orders, order, run, stored_items
 
 

@@ -16,6 +16,7 @@ from chalicelib.api import service
 from chalicelib.api.errors import BadRequest
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 from tests.conftest import order, run, stored_items
+from tests.driver import completion_events
 from tests.execution.test_metrics import emitted, total
 
 # A partner's own headers: neither our names nor synonyms for three of them.
@@ -194,7 +195,7 @@ def test_a_dry_run_counts_and_reports_like_the_real_run_and_keeps_nothing(
     assert dry["dry_run"] is True
     shown = service.batch_status(dry["batch_id"], sender="demo", deps=deps)
     assert shown["dry_run"] is True
-    [event] = [e["detail"] for e in local.completion_events()]
+    [event] = [e["detail"] for e in completion_events(local)]
     assert (event["batch_id"], event["dry_run"], event["stored"]) == (dry["batch_id"], True, 18)
     # a dry run handled no orders in the metrics an operator watches: none counted, none timed
     assert sum(total(emitted(local), m) for m in ("ChunkOrders", "OrdersReceived")) == 0

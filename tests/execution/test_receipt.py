@@ -1,10 +1,11 @@
-"""A batch's cost receipt: the requests the pipeline counts itself, checked against an
-independent count of the calls its functions made (botocore's `before-call`, as the bench
-counts), and the state transitions it takes from its path, checked against the definition."""
+"""A batch's cost receipt: the requests the pipeline meters (chalicelib.metering), checked
+against an independent count of the calls its functions made (this test's own botocore
+`before-call` hook, as the bench counts), and the state transitions it counts from the
+definition (pipeline.transitions), checked against the states the execution entered (the
+execution's history, as the emulator's Step Functions recorded it), on every path."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,15 @@ from typing import Any
 import pytest
 
 from chalicelib import aws, costs
-from chalicelib.pipeline.definition import DEFINITION_PATH
-from chalicelib.pipeline.finish import TRANSITIONS
 from orderflow_cli.emulator.lambdas import current_function
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 from tests.conftest import inject_faults, order, run, write_orders
+from tests.driver import completion_events
+
+pytestmark = pytest.mark.usefixtures("quick_waits")  # every retry waits a hundredth (conftest)
+
+TOP_LEVEL = {"PrepareFile", "IsReadable", "ProcessChunks", "RecordBatch", "DidBatchFail",
+             "BatchRecorded", "BatchFailed", "RecordBatchAfterRetries"}  # fmt: skip
 
 PIPELINE = {"PrepareFile", "ValidateOrder", "RecordBatch"}
 
@@ -99,7 +104,7 @@ def test_the_receipt_counts_what_the_batch_asked_of_each_service(
         "on_demand": True,
     }
     # the same receipt travels in the completion event
-    events = local.completion_events()
+    events = completion_events(local)
     (event,) = [e for e in events if e["detail"]["batch_id"] == batch["batch_id"]]
     assert event["detail"]["receipt"] == receipt
 
@@ -121,34 +126,23 @@ def test_a_quarantined_batch_has_a_receipt_of_its_own_path(
     # the record's start, what the file was read as, its end
     assert requests["dynamodb_write_units"] == seen["dynamodb.UpdateItem"] == 3
     assert requests["sqs_requests"] == 0
-    assert requests["sfn_state_transitions"] == TRANSITIONS["no_chunks"]
+    assert requests["sfn_state_transitions"] == states_entered(local, batch["batch_id"]) == 5
     assert requests["lambda_invocations"] == 2
 
 
-def _states_entered(known: dict[str, str], error: bool = False) -> int:
-    """Walks the definition's top level as an execution would, choosing by `known` values."""
-    document = json.loads(DEFINITION_PATH.read_text())
-    states, name, entered = document["States"], document["StartAt"], 0
-    while name:
-        state = states[name]
-        entered += 1
-        if state["Type"] == "Choice":
-            chosen = [c for c in state["Choices"] if known.get(c["Variable"]) == c["StringEquals"]]
-            name = chosen[0]["Next"] if chosen else state["Default"]
-        elif error and "Catch" in state and name == "PrepareFile":
-            name = state["Catch"][0]["Next"]
-        else:
-            name = state.get("Next", "")
-    return entered
-
-
-@pytest.mark.parametrize("status", ["succeeded", "failed"])
-def test_the_transitions_of_each_path_are_the_definitions(status: str) -> None:
-    ready = {"$.prepared.status": "ready", "$.batch.status": status}
-    quarantined = {"$.prepared.status": "quarantined", "$.batch.status": status}
-    assert _states_entered(ready) == TRANSITIONS["chunks"]
-    assert _states_entered(quarantined) == TRANSITIONS["no_chunks"]
-    assert _states_entered({"$.batch.status": status}, error=True) == TRANSITIONS["prepare_failed"]
+def states_entered(local: EmbeddedAWS, batch_id: str) -> int:
+    """The top-level states the batch's execution entered, from its history."""
+    history = local.sfn.get_execution_history(
+        executionArn=local.execution_arn(batch_id), maxResults=1000
+    )["events"]
+    return len(
+        [
+            e
+            for e in history
+            if e["type"].endswith("StateEntered")
+            and e["stateEnteredEventDetails"]["name"] in TOP_LEVEL
+        ]
+    )
 
 
 def test_the_receipt_adds_the_standard_transitions_it_saw_in_the_history(
@@ -156,14 +150,37 @@ def test_the_receipt_adds_the_standard_transitions_it_saw_in_the_history(
 ) -> None:
     (batch,) = run(local, write_orders(tmp_path / "t.json", [order("a"), order("b")]))
 
-    history = local.sfn.get_execution_history(
-        executionArn=local.execution_arn(batch["batch_id"]), maxResults=1000
-    )["events"]
-    top_level = {"PrepareFile", "IsReadable", "ProcessChunks", "RecordBatch", "DidBatchFail",
-                 "BatchRecorded", "BatchFailed", "RecordBatchAfterRetries"}  # fmt: skip
-    entered = [
-        e["stateEnteredEventDetails"]["name"]
-        for e in history
-        if e["type"].endswith("StateEntered") and e["stateEnteredEventDetails"]["name"] in top_level
-    ]
-    assert batch["receipt"]["requests"]["sfn_state_transitions"] == len(entered)
+    assert batch["receipt"]["requests"]["sfn_state_transitions"] == states_entered(
+        local, batch["batch_id"]
+    )
+
+
+def test_the_transitions_of_a_failed_prepare_file_are_the_historys(
+    local: EmbeddedAWS, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chalicelib.pipeline.prepare as prepare
+
+    def crash(*_: object, **__: object) -> None:
+        raise RuntimeError("reader exploded")
+
+    monkeypatch.setattr(prepare, "read_records", crash)
+
+    (batch,) = run(local, write_orders(tmp_path / "c.json", [order("c-1")]))
+
+    assert batch["error"]["code"] == "pipeline.prepare_failed"
+    transitions = batch["receipt"]["requests"]["sfn_state_transitions"]
+    assert transitions == states_entered(local, batch["batch_id"]) == 4
+
+
+def test_the_transitions_of_record_batch_after_its_retries_are_the_historys(
+    local: EmbeddedAWS, tmp_path: Path
+) -> None:
+    # the DLQ refuses every send: RecordBatch's retries are spent, RecordBatchAfterRetries
+    # records the batch failed
+    inject_faults(aws.sqs(), "SendMessageBatch", lambda n: "ServiceUnavailable")
+
+    (batch,) = run(local, write_orders(tmp_path / "d.json", [order("ok"), order("b", qty="x")]))
+
+    assert batch["error"]["code"] == "pipeline.chunks_unprocessed"
+    transitions = batch["receipt"]["requests"]["sfn_state_transitions"]
+    assert transitions == states_entered(local, batch["batch_id"]) == 7

@@ -13,6 +13,7 @@ import pytest
 
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 from tests.conftest import SAMPLES, order, run, stored_items, write_orders
+from tests.driver import completion_events
 
 EXPECTED = {
     "mixed.json": {
@@ -123,7 +124,7 @@ def test_the_completion_event_reaches_a_rule_target(local: EmbeddedAWS, tmp_path
 
     first, second = run(local, good, bad)
 
-    events = {e["detail"]["batch_id"]: e for e in local.completion_events()}
+    events = {e["detail"]["batch_id"]: e for e in completion_events(local)}
     assert set(events) == {first["batch_id"], second["batch_id"]}
     event = events[first["batch_id"]]
     assert (event["source"], event["detail-type"]) == ("orderflow", "Batch Completed")

@@ -9,15 +9,19 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
-from chalicelib import aws
+from chalicelib.contracts import ChunkOutcome, Reason, Rejection
+from chalicelib.costs import Requests
 from chalicelib.log import JsonFormatter, configure, get_logger, mask_emails
 from chalicelib.orders.records import FieldError, Record
 from chalicelib.pipeline.chunks import ChunkRef, ChunkStore, cut
 from chalicelib.pipeline.naming import BatchKeys
-from orderflow_cli.emulator.runtime import EmbeddedAWS
 from tests.conftest import order
+
+BUCKET = "orderflow-test"
 
 
 def records(count: int, **extra: Any) -> list[Record]:
@@ -132,14 +136,15 @@ def test_cut_bounds_non_ascii_chunks_in_bytes():
 
 
 @pytest.fixture
-def chunk_store(local: EmbeddedAWS) -> ChunkStore:
-    keys = BatchKeys(
-        "batch-1", "demo", local.settings.work_prefix, local.settings.quarantine_prefix
-    )
-    return ChunkStore(aws.s3(), local.settings.bucket, keys)
+def chunk_store() -> Iterator[ChunkStore]:
+    """A batch's chunk store on one bucket of moto's S3: all it needs."""
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield ChunkStore(client, BUCKET, BatchKeys("batch-1", "demo", "work/", "quarantine/"))
 
 
-def test_chunks_round_trip_through_s3_with_their_errors(chunk_store, local):
+def test_chunks_round_trip_through_s3_with_their_errors(chunk_store):
     # given records with unicode, numbers, and one unparseable record with its FieldError
     error = FieldError("row", "row.field_count", "3 fields, expected 6", ["a", "b", "c"])
     given = [
@@ -157,9 +162,7 @@ def test_chunks_round_trip_through_s3_with_their_errors(chunk_store, local):
     assert back == given
     assert back[1].error == error
     assert ref == ChunkRef(5, "work/demo/batch-1/chunks/000005.json", 3)
-    document = json.loads(
-        aws.s3().get_object(Bucket=local.settings.bucket, Key=ref.key)["Body"].read()
-    )
+    document = json.loads(chunk_store.client.get_object(Bucket=BUCKET, Key=ref.key)["Body"].read())
     assert document["batch_id"] == "batch-1"
     assert document["index"] == 5
 
@@ -188,11 +191,20 @@ def test_manifest_round_trips(chunk_store):
 
 
 def test_a_result_is_read_back_and_a_missing_one_is_none(chunk_store):
-    # given one written result
-    chunk_store.write_result(0, {"index": 0, "stored": 2, "note": "ñ"})
+    # given one written outcome, with a rejection whose order holds non-ASCII text
+    rejection = Rejection(
+        row=3, order={"note": "ñ"}, order_id=None, reason=Reason.INVALID,
+        errors=(FieldError("qty", "qty.missing", "qty is required", None),),
+    )  # fmt: skip
+    outcome = ChunkOutcome(
+        index=0, total=3, stored=2, unchanged=1, rejections=(rejection,),
+        requests=Requests(s3_get=1, s3_put=1),
+    )  # fmt: skip
+    chunk_store.write_result(outcome)
 
-    # then it reads back, and an unwritten one is None
-    assert chunk_store.read_result(0) == {"index": 0, "stored": 2, "note": "ñ"}
+    # then it reads back as it was written, and an unwritten one is None
+    assert chunk_store.read_result(0) == outcome
+    assert chunk_store.read_result(0).rejected_by_reason == {Reason.INVALID: 1}
     assert chunk_store.read_result(1) is None
 
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from chalicelib.pipeline.finish import describe_exception, describe_failure, one_line
+from chalicelib.log import one_line
+from chalicelib.pipeline.finish import describe_exception, describe_failure
 
 # What Step Functions catches when a Python Lambda function raises: the Cause is the function's
 # error payload, its stackTrace as the Python runtime writes it.

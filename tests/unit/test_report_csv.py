@@ -4,33 +4,37 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, BinaryIO
+from collections.abc import Iterator
+from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
+from chalicelib.contracts import Reason, Rejection
 from chalicelib.orders.readers import read_records
+from chalicelib.orders.records import FieldError
 from chalicelib.pipeline.report import ReportWriter, extra_columns, neutralise
 
 RISKY = ["=1+1", "+31 20 123", "-1", "@SUM(A1)", "\tTab", "\rCR", "'quoted'", "''", "'"]
 
 
-class Captured:
-    """Stands in for the S3 client: keeps what `upload_fileobj` was given."""
+@pytest.fixture(scope="module")
+def s3() -> Iterator[Any]:
+    """One bucket of moto's S3: all the report's upload needs."""
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="bucket")
+        yield client
 
-    def __init__(self) -> None:
-        self.bodies: dict[str, bytes] = {}
 
-    def upload_fileobj(self, body: BinaryIO, bucket: str, key: str, **_: Any) -> None:
-        self.bodies[key] = body.read()
-
-
-def report_csv(orders: list[dict[str, Any]]) -> bytes:
-    writer = ReportWriter(extra_columns({"order": order} for order in orders))
+def report_csv(s3: Any, orders: list[dict[str, Any]]) -> bytes:
+    writer = ReportWriter(extra_columns(orders))
     for row, order in enumerate(orders, start=2):
-        writer.add({"row": row, "order": order, "errors": [{"code": "x.y", "message": "-m"}]})
-    client = Captured()
-    keys = writer.upload(client, "bucket", "p/")  # type: ignore[arg-type]
-    return client.bodies[keys["csv"]]
+        error = FieldError("x", "x.y", "-m", None)
+        writer.add(Rejection(row, order, None, Reason.INVALID, (error,)))
+    keys = writer.upload(s3, "bucket", "p/")
+    return bytes(s3.get_object(Bucket="bucket", Key=keys["csv"])["Body"].read())
 
 
 def order(value: str) -> dict[str, Any]:
@@ -47,26 +51,26 @@ def test_neutralise_prefixes_exactly_the_risky_starts(text):
     assert neutralise(text) == expected
 
 
-def test_no_cell_of_the_report_starts_a_formula():
-    data = report_csv([order(value) for value in RISKY])
+def test_no_cell_of_the_report_starts_a_formula(s3):
+    data = report_csv(s3, [order(value) for value in RISKY])
 
     cells = [cell for row in csv.reader(io.StringIO(data.decode(), newline="")) for cell in row]
     assert cells  # header and rows
     assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
 
 
-def test_the_report_read_back_gives_every_value_exactly_as_sent():
+def test_the_report_read_back_gives_every_value_exactly_as_sent(s3):
     sent = [order(value) for value in RISKY]
 
-    records = list(read_records(io.BytesIO(report_csv(sent)), "rejections.csv"))
+    records = list(read_records(io.BytesIO(report_csv(s3, sent)), "rejections.csv"))
 
     assert [record.order for record in records] == sent
     assert records[2].order["order-info"]["qty"] == "-1"
 
 
-def test_a_negative_quantity_sent_as_a_json_number_comes_back_as_minus_one():
+def test_a_negative_quantity_sent_as_a_json_number_comes_back_as_minus_one(s3):
     sent = {**order("x"), "order-info": {**order("x")["order-info"], "qty": -1}}
 
-    (record,) = read_records(io.BytesIO(report_csv([sent])), "rejections.csv")
+    (record,) = read_records(io.BytesIO(report_csv(s3, [sent])), "rejections.csv")
 
     assert record.order["order-info"]["qty"] == "-1"
