@@ -18,23 +18,13 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from chalicelib.contracts.review import Change
+
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 _WRAPPED_EMAIL = re.compile(r"^\s*(?:mailto:|<)\s*([^<>\s]+@[^<>\s]+?)\s*>?\s*$", re.IGNORECASE)
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    rule: str
-    field: str
-    before: Any
-    after: Any
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "field": self.field, "before": self.before, "after": self.after}
 
 
 Rule = Callable[[str, Any], Any]  # (field, value) -> the mended value, or the value unchanged

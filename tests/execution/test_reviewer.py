@@ -15,6 +15,9 @@ from chalicelib.pipeline.store import OrderStore, StoreOutcome, StoreResult
 from chalicelib.review.records import ReviewRecords
 from orderflow_cli.emulator.runtime import DLQ_MAX_RECEIVES, EmbeddedAWS
 from tests.conftest import inject_faults, order, run, stored_items, write_orders
+from tests.driver import drain
+
+pytestmark = pytest.mark.usefixtures("quick_waits")  # every retry waits a hundredth (conftest)
 
 
 def reviews(local: EmbeddedAWS) -> ReviewRecords:
@@ -26,7 +29,7 @@ def by_order(local: EmbeddedAWS, batch_id: str) -> dict[str, dict[str, Any]]:
 
 
 def redrive_bodies(local: EmbeddedAWS) -> list[str]:
-    return local._drain(local.redrive_queue_url)
+    return local.drain_redrive_queue()
 
 
 def archived_entry(local: EmbeddedAWS, record: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +84,7 @@ def test_each_decision_path_ends_each_order_in_one_place(
     assert kept["errors"][0]["code"] == "qty.not_positive_integer"
     assert kept["decision"] == "archive"
     assert [r["order_id"] for r in reviews(local).query(reason="conflict")] == ["7000"]
-    assert local._drain(local.settings.dlq_url) == []
+    assert drain(local.settings.dlq_url) == []
 
 
 def test_store_failed_orders_are_retried_and_stored(local: EmbeddedAWS, tmp_path: Path) -> None:
@@ -139,6 +142,21 @@ def test_a_message_delivered_twice_is_reviewed_once(local: EmbeddedAWS) -> None:
     (record,) = reviews(local).query()
     assert (record["decision"], record["ended"]) == ("repair", "stored")
     assert list(stored_items(local)) == ["9500"]
+
+
+def test_a_quantity_sent_as_a_whole_float_is_repaired_and_recorded(local: EmbeddedAWS) -> None:
+    # given a JSON order whose qty is 2.0 (a float: DynamoDB takes none)
+    local.sqs.send_message(QueueUrl=local.settings.dlq_url, MessageBody=_message("9550", qty=2.0))
+
+    local.dead_letters.settle()
+
+    # then it is repaired and stored, and its review recorded on the first delivery (its
+    # change could not be written, and the message went to the redrive queue, order stored)
+    (record,) = reviews(local).query()
+    assert (record["decision"], record["ended"]) == ("repair", "stored")
+    assert [(c["rule"], c["after"]) for c in record["changes"]] == [("qty_integral_decimal", 2)]
+    assert stored_items(local)["9550"]["order-info"]["qty"] == 2
+    assert redrive_bodies(local) == []
 
 
 def test_an_order_too_large_for_dynamodb_is_rejected_invalid_and_archived_with_its_row(
