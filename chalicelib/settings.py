@@ -23,6 +23,8 @@ class Settings(BaseModel):
     batches_table: str = Field("orderflow-dev-batches", alias="BATCHES_TABLE")
     dlq_url: str = Field("", alias="DLQ_URL")
     state_machine_arn: str = Field("", alias="STATE_MACHINE_ARN")
+    # The bucket's four prefixes (with archive_prefix below): every key under them is built by
+    # chalicelib/pipeline/naming.py, and only there.
     incoming_prefix: str = Field("incoming/", alias="INCOMING_PREFIX")
     work_prefix: str = Field("work/", alias="WORK_PREFIX")
     quarantine_prefix: str = Field("quarantine/", alias="QUARANTINE_PREFIX")
@@ -47,7 +49,8 @@ class Settings(BaseModel):
     api_read_role_arn: str = Field("", alias="API_READ_ROLE_ARN")
     # The key of the batch ids an Idempotency-Key seeds (SSM, or Secrets Manager through SSM).
     idempotency_secret_parameter: str = Field(
-        "/orderflow/dev/idempotency-secret", alias="IDEMPOTENCY_SECRET_PARAMETER"
+        "/aws/reference/secretsmanager/orderflow-dev-idempotency-secret",
+        alias="IDEMPOTENCY_SECRET_PARAMETER",
     )
     archive_prefix: str = Field("archive/", alias="ARCHIVE_PREFIX")
     # The DLQ's last delivery of a message before its redrive policy moves it aside: the stack's
@@ -55,7 +58,8 @@ class Settings(BaseModel):
     # letting its whole group leave for the redrive queue.
     review_last_delivery: int = Field(5, ge=1, alias="REVIEW_LAST_DELIVERY")
     callback_secret_parameter: str = Field(
-        "/orderflow/dev/callback-secret", alias="CALLBACK_SECRET_PARAMETER"
+        "/aws/reference/secretsmanager/orderflow-dev-callback-secret",
+        alias="CALLBACK_SECRET_PARAMETER",
     )
     callback_require_https: bool = Field(True, alias="CALLBACK_REQUIRE_HTTPS")
     callback_allow_loopback: bool = Field(False, alias="CALLBACK_ALLOW_LOOPBACK")

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from chalicelib import aws
+from chalicelib.pipeline.naming import sender_folder
 from chalicelib.pipeline.store import leading_keys_pattern
 from chalicelib.senders import SENDER_ID
 
@@ -84,7 +85,10 @@ def session_policy(sender: str, scope: ReadScope) -> dict[str, Any]:
                 "Sid": "OwnObjects",
                 "Effect": "Allow",
                 "Action": ["s3:GetObject"],
-                "Resource": [f"{scope.bucket_arn}/{prefix}{sender}/*" for prefix in scope.prefixes],
+                "Resource": [
+                    f"{scope.bucket_arn}/{sender_folder(prefix, sender)}*"
+                    for prefix in scope.prefixes
+                ],
             },
         ],
     }

@@ -77,7 +77,7 @@ def test_every_request_body_is_json_and_its_415_is_documented() -> None:
 
 
 def test_the_limits_the_document_states_are_the_ones_the_api_applies() -> None:
-    from chalicelib.api.service import UPLOAD_FILENAME_MAX
+    from chalicelib.api.uploads import UPLOAD_FILENAME_MAX
     from chalicelib.pipeline.naming import BATCH_ID
 
     document = json.loads(OPENAPI.read_text())

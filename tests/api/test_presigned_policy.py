@@ -21,8 +21,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from chalicelib.pipeline.batches import UPLOAD_EXPIRY_GRACE_SECONDS, BatchRecords
-from orderflow_cli.dlq import Stack
-from orderflow_cli.stack import open_stack
+from orderflow_cli.stack import Stack, open_stack
 from tests.api.conftest import Served
 from tests.conftest import order
 from tests.sigv4_post import encode_policy, sigv4_form

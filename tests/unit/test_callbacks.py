@@ -16,15 +16,9 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from chalicelib.callbacks import (
-    BadSecret,
-    CallbackPolicy,
-    CallbackRefused,
-    check_url,
-    deliver,
-    notify,
-    parse_secrets,
-)
+from chalicelib.callback_urls import CallbackPolicy, CallbackRefused, check_url
+from chalicelib.callbacks import BadSecret, deliver, notify, parse_secrets
+from chalicelib.contracts import BatchStatus, Completion, SourceFile
 from tests.webhook_receiver import tls_for, trickling_receiver, webhook_receiver
 
 DEPLOYED = CallbackPolicy(require_https=True, allow_loopback=False)
@@ -34,6 +28,10 @@ WHSEC = "whsec_" + base64.b64encode(KEY).decode()
 NEXT_KEY = b"the key that replaces the old one"
 NEXT_WHSEC = "whsec_" + base64.b64encode(NEXT_KEY).decode()
 PUBLIC = "93.184.215.14"
+
+
+def _completion(batch_id: str) -> Completion:
+    return Completion("acme", batch_id, SourceFile("bucket", "key"), BatchStatus.SUCCEEDED)
 
 
 def _shown(address: str) -> str:
@@ -260,7 +258,7 @@ def test_notify_records_a_gone_receiver_on_the_batch_and_signs_with_the_batch_id
     with webhook_receiver(answers=[410]) as receiver:
         batches = _Batches({"callback": {"url": receiver.url, "status": "pending"}})
         delivery = notify(
-            {"sender": "acme", "batch_id": "b-9"}, batches=batches, secrets=lambda: [KEY],  # type: ignore[arg-type]
+            _completion("b-9"), batches=batches, secrets=lambda: [KEY],  # type: ignore[arg-type]
             policy=LOCAL, attempts=5, base_seconds=0,
         )  # fmt: skip
 
@@ -286,7 +284,7 @@ def test_a_batch_without_a_callback_goes_to_its_senders_webhook_signed_with_its_
     with webhook_receiver(answers=[200]) as receiver:
         batches = _Batches({})  # the batch named no callback URL
         delivery = notify(
-            {"sender": "acme", "batch_id": "b-7"}, batches=batches,  # type: ignore[arg-type]
+            _completion("b-7"), batches=batches,  # type: ignore[arg-type]
             secrets=lambda: [KEY], policy=LOCAL, attempts=1, base_seconds=0,
             sender_webhook=lambda sender: (receiver.url, (sender_secret,))
             if sender == "acme" else (None, ()),
@@ -305,7 +303,7 @@ def test_a_batch_without_a_callback_goes_to_its_senders_webhook_signed_with_its_
 def test_no_callback_and_no_senders_webhook_delivers_nothing() -> None:
     batches = _Batches({})
     delivery = notify(
-        {"sender": "acme", "batch_id": "b-8"}, batches=batches,  # type: ignore[arg-type]
+        _completion("b-8"), batches=batches,  # type: ignore[arg-type]
         secrets=lambda: [KEY], policy=LOCAL, attempts=1, base_seconds=0,
     )  # fmt: skip
     assert delivery is None
