@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.pipeline.batches import FAILED, BatchRecords
 from chalicelib.pipeline.trigger import execution_arn
-from orderflow_cli.dlq import Stack
+from orderflow_cli.stack import Stack
 
 _MAX_NAME = 80  # Step Functions' limit on an execution's name
 RECORDED_FAILED = "BatchFailed"  # the Fail state's error (chalicelib/pipeline/ingest.asl.json)
@@ -108,7 +108,7 @@ def _start_again(
         return {
             "sender": sender,
             "batch_id": batch_id,
-            "how": "started again (from the start: see orders batches redrive in README)",
+            "how": "started again (from the start: see docs/pipeline.md, Batches)",
             "execution_arn": started["executionArn"],
             "failed_execution_arn": failed,
         }

@@ -23,8 +23,8 @@ change is fine. A stack that fails names its first failed resource and why.
 Every client honours AWS_ENDPOINT_URL (botocore 1.31 and later): the rehearsal
 (`orderflow_cli.rehearsal`) runs these same steps against the embedded emulator.
 
-A missing credential, region or stack is one sentence on stderr and exit code 3 (README, exit
-codes of `orders`), never a traceback.
+A missing credential, region or stack is one sentence on stderr and exit code 3 (docs/cli.md,
+"Exit codes of `orders`"), never a traceback.
 """
 
 from __future__ import annotations
@@ -325,8 +325,8 @@ def main(argv: list[str]) -> int:
             print(f"deleted {empty_bucket(argv[1])} object version(s) from {argv[1]}")
             return 0
     except (NoCredentialsError, PartialCredentialsError):
-        _say("no AWS credentials: configure them (aws configure, or AWS_PROFILE); see README,"
-             " Deployment")  # fmt: skip
+        _say("no AWS credentials: configure them (aws configure, or AWS_PROFILE); see"
+             " docs/deploy.md")  # fmt: skip
     except NoRegionError:
         _say("no AWS region: set AWS_REGION (make passes AWS_DEFAULT_REGION), or aws configure")
     except ClientError as error:

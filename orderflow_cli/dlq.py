@@ -9,60 +9,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.review.records import ReviewRecords
-from chalicelib.review.reviewer import ARCHIVE, Archive
-from chalicelib.senders import SenderError, SenderRegistry
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_sqs import SQSClient
-    from mypy_boto3_stepfunctions import SFNClient
+from chalicelib.contracts.deadletter import DeadLetterMessage
+from chalicelib.contracts.review import Decision
+from chalicelib.pipeline.naming import redrive_key_for
+from orderflow_cli.stack import Stack
 
 _PEEK_SECONDS = 2  # how long a listed message stays hidden from the reviewer
 _MAX_LISTED = 1000
-
-
-@dataclass
-class Stack:
-    s3: S3Client
-    dynamodb: DynamoDBClient
-    sqs: SQSClient
-    names: dict[str, str]
-    sfn: SFNClient | None = None  # for `orders batches redrive`
-    emulated: bool = False  # the emulated AWS of `orders serve`, not a stage on AWS
-
-    @property
-    def reviews(self) -> ReviewRecords:
-        return ReviewRecords(self.dynamodb, self.names["REVIEWS_TABLE"])
-
-    @property
-    def archive(self) -> Archive:
-        return Archive(self.s3, self.names["BUCKET_NAME"], self.names["ARCHIVE_PREFIX"])
-
-    @property
-    def senders(self) -> SenderRegistry:
-        return SenderRegistry(self.dynamodb, self.names["SENDERS_TABLE"])
-
-    def sender_for(self, named: str | None) -> str:
-        """The sender an operator's command is about: the one named, else the installation's
-        only sender. Raises SenderError when there are several and none was named."""
-        if named:
-            return named
-        every = self.senders.every()
-        if len(every) == 1:
-            return every[0].sender_id
-        if not every:
-            raise SenderError("there are no senders yet (orders senders add ID --name NAME)")
-        raise SenderError(
-            f"there are {len(every)} senders: name one with --sender"
-            f" ({', '.join(s.sender_id for s in every[:5])}{', ...' if len(every) > 5 else ''})"
-        )
 
 
 def waiting(stack: Stack) -> dict[str, dict[str, Any]]:
@@ -127,10 +84,10 @@ def describe_waiting(listing: dict[str, dict[str, Any]]) -> list[str]:
 def _reasons_of(body: str) -> Counter[str]:
     """The reasons of the orders of one group message, one per order."""
     try:
-        rejections = json.loads(body)["rejections"]
-        return Counter(str(r.get("reason", "unknown")) for r in rejections)
-    except (ValueError, TypeError, KeyError, AttributeError):
+        message = DeadLetterMessage.from_json(body)
+    except ValueError:
         return Counter({"unreadable message": 1})
+    return Counter(str(r.reason) for r in message.rejections)
 
 
 class RedriveRefused(Exception):
@@ -153,6 +110,32 @@ def redrive(
     repeated (or run twice at once) sends one file, and two different redrives, however close
     together, send two. An unknown review id, one that was not archived, or an edit for an
     order not being sent refuses the whole redrive (`RedriveRefused`)."""
+    records = _named(stack, review_ids, sender)
+    if reason:
+        named = {r["review_id"] for r in records}
+        records += [
+            r for r in stack.reviews.query(sender=sender, reason=reason)
+            if r["decision"] == Decision.ARCHIVE and r["review_id"] not in named
+        ]  # fmt: skip
+    strays = sorted(set(edited) - {r["review_id"] for r in records})
+    if strays:
+        raise RedriveRefused(
+            f"the edits name {_listed(strays)}, which this redrive does not send: nothing was sent"
+        )
+    already = {r["review_id"]: r["redriven_to"] for r in records if r.get("redriven_to")}
+    chosen = [r for r in records if r["review_id"] not in already]
+    sent, keys = _send(stack, chosen, edited)
+    return {
+        "sent": sent,
+        "keys": keys,
+        "review_ids": [r["review_id"] for r in chosen],
+        "already": already,
+    }
+
+
+def _named(stack: Stack, review_ids: list[str], sender: str | None) -> list[dict[str, Any]]:
+    """The review records of the ids named, each once; refused unless every one exists and was
+    archived."""
     named = {
         review_id: stack.reviews.get(review_id, sender=sender)
         for review_id in dict.fromkeys(review_ids)
@@ -164,24 +147,20 @@ def redrive(
             " (orders dlq review lists the review ids)"
         )
     records = [record for record in named.values() if record is not None]
-    not_archived = [r["review_id"] for r in records if r["decision"] != ARCHIVE]
+    not_archived = [r["review_id"] for r in records if r["decision"] != Decision.ARCHIVE]
     if not_archived:
         raise RedriveRefused(
             f"{_listed(not_archived)}: the reviewer did not archive it (it was retried or"
             " repaired and stored), so there is nothing to redrive: nothing was sent"
         )
-    if reason:
-        records += [
-            r for r in stack.reviews.query(sender=sender, reason=reason)
-            if r["decision"] == ARCHIVE and r["review_id"] not in named
-        ]  # fmt: skip
-    already = {r["review_id"]: r["redriven_to"] for r in records if r.get("redriven_to")}
-    chosen = [r for r in records if r["review_id"] not in already]
-    strays = sorted(set(edited) - {r["review_id"] for r in records})
-    if strays:
-        raise RedriveRefused(
-            f"the edits name {_listed(strays)}, which this redrive does not send: nothing was sent"
-        )
+    return records
+
+
+def _send(
+    stack: Stack, chosen: list[dict[str, Any]], edited: dict[str, Any]
+) -> tuple[int, dict[str, str]]:
+    """Sends the chosen orders, one file per sender, and marks their records; returns how many
+    orders this call sent and each sender's file."""
     by_sender: dict[str, list[dict[str, Any]]] = {}
     for record in chosen:
         by_sender.setdefault(str(record["sender"]), []).append(record)
@@ -197,12 +176,7 @@ def redrive(
         sent += len(orders) if written else 0  # not written: the same redrive, sent just now
         for record in owned:
             stack.reviews.mark(record["review_id"], sender=owner, redriven_to=key)
-    return {
-        "sent": sent,
-        "keys": keys,
-        "review_ids": [r["review_id"] for r in chosen],
-        "already": already,
-    }
+    return sent, keys
 
 
 def _send_file(stack: Stack, sender: str, orders: list[Any]) -> tuple[str, bool]:
@@ -210,7 +184,7 @@ def _send_file(stack: Stack, sender: str, orders: list[Any]) -> tuple[str, bool]
     folder unless it is there already; returns its key and whether this call wrote it."""
     body = "".join(json.dumps(order) + "\n" for order in orders).encode()
     digest = hashlib.sha256(body).hexdigest()[:32]
-    key = f"{stack.names['INCOMING_PREFIX']}{sender}/redrive/{digest}.jsonl"
+    key = redrive_key_for(stack.names["INCOMING_PREFIX"], sender, digest)
     try:
         stack.s3.put_object(Bucket=stack.names["BUCKET_NAME"], Key=key, Body=body, IfNoneMatch="*")
     except ClientError as error:

@@ -1,6 +1,6 @@
 """The `orders` command's exit codes and the one error it raises to say why it stops.
 
-README's table "Exit codes of `orders`" documents each code (a test compares the two)."""
+docs/cli.md's table "Exit codes of `orders`" documents each code (a test compares the two)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ with AWS_ENDPOINT_URL pointing at the server and dummy credentials. botocore hon
 variable in every client, boto3's (`orderflow_cli.deploy`) and Chalice's alike. The scratch
 copy keeps Chalice's record of the rehearsal (`.chalice/deployed/`) away from a real one.
 
-The fallbacks, each for a gap of moto 5.2.5 (README, "Rehearsed deploy"): its CloudFormation
+The fallbacks, each for a gap of moto 5.2.5 (docs/deploy.md, "Rehearsed deploy"): its CloudFormation
 lacks some resource types (`MOTO_LACKS`); it skips a resource it cannot create, but a reference
 to one (the dashboard names every alarm) makes it refuse the template, so the scratch copy's
 `infra/stack.yaml` leaves out those resources and whatever names them (`reduced_template`).
@@ -31,12 +31,12 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orderflow_cli.emulator.cloudformation import load_template
+from orderflow_cli.emulator.template import references
 
 REPO = Path(__file__).resolve().parents[1]
 REGION = "us-east-1"
@@ -44,7 +44,7 @@ ACCOUNT = "123456789012"  # moto's default account
 STAGE = "dev"
 
 # Resource types of infra/stack.yaml that moto 5.2.5's CloudFormation cannot create, and how
-# the rehearsal checks that part instead (README, "Rehearsed deploy").
+# the rehearsal checks that part instead (docs/deploy.md, "Rehearsed deploy").
 MOTO_LACKS: dict[str, str] = {
     "AWS::CloudWatch::Alarm": "tests/infra/test_alarms.py checks each alarm offline",
     "AWS::SecretsManager::Secret": "its name and generation are checked in infra/stack.yaml",
@@ -53,30 +53,6 @@ MOTO_LACKS: dict[str, str] = {
 }
 # Every API document Chalice sent to the rehearsal's API Gateway, as sent (Swagger 2.0).
 API_DOCUMENTS: list[dict[str, Any]] = []
-_SUB_NAME = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z0-9.]+)?\}")
-
-
-def references(value: Any) -> set[str]:
-    """The logical ids `value` names through Ref, Fn::GetAtt or Fn::Sub."""
-    found: set[str] = set()
-    if isinstance(value, Mapping):
-        for key, inner in value.items():
-            if key == "Ref" and isinstance(inner, str):
-                found.add(inner)
-            elif key == "Fn::GetAtt":
-                target = inner[0] if isinstance(inner, list) else str(inner).split(".", 1)[0]
-                found.add(str(target))
-            elif key == "Fn::Sub":
-                text = inner[0] if isinstance(inner, list) else inner
-                found.update(_SUB_NAME.findall(str(text)))
-                if isinstance(inner, list) and len(inner) > 1:
-                    found.update(references(inner[1]))
-            else:
-                found.update(references(inner))
-    elif isinstance(value, list):
-        for inner in value:
-            found.update(references(inner))
-    return found
 
 
 def reduced_template(template: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -85,14 +61,16 @@ def reduced_template(template: dict[str, Any]) -> tuple[dict[str, Any], list[str
     resources = dict(template["Resources"])
     dropped = {k for k, r in resources.items() if r.get("Type") in MOTO_LACKS}
     while True:
-        more = {k for k, r in resources.items() if k not in dropped and references(r) & dropped}
+        more = {
+            k for k, r in resources.items() if k not in dropped and set(references(r)) & dropped
+        }
         if not more:
             break
         dropped |= more
     reduced = dict(template)
     reduced["Resources"] = {k: r for k, r in resources.items() if k not in dropped}
     reduced["Outputs"] = {
-        k: o for k, o in template.get("Outputs", {}).items() if not references(o) & dropped
+        k: o for k, o in template.get("Outputs", {}).items() if not set(references(o)) & dropped
     }
     return reduced, sorted(dropped)
 
@@ -207,7 +185,7 @@ class Rehearsal:
 def _accept_capitalised_filter_rules() -> None:
     """moto 5.2.5 refuses an S3 notification filter rule named `Prefix` (asserting `prefix` or
     `suffix`: a 500); S3 accepts either case, and Chalice sends `Prefix`. Lower-cased here,
-    in the rehearsal's server only (README, "Rehearsed deploy")."""
+    in the rehearsal's server only (docs/deploy.md, "Rehearsed deploy")."""
     from moto.s3.responses import S3Response
 
     original = S3Response._notification_config_from_body
@@ -233,7 +211,7 @@ def _accept_chalices_api_document() -> None:
     Here, in the rehearsal's server only, the document is kept in `API_DOCUMENTS` as sent and
     handed to moto labelled 3.0 with an empty description: moto then creates its paths,
     methods and Lambda integrations; it never creates authorizers from any document, so the
-    test reads the authorizer from the document kept (README, "Rehearsed deploy")."""
+    test reads the authorizer from the document kept (docs/deploy.md, "Rehearsed deploy")."""
     from moto.apigateway.models import APIGatewayBackend
 
     if getattr(APIGatewayBackend.import_rest_api, "rehearsal", False):

@@ -1,6 +1,6 @@
 """An operator's mistakes, tried as a new user would: each is one line on stderr and a documented
-exit code (README, "Exit codes of `orders`"), never a traceback, never a hang. Each test runs the
-command as a user does, in its own process (the emulated AWS of a running server: tests/api)."""
+exit code (docs/cli.md, "Exit codes of `orders`"), never a traceback, never a hang. Each test runs
+the command as a user does, in its own process (the emulated AWS of a running server: tests/api)."""
 
 from __future__ import annotations
 
@@ -209,7 +209,7 @@ def test_make_destroy_without_credentials_is_a_sentence_and_deletes_nothing(
     assert "Traceback" not in done.stderr
     assert done.stderr.splitlines()[0] == (
         "orderflow deploy: no AWS credentials: configure them (aws configure, or AWS_PROFILE);"
-        " see README, Deployment"
+        " see docs/deploy.md"
     )
     assert "Error 3" in done.stderr  # make names the exit code of the step that stopped it
     assert "chalice delete" not in done.stdout  # stopped before anything was deleted

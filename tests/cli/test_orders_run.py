@@ -89,6 +89,7 @@ def test_a_missing_file_is_a_clear_usage_error(capsys: pytest.CaptureFixture[str
     assert "no such file: no/such/file.json" in capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("quick_waits")
 def test_a_pipeline_failure_exits_non_zero_with_a_message(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,15 +12,16 @@ import pytest
 from moto import mock_aws
 
 from orderflow_cli import dlq
+from orderflow_cli.stack import Stack
 
 
 @pytest.fixture
-def stack() -> Iterator[dlq.Stack]:
+def stack() -> Iterator[Stack]:
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
         url = sqs.create_queue(QueueName="orders-dlq")["QueueUrl"]
         sqs.create_queue(QueueName="orders-dlq-redrive")
-        yield dlq.Stack(
+        yield Stack(
             s3=None,  # type: ignore[arg-type]  # the listing reads only SQS
             dynamodb=None,  # type: ignore[arg-type]
             sqs=sqs,
@@ -29,16 +30,24 @@ def stack() -> Iterator[dlq.Stack]:
 
 
 def group(reasons: list[str]) -> str:
-    return json.dumps({"rejections": [{"row": i, "reason": r} for i, r in enumerate(reasons)]})
+    """A group message as the pipeline sends it (chalicelib.contracts.deadletter's wire)."""
+    rejections = [
+        {"row": i, "order_id": f"o{i}", "reason": r, "errors": [], "order": {}}
+        for i, r in enumerate(reasons)
+    ]
+    return json.dumps(
+        {"message_id": "b:1", "sender": "demo", "batch_id": "b", "chunk": 1, "group": "000001",
+         "source": {"bucket": "in", "key": "k"}, "rejections": rejections}
+    )  # fmt: skip
 
 
-def fill(stack: dlq.Stack, messages: list[str]) -> None:
+def fill(stack: Stack, messages: list[str]) -> None:
     for body in messages:
         stack.sqs.send_message(QueueUrl=stack.names["DLQ_URL"], MessageBody=body)
 
 
-def test_a_short_queue_is_listed_whole_by_reason(stack: dlq.Stack) -> None:
-    fill(stack, [group(["invalid", "invalid"]), group(["throttled"]), "not json"])
+def test_a_short_queue_is_listed_whole_by_reason(stack: Stack) -> None:
+    fill(stack, [group(["invalid", "invalid"]), group(["store_failed"]), "not json"])
 
     listing = dlq.waiting(stack)
 
@@ -47,7 +56,7 @@ def test_a_short_queue_is_listed_whole_by_reason(stack: dlq.Stack) -> None:
         "in_flight": 0,
         "read": 3,
         "complete": True,
-        "reasons": {"invalid": 2, "throttled": 1, "unreadable message": 1},
+        "reasons": {"invalid": 2, "store_failed": 1, "unreadable message": 1},
     }
     assert listing["redrive"]["messages"] == 0
     lines = dlq.describe_waiting(listing)
@@ -57,7 +66,7 @@ def test_a_short_queue_is_listed_whole_by_reason(stack: dlq.Stack) -> None:
 
 
 def test_a_queue_longer_than_the_listing_says_it_was_cut(
-    stack: dlq.Stack, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(dlq, "_MAX_LISTED", 4)
     fill(stack, [group(["invalid"]) for _ in range(9)])
