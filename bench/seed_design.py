@@ -18,8 +18,8 @@ from boto3.dynamodb.types import TypeSerializer
 
 from chalicelib import costs as prices
 from chalicelib.orders.validation import ValidOrder, validate_order
-from chalicelib.pipeline import definition
 from chalicelib.pipeline.store import order_key
+from orderflow_cli.emulator import definition
 from orderflow_cli.emulator.runtime import ACCOUNT, EmbeddedAWS
 
 DEFINITION = Path(__file__).with_name("seed.asl.json")

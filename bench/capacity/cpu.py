@@ -256,9 +256,12 @@ def _measure_reviewer(app: _App, reviewer_batch: int) -> _Review:
     from orderflow_cli.stage import REGION
 
     stub = app.stub
-    unique = {json.loads(body)["message_id"]: body for body in stub.sent}  # repeats: once
-    groups = list(unique.values())
-    rejected = sum(len(json.loads(body).get("rejections", [])) for body in groups)
+    from chalicelib.contracts import DeadLetterMessage
+
+    messages = [DeadLetterMessage.from_json(body) for body in stub.sent]
+    unique = {m.message_id: (m, body) for m, body in zip(messages, stub.sent, strict=True)}
+    groups = [body for _, body in unique.values()]  # repeats: once
+    rejected = sum(len(m.rejections) for m, _ in unique.values())
     before_calls = dict(stub.calls)
     before_units = dict(stub.write_units)
     arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{app.settings.dlq_url.rsplit('/', 1)[-1]}"

@@ -1,37 +1,70 @@
 """What the embedded emulator creates, read from the CloudFormation stack that is deployed.
 
-`infra/stack.yaml` is the one description of the stateful resources: `make deploy` deploys it,
-and `EmbeddedAWS` creates its buckets, tables and queues from it (`Provisioning`), so the
+`infra/stack.yaml` is the one description of the stack's resources: `make deploy` deploys it,
+and `EmbeddedAWS` creates from it (`Provisioning`, resolved by `template.Resolver`), so the
 emulator cannot drift from AWS. Only what moto needs to behave as AWS does is read:
 
 - buckets: the name and `VersioningConfiguration`;
 - tables: the name, `KeySchema`, `AttributeDefinitions`, `BillingMode`, `ProvisionedThroughput`,
   `GlobalSecondaryIndexes` and `LocalSecondaryIndexes`;
 - queues: the name and the SQS attributes of `QUEUE_ATTRIBUTES` (`RedrivePolicy` with its
-  `maxReceiveCount`, `VisibilityTimeout`, ...), created after the queues they name.
+  `maxReceiveCount`, `VisibilityTimeout`, ...), created after the queues they name;
+- state machines: the name, `StateMachineType`, `RoleArn`, the definition file
+  (`DefinitionS3Location`, a path from the template's folder, as `aws cloudformation package`
+  reads it) and its `DefinitionSubstitutions`, resolved: the function ARNs, the bucket;
+- secrets: the name and how the value is made (`GenerateSecretString`, or a `SecretString`).
 
 Names. The stack names each resource with `!Sub "${AppName}-${Stage}-..."`; the app finds some
 of them by a setting of its stage (`.chalice/config.json`), and these two must agree.
 `NAMED_BY_SETTING` says which setting names which logical resource; `stage_names` turns a stage's
 settings into those names, and `Provisioning` uses them. Every other resource (the DLQ's redrive
-queue) gets the stack's own name, resolved with `StackParameters` for the stage.
+queue) gets the stack's own name, resolved with `StackParameters` for the stage. A secret is
+read through the SSM parameter its setting names (`SECRET_BY_SETTING`), as deployed
+(`/aws/reference/secretsmanager/<name>`).
+
+Why not moto's own CloudFormation (`create_stack`; the rehearsed deploy uses it), measured with
+moto 5.2.5: its first use imports about forty services' backends (1.3-2 s on each `orders run`
+and test process); it creates a bucket without its `VersioningConfiguration`, a state machine
+without its `DefinitionSubstitutions` or `DefinitionS3Location`, and no Secrets Manager secret.
+What it would create right (tables, queues) this reader creates in the same few calls.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+import secrets
+import string
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
+from orderflow_cli.emulator.template import (
+    TEMPLATE_PATH,
+    Resolver,
+    StackParameters,
+    TemplateError,
+    load_template,
+    references,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.literals import QueueAttributeNameType
 
-TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "infra" / "stack.yaml"
+__all__ = [
+    "NAMED_BY_SETTING",
+    "NOT_PROVISIONED_TYPES",
+    "PROVISIONED_TYPES",
+    "SECRET_BY_SETTING",
+    "TEMPLATE_PATH",
+    "Provisioning",
+    "Resolver",
+    "StackParameters",
+    "TemplateError",
+    "load_template",
+    "stage_names",
+]
 
 # Logical id in infra/stack.yaml -> the environment variable (config.json, `Settings` alias)
 # through which the app finds that resource. A URL or ARN names the resource by its last part.
@@ -45,6 +78,12 @@ NAMED_BY_SETTING: dict[str, str] = {
     "IngestStateMachine": "STATE_MACHINE_ARN",
     "ApiReaderRole": "API_READ_ROLE_ARN",
 }
+# Logical id of a secret -> the setting naming the SSM parameter the app reads it through.
+SECRET_BY_SETTING: dict[str, str] = {
+    "CallbackSecret": "CALLBACK_SECRET_PARAMETER",
+    "IdempotencySecret": "IDEMPOTENCY_SECRET_PARAMETER",
+}
+SECRETS_MANAGER_REFERENCE = "/aws/reference/secretsmanager/"  # SSM's path to a secret
 
 # CloudFormation's AWS::SQS::Queue properties that are SQS queue attributes of the same name.
 QUEUE_ATTRIBUTES: tuple[QueueAttributeNameType, ...] = (
@@ -58,26 +97,25 @@ QUEUE_ATTRIBUTES: tuple[QueueAttributeNameType, ...] = (
     "ContentBasedDeduplication",
 )
 # What `Provisioning` creates from the stack, and the stack's other types, which it leaves
-# alone, each for a reason (README, "Differences"); a type in neither fails a test, so a new
-# kind of resource in the stack is a decision, not an accident.
-PROVISIONED_TYPES = frozenset({"AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::SQS::Queue"})
+# alone, each for a reason (docs/emulator.md, "Differences"); a type in neither fails a test,
+# so a new kind of resource in the stack is a decision, not an accident.
+PROVISIONED_TYPES = frozenset(
+    {
+        "AWS::S3::Bucket",
+        "AWS::DynamoDB::Table",
+        "AWS::SQS::Queue",
+        "AWS::StepFunctions::StateMachine",
+        "AWS::SecretsManager::Secret",
+    }
+)
 NOT_PROVISIONED_TYPES = {
-    "AWS::StepFunctions::StateMachine": "created by EmbeddedAWS from the rendered definition",
-    "AWS::SecretsManager::Secret": "EmbeddedAWS keeps a webhook secret in SSM",
     "AWS::S3::BucketPolicy": "IAM is not emulated",
-    "AWS::IAM::Role": "IAM is not emulated",
+    "AWS::IAM::Role": "IAM is not emulated (a state machine's RoleArn is only recorded)",
     "AWS::Logs::LogGroup": "the state machine's logs are not emulated",
     "AWS::SNS::Topic": "alarms are not emulated: nothing would publish to it",
     "AWS::SNS::Subscription": "alarms are not emulated; moto does not send e-mail",
     "AWS::CloudWatch::Alarm": "the functions' metrics stay in memory (EmbeddedAWS.metric_lines)",
     "AWS::CloudWatch::Dashboard": "the functions' metrics stay in memory (metric_lines)",
-}
-_NAME_PROPERTY = {
-    "AWS::S3::Bucket": "BucketName",
-    "AWS::DynamoDB::Table": "TableName",
-    "AWS::SQS::Queue": "QueueName",
-    "AWS::StepFunctions::StateMachine": "StateMachineName",
-    "AWS::IAM::Role": "RoleName",
 }
 _TABLE_PROPERTIES = (
     "KeySchema",
@@ -87,66 +125,6 @@ _TABLE_PROPERTIES = (
     "GlobalSecondaryIndexes",
     "LocalSecondaryIndexes",
 )
-_SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
-
-
-class TemplateError(ValueError):
-    """The template uses something this reader cannot resolve; the message says what."""
-
-
-# -- reading the YAML --------------------------------------------------------------------------
-class TemplateLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short-form tags, read as their long forms: `!Ref X` is
-    `{"Ref": "X"}`, `!Sub s` is `{"Fn::Sub": s}`, `!GetAtt A.B` is `{"Fn::GetAtt": ["A", "B"]}`."""
-
-
-def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if suffix in {"Ref", "Condition"}:  # no `Fn::` in their long forms
-        return {suffix: value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-TemplateLoader.add_multi_constructor("!", _short_form)
-
-
-def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=TemplateLoader)  # noqa: S506
-    if not isinstance(loaded, dict) or not isinstance(loaded.get("Resources"), dict):
-        raise TemplateError(f"{path.name}: not a CloudFormation template (no Resources)")
-    return loaded
-
-
-# -- names -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class StackParameters:
-    """The stack's parameters and pseudo parameters for one stage. `make deploy` names the stack
-    `<AppName>-<Stage>` (Makefile `STACK`)."""
-
-    stage: str
-    account: str
-    region: str
-    app_name: str = "orderflow"
-    partition: str = "aws"
-
-    def values(self) -> dict[str, str]:
-        return {
-            "Stage": self.stage,
-            "AppName": self.app_name,
-            "AWS::AccountId": self.account,
-            "AWS::Region": self.region,
-            "AWS::Partition": self.partition,
-            "AWS::StackName": f"{self.app_name}-{self.stage}",
-            "AWS::URLSuffix": "amazonaws.com",
-        }
 
 
 def stage_names(environment: Mapping[str, str]) -> dict[str, str]:
@@ -160,149 +138,13 @@ def stage_names(environment: Mapping[str, str]) -> dict[str, str]:
     return names
 
 
-# -- resolving intrinsic functions -------------------------------------------------------------
-_NO_VALUE = object()  # `Ref: AWS::NoValue`: the property is left out
-
-
-class Resolver:
-    """Resolves `Ref`, `Fn::Sub`, `Fn::GetAtt`, `Fn::Join` and `Fn::If` (over the template's
-    `Conditions` of `Fn::Equals`, `Fn::Not`, `Fn::And` and `Fn::Or`; `AWS::NoValue` drops the
-    property) in a template for one stage. A resource's name is `names[logical_id]` when given,
-    else its name property, resolved."""
-
-    def __init__(
-        self,
-        template: Mapping[str, Any],
-        parameters: StackParameters,
-        names: Mapping[str, str] | None = None,
-    ) -> None:
-        self.resources: Mapping[str, Any] = template["Resources"]
-        self.parameters = parameters
-        self._values = {
-            name: str(spec["Default"])
-            for name, spec in (template.get("Parameters") or {}).items()
-            if "Default" in spec
-        }
-        self._values.update(parameters.values())
-        self._names = dict(names or {})
-        self._conditions: Mapping[str, Any] = template.get("Conditions") or {}
-
-    def name(self, logical_id: str) -> str:
-        if logical_id in self._names:
-            return self._names[logical_id]
-        resource = self._resource(logical_id)
-        prop = _NAME_PROPERTY.get(resource["Type"], "Name")
-        given = (resource.get("Properties") or {}).get(prop)
-        if given is None:
-            raise TemplateError(f"{logical_id} has no {prop}: the emulator needs a fixed name")
-        self._names[logical_id] = str(self.resolve(given))
-        return self._names[logical_id]
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [r for r in (self.resolve(item) for item in value) if r is not _NO_VALUE]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            ((key, argument),) = value.items()
-            if key == "Ref" and argument == "AWS::NoValue":
-                return _NO_VALUE
-            if key == "Ref":
-                return self._ref(str(argument))
-            if key == "Fn::If":
-                condition, when_true, when_false = argument
-                return self.resolve(when_true if self.holds(str(condition)) else when_false)
-            if key == "Fn::Sub":
-                return self._sub(argument)
-            if key == "Fn::GetAtt":
-                logical_id, attribute = argument
-                return self._get_att(str(logical_id), str(attribute))
-            if key == "Fn::Join":
-                separator, items = argument
-                return str(separator).join(str(self.resolve(item)) for item in items)
-            if key.startswith("Fn::") or key == "Condition":
-                raise TemplateError(f"the emulator cannot resolve {key}")
-        resolved = {key: self.resolve(item) for key, item in value.items()}
-        return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
-
-    def holds(self, condition: str) -> bool:
-        """Whether the template's condition of that name holds for this stage."""
-        if condition not in self._conditions:
-            raise TemplateError(f"no condition named {condition}")
-        return self._truth(self._conditions[condition])
-
-    def _truth(self, value: Any) -> bool:
-        if isinstance(value, dict) and len(value) == 1:
-            ((key, argument),) = value.items()
-            if key == "Fn::Equals":
-                left, right = (str(self.resolve(item)) for item in argument)
-                return left == right
-            if key == "Fn::Not":
-                return not self._truth(argument[0])
-            if key == "Fn::And":
-                return all(self._truth(item) for item in argument)
-            if key == "Fn::Or":
-                return any(self._truth(item) for item in argument)
-            if key == "Condition":
-                return self.holds(str(argument))
-        raise TemplateError(f"the emulator cannot evaluate the condition {value!r}")
-
-    def _resource(self, logical_id: str) -> Mapping[str, Any]:
-        resource = self.resources.get(logical_id)
-        if resource is None:
-            raise TemplateError(f"no parameter or resource named {logical_id}")
-        return dict(resource)
-
-    def _ref(self, name: str) -> str:
-        if name in self._values:
-            return self._values[name]
-        if self._resource(name)["Type"] == "AWS::SQS::Queue":
-            return self._get_att(name, "QueueUrl")
-        if self._resource(name)["Type"] == "AWS::StepFunctions::StateMachine":
-            return self._get_att(name, "Arn")
-        return self.name(name)
-
-    def _sub(self, argument: Any) -> str:
-        if isinstance(argument, list):
-            text, variables = argument
-            local = {key: str(self.resolve(item)) for key, item in variables.items()}
-        else:
-            text, local = argument, {}
-
-        def replace(match: re.Match[str]) -> str:
-            variable = match.group(1)
-            if variable.startswith("!"):  # ${!Literal} is the text ${Literal}
-                return "${" + variable[1:] + "}"
-            if variable in local:
-                return local[variable]
-            if "." in variable and variable not in self._values:
-                logical_id, attribute = variable.split(".", 1)
-                return self._get_att(logical_id, attribute)
-            return self._ref(variable)
-
-        return _SUB_VARIABLE.sub(replace, str(text))
-
-    def _get_att(self, logical_id: str, attribute: str) -> str:
-        kind = self._resource(logical_id)["Type"]
-        name = self.name(logical_id)
-        p = self.parameters
-        arns = {
-            "AWS::SQS::Queue": f"arn:{p.partition}:sqs:{p.region}:{p.account}:{name}",
-            "AWS::S3::Bucket": f"arn:{p.partition}:s3:::{name}",
-            "AWS::DynamoDB::Table": (
-                f"arn:{p.partition}:dynamodb:{p.region}:{p.account}:table/{name}"
-            ),
-            "AWS::StepFunctions::StateMachine": (
-                f"arn:{p.partition}:states:{p.region}:{p.account}:stateMachine:{name}"
-            ),
-        }
-        if attribute == "Arn" and kind in arns:
-            return arns[kind]
-        if kind == "AWS::SQS::Queue" and attribute == "QueueName":
-            return name
-        if kind == "AWS::SQS::Queue" and attribute == "QueueUrl":
-            return f"https://sqs.{p.region}.amazonaws.com/{p.account}/{name}"
-        raise TemplateError(f"the emulator cannot resolve {logical_id}.{attribute} ({kind})")
+def secret_parameters(environment: Mapping[str, str]) -> dict[str, str]:
+    """The SSM parameter through which a stage reads each secret of `SECRET_BY_SETTING`."""
+    return {
+        logical_id: environment[variable]
+        for logical_id, variable in SECRET_BY_SETTING.items()
+        if environment.get(variable)
+    }
 
 
 # -- what to create ----------------------------------------------------------------------------
@@ -328,13 +170,45 @@ class Queue:
 
 
 @dataclass(frozen=True)
+class StateMachine:
+    logical_id: str
+    name: str
+    type: str  # StateMachineType: STANDARD | EXPRESS
+    role_arn: str
+    definition: Path  # the file `DefinitionS3Location` names, with ${Placeholders}
+    substitutions: dict[str, str]  # `DefinitionSubstitutions`, resolved
+
+
+@dataclass(frozen=True)
+class Secret:
+    logical_id: str
+    name: str
+    given: str | None  # `SecretString`, when the stack gives the value
+    generate: dict[str, Any]  # `GenerateSecretString`, when it has the value generated
+
+    def value(self) -> str:
+        """The stack's value, or a new one made as `GenerateSecretString` says."""
+        if self.given is not None:
+            return self.given
+        spec = self.generate
+        generated = _random_text(spec)
+        if "SecretStringTemplate" not in spec:
+            return generated
+        document = json.loads(spec["SecretStringTemplate"])
+        document[spec["GenerateStringKey"]] = generated
+        return json.dumps(document)
+
+
+@dataclass(frozen=True)
 class Provisioning:
-    """The buckets, tables and queues of a template, resolved for one stage; queues in an
-    order that creates each after the queues its attributes name."""
+    """The resources of a template that the emulator creates, resolved for one stage; queues
+    in an order that creates each after the queues its attributes name."""
 
     buckets: list[Bucket] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     queues: list[Queue] = field(default_factory=list)
+    state_machines: list[StateMachine] = field(default_factory=list)
+    secrets: list[Secret] = field(default_factory=list)
 
     @classmethod
     def from_template(
@@ -342,29 +216,42 @@ class Provisioning:
         template: Mapping[str, Any],
         parameters: StackParameters,
         names: Mapping[str, str] | None = None,
+        folder: Path = TEMPLATE_PATH.parent,
     ) -> Provisioning:
+        """`folder`: where the template is, from which its file paths are read."""
         resolver = Resolver(template, parameters, names)
-        buckets, tables, queues = [], [], []
+        made: dict[str, list[Any]] = {kind: [] for kind in PROVISIONED_TYPES}
         for logical_id, resource in resolver.resources.items():
             kind = resource["Type"]
-            if kind not in PROVISIONED_TYPES:
-                continue
-            properties = resolver.resolve(resource.get("Properties") or {})
-            name = resolver.name(logical_id)
-            if kind == "AWS::S3::Bucket":
-                versioning = properties.get("VersioningConfiguration") or {}
-                buckets.append(Bucket(logical_id, name, versioning.get("Status") == "Enabled"))
-            elif kind == "AWS::DynamoDB::Table":
-                definition = {"TableName": name}
-                definition.update({k: properties[k] for k in _TABLE_PROPERTIES if k in properties})
-                tables.append(Table(logical_id, name, definition))
-            else:
-                attributes = {
-                    k: _attribute_text(properties[k]) for k in QUEUE_ATTRIBUTES if k in properties
-                }
-                queues.append(Queue(logical_id, name, attributes))
-        ordered = _dependencies_first(queues, resolver.resources)
-        return cls(buckets, tables, ordered)
+            if kind in PROVISIONED_TYPES:
+                properties = _Properties(resolver, resource.get("Properties") or {})
+                name = resolver.name(logical_id)
+                made[kind].append(_READERS[kind](logical_id, name, properties, folder))
+        queues = _dependencies_first(made["AWS::SQS::Queue"], resolver.resources)
+        return cls(
+            buckets=made["AWS::S3::Bucket"],
+            tables=made["AWS::DynamoDB::Table"],
+            queues=queues,
+            state_machines=made["AWS::StepFunctions::StateMachine"],
+            secrets=made["AWS::SecretsManager::Secret"],
+        )
+
+    @classmethod
+    def for_stage(
+        cls,
+        stage: str,
+        environment: Mapping[str, str],
+        *,
+        account: str,
+        region: str,
+        template: Path = TEMPLATE_PATH,
+    ) -> Provisioning:
+        """The stack's resources (`template`) for a stage: what the app finds by a setting has
+        the name the stage's `environment` gives it (`NAMED_BY_SETTING`), every other resource
+        the stack's own name for the stage."""
+        parameters = StackParameters(stage=stage, account=account, region=region)
+        names = stage_names(environment)
+        return cls.from_template(load_template(template), parameters, names, template.parent)
 
     def table(self, logical_id: str) -> Table:
         return next(t for t in self.tables if t.logical_id == logical_id)
@@ -375,6 +262,102 @@ class Provisioning:
     def bucket(self, logical_id: str) -> Bucket:
         return next(b for b in self.buckets if b.logical_id == logical_id)
 
+    def state_machine(self, logical_id: str) -> StateMachine:
+        return next(m for m in self.state_machines if m.logical_id == logical_id)
+
+    def secret(self, logical_id: str) -> Secret:
+        return next(s for s in self.secrets if s.logical_id == logical_id)
+
+
+class _Properties:
+    """A resource's properties, each resolved when it is read: what the emulator does not read
+    (the state machine's log group, say) is never resolved."""
+
+    def __init__(self, resolver: Resolver, raw: Mapping[str, Any]) -> None:
+        self._resolver = resolver
+        self._raw = raw
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key not in self._raw:
+            return default
+        return self._resolver.resolve({key: self._raw[key]}).get(key, default)  # NoValue: gone
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key) is not None
+
+
+# -- one reader per type: (logical id, name, resolved properties, template's folder) -----------
+def _bucket(logical_id: str, name: str, properties: _Properties, _: Path) -> Bucket:
+    versioning = properties.get("VersioningConfiguration") or {}
+    return Bucket(logical_id, name, versioning.get("Status") == "Enabled")
+
+
+def _table(logical_id: str, name: str, properties: _Properties, _: Path) -> Table:
+    definition = {"TableName": name}
+    definition.update({k: properties.get(k) for k in _TABLE_PROPERTIES if k in properties})
+    return Table(logical_id, name, definition)
+
+
+def _queue(logical_id: str, name: str, properties: _Properties, _: Path) -> Queue:
+    attributes = {
+        k: _attribute_text(properties.get(k)) for k in QUEUE_ATTRIBUTES if k in properties
+    }
+    return Queue(logical_id, name, attributes)
+
+
+def _state_machine(
+    logical_id: str, name: str, properties: _Properties, folder: Path
+) -> StateMachine:
+    location = properties.get("DefinitionS3Location")
+    if not isinstance(location, str):
+        raise TemplateError(f"{logical_id}: the emulator reads a DefinitionS3Location file path")
+    substitutions = {
+        k: str(v) for k, v in (properties.get("DefinitionSubstitutions") or {}).items()
+    }
+    return StateMachine(
+        logical_id,
+        name,
+        str(properties.get("StateMachineType", "STANDARD")),
+        str(properties.get("RoleArn", "")),
+        (folder / location).resolve(),
+        substitutions,
+    )
+
+
+def _secret(logical_id: str, name: str, properties: _Properties, _: Path) -> Secret:
+    given = properties.get("SecretString")
+    generate = properties.get("GenerateSecretString")
+    if given is None and generate is None:
+        raise TemplateError(f"{logical_id}: neither SecretString nor GenerateSecretString")
+    return Secret(logical_id, name, None if given is None else str(given), dict(generate or {}))
+
+
+_READERS: dict[str, Callable[[str, str, _Properties, Path], Any]] = {
+    "AWS::S3::Bucket": _bucket,
+    "AWS::DynamoDB::Table": _table,
+    "AWS::SQS::Queue": _queue,
+    "AWS::StepFunctions::StateMachine": _state_machine,
+    "AWS::SecretsManager::Secret": _secret,
+}
+
+
+def _random_text(spec: Mapping[str, Any]) -> str:
+    """Secrets Manager's GetRandomPassword, as `GenerateSecretString` asks for it."""
+    groups = {
+        "ExcludeLowercase": string.ascii_lowercase,
+        "ExcludeUppercase": string.ascii_uppercase,
+        "ExcludeNumbers": string.digits,
+        "ExcludePunctuation": string.punctuation,
+    }
+    alphabet = "".join(chars for flag, chars in groups.items() if not spec.get(flag))
+    alphabet += " " if spec.get("IncludeSpace") else ""
+    excluded = set(str(spec.get("ExcludeCharacters", "")))
+    alphabet = "".join(c for c in alphabet if c not in excluded)
+    if not alphabet:
+        raise TemplateError("GenerateSecretString leaves no character to choose from")
+    length = int(spec.get("PasswordLength", 32))
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
 
 def _attribute_text(value: Any) -> str:
     if isinstance(value, bool):
@@ -382,26 +365,6 @@ def _attribute_text(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value)
     return str(value)
-
-
-def _references(value: Any) -> Iterable[str]:
-    """The logical ids a raw (unresolved) value refers to."""
-    if isinstance(value, list):
-        for item in value:
-            yield from _references(item)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if key == "Ref":
-                yield str(item)
-            elif key == "Fn::GetAtt":
-                yield str(item[0])
-            elif key == "Fn::Sub":
-                text = item[0] if isinstance(item, list) else item
-                yield from (m.split(".", 1)[0] for m in _SUB_VARIABLE.findall(str(text)))
-                if isinstance(item, list):
-                    yield from _references(item[1])
-            else:
-                yield from _references(item)
 
 
 def _dependencies_first(queues: list[Queue], resources: Mapping[str, Any]) -> list[Queue]:
@@ -414,7 +377,7 @@ def _dependencies_first(queues: list[Queue], resources: Mapping[str, Any]) -> li
         if queue.logical_id in path:
             raise TemplateError(f"queues refer to each other: {' -> '.join(path)}")
         properties = resources[queue.logical_id].get("Properties") or {}
-        for other in _references(properties):
+        for other in references(properties):
             if other in by_id and other != queue.logical_id:
                 visit(by_id[other], (*path, queue.logical_id))
         ordered.append(queue)

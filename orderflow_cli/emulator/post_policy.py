@@ -141,7 +141,31 @@ def check_form(
     policy = _policy_of(named["policy"])
     if now > _expiration_of(policy):
         raise _denied("Invalid according to Policy: Policy expired.")
-    values = {**named, "bucket": bucket, "key": key}
+    ranges = _check_conditions(policy, named, {**named, "bucket": bucket, "key": key})
+    if size is None:
+        raise _invalid_argument("POST requires exactly one file upload per request.")
+    for low, high in ranges:
+        if size > high:
+            raise PolicyRefusal(
+                400,
+                "EntityTooLarge",
+                "Your proposed upload exceeds the maximum allowed size",
+                (("ProposedSize", str(size)), ("MaxSizeAllowed", str(high))),
+            )
+        if size < low:
+            raise PolicyRefusal(
+                400,
+                "EntityTooSmall",
+                "Your proposed upload is smaller than the minimum allowed size",
+                (("ProposedSize", str(size)), ("MinSizeAllowed", str(low))),
+            )
+
+
+def _check_conditions(
+    policy: Mapping[str, Any], named: Mapping[str, str], values: Mapping[str, str]
+) -> list[tuple[int, int]]:
+    """Refuses a form that fails a condition of the policy or has a field no condition names;
+    returns the policy's content-length ranges, which the file's size is checked against."""
     ranges: list[tuple[int, int]] = []
     conditioned: set[str] = set()
     for condition in policy["conditions"]:
@@ -164,23 +188,7 @@ def check_form(
     )
     if extra:
         raise _denied(f"Invalid according to Policy: Extra input fields: {', '.join(extra)}")
-    if size is None:
-        raise _invalid_argument("POST requires exactly one file upload per request.")
-    for low, high in ranges:
-        if size > high:
-            raise PolicyRefusal(
-                400,
-                "EntityTooLarge",
-                "Your proposed upload exceeds the maximum allowed size",
-                (("ProposedSize", str(size)), ("MaxSizeAllowed", str(high))),
-            )
-        if size < low:
-            raise PolicyRefusal(
-                400,
-                "EntityTooSmall",
-                "Your proposed upload is smaller than the minimum allowed size",
-                (("ProposedSize", str(size)), ("MinSizeAllowed", str(low))),
-            )
+    return ranges
 
 
 def _check_sigv4(named: Mapping[str, str], secret_for: SecretLookup) -> None:

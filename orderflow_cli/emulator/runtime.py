@@ -1,10 +1,12 @@
 """The embedded emulator: the whole pipeline on moto, in this process, with no AWS account.
 
-`EmbeddedAWS` creates what the deployed stack creates: the bucket, tables and queues are read
-from `infra/stack.yaml` (`cloudformation.Provisioning`), the state machine is rendered from the
-one definition. It links the bucket's notifications to the app's `on_s3_event`
-handler through an SQS queue (moto delivers S3 notifications in-process to SQS, not to Lambda),
-and runs the app's Lambda functions in-process. The product's code never imports this package.
+`EmbeddedAWS` creates what the deployed stack creates, all of it read from `infra/stack.yaml`
+(`cloudformation.Provisioning`, created by `provision`): the bucket, tables, queues, secrets and
+the state machine, its definition rendered with the stack's own substitutions. What invokes each
+function is read from the app's decorators (`triggers`): the bucket's notification, the
+EventBridge rules, the queues' event source mappings. It runs the app's Lambda functions
+in-process (`lambdas`). The product's code never imports this package; the helpers only tests
+use are in `tests/driver.py`.
 
 How each function is triggered, here and on AWS:
 - `on_sqs_message` functions (the DLQ reviewer): an `SqsEventSourceMapping` per function, as
@@ -18,11 +20,9 @@ How each function is triggered, here and on AWS:
 
 from __future__ import annotations
 
-import base64
 import importlib
 import json
 import os
-import secrets
 import sys
 import threading
 import time
@@ -32,41 +32,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_plus
 
 import boto3
-from chalice.app import CloudWatchEventConfig, SQSEventConfig
 
 from chalicelib import aws, metrics, wiring
 from chalicelib.dynamo import plain_item
-from chalicelib.pipeline import definition
-from chalicelib.pipeline import events as completion
 from chalicelib.pipeline.batches import BatchRecords
+from chalicelib.pipeline.naming import sender_file_key
 from chalicelib.pipeline.trigger import execution_arn, source_for
 from chalicelib.senders import SenderRegistry
 from chalicelib.settings import Settings, get_settings
-from orderflow_cli.emulator.cloudformation import (
-    TEMPLATE_PATH,
-    Provisioning,
-    StackParameters,
-    load_template,
-    stage_names,
-)
+from orderflow_cli.emulator import moto_patches, provision, triggers
+from orderflow_cli.emulator.cloudformation import TEMPLATE_PATH, Provisioning, load_template
 from orderflow_cli.emulator.event_sources import SqsEventSourceMapping
 from orderflow_cli.emulator.lambdas import CallRecorder, InProcessLambda, app_functions
-from orderflow_cli.emulator.moto_patches import (
-    patch_backend_lookup_lock,
-    patch_distributed_map_loop,
-    patch_dynamodb_atomic_writes,
-    patch_dynamodb_item_size,
-    patch_dynamodb_query_by_partition,
-    patch_s3_atomic_puts,
-    patch_s3_event_version_ids,
-    patch_s3_url_reload,
-    patch_sfn_atomic_starts,
-    patch_sqs_receive_depth,
-    patch_sqs_send_depth,
-)
 from orderflow_cli.emulator.post_policy import patch_s3_post_policies
 from orderflow_cli.emulator.weather import Weather, set_weather
 from orderflow_cli.stage import REGION, stage_environment
@@ -77,24 +56,14 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
-# The DLQ's redrive policy, as deployed.
-DLQ_MAX_RECEIVES = int(
-    load_template()["Resources"]["DeadLetterQueue"]["Properties"]["RedrivePolicy"][
-        "maxReceiveCount"
-    ]
-)
-ACCOUNT = "123456789012"
+_DLQ = load_template()["Resources"]["DeadLetterQueue"]["Properties"]
+DLQ_MAX_RECEIVES = int(_DLQ["RedrivePolicy"]["maxReceiveCount"])  # its redrive policy's
+ACCOUNT = "123456789012"  # moto's default account
 # The sender of files `orders run` and the tests upload without naming one, and of the demo key
 # `orders serve` prints: an installation with one sender never has to name it.
 DEFAULT_SENDER = "demo"
-APP_NAME = "orderflow"
-_FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-}
+_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+_FAKE_CREDENTIALS = {**dict.fromkeys(_KEYS, "testing"), "AWS_DEFAULT_REGION": REGION}
 
 
 @dataclass(frozen=True)
@@ -136,6 +105,7 @@ class EmbeddedAWS:
         self.weather = weather
         self.stack_template = stack_template
         self._redrive_queue = ""
+        self._s3_events_queue = ""
         self.map_concurrency = map_concurrency
         self.poll_dead_letters = poll_dead_letters
         self._overrides = dict(overrides or {})
@@ -174,17 +144,7 @@ class EmbeddedAWS:
         get_settings.cache_clear()
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
-        patch_sqs_send_depth()
-        patch_sqs_receive_depth()
-        patch_s3_event_version_ids()
-        patch_dynamodb_atomic_writes()
-        patch_dynamodb_item_size()
-        patch_dynamodb_query_by_partition()
-        patch_s3_atomic_puts()
-        patch_s3_url_reload()
-        patch_sfn_atomic_starts()
-        patch_backend_lookup_lock()
-        patch_distributed_map_loop()
+        moto_patches.apply_all()
         patch_s3_post_policies()  # S3's checks of a presigned POST (emulator/post_policy.py)
         self._saved_switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL)
@@ -195,10 +155,15 @@ class EmbeddedAWS:
         wiring.scoped_reads.cache_clear()  # its clients belong to the emulator that made them
         self._saved_metrics_output = metrics.set_output(self.metric_lines.append)
         self.app = importlib.import_module("app")
-        self._create_resources(get_settings())
-        self.lambdas = InProcessLambda(app_functions(self.app), f"{APP_NAME}-{self.stage}-")
+        self._create_resources()
+        self.lambdas = InProcessLambda(app_functions(self.app), self.function_prefix)
         self.lambdas.install()
-        self._map_queues_to_functions()
+        self.event_source_mappings = triggers.sqs_mappings(
+            self.app.app,
+            self.lambdas.call,
+            self.turns,
+            {"ReviewDeadLetters": self.settings.dlq_url},  # this stage's DLQ (triggers.py)
+        )
         # AWS's weather from here on: the stack is provisioned in calm, as a deploy finishes
         if self.weather is None:
             self.weather = Weather.from_environment(dict(os.environ))
@@ -250,92 +215,38 @@ class EmbeddedAWS:
 
     @property
     def events_queue_url(self) -> str:
-        return self.sqs.get_queue_url(QueueName=f"{APP_NAME}-{self.stage}-s3-events")["QueueUrl"]
+        """The queue the bucket's notifications go to (triggers.py)."""
+        return self._s3_events_queue
 
     # -- the stack --------------------------------------------------------------------------
-    def function_arn(self, name: str) -> str:
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{APP_NAME}-{self.stage}-{name}"
+    @property
+    def function_prefix(self) -> str:
+        """What Chalice puts before a function's name when it deploys it: `<app>-<stage>-`."""
+        assert self.app is not None
+        return f"{self.app.app.app_name}-{self.stage}-"
 
-    def substitutions(self) -> dict[str, str]:
-        """What the deployed stack fills into the definition, with this stack's names."""
-        return {
-            "PrepareFileFunctionArn": self.function_arn("PrepareFile"),
-            "ValidateOrderFunctionArn": self.function_arn("ValidateOrder"),
-            "RecordBatchFunctionArn": self.function_arn("RecordBatch"),
-            "WorkPrefix": self.settings.work_prefix,
-            "BucketName": self.settings.bucket,
-        }
+    def function_arn(self, name: str) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_prefix}{name}"
 
     def provisioning(self) -> Provisioning:
-        """The buckets, tables and queues of the stack (`stack_template`), named for this stage:
-        what the app finds by a setting has the stage's name (`NAMED_BY_SETTING`), the rest the
-        stack's own name for the stage."""
-        parameters = StackParameters(stage=self.stage, account=ACCOUNT, region=REGION)
-        names = stage_names(self.settings.model_dump(by_alias=True))
-        return Provisioning.from_template(load_template(self.stack_template), parameters, names)
+        """Everything the stack (`stack_template`) creates, named for this stage."""
+        environment = self.settings.model_dump(by_alias=True)
+        return Provisioning.for_stage(
+            self.stage, environment, account=ACCOUNT, region=REGION, template=self.stack_template
+        )
 
-    def _create_resources(self, settings: Settings) -> None:
+    def _create_resources(self) -> None:
+        assert self.app is not None
         stack = self.provisioning()
-        for bucket in stack.buckets:
-            self.s3.create_bucket(Bucket=bucket.name)
-            # As deployed: every upload is a new version, so the same file sent again is a new
-            # batch while a repeated event for one version is not.
-            if bucket.versioned:
-                self.s3.put_bucket_versioning(
-                    Bucket=bucket.name, VersioningConfiguration={"Status": "Enabled"}
-                )
-        for table in stack.tables:
-            self.dynamodb.create_table(**table.definition)
-        for queue in stack.queues:  # a redrive target before the queue that names it
-            self.sqs.create_queue(QueueName=queue.name, Attributes=queue.attributes)
+        provision.create(stack, self.map_concurrency)
+        wiring.callback_secrets.cache_clear()  # the secrets are this emulator's
+        wiring.idempotency_key.cache_clear()
         dead_letters = stack.queue("DeadLetterQueue").attributes["RedrivePolicy"]
         self._redrive_queue = json.loads(dead_letters)["deadLetterTargetArn"].rsplit(":", 1)[-1]
-        events_url = self.sqs.create_queue(QueueName=f"{APP_NAME}-{self.stage}-s3-events")[
-            "QueueUrl"
-        ]
-        events_arn = self._queue_arn(events_url)
-        self.s3.put_bucket_notification_configuration(
-            Bucket=settings.bucket,
-            NotificationConfiguration={
-                "QueueConfigurations": [
-                    {
-                        "QueueArn": events_arn,
-                        "Events": ["s3:ObjectCreated:*"],
-                        "Filter": {
-                            "Key": {
-                                "FilterRules": [
-                                    {"Name": "prefix", "Value": settings.incoming_prefix}
-                                ]
-                            }
-                        },
-                    }
-                ]
-            },
+        self._s3_events_queue = triggers.notify_s3_events(
+            self.app.app, self.settings.bucket, f"{self.function_prefix}s3-events"
         )
-        self._route_completion_events()
-        self._route_app_events()
-        aws.ssm().put_parameter(
-            Name=settings.callback_secret_parameter,
-            Value="whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
-            Type="SecureString",
-            Overwrite=True,
-        )
-        wiring.callback_secrets.cache_clear()
-        aws.ssm().put_parameter(
-            Name=settings.idempotency_secret_parameter,
-            Value=secrets.token_urlsafe(48),
-            Type="SecureString",
-            Overwrite=True,
-        )
-        wiring.idempotency_key.cache_clear()
-        name = settings.state_machine_arn.rsplit(":", 1)[-1]
-        rendered = definition.render(self.substitutions())
-        self.sfn.create_state_machine(
-            name=name,
-            definition=definition.for_emulator(rendered, self.map_concurrency),
-            roleArn=f"arn:aws:iam::{ACCOUNT}:role/{APP_NAME}-{self.stage}-ingest",
-            type="STANDARD",
-        )
+        self._app_event_queues = triggers.route_app_events(self.app.app, self.function_prefix)
 
     @property
     def redrive_queue_url(self) -> str:
@@ -345,32 +256,9 @@ class EmbeddedAWS:
     def drain_redrive_queue(self) -> list[str]:
         """Every message waiting in the DLQ's redrive queue (received and deleted), as sent: a
         poison message need not be JSON."""
-        return self._drain(self.redrive_queue_url)
+        return triggers.drain(self.redrive_queue_url)
 
     # -- Lambda's triggers ------------------------------------------------------------------
-    def _map_queues_to_functions(self) -> None:
-        """An event source mapping for each `on_sqs_message` function, as Chalice deploys it.
-        The app names the DLQ from `DLQ_URL` when it is first imported, which in this process
-        may have been under another stage: the reviewer's queue is this stage's DLQ."""
-        assert self.app is not None
-        assert self.lambdas is not None
-        this_stage = {"ReviewDeadLetters": self.settings.dlq_url}
-        for config in self.app.app.event_sources:
-            if isinstance(config, SQSEventConfig) and config.queue:
-                url = (
-                    this_stage.get(config.name)
-                    or self.sqs.get_queue_url(QueueName=config.queue)["QueueUrl"]
-                )
-                self.event_source_mappings[config.name] = SqsEventSourceMapping(
-                    self.sqs,
-                    url,
-                    self._queue_arn(url),
-                    config.name,
-                    self.lambdas.call,
-                    batch_size=config.batch_size,
-                    turns=self.turns,
-                )
-
     @property
     def dead_letters(self) -> SqsEventSourceMapping:
         """The DLQ's event source mapping: the reviewer (`ReviewDeadLetters`) is its function."""
@@ -380,38 +268,6 @@ class EmbeddedAWS:
     def dlq_received(self) -> dict[str, str]:
         """Every message the DLQ delivered to the reviewer, by message id."""
         return self.dead_letters.received
-
-    @property
-    def completions_queue_url(self) -> str:
-        name = f"{APP_NAME}-{self.stage}-completions"
-        return self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
-
-    def _route_completion_events(self) -> None:
-        """A rule for the completion events with an SQS target, as a user would add one."""
-        self._rule_to_queue(f"{APP_NAME}-{self.stage}-completions", completion.PATTERN)
-
-    def _route_app_events(self) -> None:
-        """A rule and queue per `on_cw_event` handler of the app: what Chalice's rule with a
-        Lambda target does on AWS (moto's Lambda targets need Docker)."""
-        assert self.app is not None
-        for config in self.app.app.event_sources:
-            if isinstance(config, CloudWatchEventConfig):
-                name = f"{APP_NAME}-{self.stage}-{config.name}"
-                self._app_event_queues[config.name] = self._rule_to_queue(
-                    name, config.event_pattern
-                )
-
-    def _rule_to_queue(self, name: str, pattern: Mapping[str, Any]) -> str:
-        """An EventBridge rule on the default bus whose target is a new queue of the same
-        name; returns the queue's URL."""
-        url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
-        aws.events().put_rule(Name=name, EventPattern=json.dumps(pattern))
-        aws.events().put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": self._queue_arn(url)}])
-        return url
-
-    def _queue_arn(self, url: str) -> str:
-        attributes = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-        return attributes["Attributes"]["QueueArn"]
 
     def deliver_app_events(self) -> int:
         """Hands every waiting EventBridge event to the app's handler for it; returns how many."""
@@ -427,15 +283,11 @@ class EmbeddedAWS:
         for a caller that delivers them itself (the local server: each in its own thread)."""
         taken: list[tuple[str, dict[str, Any]]] = []
         for name, url in self._app_event_queues.items():
-            for body in self._drain(url):
+            for body in triggers.drain(url):
                 event = json.loads(body)
                 event.setdefault("account", ACCOUNT)  # moto's events omit it; AWS's carry it
                 taken.append((name, event))
         return taken
-
-    def completion_events(self) -> list[dict[str, Any]]:
-        """Every completion event the rule delivered so far (received and deleted)."""
-        return [json.loads(body) for body in self._drain(self.completions_queue_url)]
 
     # -- driving it -------------------------------------------------------------------------
     def senders(self) -> SenderRegistry:
@@ -449,7 +301,7 @@ class EmbeddedAWS:
 
     def sender_key(self, name: str, sender: str = DEFAULT_SENDER) -> str:
         """Where a file named `name` is uploaded for the sender: its incoming folder."""
-        return f"{self.settings.incoming_prefix}{sender}/{name}"
+        return sender_file_key(self.settings.incoming_prefix, sender, name)
 
     def upload(self, path: Path, key: str | None = None, *, sender: str = DEFAULT_SENDER) -> str:
         """Uploads the file into the sender's folder (registered first, if it is not), or to
@@ -466,34 +318,25 @@ class EmbeddedAWS:
 
         Returns `(key, batch_id)` for each object it was told about, in order.
         """
-        assert self.app is not None
         started: list[tuple[str, str]] = []
-        url = self.events_queue_url
-        while True:
-            messages = self.sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            ).get("Messages", [])
-            if not messages:
-                return started
-            for message in messages:
-                event = json.loads(message["Body"])
-                for record in event.get("Records", []):
-                    obj = record["s3"]["object"]
-                    key = unquote_plus(obj["key"])
-                    source = source_for(  # the handler's own naming of the object
-                        record["s3"]["bucket"]["name"],
-                        key,
-                        obj.get("versionId"),
-                        obj.get("eTag"),
-                        incoming_prefix=self.settings.incoming_prefix,
-                        senders=self.senders(),
-                        batches=self.batches(),
-                    )
-                    started.append((key, source.batch_id))
-                    single = {**event, "Records": [record]}
-                    assert self.lambdas is not None
-                    self.lambdas.call("on_file_uploaded", single)
-                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+        def hand_over(function: str, key: str, event: dict[str, Any]) -> None:
+            obj = event["Records"][0]["s3"]["object"]
+            source = source_for(  # the handler's own naming of the object
+                event["Records"][0]["s3"]["bucket"]["name"],
+                key,
+                obj.get("versionId"),
+                obj.get("eTag"),
+                incoming_prefix=self.settings.incoming_prefix,
+                senders=self.senders(),
+                batches=self.batches(),
+            )
+            started.append((key, source.batch_id))
+            assert self.lambdas is not None
+            self.lambdas.call(function, event)
+
+        triggers.deliver_s3_events(self.events_queue_url, hand_over)
+        return started
 
     def execution_arn(self, batch_id: str) -> str:
         return execution_arn(self.settings.state_machine_arn, batch_id)
@@ -533,26 +376,13 @@ class EmbeddedAWS:
         for page in self.dynamodb.get_paginator("scan").paginate(TableName=table):
             yield from (plain_item(item) for item in page["Items"])
 
+    def drain_dlq_bodies(self) -> list[str]:
+        """Every message waiting in the DLQ (received and deleted), as its body."""
+        return triggers.drain(self.settings.dlq_url)
+
     def drain_dlq(self) -> list[dict[str, Any]]:
         """Every message waiting in the DLQ (received and deleted), as parsed bodies."""
-        return [json.loads(body) for body in self._drain(self.settings.dlq_url)]
-
-    def _drain(self, url: str) -> list[str]:
-        bodies: list[str] = []
-        while True:
-            messages = self.sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            ).get("Messages", [])
-            if not messages:
-                return bodies
-            bodies += [message["Body"] for message in messages]
-            self.sqs.delete_message_batch(
-                QueueUrl=url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                    for i, m in enumerate(messages)
-                ],
-            )
+        return [json.loads(body) for body in self.drain_dlq_bodies()]
 
     def _wait_for_running_executions(self) -> None:
         try:

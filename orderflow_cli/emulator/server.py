@@ -22,21 +22,19 @@ Where Chalice's local server and API Gateway (REST API) differ, this one does as
 - a chunked body (`Transfer-Encoding: chunked`) is read; a body whose framing cannot be read (a
   Content-Length that is not one number, another transfer coding, a broken chunk) is a 400, and
   one over API Gateway's 10 MB payload limit a 413, in the API's error shape, and the
-  connection is closed (where the next request would start is unknown).
+  connection is closed (where the next request would start is unknown): `http_body`.
 
 Where Chalice's local server answers in shapes of its own, this one answers in the API's error
 shape: a path no route has is a 404 `route_not_found` (Chalice: API Gateway's 403 "Missing
 Authentication Token"), a method the route does not have a 405 `method_not_allowed` with an
 `Allow` header (Chalice: `{"Code": "MethodNotAllowedError"}`). Both are answered before the
 authorizer runs, as API Gateway checks the route first. On AWS, API Gateway answers both itself,
-with the 404 `route_not_found` that `make deploy` sets as its gateway response (README, "HTTP
-API").
+with the 404 `route_not_found` that `make deploy` sets as its gateway response (docs/api.md).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import socket
 import threading
@@ -65,9 +63,11 @@ from chalice.local import (
 from chalicelib import aws
 from chalicelib import log as logs
 from chalicelib.api.auth import AUTH_HEADER
-from chalicelib.api.errors import ApiError, BadRequest, MethodNotAllowed, NotFound, PayloadTooLarge
+from chalicelib.api.errors import ApiError, MethodNotAllowed, NotFound
 from chalicelib.log import get_logger
 from chalicelib.senders import SenderRegistry
+from orderflow_cli.emulator.http_body import MAX_BODY_BYTES as MAX_BODY_BYTES  # the server's limit
+from orderflow_cli.emulator.http_body import Unreadable, read_body
 from orderflow_cli.emulator.runtime import DEFAULT_SENDER, EmbeddedAWS
 from orderflow_cli.stage import CONFIG_PATH
 
@@ -83,9 +83,7 @@ IN_MEMORY_NOTICE = (
     "orders serve: every order, batch, file, queue and sender lives in this process's memory "
     "and is gone when it stops"
 )
-MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's largest request payload (REST APIs: 10 MB)
 _READ_TIMEOUT_SECONDS = 60  # a client that stops sending in mid-request loses its connection
-_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
 def free_port() -> int:
@@ -136,7 +134,7 @@ class LocalServer:
         _before_concurrent_requests(self.local)
         config = Config.create(
             chalice_stage=self.local.stage,
-            app_name="orderflow",
+            app_name=app.app.app_name,
             chalice_app=app.app,
             config_from_disk=json.loads(CONFIG_PATH.read_text()),
         )
@@ -295,14 +293,6 @@ class _Gateway(LocalGateway):
         return event
 
 
-class _Unreadable(Exception):
-    """The request's body cannot be read: answered with `error`, then the connection closes."""
-
-    def __init__(self, error: ApiError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
 class _RequestHandler(ChaliceRequestHandler):
     """Chalice's handler leaves methods it does not know (TRACE, QUERY, ...) to http.server,
     which answers a 501 HTML page; API Gateway answers them like any other method a route does
@@ -330,7 +320,7 @@ class _RequestHandler(ChaliceRequestHandler):
     def _generic_handle(self) -> None:
         try:
             super()._generic_handle()
-        except _Unreadable as unreadable:
+        except Unreadable as unreadable:
             self.close_connection = True
             body = json.dumps(unreadable.error.body())
             self._send_http_response(unreadable.error.STATUS, {"Connection": "close"}, body)
@@ -341,55 +331,7 @@ class _RequestHandler(ChaliceRequestHandler):
     do_DELETE = do_PATCH = do_OPTIONS = _generic_handle  # noqa: N815
 
     def _parse_payload(self) -> tuple[dict[str, Any], bytes | None]:
-        return dict(self.headers), self._read_body() or None
-
-    def _read_body(self) -> bytes:
-        lengths = self.headers.get_all("Content-Length") or []
-        coding = self.headers.get("Transfer-Encoding")
-        if coding is not None:
-            if [c.strip().lower() for c in coding.split(",")] != ["chunked"]:
-                raise _Unreadable(
-                    BadRequest(f"Transfer-Encoding {coding!r} is not supported: send chunked")
-                )
-            if lengths:
-                raise _Unreadable(
-                    BadRequest("a request has Content-Length or Transfer-Encoding, not both")
-                )
-            return self._read_chunks()
-        if not lengths:
-            return b""
-        if len({v.strip() for v in lengths}) != 1 or not _is_digits(lengths[0].strip()):
-            shown = ", ".join(repr(v) for v in lengths)
-            raise _Unreadable(BadRequest(f"Content-Length {shown} is not a number of bytes"))
-        length = int(lengths[0].strip())
-        if length > MAX_BODY_BYTES:
-            raise _Unreadable(_too_large(length))
-        body: bytes = self.rfile.read(length)
-        if len(body) < length:
-            raise _Unreadable(
-                BadRequest(f"the body ended after {len(body)} of {length} bytes (Content-Length)")
-            )
-        return body
-
-    def _read_chunks(self) -> bytes:
-        body = bytearray()
-        while True:
-            size_line = self.rfile.readline(1024)
-            size_text = size_line.split(b";", 1)[0].strip()  # a chunk extension is ignored
-            if not _CHUNK_SIZE.fullmatch(size_text):
-                raise _Unreadable(BadRequest("the chunked body has a malformed chunk size"))
-            size = int(size_text, 16)
-            if size == 0:
-                break
-            if len(body) + size > MAX_BODY_BYTES:
-                raise _Unreadable(_too_large(len(body) + size))
-            chunk = self.rfile.read(size)
-            if len(chunk) < size or self.rfile.readline(3) not in (b"\r\n", b"\n"):
-                raise _Unreadable(BadRequest("the chunked body ended inside a chunk"))
-            body += chunk
-        while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
-            pass  # trailer fields: not passed on (API Gateway does not either)
-        return bytes(body)
+        return dict(self.headers), read_body(self.headers, self.rfile) or None
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """http.server logs the whole request line; this one leaves the query out (it may carry
@@ -408,13 +350,3 @@ def _waking(wake: threading.Event) -> Callable[[Request, Callable[[Request], Res
             wake.set()  # the request may have put a file in S3: the pump looks at once
 
     return middleware
-
-
-def _is_digits(text: str) -> bool:
-    return text.isascii() and text.isdigit()
-
-
-def _too_large(size: int) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"the body has at least {size} bytes; API Gateway takes at most {MAX_BODY_BYTES}"
-    )

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.pipeline.definition import DEFINITION_PATH
 from infra import policies
 from infra.merge_terraform import merge_file
+from orderflow_cli.emulator.definition import DEFINITION_PATH
 from tests.conftest import REPO
 
 
@@ -69,7 +69,7 @@ def test_every_function_is_given_the_stack_names_and_its_own_policy(packaged: An
         role_policy = resources["aws_iam_role_policy"][f"{name}_role"]["policy"]
         assert json.loads(role_policy) == policies.policy(stage, name)
         assert function["tracing_config"] == {"mode": "Active"}, name  # "xray": true
-    # ten files at once, each its Map's MaxConcurrency of chunks (make capacity, README)
+    # ten files at once, each its Map's MaxConcurrency of chunks (make capacity, docs/capacity.md)
     definition = json.loads(DEFINITION_PATH.read_text())
     max_concurrency = definition["States"]["ProcessChunks"]["MaxConcurrency"]
     assert functions["ValidateOrder"]["reserved_concurrent_executions"] == 10 * max_concurrency

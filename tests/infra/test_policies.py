@@ -5,6 +5,8 @@ API, the reviewer and the webhook run: a new call without its permission fails h
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,39 @@ def _allowed(stage: str, function: str) -> set[str]:
     return {action for s in document["Statement"] for action in s["Action"]}
 
 
+@contextmanager
+def _calling_as(function: str) -> Iterator[None]:
+    """The calls made inside are recorded as `function`'s."""
+    token = current_function.set(function)
+    try:
+        yield
+    finally:
+        current_function.reset(token)
+
+
+def _use_the_api(deps: Any, callback_url: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What the API's routes call, as `api_handler`; returns the two batches it accepted."""
+    with _calling_as("api_handler"):
+        body = json.dumps([order("p-1"), order("p-2", qty="0")]).encode()
+        accepted = service.accept_orders(
+            body, idempotency_key="k", callback_url=callback_url, sender="policy-check", deps=deps
+        )
+        dry = service.accept_orders(
+            json.dumps([order("p-1", qty="2"), order("p-3")]).encode(),
+            idempotency_key=None,
+            callback_url=None,
+            sender="policy-check",
+            deps=deps,
+            dry_run="true",
+        )
+        service.presign_upload(
+            filename="x.csv", content_type="text/csv", callback_url=None,
+            sender="policy-check",
+            deps=deps,
+        )  # fmt: skip
+    return accepted, dry
+
+
 def test_every_call_a_function_makes_is_allowed_by_its_policy(tmp_path: Path) -> None:
     from tests.conftest import FAST
 
@@ -55,46 +90,16 @@ def test_every_call_a_function_makes_is_allowed_by_its_policy(tmp_path: Path) ->
         deps = wiring.api_deps(local.settings)
         registry = wiring.sender_registry(local.settings)
         _, key = registry.add("policy-check", "Policy check")  # the operator's doing
-        token = current_function.set("sender_key")  # the API's authorizer
-        try:
+        with _calling_as("sender_key"):  # the API's authorizer
             assert auth.authorize(key, registry).principal_id == "policy-check"
-        finally:
-            current_function.reset(token)
-        token = current_function.set("api_handler")  # what the API's routes call
-        try:
-            body = json.dumps([order("p-1"), order("p-2", qty="0")]).encode()
-            accepted = service.accept_orders(
-                body,
-                idempotency_key="k",
-                callback_url=receiver.url,
-                sender="policy-check",
-                deps=deps,
-            )
-            dry = service.accept_orders(
-                json.dumps([order("p-1", qty="2"), order("p-3")]).encode(),
-                idempotency_key=None,
-                callback_url=None,
-                sender="policy-check",
-                deps=deps,
-                dry_run="true",
-            )
-            service.presign_upload(
-                filename="x.csv", content_type="text/csv", callback_url=None,
-                sender="policy-check",
-                deps=deps,
-            )  # fmt: skip
-        finally:
-            current_function.reset(token)
+        accepted, dry = _use_the_api(deps, receiver.url)
         local.wait(accepted["batch_id"])
         local.wait(dry["batch_id"])
-        token = current_function.set("api_handler")
-        try:
+        with _calling_as("api_handler"):
             service.batch_status(accepted["batch_id"], sender="policy-check", deps=deps)
             service.get_order("p-1", sender="policy-check", deps=deps)
             service.list_reviews(accepted["batch_id"], None, sender="policy-check", deps=deps)
             service.list_reviews(None, "invalid", sender="policy-check", deps=deps)
-        finally:
-            current_function.reset(token)
         bad = tmp_path / "bad.json"
         bad.write_text("{")
         run(local, SAMPLES / "mixed.json", SAMPLES / "repairable.json", bad)

@@ -174,7 +174,7 @@ def test_each_bucket_has_the_stacks_name_encryption_and_versioning(
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     given = packaged["Resources"][bucket.logical_id]["Properties"]
     assert (given["VersioningConfiguration"]["Status"] == "Enabled") is bucket.versioned
-    assert bucket.versioned  # file.replaced needs it (README, Error codes)
+    assert bucket.versioned  # file.replaced needs it (docs/errors.md, file codes)
     assert all(given["PublicAccessBlockConfiguration"].values())
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.pipeline import definition
+from orderflow_cli.emulator import definition
 from orderflow_cli.emulator.cloudformation import load_template
 from tests.conftest import REPO
 

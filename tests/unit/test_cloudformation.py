@@ -1,4 +1,5 @@
-"""The template reader the emulator provisions from (orderflow_cli/emulator/cloudformation.py)."""
+"""The template reader the emulator provisions from (orderflow_cli/emulator/template.py and
+cloudformation.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from orderflow_cli.emulator.cloudformation import (
     load_template,
 )
 
-PARAMETERS = StackParameters(stage="test", account="111122223333", region="eu-west-1")
+PARAMETERS = StackParameters(
+    stage="test", account="111122223333", region="eu-west-1", app_name="orderflow"
+)
 
 TEMPLATE = """
 Parameters:
@@ -55,6 +58,43 @@ Resources:
     Type: AWS::IAM::Policy
     Properties:
       Text: !Sub "${!NotAVariable} ${Files.Arn} ${Main}"
+  Runner:
+    Type: AWS::IAM::Role
+    Properties: {}
+  Log:
+    Type: AWS::Logs::LogGroup
+    Properties: {}
+  Machine:
+    Type: AWS::StepFunctions::StateMachine
+    Properties:
+      StateMachineName: !Sub "${AppName}-${Stage}-flow"
+      StateMachineType: EXPRESS
+      RoleArn: !GetAtt Runner.Arn
+      DefinitionS3Location: flows/flow.asl.json
+      DefinitionSubstitutions:
+        QueueUrl: !Ref Main
+        Literal: work/
+      LoggingConfiguration:
+        Destinations: [{CloudWatchLogsLogGroup: {LogGroupArn: !GetAtt Log.Arn}}]
+  Generated:
+    Type: AWS::SecretsManager::Secret
+    Properties:
+      Name: !Sub "${AppName}-${Stage}-generated"
+      GenerateSecretString: {PasswordLength: 20, ExcludePunctuation: true, ExcludeNumbers: true}
+  Given:
+    Type: AWS::SecretsManager::Secret
+    Properties:
+      Name: given
+      SecretString: !Sub "for-${Stage}"
+  InTemplate:
+    Type: AWS::SecretsManager::Secret
+    Properties:
+      Name: in-template
+      GenerateSecretString:
+        SecretStringTemplate: '{"user": "me"}'
+        GenerateStringKey: password
+        ExcludePunctuation: true
+        ExcludeCharacters: abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ
 """
 
 
@@ -106,6 +146,43 @@ def test_provisioning_reads_tables_queues_and_buckets(template: Path) -> None:
         "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
     }
     assert not stack.bucket("Files").versioned
+
+
+def test_provisioning_reads_state_machines_with_their_substitutions(template: Path) -> None:
+    stack = Provisioning.from_template(load_template(template), PARAMETERS, folder=Path("/stack"))
+
+    machine = stack.state_machine("Machine")
+    assert (machine.name, machine.type) == ("orderflow-test-flow", "EXPRESS")
+    assert machine.role_arn == "arn:aws:iam::111122223333:role/orderflow-test-Runner"  # generated
+    assert machine.definition == Path("/stack/flows/flow.asl.json")  # from the template's folder
+    assert machine.substitutions == {
+        "QueueUrl": "https://sqs.eu-west-1.amazonaws.com/111122223333/orderflow-test-main",
+        "Literal": "work/",
+    }  # and the log group, which has no name, was never resolved
+
+
+def test_provisioning_reads_secrets_and_makes_their_values_as_the_stack_asks(
+    template: Path,
+) -> None:
+    stack = Provisioning.from_template(load_template(template), PARAMETERS)
+
+    generated = stack.secret("Generated")
+    assert generated.name == "orderflow-test-generated"
+    first, second = generated.value(), generated.value()
+    assert first != second  # a new value each time it is made
+    assert len(first) == 20
+    assert first.isalpha()  # no numbers, no punctuation
+    assert stack.secret("Given").value() == "for-test"
+    document = json.loads(stack.secret("InTemplate").value())
+    assert document["user"] == "me"
+    assert document["password"].isdigit()  # the digits were left
+    assert len(document["password"]) == 32  # Secrets Manager's default length
+
+
+def test_the_template_default_names_the_app_unless_the_stage_does(template: Path) -> None:
+    parameters = StackParameters(stage="test", account="1", region="r")
+
+    assert Resolver(load_template(template), parameters).name("Aside") == "shop-test-aside"
 
 
 @pytest.mark.parametrize(
@@ -168,6 +245,13 @@ def test_a_resource_without_a_name_or_a_file_without_resources_is_refused(tmp_pa
     unnamed.write_text("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")
     with pytest.raises(TemplateError, match="Q has no QueueName"):
         Provisioning.from_template(load_template(unnamed), PARAMETERS)
+
+    valueless = tmp_path / "valueless.yaml"
+    valueless.write_text(
+        "Resources:\n  S:\n    Type: AWS::SecretsManager::Secret\n    Properties: {Name: s}\n"
+    )
+    with pytest.raises(TemplateError, match="neither SecretString nor GenerateSecretString"):
+        Provisioning.from_template(load_template(valueless), PARAMETERS)
 
     empty = tmp_path / "empty.yaml"
     empty.write_text("Outputs: {}\n")

@@ -1,6 +1,7 @@
-"""The emulator builds a DynamoDB item checking its size once per attribute (moto_patches 10):
-the same item, and the same ItemSizeTooLarge at the same sizes, as moto's own
-`LimitedSizeDict`, which sums every attribute again for each one it adds."""
+"""The emulator builds a DynamoDB item checking its size once per attribute
+(`moto_patches/dynamodb.py`, patch 2): the same item, and the same ItemSizeTooLarge at the
+same sizes, as moto's own `LimitedSizeDict`, which sums every attribute again for each one it
+adds."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Unit tests for chalicelib.pipeline.naming and chalicelib.pipeline.definition."""
+"""Unit tests for chalicelib.pipeline.naming and orderflow_cli.emulator.definition."""
 
 from __future__ import annotations
 
@@ -11,9 +11,16 @@ from typing import Any
 
 import pytest
 
-from chalicelib.pipeline import definition
-from chalicelib.pipeline.definition import DefinitionError, for_emulator, placeholders, render
 from chalicelib.pipeline.naming import BatchKeys, batch_id_for, sender_of_key
+from orderflow_cli.emulator import definition
+from orderflow_cli.emulator.cloudformation import (
+    Provisioning,
+    StackParameters,
+    load_template,
+    stage_names,
+)
+from orderflow_cli.emulator.definition import DefinitionError, for_emulator, placeholders, render
+from orderflow_cli.stage import stage_environment
 
 # Step Functions execution names: 1-80 characters; we promise the safe subset.
 EXECUTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
@@ -172,11 +179,18 @@ def test_render_refuses_an_unknown_substitution():
         render({**SUBSTITUTIONS, "NoSuchPlaceholder": "x"})
 
 
-def test_the_embedded_stack_substitutes_exactly_the_placeholders(local):
-    # given the substitutions the embedded stack makes, when it renders, then nothing is left
-    rendered = render(local.substitutions())
+def test_the_stacks_substitutions_for_the_local_stage_fill_exactly_the_placeholders():
+    # given the substitutions the stack makes, read for the local stage as the emulator reads
+    # them (its start is checked against the stack in tests/infra/test_emulator_provisioning.py)
+    environment = stage_environment("local")
+    parameters = StackParameters(stage="local", account="123456789012", region="us-east-1")
+    stack = Provisioning.from_template(load_template(), parameters, stage_names(environment))
+    machine = stack.state_machine("IngestStateMachine")
+
+    # when it renders, then nothing is left and the stage's bucket is named
+    rendered = render(machine.substitutions, path=machine.definition)
     assert "${" not in rendered
-    assert local.settings.bucket in rendered
+    assert environment["BUCKET_NAME"] in rendered
 
 
 def test_render_uses_the_given_path_and_checks_its_placeholders(tmp_path: Path):
