@@ -13,10 +13,12 @@ from botocore.exceptions import ClientError
 from chalicelib import aws
 from chalicelib.pipeline.trigger import execution_arn
 from orderflow_cli.batches import RedriveRefused, redrive_batch
-from orderflow_cli.dlq import Stack
 from orderflow_cli.emulator.runtime import EmbeddedAWS
+from orderflow_cli.stack import Stack
 from orderflow_cli.stage import stage_environment
 from tests.conftest import inject_faults, order, run, stored_items, write_orders
+
+pytestmark = pytest.mark.usefixtures("quick_waits")  # every retry waits a hundredth (conftest)
 
 
 def _stack(local: EmbeddedAWS, *, sfn: Any = None, emulated: bool = True) -> Stack:

@@ -12,6 +12,9 @@ from chalicelib.api import service
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 from tests.conftest import inject_faults, order, run, stored_items, write_orders
 
+pytestmark = pytest.mark.usefixtures("quick_waits")  # every retry waits a hundredth (conftest)
+
+
 UNREADABLE = {
     "not-json.json": (b"this is not json", "file.invalid_json"),
     "truncated.json": (b'{"orders": [{"order-info": {"OrderId": "1"', "file.invalid_json"),

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from orderflow_cli.dlq import RedriveRefused, Stack, redrive
+from orderflow_cli.dlq import RedriveRefused, redrive
 from orderflow_cli.emulator.runtime import EmbeddedAWS
+from orderflow_cli.stack import Stack
 from orderflow_cli.stage import stage_environment
 from tests.conftest import order, run, stored_items, write_orders
 

@@ -35,10 +35,11 @@ from hypothesis.stateful import (
 )
 
 from chalicelib import aws
-from orderflow_cli.dlq import Stack, redrive
+from orderflow_cli.dlq import redrive
 from orderflow_cli.emulator.lambdas import current_function
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 from orderflow_cli.emulator.weather import Weather, set_weather
+from orderflow_cli.stack import Stack
 from orderflow_cli.stage import stage_environment
 
 # Small chunks, so a file of a few orders spans several Map items processed concurrently;

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
@@ -12,6 +13,9 @@ from tests.model.conservation import ConservationModel
 
 EXAMPLES = int(os.environ.get("MODEL_EXAMPLES", "8"))
 STEPS = int(os.environ.get("MODEL_STEPS", "12"))
+
+
+pytestmark = pytest.mark.usefixtures("quick_waits")  # every retry waits a hundredth (conftest)
 
 
 def test_every_order_of_every_version_ends_in_exactly_one_place() -> None:

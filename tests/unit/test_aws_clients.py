@@ -1,16 +1,19 @@
 """`chalicelib.aws` makes one client of each kind per process, even when the emulator's threads
-ask for the first one at once."""
+ask for the first one at once. No resource is needed: moto (`moto_stack`, tests/unit/conftest.py)
+only stands behind the clients with the local stage's region and fake credentials."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
 
+import pytest
+
 from chalicelib import aws
-from orderflow_cli.emulator.runtime import EmbeddedAWS
 
 
-def test_threads_asking_at_once_share_one_client(local: EmbeddedAWS) -> None:
+@pytest.mark.usefixtures("moto_stack")
+def test_threads_asking_at_once_share_one_client() -> None:
     aws.reset()
     racers = 8
     start = threading.Barrier(racers)
@@ -33,7 +36,8 @@ def test_threads_asking_at_once_share_one_client(local: EmbeddedAWS) -> None:
     assert aws.sfn() is not got[0]  # reset still forgets it
 
 
-def test_a_clients_exception_classes_are_built_when_it_is_made(local: EmbeddedAWS) -> None:
+@pytest.mark.usefixtures("moto_stack")
+def test_a_clients_exception_classes_are_built_when_it_is_made() -> None:
     # botocore builds them on first use of `.exceptions`, unlocked: two threads at once each
     # built a set, and one's ExecutionAlreadyExists escaped an `except` naming the other's
     aws.reset()
@@ -43,7 +47,8 @@ def test_a_clients_exception_classes_are_built_when_it_is_made(local: EmbeddedAW
     aws.reset()
 
 
-def test_every_client_but_the_orders_tables_retries_with_the_one_policy(local: EmbeddedAWS) -> None:
+@pytest.mark.usefixtures("moto_stack")
+def test_every_client_but_the_orders_tables_retries_with_the_one_policy() -> None:
     retried: list[Any] = [aws.s3(), aws.dynamodb(), aws.sqs(), aws.sfn(), aws.events()]
     retried += [aws.sts(), aws.ssm(), aws.s3_presigner("")]
     for client in retried:

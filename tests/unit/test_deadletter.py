@@ -1,5 +1,5 @@
 """Unit tests for chalicelib.pipeline.deadletter: rejection groups, and DeadLetterQueue against
-a moto queue."""
+the stack's dead-letter queue alone in moto (tests/unit/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib import aws
+from chalicelib.contracts.deadletter import Reason
 from chalicelib.orders.records import FieldError
 from chalicelib.orders.validation import validate_order
 from chalicelib.pipeline.deadletter import (
@@ -19,8 +20,8 @@ from chalicelib.pipeline.deadletter import (
     Rejection,
     group_messages,
 )
-from orderflow_cli.emulator.runtime import EmbeddedAWS
 from tests.conftest import inject_faults, order
+from tests.unit.conftest import MotoStack
 
 BATCH = "orders-json-0123456789abcdef0123"
 CHUNK = 7
@@ -41,14 +42,14 @@ def rejection(row: int, **extra: Any) -> Rejection:
         row=row,
         order=order(f"O-{row}", qty="zero", **extra),
         order_id=f"O-{row}",
-        reason="invalid",
+        reason=Reason.INVALID,
         errors=(error,),
     )
 
 
-def make_dlq(local: EmbeddedAWS, client: Any = None) -> tuple[DeadLetterQueue, SleepRecorder]:
+def make_dlq(url: str, client: Any = None) -> tuple[DeadLetterQueue, SleepRecorder]:
     sleeps = SleepRecorder()
-    dlq = DeadLetterQueue(client or aws.sqs(), local.settings.dlq_url, sleep=sleeps)
+    dlq = DeadLetterQueue(client or aws.sqs(), url, sleep=sleeps)
     return dlq, sleeps
 
 
@@ -78,11 +79,13 @@ def by_row(messages: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
 # --- one group per chunk -----------------------------------------------------------------------
 
 
-def test_25_rejections_of_a_chunk_go_out_as_one_message_with_complete_entries(local):
+def test_25_rejections_of_a_chunk_go_out_as_one_message_with_complete_entries(
+    moto_stack: MotoStack, dlq_url: str
+):
     # given 25 rejected orders of one chunk and a counted DLQ client
     client = aws.sqs()
     calls = inject_faults(client, "SendMessageBatch", lambda _n: None)
-    dlq, _ = make_dlq(local, client)
+    dlq, _ = make_dlq(dlq_url, client)
     rejections = [rejection(row) for row in range(1, 26)]
 
     # when they are sent
@@ -91,7 +94,7 @@ def test_25_rejections_of_a_chunk_go_out_as_one_message_with_complete_entries(lo
     # then one call carries one message, the chunk's rejection group, with every entry whole
     assert sent == 25
     assert len(calls) == 1
-    [message] = local.drain_dlq()
+    [message] = moto_stack.drain(dlq_url)
     assert message["message_id"] == f"{BATCH}:{CHUNK}"
     assert message["batch_id"] == BATCH
     assert message["chunk"] == CHUNK
@@ -118,7 +121,9 @@ def test_25_rejections_of_a_chunk_go_out_as_one_message_with_complete_entries(lo
         }
 
 
-def test_a_group_larger_than_a_message_is_split_into_numbered_parts(local):
+def test_a_group_larger_than_a_message_is_split_into_numbered_parts(
+    moto_stack: MotoStack, dlq_url: str
+):
     # given five rejections of about 100 KiB each (the group is about 500 KiB)
     client = aws.sqs()
     bytes_per_call: list[list[int]] = []
@@ -127,7 +132,7 @@ def test_a_group_larger_than_a_message_is_split_into_numbered_parts(local):
         bytes_per_call.append([len(e["MessageBody"].encode()) for e in kwargs["Entries"]])
         return client.send_message_batch(**kwargs)
 
-    dlq, _ = make_dlq(local, _Proxy(client, send_message_batch=spy))
+    dlq, _ = make_dlq(dlq_url, _Proxy(client, send_message_batch=spy))
     rejections = [rejection(row, blob="x" * 100 * 1024) for row in range(1, 6)]
 
     # when they are sent
@@ -138,7 +143,7 @@ def test_a_group_larger_than_a_message_is_split_into_numbered_parts(local):
     assert sent == 5
     assert all(sum(sizes) <= MAX_MESSAGE_BYTES for sizes in bytes_per_call)
     assert sorted(size for sizes in bytes_per_call for size in sizes)[-1] <= MAX_MESSAGE_BYTES
-    messages = sorted(local.drain_dlq(), key=lambda m: m["part"])
+    messages = sorted(moto_stack.drain(dlq_url), key=lambda m: m["part"])
     assert [m["message_id"] for m in messages] == [f"{BATCH}:{CHUNK}:{n}" for n in (1, 2, 3)]
     assert [m["group"] for m in messages] == ["000007-001", "000007-002", "000007-003"]
     assert [[e["row"] for e in m["rejections"]] for m in messages] == [[1, 2], [3, 4], [5]]
@@ -174,13 +179,15 @@ class _Proxy:
 # --- failures ---------------------------------------------------------------------------------
 
 
-def test_a_call_that_fails_entirely_with_a_transient_code_is_retried_without_loss(local):
+def test_a_call_that_fails_entirely_with_a_transient_code_is_retried_without_loss(
+    moto_stack: MotoStack, dlq_url: str
+):
     # given a DLQ whose first batch call fails as a whole
     client = aws.sqs()
     calls = inject_faults(
         client, "SendMessageBatch", lambda n: "ServiceUnavailable" if n == 1 else None
     )
-    dlq, sleeps = make_dlq(local, client)
+    dlq, sleeps = make_dlq(dlq_url, client)
 
     # when 15 rejections are sent
     sent = send(dlq, [rejection(row) for row in range(1, 16)])
@@ -189,12 +196,14 @@ def test_a_call_that_fails_entirely_with_a_transient_code_is_retried_without_los
     assert sent == 15
     assert len(calls) == 2  # failed + retried
     assert len(sleeps.delays) == 1
-    messages = local.drain_dlq()
+    messages = moto_stack.drain(dlq_url)
     assert len(messages) == 1
     assert sorted(by_row(messages)) == list(range(1, 16))
 
 
-def test_entries_that_fail_inside_a_successful_call_are_resent_alone(local):
+def test_entries_that_fail_inside_a_successful_call_are_resent_alone(
+    moto_stack: MotoStack, dlq_url: str
+):
     # given a DLQ whose first call succeeds but refuses its entry (a part of a split group:
     # adjacent parts never fit one call together, so each part is a call of its own)
     client = aws.sqs()
@@ -211,7 +220,7 @@ def test_entries_that_fail_inside_a_successful_call_are_resent_alone(local):
         ]
         return {"Successful": [], "Failed": failed}
 
-    dlq, sleeps = make_dlq(local, _Proxy(client, send_message_batch=partly))
+    dlq, sleeps = make_dlq(dlq_url, _Proxy(client, send_message_batch=partly))
 
     # when a group of two parts is sent
     sent = send(dlq, [rejection(row, blob="z" * 200 * 1024) for row in (1, 2)])
@@ -221,16 +230,18 @@ def test_entries_that_fail_inside_a_successful_call_are_resent_alone(local):
     first, second = f"{BATCH}:{CHUNK}:1", f"{BATCH}:{CHUNK}:2"
     assert entries_per_call == [[first], [first], [second]]
     assert len(sleeps.delays) == 1
-    messages = local.drain_dlq()
+    messages = moto_stack.drain(dlq_url)
     assert len(messages) == 2
     assert sorted(by_row(messages)) == [1, 2]
 
 
-def test_a_dlq_that_keeps_failing_raises_dead_letter_unavailable(local):
+def test_a_dlq_that_keeps_failing_raises_dead_letter_unavailable(
+    moto_stack: MotoStack, dlq_url: str
+):
     # given a DLQ that refuses every call
     client = aws.sqs()
     calls = inject_faults(client, "SendMessageBatch", lambda _n: "ServiceUnavailable")
-    dlq, sleeps = make_dlq(local, client)
+    dlq, sleeps = make_dlq(dlq_url, client)
 
     # when rejections are sent, then the chunk is told to retry as a whole
     with pytest.raises(DeadLetterUnavailable, match="ServiceUnavailable") as raised:
@@ -241,14 +252,14 @@ def test_a_dlq_that_keeps_failing_raises_dead_letter_unavailable(local):
     assert len(calls) == 4  # the first send and three retries
     assert len(sleeps.delays) == len(calls) - 1
     assert sleeps.delays == sorted(sleeps.delays)
-    assert local.drain_dlq() == []
+    assert moto_stack.drain(dlq_url) == []
 
 
-def test_nothing_to_send_makes_no_call(local):
+def test_nothing_to_send_makes_no_call(moto_stack: MotoStack, dlq_url: str):
     # given a counted client
     client = aws.sqs()
     calls = inject_faults(client, "SendMessageBatch", lambda _n: None)
-    dlq, _ = make_dlq(local, client)
+    dlq, _ = make_dlq(dlq_url, client)
 
     # when no rejection is sent
     sent = send(dlq, [])
@@ -261,10 +272,12 @@ def test_nothing_to_send_makes_no_call(local):
 # --- oversized orders -------------------------------------------------------------------------
 
 
-def test_an_order_too_large_for_one_message_is_truncated_and_still_sent(local):
+def test_an_order_too_large_for_one_message_is_truncated_and_still_sent(
+    moto_stack: MotoStack, dlq_url: str
+):
     # given an order of 300 KB (larger than one SQS message)
     big = rejection(1, blob="é" * 150_000)
-    dlq, _ = make_dlq(local)
+    dlq, _ = make_dlq(dlq_url)
 
     # when its group is built and sent beside a small one
     small = rejection(2)
@@ -275,7 +288,7 @@ def test_an_order_too_large_for_one_message_is_truncated_and_still_sent(local):
     # the full order; its neighbour is whole
     assert len(body.encode()) <= MAX_MESSAGE_BYTES
     assert sent == 2
-    [message] = local.drain_dlq()
+    [message] = moto_stack.drain(dlq_url)
     assert message["message_id"] == f"{BATCH}:{CHUNK}"
     assert message["source"] == SOURCE
     entries = by_row([message])
@@ -295,7 +308,7 @@ def test_an_oversized_invalid_order_whose_error_repeats_it_still_fits_one_messag
     raw = "x" * 300_000
     errors = validate_order(raw)
     assert isinstance(errors, list)
-    big = Rejection(row=1, order=raw, order_id=None, reason="invalid", errors=tuple(errors))
+    big = Rejection(row=1, order=raw, order_id=None, reason=Reason.INVALID, errors=tuple(errors))
 
     # when its group is built
     [body] = messages_of([big])

@@ -1,4 +1,7 @@
-"""GET /reviews pages with a cursor, and no count of review records is ever cut."""
+"""GET /reviews pages with a cursor, and no count of review records is ever cut.
+
+On the reviews and batches tables alone in moto (tests/unit/conftest.py), written straight
+into as the reviewer leaves them."""
 
 from __future__ import annotations
 
@@ -11,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from chalicelib import wiring
+from chalicelib import aws, wiring
 from chalicelib.api import service
 from chalicelib.api.errors import BadRequest
 from chalicelib.pipeline.batches import SUCCEEDED, Counts
 from chalicelib.pipeline.deadletter import group_id, group_message_id
 from chalicelib.review.records import ReviewRecords, group_item
 from chalicelib.settings import Settings
-from orderflow_cli.emulator.runtime import EmbeddedAWS
+from tests.unit.conftest import MotoStack
 
 BATCH = "b-pages"
 OTHER = "b-other"
@@ -45,8 +48,15 @@ def review(batch_id: str, row: int, reason: str = "invalid") -> dict[str, Any]:
     }
 
 
-def write_reviews(local: EmbeddedAWS, records: list[dict[str, Any]]) -> None:
-    write_review_items(local.dynamodb, local.settings.reviews_table, records)
+@pytest.fixture
+def tables(moto_stack: MotoStack, reviews_table: str, batches_table: str) -> MotoStack:
+    """The reviews table (GET /reviews, `orders dlq review`) and the batches table (GET
+    /batches/{id}, and what the CLI checks before it reads)."""
+    return moto_stack
+
+
+def write_reviews(tables: MotoStack, records: list[dict[str, Any]]) -> None:
+    write_review_items(aws.dynamodb(), tables.settings.reviews_table, records)
 
 
 def write_review_items(
@@ -78,18 +88,18 @@ def expected_counts(records: list[dict[str, Any]]) -> dict[str, int]:
     return dict(Counter(f"{r['decision']}:{r['ended']}" for r in records))
 
 
-def deps(local: EmbeddedAWS, page_size: int | None = 4) -> service.Deps:
+def deps(tables: MotoStack, page_size: int | None = 4) -> service.Deps:
     # DynamoDB pages of 4 items: every read below takes several requests
-    return dataclasses.replace(wiring.api_deps(local.settings), review_page_size=page_size)
+    return dataclasses.replace(wiring.api_deps(tables.settings), review_page_size=page_size)
 
 
-def walk(local: EmbeddedAWS, limit: str, **query: Any) -> Iterator[dict[str, Any]]:
+def walk(tables: MotoStack, limit: str, **query: Any) -> Iterator[dict[str, Any]]:
     """Every page of GET /reviews, following `next`."""
     cursor = None
     while True:
         page = service.list_reviews(
             query.get("batch_id"), query.get("reason"), limit=limit, cursor=cursor,
-            sender="demo", deps=deps(local),
+            sender="demo", deps=deps(tables),
         )  # fmt: skip
         yield page
         cursor = page.get("next")
@@ -105,14 +115,14 @@ def walk(local: EmbeddedAWS, limit: str, **query: Any) -> Iterator[dict[str, Any
     [{"batch_id": BATCH}, {"reason": "invalid"}, {}],
     ids=["by-batch", "by-reason", "everything"],
 )
-def test_25_records_come_in_pages_of_10_with_a_cursor_and_counts_over_all(local, query):
+def test_25_records_come_in_pages_of_10_with_a_cursor_and_counts_over_all(tables, query):
     # given 25 review records of the batch (and, for a read by batch, 5 of another batch)
     records = [review(BATCH, row) for row in range(1, 26)]
     others = [review(OTHER, row, reason="conflict") for row in range(1, 6)]
-    write_reviews(local, records + (others if "batch_id" in query else []))
+    write_reviews(tables, records + (others if "batch_id" in query else []))
 
     # when GET /reviews is followed page by page, 10 at a time
-    pages = list(walk(local, "10", **query))
+    pages = list(walk(tables, "10", **query))
 
     # then there are pages of 10, 10 and 5, the last without `next`; every record comes once;
     # the first page counts every record and the others carry no counts
@@ -125,14 +135,14 @@ def test_25_records_come_in_pages_of_10_with_a_cursor_and_counts_over_all(local,
     assert ["counts" in p for p in pages] == [True, False, False]
 
 
-def test_a_filter_on_batch_and_reason_still_fills_each_page(local):
+def test_a_filter_on_batch_and_reason_still_fills_each_page(tables):
     # given a batch whose rejections had two reasons, interleaved: 15 invalid, 10 conflicts
     records = [review(BATCH, row, "conflict" if row % 5 in {0, 3} else "invalid")
                for row in range(1, 26)]  # fmt: skip
-    write_reviews(local, records)
+    write_reviews(tables, records)
 
     # when the invalid ones are read 10 at a time
-    pages = list(walk(local, "10", batch_id=BATCH, reason="invalid"))
+    pages = list(walk(tables, "10", batch_id=BATCH, reason="invalid"))
 
     # then the pages hold 10 and 5 of them, though the filter drops some of every request
     assert [len(p["reviews"]) for p in pages] == [10, 5]
@@ -141,17 +151,17 @@ def test_a_filter_on_batch_and_reason_still_fills_each_page(local):
     assert pages[0]["counts"] == expected_counts(invalid)
 
 
-def test_exactly_one_full_page_has_no_next(local):
-    write_reviews(local, [review(BATCH, row) for row in range(1, 11)])
+def test_exactly_one_full_page_has_no_next(tables):
+    write_reviews(tables, [review(BATCH, row) for row in range(1, 11)])
 
-    (page,) = walk(local, "10", batch_id=BATCH)
+    (page,) = walk(tables, "10", batch_id=BATCH)
 
     assert len(page["reviews"]) == 10
     assert "next" not in page
 
 
-def test_no_records_is_an_empty_page_with_empty_counts(local):
-    (page,) = walk(local, "10", batch_id=BATCH)
+def test_no_records_is_an_empty_page_with_empty_counts(tables):
+    (page,) = walk(tables, "10", batch_id=BATCH)
 
     assert page == {"reviews": [], "counts": {}}
 
@@ -219,13 +229,13 @@ def test_a_cursor_this_api_did_not_hand_out_is_a_400_bad_cursor(cursor):
     assert refused.value.code == "bad_cursor"
 
 
-def test_a_cursor_of_the_same_query_made_by_hand_reads_on_from_there(local):
+def test_a_cursor_of_the_same_query_made_by_hand_reads_on_from_there(tables):
     # an opaque cursor is not a secret: one that names a real position is simply followed
-    write_reviews(local, [review(BATCH, row) for row in range(1, 4)])
+    write_reviews(tables, [review(BATCH, row) for row in range(1, 4)])
     cursor = cursor_of({"s": "demo", "b": BATCH, "r": None, "k": None, "o": 1})
 
     page = service.list_reviews(
-        BATCH, None, limit="5", cursor=cursor, sender="demo", deps=deps(local)
+        BATCH, None, limit="5", cursor=cursor, sender="demo", deps=deps(tables)
     )
 
     assert [r["row"] for r in page["reviews"]] == [2, 3]
@@ -243,15 +253,15 @@ def test_a_limit_outside_1_to_1000_is_a_400_bad_limit(limit):
 # --- more than 1,000 records ------------------------------------------------------------------
 
 
-def test_counts_of_more_than_1000_records_are_not_cut(local):
+def test_counts_of_more_than_1000_records_are_not_cut(tables):
     # given 1,203 review records of one batch, written straight into the table
     records = [review(BATCH, row) for row in range(1, 1204)]
-    write_reviews(local, records)
-    wiring.batch_records(local.settings).finish(
+    write_reviews(tables, records)
+    wiring.batch_records(tables.settings).finish(
         "demo", BATCH, status=SUCCEEDED, counts=Counts(total=1203, rejected=1203), error=None,
         report=None,
     )  # fmt: skip
-    real = deps(local, page_size=None)  # DynamoDB's own pages, as deployed
+    real = deps(tables, page_size=None)  # DynamoDB's own pages, as deployed
 
     # when GET /batches/{id} and GET /reviews count them
     reviewed = service.batch_status(BATCH, sender="demo", deps=real)["reviewed"]
@@ -266,25 +276,25 @@ def test_counts_of_more_than_1000_records_are_not_cut(local):
     assert first["counts"] == reviewed
     assert (len(first["reviews"]), len(rest["reviews"])) == (1000, 203)
     assert "next" not in rest
-    assert len(ReviewRecords(local.dynamodb, local.settings.reviews_table).query()) == 1203
+    assert len(ReviewRecords(aws.dynamodb(), tables.settings.reviews_table).query()) == 1203
 
 
-def test_orders_dlq_review_follows_every_page(local, monkeypatch, capsys):
+def test_orders_dlq_review_follows_every_page(tables, monkeypatch, capsys):
     # given 25 records (four groups of up to 7) and an operator's tool that reads DynamoDB two
     # items at a time
-    from orderflow_cli import dlq
     from orderflow_cli.main import main
+    from orderflow_cli.stack import Stack
 
-    write_reviews(local, [review(BATCH, row) for row in range(1, 26)])
+    write_reviews(tables, [review(BATCH, row) for row in range(1, 26)])
     requests: list[str] = []
 
-    def small_pages(stack: dlq.Stack) -> ReviewRecords:
+    def small_pages(stack: Stack) -> ReviewRecords:
         stack.dynamodb.meta.events.register(
             "before-call.dynamodb.Query", lambda **_: requests.append("query")
         )
         return ReviewRecords(stack.dynamodb, stack.names["REVIEWS_TABLE"], page_size=2)
 
-    monkeypatch.setattr(dlq.Stack, "reviews", property(small_pages))
+    monkeypatch.setattr(Stack, "reviews", property(small_pages))
 
     # when `orders dlq review --sender --batch` lists them
     assert main(["dlq", "review", "--sender", "demo", "--batch", BATCH, "--json"]) == 0
@@ -298,11 +308,11 @@ def test_orders_dlq_review_follows_every_page(local, monkeypatch, capsys):
 # --- one order inside its group ---------------------------------------------------------------
 
 
-def test_get_and_mark_address_one_order_inside_its_group(local):
+def test_get_and_mark_address_one_order_inside_its_group(tables):
     # given 20 reviews of a batch in groups of 7, and 5 of another batch
-    write_reviews(local, [review(BATCH, row) for row in range(1, 21)])
-    write_reviews(local, [review(OTHER, row) for row in range(1, 6)])
-    records = ReviewRecords(local.dynamodb, local.settings.reviews_table)
+    write_reviews(tables, [review(BATCH, row) for row in range(1, 21)])
+    write_reviews(tables, [review(OTHER, row) for row in range(1, 6)])
+    records = ReviewRecords(aws.dynamodb(), tables.settings.reviews_table)
 
     # when one order of the second group is read and marked
     found = records.get(f"{BATCH}:9")
@@ -321,12 +331,12 @@ def test_get_and_mark_address_one_order_inside_its_group(local):
             records.mark(missing, redriven_to="k")
 
 
-def test_a_group_too_large_for_one_item_continues_in_more_items(local, monkeypatch):
+def test_a_group_too_large_for_one_item_continues_in_more_items(tables, monkeypatch):
     # given items limited to a few reviews each, and a group of eight
     from chalicelib.review import records as module
 
     monkeypatch.setattr(module, "ITEM_BYTES", 1000)
-    records = ReviewRecords(local.dynamodb, local.settings.reviews_table)
+    records = ReviewRecords(aws.dynamodb(), tables.settings.reviews_table)
     reviews = [review(BATCH, row) for row in range(1, 9)]
 
     # when the group is recorded, and recorded again (a redelivery)
@@ -338,7 +348,7 @@ def test_a_group_too_large_for_one_item_continues_in_more_items(local, monkeypat
     )
 
     # then it took several items, each under the limit, and reads back whole, once
-    items = list(local.scan_table(local.settings.reviews_table))
+    items = tables.scan(tables.settings.reviews_table)
     assert (first, again) == (True, False)
     (head,) = [item for item in items if item["group"] == "000002"]
     assert head["continued"] == len(items) >= 2

@@ -16,6 +16,7 @@ from chalicelib.api.scope import ReadScope, session_policy
 from chalicelib.pipeline.store import partition_key
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 from tests.conftest import order, run, write_orders
+from tests.unit.conftest import MotoStack
 
 SCOPE = ReadScope(
     table_arns=("arn:aws:dynamodb:eu-west-1:1:table/b", "arn:aws:dynamodb:eu-west-1:1:table/r"),
@@ -56,6 +57,8 @@ def test_the_session_policy_allows_reads_of_the_senders_items_and_objects_only(s
 def test_every_read_of_the_routes_goes_through_the_senders_session_and_stays_in_it(
     local: EmbeddedAWS, tmp_path: Path
 ) -> None:
+    # The whole emulator, on purpose: the reads are those of real data the pipeline left in
+    # every table and the bucket (an order, a batch with its report, its reviews).
     # given a batch of sender acme with a rejection (so it has reviews and a report), and one
     # of another sender
     path = write_orders(tmp_path / "a.json", [order("s-1"), order("s-2", qty="0")])
@@ -107,8 +110,10 @@ def test_every_read_of_the_routes_goes_through_the_senders_session_and_stays_in_
         assert f"/work/acme/{batch['batch_id']}/" in url
 
 
-def test_the_policy_asked_for_names_the_caller_and_the_stage(local: EmbeddedAWS) -> None:
-    deps = wiring.api_deps(local.settings)
+def test_the_policy_asked_for_names_the_caller_and_the_stage(moto_stack: MotoStack) -> None:
+    # no table or bucket: only STS (moto's) answers the AssumeRole
+    settings = moto_stack.settings
+    deps = wiring.api_deps(settings)
     assert deps.scoped is not None
     asked: list[dict[str, Any]] = []
     aws.sts().meta.events.register(
@@ -118,16 +123,16 @@ def test_the_policy_asked_for_names_the_caller_and_the_stage(local: EmbeddedAWS)
     deps.scoped.clients("shop-9")
 
     (request,) = asked
-    assert request["RoleArn"] == local.settings.api_read_role_arn
+    assert request["RoleArn"] == settings.api_read_role_arn
     assert request["RoleArn"].endswith(":role/orderflow-local-api-reader")
     policy = json.loads(request["Policy"])
-    assert policy == session_policy("shop-9", wiring.read_scope(local.settings))
+    assert policy == session_policy("shop-9", wiring.read_scope(settings))
     (items, sharded, _) = policy["Statement"]
     table = "arn:aws:dynamodb:us-east-1:123456789012:table/"
     assert set(items["Resource"]) == {
-        table + name for name in (local.settings.batches_table, local.settings.reviews_table)
+        table + name for name in (settings.batches_table, settings.reviews_table)
     }
-    assert sharded["Resource"] == [table + local.settings.orders_table]
+    assert sharded["Resource"] == [table + settings.orders_table]
 
 
 def like(value: str, pattern: str) -> bool:

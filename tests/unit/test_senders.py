@@ -1,4 +1,5 @@
-"""Senders and their API keys, on the emulated senders table that infra/stack.yaml defines."""
+"""Senders and their API keys, on the senders table that infra/stack.yaml defines, alone in moto
+(tests/unit/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,22 +8,22 @@ import json
 
 import pytest
 
+from chalicelib import aws
 from chalicelib.senders import DISABLED, SenderError, SenderRegistry
-from orderflow_cli.emulator.runtime import EmbeddedAWS
 
 
 @pytest.fixture
-def registry(local: EmbeddedAWS) -> SenderRegistry:
-    return SenderRegistry(local.dynamodb, local.settings.senders_table)
+def registry(senders_table: str) -> SenderRegistry:
+    return SenderRegistry(aws.dynamodb(), senders_table)
 
 
-def _table_text(local: EmbeddedAWS) -> str:
-    items = local.dynamodb.scan(TableName=local.settings.senders_table)["Items"]
+def _table_text(table: str) -> str:
+    items = aws.dynamodb().scan(TableName=table)["Items"]
     return json.dumps(items)
 
 
 def test_a_new_senders_key_resolves_to_it_and_only_its_digest_is_kept(
-    local: EmbeddedAWS, registry: SenderRegistry
+    senders_table: str, registry: SenderRegistry
 ) -> None:
     sender, key = registry.add("acme", "Acme Shop")
 
@@ -35,7 +36,7 @@ def test_a_new_senders_key_resolves_to_it_and_only_its_digest_is_kept(
     resolved = registry.resolve(key)
     assert resolved is not None
     assert resolved.sender_id == "acme"
-    stored = _table_text(local)
+    stored = _table_text(senders_table)
     assert key not in stored
     assert hashlib.sha256(key.encode()).hexdigest() in stored
 
