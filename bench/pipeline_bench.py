@@ -27,7 +27,8 @@ DLQ reviewer's requests included: S3 PUTs, DynamoDB write units by item size (1 
 item written to a table with indexes is written again for each index), SQS requests in 64 KB
 units. Beside it, the floor of the whole path: one write unit per stored order, plus the DLQ's
 own SQS requests (its batched sends, and the receives and deletes of the reviewer's event
-source mapping). Lambda's polling of an empty queue on AWS is not modelled.
+source mapping). Lambda's polling of an empty queue on AWS is not modelled. The cost model is
+`bench/pipeline_cost.py`; what is printed, `bench/pipeline_report.py`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ import argparse
 import gzip
 import itertools
 import json
-import math
 import random
 import resource
 import sys
@@ -45,6 +45,7 @@ import time
 import tracemalloc
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,18 +55,22 @@ import boto3
 from boto3.dynamodb.types import TypeSerializer
 
 from bench import scale, seed_design
+from bench.pipeline_cost import CallCounter, cost_per_million, floor_per_million, run_calls
+from bench.pipeline_report import (
+    print_cost,
+    print_memory,
+    print_outcome,
+    print_seed_comparison,
+    print_speed,
+)
 from chalicelib import aws
-from chalicelib import costs as prices
-from chalicelib.dynamo import item_size
 from chalicelib.orders.readers import read_records
 from chalicelib.orders.records import Record
 from chalicelib.pipeline.chunks import cut
-from chalicelib.pipeline.store import ORDER_SHARDS, order_key
-from orderflow_cli.emulator.lambdas import InProcessLambda, current_function
+from chalicelib.pipeline.store import order_key
+from orderflow_cli.emulator.lambdas import InProcessLambda
 from orderflow_cli.emulator.runtime import EmbeddedAWS
 from orderflow_cli.run import process
-
-LAMBDA_MEMORY_GB = 256 / 1024  # .chalice/config.json lambda_memory_size
 
 
 def generate(path: Path, count: int, invalid: float, seed: int = 7) -> int:
@@ -92,53 +97,6 @@ def generate(path: Path, count: int, invalid: float, seed: int = 7) -> int:
             out.write(("," if i else "") + json.dumps(order) + "\n")
         out.write("]}\n")
     return bad_orders
-
-
-_SQS_REQUESTS = {"SendMessage", "SendMessageBatch", "ReceiveMessage", "DeleteMessage",
-                 "DeleteMessageBatch", "ChangeMessageVisibility",
-                 "ChangeMessageVisibilityBatch"}  # fmt: skip
-
-
-class CallCounter:
-    """Counts AWS API calls made through the default boto3 session: SQS requests in 64 KB
-    units (and those of the DLQ apart), DynamoDB write units by table and item size."""
-
-    def __init__(self, dlq_name: str) -> None:
-        self.calls: Counter[str] = Counter()
-        self.sqs_units = 0
-        self.dlq_units = 0
-        self.write_units: Counter[str] = Counter()  # by table, before its indexes
-        # the DLQ reviewer's own: its calls, and its write units by table
-        self.reviewer_calls: Counter[str] = Counter()
-        self.reviewer_write_units: Counter[str] = Counter()
-        self._dlq = dlq_name.encode()
-
-    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        service, operation = model.service_model.service_name, model.name
-        self.calls[f"{service}.{operation}"] += 1
-        reviewer = current_function.get() == "ReviewDeadLetters"
-        if reviewer:
-            self.reviewer_calls[f"{service}.{operation}"] += 1
-        if service not in {"sqs", "dynamodb"}:
-            return
-        body = params.get("body", b"")
-        body = body.encode() if isinstance(body, str) else body
-        if not isinstance(body, bytes):
-            body = b""
-        if service == "sqs" and operation in _SQS_REQUESTS:
-            units = max(1, math.ceil(len(body) / (64 * 1024)))
-            self.sqs_units += units
-            if self._dlq + b'"' in body or self._dlq + b"&" in body:  # the DLQ, not its redrive
-                self.dlq_units += units
-        elif service == "dynamodb" and operation in {"PutItem", "UpdateItem"}:
-            request = json.loads(body or b"{}")
-            if operation == "PutItem":  # the item's size, in 1 KB units
-                units = max(1, math.ceil(item_size(request.get("Item", {})) / 1024))
-            else:  # the items updated here are small batch records
-                units = 1
-            self.write_units[str(request.get("TableName"))] += units
-            if reviewer:
-                self.reviewer_write_units[str(request.get("TableName"))] += units
 
 
 def floor_item(record: Record, serialize: Callable[[Any], Any]) -> dict[str, Any]:
@@ -293,59 +251,8 @@ def streaming_peak(path: Path) -> float:
     return peak / 2**20
 
 
-def cost_per_million(run: dict[str, Any], counter: CallCounter, orders: int) -> dict[str, float]:
-    calls = counter.calls
-    chunks = run["record"].get("chunks", 0)
-    scale = 1_000_000 / orders
-    lambda_requests = sum(run["invocations"].values())
-    lambda_gb_s = sum(run["busy"].values()) * LAMBDA_MEMORY_GB
-    express_gb_s = run["busy"].get("ValidateOrder", 0.0) * prices.SFN_EXPRESS_MIN_MEMORY_GB
-    s3_puts = sum(calls[f"s3.{op}"] for op in ("PutObject", "CopyObject", "ListObjectsV2"))
-    s3_gets = calls["s3.GetObject"] + calls["s3.HeadObject"]
-    writes = write_units(run, counter)
-    reads = calls["dynamodb.GetItem"]
-    return {
-        "Step Functions standard transitions": run["transitions"]
-        * prices.SFN_STANDARD_PER_TRANSITION
-        * scale,
-        "Step Functions express requests": chunks * prices.SFN_EXPRESS_PER_REQUEST * scale,
-        "Step Functions express duration": express_gb_s * prices.SFN_EXPRESS_PER_GB_SECOND * scale,
-        "Lambda requests": lambda_requests * prices.LAMBDA_PER_REQUEST * scale,
-        "Lambda duration": lambda_gb_s * prices.LAMBDA_PER_GB_SECOND * scale,
-        "S3 PUT/COPY/LIST": s3_puts * prices.S3_PER_PUT * scale,
-        "S3 GET": s3_gets * prices.S3_PER_GET * scale,
-        "DynamoDB write units": writes * prices.DYNAMODB_PER_WRITE_UNIT * scale,
-        "DynamoDB read units": reads * prices.DYNAMODB_PER_READ_UNIT * scale,
-        "SQS requests (64 KB units)": counter.sqs_units * prices.SQS_PER_REQUEST * scale,
-    }
-
-
-def write_units(run: dict[str, Any], counter: CallCounter, *, reviewer: bool = False) -> int:
-    """Every write unit of the run (or of the reviewer): each item's units once for the table,
-    once more per index."""
-    units = counter.reviewer_write_units if reviewer else counter.write_units
-    return sum(n * (1 + run["indexes"].get(table, 0)) for table, n in units.items())
-
-
-def reviewer_per_million(run: dict[str, Any], counter: CallCounter, orders: int) -> float:
-    """What the DLQ reviewer's own requests cost per million orders: S3 PUTs, write units
-    (those of the orders it stores included), reads."""
-    calls = counter.reviewer_calls
-    cost = calls["s3.PutObject"] * prices.S3_PER_PUT + calls["s3.GetObject"] * prices.S3_PER_GET
-    cost += write_units(run, counter, reviewer=True) * prices.DYNAMODB_PER_WRITE_UNIT
-    cost += calls["dynamodb.GetItem"] * prices.DYNAMODB_PER_READ_UNIT
-    return cost * 1_000_000 / orders
-
-
-def floor_per_million(run: dict[str, Any], counter: CallCounter, orders: int) -> float:
-    """One write unit per stored order, plus the DLQ's own SQS requests, per million orders."""
-    stored = int(run["record"].get("stored", 0))
-    floor = stored * prices.DYNAMODB_PER_WRITE_UNIT + counter.dlq_units * prices.SQS_PER_REQUEST
-    return floor * 1_000_000 / orders
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument(
         "--invalid", type=float, default=0.10, help="fraction of invalid orders (default 0.10)"
@@ -375,10 +282,28 @@ def main() -> int:
         default="",
         help="also model the cost at these invalid fractions, e.g. 0.01,0.1,0.3 (10,000 each)",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not 0 <= args.invalid <= 1:
         parser.error("--invalid is a fraction between 0 and 1")
+    return args
 
+
+@dataclass(frozen=True)
+class Measurement:
+    """What one bench run measured, before anything is printed."""
+
+    run: dict[str, Any]
+    counter: CallCounter
+    peak_small: float  # MiB traced while streaming a file a tenth the size
+    peak_big: float  # ... and the file itself
+    alone: tuple[int, float]  # the floor alone in a fresh emulator: puts, seconds
+    rss_mib: float  # peak RSS of this process after the whole path
+    seed: dict[str, Any] | None  # the seed's design over the first orders, when asked
+
+
+def measure(args: argparse.Namespace) -> Measurement:
+    """Generate the file (and one a tenth its size), then measure the streaming read, the floor
+    alone, the whole path beside its interleaved floor, and the seed's design when asked."""
     with tempfile.TemporaryDirectory() as tmp:
         big = Path(tmp) / f"bench-orders.{args.format}"
         small = Path(tmp) / f"bench-orders-small.{args.format}"
@@ -388,86 +313,28 @@ def main() -> int:
         print(
             f"file: {args.orders} orders ({invalid} invalid), {big.stat().st_size / 2**20:.1f} MiB"
         )
-
         peak_small, peak_big = streaming_peak(small), streaming_peak(big)
         alone = floor_run(big, args.floor_orders)  # for reference: a fresh emulator
         run, counter = pipeline_run(big)
-        pipeline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
         seed = (
             seed_design.seed_run(first_orders(big, args.seed_orders)) if args.seed_orders else None
         )
+    return Measurement(run, counter, peak_small, peak_big, alone, rss_mib, seed)
 
-    record = run["record"]
-    print(
-        f"pipeline: batch {record.get('status')}: total {record.get('total')}, "
-        f"stored {record.get('stored')}, rejected {record.get('rejected')}, "
-        f"chunks {record.get('chunks')}"
-    )
-    print("  where the orders ended: " + ", ".join(f"{k} {v}" for k, v in run["ended"].items()))
-    keys = run["partition_keys"]
-    print(
-        f"  the stored orders' partition keys: {len(keys):,} of {ORDER_SHARDS:,} (one sender;"
-        f" at least 16 wanted), {sum(keys.values()) / max(1, len(keys)):.1f} orders a key on"
-        f" average, {max(keys.values(), default=0)} on the busiest"
-    )
-    pipeline_rate = args.orders / run["seconds"]
-    puts, floor_seconds = run["floor_puts"], run["floor_seconds"]
-    floor_rate = puts / floor_seconds
-    print("\nspeed (same process, same run; the floor timed between the pipeline's chunks)")
-    print(
-        f"  whole path, reviewer included:  {run['seconds']:8.1f} s  {pipeline_rate:8.0f} orders/s"
-        f"   (the execution alone: {run['execution_seconds']:.1f} s)"
-    )
-    print(f"  floor, {puts} conditional puts:  {floor_seconds:8.1f} s  {floor_rate:8.0f} puts/s")
-    print(
-        f"    (the floor alone in a fresh emulator before the run: {alone[0] / alone[1]:.0f}"
-        f" puts/s over {alone[0]:,} puts)"
-    )
-    print(f"  ratio whole path / floor (time): {run['seconds'] / floor_seconds:.2f}")
-    print(f"  whole path's speed / floor's speed: {floor_seconds / run['seconds']:.2f} (aim: 0.8)")
-    busy = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in run["busy"].items())
-    print(f"  time inside the Lambda functions: {busy}")
-    print("\nmemory (peak traced while streaming and chunking the file)")
-    print(f"  {args.orders // 10:>9} orders: {peak_small:6.2f} MiB")
-    print(f"  {args.orders:>9} orders: {peak_big:6.2f} MiB   ratio {peak_big / peak_small:.2f}")
-    print(
-        f"  peak RSS of this process after the whole path: {pipeline_rss:,.0f} MiB"
-        " (the emulator holding every item, object and message of the run, and the product)"
-    )
 
-    costs = cost_per_million(run, counter, args.orders)
-    total = sum(costs.values())
-    floor_cost = floor_per_million(run, counter, args.orders)
-    print(
-        f"\nmodelled cost of 1,000,000 orders on AWS ({prices.REGION}, prices of "
-        f"{prices.PRICES_AS_OF}, chalicelib/costs.py)"
-    )
-    for name, value in sorted(costs.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:38s} ${value:9.4f}")
-    print(
-        f"  {'total':38s} ${total:9.4f}   = {total / floor_cost:.2f} x the floor "
-        f"(${floor_cost:.4f}: a write unit per stored order and the DLQ's SQS requests)"
-    )
-    units = ", ".join(
-        f"{table.rsplit('-', 1)[-1]} {n * 1_000_000 / args.orders:,.0f}"
-        + (f" x{1 + run['indexes'][table]} (indexes)" if run["indexes"].get(table) else "")
-        for table, n in sorted(counter.write_units.items())
-    )
-    print(f"  write units per million orders, by table: {units}")
-    reviewer = reviewer_per_million(run, counter, args.orders)
-    per_million = 1_000_000 / args.orders
-    print(
-        f"  the DLQ reviewer's own requests: ${reviewer:.4f} per million orders"
-        f" ({counter.reviewer_calls['s3.PutObject'] * per_million:,.0f} S3 PUTs,"
-        f" {write_units(run, counter, reviewer=True) * per_million:,.0f} write units,"
-        f" {counter.reviewer_calls['dynamodb.GetItem'] * per_million:,.0f} reads)"
-    )
-    print(
-        f"  SQS 64 KB units per million orders: {counter.sqs_units * 1_000_000 / args.orders:,.0f}"
-        f" (the DLQ's: {counter.dlq_units * 1_000_000 / args.orders:,.0f})"
-    )
-    if seed is not None:
-        print_seed_comparison(seed, pipeline_rate, total)
+def main(argv: list[str] | None = None) -> int:
+    """Measure, print every figure, and exit 0 when the batch succeeded with every order
+    accounted for."""
+    args = parse_args(argv)
+    measured = measure(args)
+    run, counter = measured.run, measured.counter
+    print_outcome(run)
+    pipeline_rate = print_speed(run, args.orders, measured.alone)
+    print_memory(args.orders, measured.peak_small, measured.peak_big, measured.rss_mib)
+    total = print_cost(run, counter, args.orders)
+    if measured.seed is not None:
+        print_seed_comparison(measured.seed, pipeline_rate, total)
     if args.rates:
         print_rates([float(r) for r in args.rates.split(",")])
     if args.scale:
@@ -476,29 +343,13 @@ def main() -> int:
     for name, n in sorted(run_calls(counter).items()):
         print(f"  {name:38s} {n}")
     lost = run["ended"].get("unaccounted", 0)
-    return 0 if record.get("status") == "succeeded" and not lost else 1
+    return 0 if run["record"].get("status") == "succeeded" and not lost else 1
 
 
 def first_orders(path: Path, count: int) -> list[Any]:
     """The first `count` orders of the file, as read (the seed's design is fed the same)."""
     with path.open("rb") as body:
         return [r.order for r, _ in zip(read_records(body, path.name), range(count), strict=False)]
-
-
-def print_seed_comparison(seed: dict[str, Any], our_rate: float, our_cost: float) -> None:
-    costs = seed_design.seed_cost_per_million(seed)
-    seed_cost, seed_rate = sum(costs.values()), seed["orders"] / seed["seconds"]
-    print("\nthe seed's design (bench/seed.asl.json: a Map item, a Lambda, a put per order)")
-    print(
-        f"  on the first {seed['orders']} orders: {seed['seconds']:.1f} s, {seed_rate:.0f} orders/s"
-        f" (ours: {our_rate:.0f} orders/s, {our_rate / seed_rate:.1f}x)"
-    )
-    for name, value in sorted(costs.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:38s} ${value:9.4f}")
-    print(
-        f"  {'total per million orders':38s} ${seed_cost:9.4f}"
-        f"   (ours: ${our_cost:.4f}, {seed_cost / our_cost:.1f}x cheaper)"
-    )
 
 
 def print_rates(rates: list[float], orders: int = 10_000) -> None:
@@ -541,10 +392,6 @@ def print_scale() -> None:
         f" (+{grown:.0f}); emulator holding the items: {runs[5_000]['holding']:.0f} ->"
         f" {runs[50_000]['holding']:.0f} MiB (+{held:.0f}); allowed: +{2 * held + 30:.0f} MiB"
     )
-
-
-def run_calls(counter: CallCounter) -> dict[str, int]:
-    return dict(counter.calls)
 
 
 if __name__ == "__main__":
