@@ -16,7 +16,7 @@ selector of the state machine (`pipeline/ingest.asl.json`) is checked against th
 """
 
 from chalicelib.contracts.chunks import ChunkOutcome, ChunkRef, ChunkStatus, ChunkTask
-from chalicelib.contracts.completion import Completion
+from chalicelib.contracts.completion import Completion, Counts
 from chalicelib.contracts.deadletter import (
     DeadLetterMessage,
     Reason,
@@ -47,6 +47,7 @@ __all__ = [
     "ChunkStatus",
     "ChunkTask",
     "Completion",
+    "Counts",
     "DeadLetterMessage",
     "Decision",
     "Ended",

@@ -18,12 +18,12 @@ from __future__ import annotations
 import calendar
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
+from chalicelib.contracts.completion import Counts
 from chalicelib.dynamo import decimals, now, plain_item, set_fields
 
 if TYPE_CHECKING:
@@ -48,34 +48,6 @@ def expiry_after(seconds: int, clock: Callable[[], float] = time.time) -> str:
 
 class BodyMismatch(Exception):
     """The batch was promised for another body (an Idempotency-Key used with a second body)."""
-
-
-@dataclass(slots=True)
-class Counts:
-    total: int = 0
-    stored: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    unprocessed: int = 0
-    rejected_by_reason: dict[str, int] = field(default_factory=dict)
-
-    def add(self, other: Mapping[str, Any]) -> None:
-        self.total += int(other.get("total", 0))
-        self.stored += int(other.get("stored", 0))
-        self.unchanged += int(other.get("unchanged", 0))
-        self.rejected += int(other.get("rejected", 0))
-        for reason, n in other.get("rejected_by_reason", {}).items():
-            self.rejected_by_reason[reason] = self.rejected_by_reason.get(reason, 0) + int(n)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "total": self.total,
-            "stored": self.stored,
-            "unchanged": self.unchanged,
-            "rejected": self.rejected,
-            "unprocessed": self.unprocessed,
-            "rejected_by_reason": dict(self.rejected_by_reason),
-        }
 
 
 class BatchRecords:

@@ -45,9 +45,10 @@ from chalicelib.contracts import (
     Recorded,
     SourceFile,
 )
+from chalicelib.contracts.completion import Counts
 from chalicelib.costs import Requests, lambda_gb_seconds
 from chalicelib.log import get_logger, mask_emails, one_line
-from chalicelib.pipeline.batches import BatchRecords, Counts
+from chalicelib.pipeline.batches import BatchRecords
 from chalicelib.pipeline.chunks import ChunkStore
 from chalicelib.pipeline.deadletter import DeadLetterUnavailable
 from chalicelib.pipeline.inflight import in_order
@@ -161,18 +162,12 @@ def transitions(state: BatchState, status: BatchStatus) -> int:
 
 
 def _completion(state: BatchState, ending: _Ending, receipt: dict[str, Any]) -> Completion:
-    counts = ending.counts
     return Completion(
         sender=state.sender,
         batch_id=state.batch_id,
         file=SourceFile(state.bucket, state.key),
         status=ending.status,
-        total=counts.total,
-        stored=counts.stored,
-        unchanged=counts.unchanged,
-        rejected=counts.rejected,
-        unprocessed=counts.unprocessed,
-        rejected_by_reason=dict(counts.rejected_by_reason),
+        counts=ending.counts,
         error=ending.error,
         report=ending.report,
         dry_run=state.dry_run,

@@ -37,6 +37,7 @@ from chalicelib.contracts import (
     Source,
     SourceFile,
 )
+from chalicelib.contracts.completion import Counts
 from chalicelib.contracts.execution import BatchStatus, Caught, PrepareStatus, Problem
 from chalicelib.costs import Requests
 from chalicelib.orders.records import FieldError
@@ -328,8 +329,9 @@ def test_the_state_record_batch_is_handed_is_read_into_its_model() -> None:
 
 def test_the_completion_event_reads_back_and_carries_plain_values() -> None:
     event = Completion(
-        "demo", "b-1", SourceFile("bk", "k"), BatchStatus.FAILED, total=3, stored=1,
-        rejected=1, unprocessed=1, rejected_by_reason={"invalid": 1},
+        "demo", "b-1", SourceFile("bk", "k"), BatchStatus.FAILED,
+        counts=Counts(total=3, stored=1, rejected=1, unprocessed=1,
+                      rejected_by_reason={"invalid": 1}),
         error=Problem("pipeline.chunks_unprocessed", "1 order(s)"), receipt={"requests": {}},
     )  # fmt: skip
 
@@ -337,5 +339,10 @@ def test_the_completion_event_reads_back_and_carries_plain_values() -> None:
 
     assert Completion.from_dict(detail) == event
     assert detail["status"] == "failed"
+    assert (detail["total"], detail["unprocessed"], detail["rejected_by_reason"]) == (
+        3,
+        1,
+        {"invalid": 1},
+    )  # flat on the wire
     assert detail["file"] == {"bucket": "bk", "key": "k"}
     assert Recorded("b-1", BatchStatus.FAILED, 3, 1, 1).to_dict()["status"] == "failed"

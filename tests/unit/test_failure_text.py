@@ -68,7 +68,8 @@ def test_get_batches_keeps_an_older_records_traced_error_to_one_line(local):
     # given a batch recorded before errors were kept to one line
     from chalicelib import wiring
     from chalicelib.api import service
-    from chalicelib.pipeline.batches import FAILED, Counts
+    from chalicelib.contracts import Counts
+    from chalicelib.pipeline.batches import FAILED
 
     batches = wiring.batch_records(local.settings)
     traced = (

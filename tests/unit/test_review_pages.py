@@ -17,7 +17,8 @@ import pytest
 from chalicelib import aws, wiring
 from chalicelib.api import service
 from chalicelib.api.errors import BadRequest
-from chalicelib.pipeline.batches import SUCCEEDED, Counts
+from chalicelib.contracts import Counts
+from chalicelib.pipeline.batches import SUCCEEDED
 from chalicelib.pipeline.deadletter import group_id, group_message_id
 from chalicelib.review.records import ReviewRecords, group_item
 from chalicelib.settings import Settings
