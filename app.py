@@ -22,10 +22,10 @@ from chalice.app import (
 from chalicelib import aws, callbacks, log, metrics, wiring
 from chalicelib.api import auth, media, promise, service
 from chalicelib.api.errors import INTERNAL_ERROR_BODY, ApiError
-from chalicelib.contracts import BatchState, ChunkOutcome, Completion, DeadLetterMessage
+from chalicelib.contracts import BatchState, ChunkOutcome, Completion, DeadLetterMessage, Source
 from chalicelib.pipeline import events as completion
 from chalicelib.pipeline.finish import record_batch
-from chalicelib.pipeline.prepare import Source, prepare_file
+from chalicelib.pipeline.prepare import prepare_file
 from chalicelib.pipeline.process import ChunkTask, process_chunk
 from chalicelib.pipeline.trigger import ingest_object, source_for
 from chalicelib.settings import Settings, get_settings

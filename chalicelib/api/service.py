@@ -32,9 +32,9 @@ from chalicelib.api.errors import PayloadTooLarge
 from chalicelib.api.promise import Promise, check_callback, dry_run_flag, optional_mapping
 from chalicelib.api.reads import batch_status, get_order, list_reviews
 from chalicelib.api.uploads import UploadRequest, presign_upload
+from chalicelib.contracts import Source
 from chalicelib.pipeline.batches import PENDING
 from chalicelib.pipeline.naming import api_key_for, new_batch_id
-from chalicelib.pipeline.prepare import Source
 from chalicelib.pipeline.trigger import execution_arn, start_ingest
 
 __all__ = [  # every route's function, for app.py's one import

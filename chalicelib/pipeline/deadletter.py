@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -94,13 +95,10 @@ def _message(
     part: int | None = None,
     parts: int | None = None,
 ) -> str:
-    message = DeadLetterMessage(
+    message = replace(
+        whole,
         message_id=group_message_id(whole.batch_id, whole.chunk, part),
-        sender=whole.sender,
-        batch_id=whole.batch_id,
-        chunk=whole.chunk,
         group=group_id(whole.chunk, part),
-        source=whole.source,
         rejections=tuple(rejection for rejection, _ in entries),
         part=part,
         parts=parts,

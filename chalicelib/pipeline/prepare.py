@@ -50,7 +50,7 @@ from chalicelib.settings import Settings
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["PRESIGNED_UPLOAD", "Source", "prepare_file"]
+__all__ = ["PRESIGNED_UPLOAD", "prepare_file"]
 
 log = get_logger("prepare")
 

@@ -22,9 +22,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from orderflow_cli.stage import PROJECT_ROOT
+from chalicelib.pipeline import transitions
 
-DEFINITION_PATH = PROJECT_ROOT / "chalicelib" / "pipeline" / "ingest.asl.json"
+DEFINITION_PATH = transitions.DEFINITION  # where the functions read it too
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
 
 
