@@ -17,6 +17,13 @@ starts with "_" (the annotations of our rejection report) and those without a na
 whitespace only, such as a trailing `,,`): those are ignored while they hold nothing, and a row
 with a value under one is refused by its reader (`row.value_without_header`).
 
+What the batch shows of a header (`FileFacts`, told by `HeaderSearch`): its `headers` (the
+named columns, at most `HEADERS_SHOWN`, each cut at `HEADER_SHOWN_CHARS` characters, as no
+message names a longer one either) and, for a header refused (`HeaderRefused`) for what it
+lacks, `suggestions`: per field, the closest headers its message names (`names.closest`), or,
+for a field whose mapped header is not there, those closest to that header or to the field's
+own names; every suggestion is one of `headers`.
+
 A table whose header has the report's `_errors` column is one of our rejection reports sent
 back: the report prefixes `'` to every cell, header included, that starts with `=`, `+`, `-`,
 `@`, a tab, a carriage return or `'` itself (so that a spreadsheet never runs it as a formula,
@@ -29,18 +36,31 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from chalicelib.orders.readers.mapping import ColumnMapping, MappingError
-from chalicelib.orders.readers.names import BY_NAME, BY_SYNONYM, SYNONYMS, near, normalise
+from chalicelib.orders.readers.names import (
+    BY_NAME,
+    BY_SYNONYM,
+    SYNONYMS,
+    closest,
+    near,
+    normalise,
+)
 from chalicelib.orders.records import ORDER_FIELDS, ORDER_GROUPS, FieldError, Record, UnreadableFile
 
+if TYPE_CHECKING:  # facts.py imports this package's detect, which imports this module
+    from chalicelib.orders.readers.facts import FileFacts
+
 __all__ = [
+    "HEADERS_SHOWN",
     "HEADER_SEARCH_ROWS",
+    "HEADER_SHOWN_CHARS",
     "REPORT_MARKER",
     "SYNONYMS",
     "ColumnMapping",
     "Columns",
+    "HeaderRefused",
     "HeaderSearch",
     "MappingError",
     "is_report",
@@ -53,6 +73,10 @@ REPORT_MARKER: Final = "_errors"  # a header with this column is one of our reje
 #: order's fields: title rows above it ("Orders, March 2024") are skipped.
 HEADER_SEARCH_ROWS: Final = 10
 ESCAPE: Final = "'"  # what the report puts before a cell a spreadsheet would run as a formula
+#: What the batch's `file.headers` (and `file.suggestions`, and a refusal's message) show of a
+#: header row: its first columns, each name cut, so a hostile header cannot bloat the record.
+HEADERS_SHOWN: Final = 200
+HEADER_SHOWN_CHARS: Final = 200
 
 
 def is_report(head: bytes) -> bool:
@@ -70,11 +94,16 @@ class Columns:
         self._unescape = REPORT_MARKER in (name.strip() for name in header)
         names = [self._value(name).strip() for name in header]
         self.width = len(names)
-        self._where = f"{where}: " + ", ".join(names[:30]) + (", ..." if len(names) > 30 else "")
+        shown = [_cut(name) for name in names[:30]]
+        self._where = f"{where}: " + ", ".join(shown) + (", ..." if len(names) > 30 else "")
         self._names = names
+        # the header's names as the batch shows them (`file.headers`): blanks left out, the
+        # first HEADERS_SHOWN of the others, each cut
+        self._shown = [name for name in names if name][:HEADERS_SHOWN]
+        self.headers = [_cut(name) for name in self._shown]
         # a column without a header (a trailing `,,`) is ignored while it holds nothing
         self.unnamed = [index for index, name in enumerate(names) if not name]
-        _check_names([name for name in names if name], self._where)
+        _check_names([name for name in names if name], self._where, self.headers)
         self.found: dict[str, str] = {}  # field -> the header it is read from
         # our report sent back (also saved as a workbook) has our names: no mapping applies
         position = self._match(mapping.columns if mapping and not self._unescape else {})
@@ -149,29 +178,43 @@ class Columns:
 
     def _missing(
         self, unmapped: dict[str, str], missing: list[str], taken: set[int]
-    ) -> UnreadableFile:
+    ) -> HeaderRefused:
         free = [name for index, name in enumerate(self._names) if index not in taken]
+        close = {name: closest(free, name, *SYNONYMS[name]) for name in missing}
         said = [
             f'{name} (the mapping names the column "{header}", which is not there; '
-            f"{near(free, header)})"
+            f"{near([_cut(n) for n in closest(free, header)])})"
             for name, header in unmapped.items()
         ]
-        said += [f"{name} ({near(free, name, *SYNONYMS[name])})" for name in missing]
-        return UnreadableFile(
+        said += [f"{name} ({near([_cut(n) for n in close[name]])})" for name in missing]
+        # a field whose mapped header is not there: the headers close to that header or to
+        # the field's own names; every suggestion is one of `headers`, for a page to offer
+        for name, header in unmapped.items():
+            close[name] = closest(free, header, name, *SYNONYMS[name])
+        shown = set(self._shown)
+        suggestions = {
+            name: [_cut(header) for header in close[name] if header in shown]
+            for name in ORDER_FIELDS
+            if name in close
+        }
+        return HeaderRefused(
             "file.missing_columns",
             f"the header lacks the required column{'s' if len(said) > 1 else ''} "
             f"{', '.join(said)}; expected {', '.join(ORDER_FIELDS)} in any order (names are "
             "matched ignoring case, spaces and punctuation, and by the synonyms docs/formats.md "
             f"lists; a column mapping can name any other header); {self._where}",
+            self.headers,
+            suggestions,
         )
 
     def _one(self, name: str, found: list[int], how: str) -> None:
         if len(found) > 1:
-            listed = " and ".join(f'"{self._names[i]}"' for i in found)
-            raise UnreadableFile(
+            listed = " and ".join(f'"{_cut(self._names[i])}"' for i in found)
+            raise HeaderRefused(
                 "file.duplicate_columns",
                 f"the columns {listed} both match {name} (by {how}): which one holds {name} "
                 f"is not guessed; rename or remove one, or send a column mapping; {self._where}",
+                self.headers,
             )
 
 
@@ -219,22 +262,46 @@ def _totals(record: Record) -> Record:
     return Record(record.row, record.order, FieldError("row", "row.totals", message, None))
 
 
-def _check_names(names: list[str], where: str) -> None:
+def _check_names(names: list[str], where: str, headers: list[str]) -> None:
     repeated = [name for name, count in Counter(names).items() if count > 1]
     if repeated:
-        listed = ", ".join(f'"{name}"' for name in repeated)
-        raise UnreadableFile(
+        listed = ", ".join(f'"{_cut(name)}"' for name in repeated[:30])
+        listed += ", ..." if len(repeated) > 30 else ""
+        raise HeaderRefused(
             "file.duplicate_columns",
             f"the header names the column{'s' if len(repeated) > 1 else ''} {listed} more "
             f"than once; every column name must be unique; {where}",
+            headers,
         )
     clashing = [name for name in ORDER_GROUPS if name in names]
     if clashing:
-        raise UnreadableFile(
+        raise HeaderRefused(
             "file.duplicate_columns",
             f'the header has a column named "{clashing[0]}", which clashes with the '
             f'"{clashing[0]}" group the order is built with; rename that column; {where}',
+            headers,
         )
+
+
+def _cut(name: str) -> str:
+    return name[:HEADER_SHOWN_CHARS]
+
+
+class HeaderRefused(UnreadableFile):
+    """A row refused as the table's header (`file.missing_columns`, `file.duplicate_columns`),
+    with what the batch shows of it: `headers` (`Columns.headers`) and, for missing columns,
+    `suggestions` (field -> up to 3 of `headers` closest to it, best first, by `closest`)."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        headers: list[str],
+        suggestions: dict[str, list[str]] | None = None,
+    ) -> None:
+        super().__init__(code, message)
+        self.headers = headers
+        self.suggestions = suggestions or {}
 
 
 class HeaderSearch:
@@ -242,10 +309,15 @@ class HeaderSearch:
     `header_row` when it names one (rows above it are skipped, the row itself must match),
     else the first row within `HEADER_SEARCH_ROWS` that matches the order's fields. A title
     row above the header is skipped; when none matches in time, the first row's refusal is
-    raised (`file.missing_columns` naming what that row lacks)."""
+    raised (`file.missing_columns` naming what that row lacks).
 
-    def __init__(self, mapping: ColumnMapping | None) -> None:
+    What it decides is told to `facts`: the header's `columns` matched and its `headers`, or,
+    for a refusal, the `headers` of the row refused and the `suggestions` for what it lacks
+    (`HeaderRefused`); a title row skipped leaves no trace there."""
+
+    def __init__(self, mapping: ColumnMapping | None, facts: FileFacts) -> None:
         self._given = mapping.header_row if mapping else None  # given: not searched
+        self._facts = facts
         self.title: UnreadableFile | None = None  # why the first row is not the header
 
     def look(self, row: int, header: Callable[[], Columns]) -> Columns | None:
@@ -253,13 +325,25 @@ class HeaderSearch:
         if self._given is not None and row < self._given:
             return None
         try:
-            return header()
+            columns = header()
         except UnreadableFile as exc:
             if (
                 self._given is not None
                 or exc.code != "file.missing_columns"
                 or row >= HEADER_SEARCH_ROWS
             ):
-                raise self.title or exc from None
+                raise self.refused(exc) from None
             self.title = self.title or exc  # a title row: the header is looked for further down
             return None
+        self._facts.columns.update({name: _cut(found) for name, found in columns.found.items()})
+        self._facts.headers = columns.headers
+        return columns
+
+    def refused(self, exc: UnreadableFile) -> UnreadableFile:
+        """What is raised when no row is the header (the first row's refusal, else `exc`),
+        its headers and suggestions told to the facts."""
+        raised = self.title or exc
+        if isinstance(raised, HeaderRefused):
+            self._facts.headers = raised.headers
+            self._facts.suggestions = raised.suggestions
+        return raised

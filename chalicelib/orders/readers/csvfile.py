@@ -43,7 +43,7 @@ def read_csv(
     end = 0  # the line the previous record ended on
     try:
         columns: Columns | None = None
-        search = HeaderSearch(mapping)
+        search = HeaderSearch(mapping, facts)
         records = 0
         for fields in rows:
             start, end = end + 1, rows.line_num
@@ -61,8 +61,6 @@ def read_csv(
             if columns is None:
                 where = f"header found at line {start}"
                 columns = search.look(start, partial(Columns, fields, where, mapping))
-                if columns is not None:
-                    facts.columns.update(columns.found)
                 continue
             records += 1
             yield _record(start, fields, columns)
@@ -74,7 +72,7 @@ def read_csv(
         ) from exc
     if columns is None:
         if search.title is not None:
-            raise search.title
+            raise search.refused(search.title)
         raise UnreadableFile(
             "file.empty", "the file contains no orders: it holds nothing but blank lines"
         )

@@ -4,18 +4,20 @@ A field (`records.ORDER_FIELDS`) is named by its own name or one of its `SYNONYM
 `normalise`d (case, spaces and punctuation ignored): `Order ID`, `order_id` and `ORDERID` are
 `OrderId`, `Quantity` is `qty`. No normalised name means two fields, and `SYNONYMS` lists the
 fields of `records.ORDER_FIELDS` in their order (tests/unit/readers/test_columns.py checks
-both). `near` names the headers closest to a field that is missing, never a guess taken as a
-match.
+both). `closest` finds the headers closest to a field that is missing (for the batch's
+`file.suggestions` and, said by `near`, for the `file.missing_columns` message): never a guess
+taken as a match.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from typing import Final
 
 from chalicelib.orders.records import ORDER_FIELDS
 
-__all__ = ["BY_NAME", "BY_SYNONYM", "SYNONYMS", "near", "normalise"]
+__all__ = ["BY_NAME", "BY_SYNONYM", "SYNONYMS", "closest", "near", "normalise"]
 
 #: Other names partners give our fields, one entry per field of `records.ORDER_FIELDS`, in its
 #: order (docs/formats.md's synonyms table lists the same).
@@ -69,9 +71,11 @@ BY_SYNONYM: Final = {normalise(s): name for name, synonyms in SYNONYMS.items() f
 _CLOSE: Final = 0.6  # how alike a header must be to a field's names to be named as close
 
 
-def near(headers: list[str], *wanted: str) -> str:
-    """`closest headers: "Qty.", ...` (of `headers`, to any of `wanted`) or `no header is
-    close`. Cheap upper bounds of the ratio rule most headers out before it is computed."""
+def closest(headers: Sequence[str], *wanted: str) -> list[str]:
+    """The (at most 3) of `headers` closest to any of `wanted`, best first (ties in header
+    order); a header is close when its normalised name is at least `_CLOSE` alike to a
+    normalised `wanted` (difflib's ratio). Cheap upper bounds of the ratio rule most headers
+    out before it is computed."""
     scores: dict[str, float] = {}
     targets = [normalise(target) for target in wanted]
     matcher = difflib.SequenceMatcher(None)
@@ -82,7 +86,12 @@ def near(headers: list[str], *wanted: str) -> str:
             if matcher.real_quick_ratio() < _CLOSE or matcher.quick_ratio() < _CLOSE:
                 continue
             scores[name] = max(scores.get(name, 0.0), matcher.ratio())
-    close = sorted((n for n, r in scores.items() if r >= _CLOSE), key=lambda n: -scores[n])[:3]
+    return sorted((n for n, r in scores.items() if r >= _CLOSE), key=lambda n: -scores[n])[:3]
+
+
+def near(close: Sequence[str]) -> str:
+    """`closest()`'s answer as a message says it: `closest headers: "Qty.", ...` or `no
+    header is close`."""
     if not close:
         return "no header is close"
     return "closest headers: " + ", ".join(f'"{name}"' for name in close)

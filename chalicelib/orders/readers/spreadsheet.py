@@ -112,7 +112,7 @@ def _rows(
     meter: Meter,
 ) -> Iterator[Record]:
     columns: Columns | None = None
-    search = HeaderSearch(mapping)
+    search = HeaderSearch(mapping, facts)
     records = 0
     # Rows come with Excel's row numbers, each with the cells it holds: (column, value).
     for number, cells in rows:
@@ -124,14 +124,12 @@ def _rows(
         if columns is None:
             header = partial(_header, number, cells, texts, sheet, mapping, meter)
             columns = search.look(number, header)
-            if columns is not None:
-                facts.columns.update(columns.found)
             continue
         records += 1
         yield _record(number, cells, texts, columns)
     if columns is None:
         if search.title is not None:
-            raise search.title
+            raise search.refused(search.title)
         raise UnreadableFile(
             "file.empty", f'the file contains no orders: the sheet "{sheet}" is empty'
         )
