@@ -21,7 +21,7 @@ from chalice.app import (
 
 from chalicelib import aws, callbacks, log, metrics, wiring
 from chalicelib.api import auth, media, promise, service
-from chalicelib.api.errors import INTERNAL_ERROR_BODY, ApiError
+from chalicelib.api.errors import INTERNAL_ERROR_BODY, ApiError, NotFound
 from chalicelib.contracts import BatchState, ChunkOutcome, Completion, DeadLetterMessage, Source
 from chalicelib.pipeline import events as completion
 from chalicelib.pipeline.finish import record_batch
@@ -29,6 +29,7 @@ from chalicelib.pipeline.prepare import prepare_file
 from chalicelib.pipeline.process import ChunkTask, process_chunk
 from chalicelib.pipeline.trigger import ingest_object, source_for
 from chalicelib.settings import Settings, get_settings
+from chalicelib.web import pages
 
 app = Chalice(app_name="orderflow", configure_logs=False)  # chalicelib.log configures JSON logs
 
@@ -55,9 +56,13 @@ def _setup() -> None:
 
 @app.authorizer(ttl_seconds=auth.CACHE_SECONDS, header=auth.AUTH_HEADER)
 def sender_key(auth_request: AuthRequest) -> AuthResponse:
-    """The sender whose API key this is; refused: unknown, rotated-out or disabled keys."""
+    """The sender whose API key or upload link this is; refused: unknown, rotated-out or
+    disabled keys, and links that are forged, expired or revoked."""
     _setup()
-    response = auth.authorize(auth_request.token, wiring.sender_registry(get_settings()))
+    settings = get_settings()
+    response = auth.authorize(
+        auth_request.token, wiring.sender_registry(settings), wiring.link_keys(settings)
+    )
     metrics.api_key_checked(allowed=bool(response.routes))
     return response
 
@@ -118,6 +123,28 @@ def health() -> Response:
     return Response(body={"status": "ok"}, status_code=200)
 
 
+# -- the partners' page: no key to load it; it calls the routes below with the partner's --
+
+
+@app.route("/", methods=["GET"])
+@_json_errors
+def page() -> Response:
+    return _page(pages.index(wiring.upload_origin(get_settings())))
+
+
+@app.route("/static/{name}", methods=["GET"])
+@_json_errors
+def page_file(name: str) -> Response:
+    found = pages.static_file(name, wiring.upload_origin(get_settings()))
+    if found is None:
+        raise NotFound(f"the page has no file {name!r}")
+    return _page(found)
+
+
+def _page(found: pages.Page) -> Response:
+    return Response(body=found.body, status_code=200, headers=found.headers)
+
+
 @app.route("/orders", methods=["POST"], authorizer=sender_key)
 @_json_errors
 def post_orders() -> Response:
@@ -132,6 +159,7 @@ def post_orders() -> Response:
         max_orders_per_request=_limits().get("max_orders_per_request"),
         mapping=query.get("mapping"),
         dry_run=query.get("dry_run"),
+        corrects=query.get("corrects"),
     )
     replayed = accepted.pop("replayed")  # a header: every retry's body is the first one's
     if accepted.pop("first"):  # each batch counted once, however many retries carry it
@@ -153,6 +181,7 @@ def post_uploads() -> Response:
         max_upload_bytes=_limits().get("max_upload_bytes"),
         mapping=wanted.mapping,
         dry_run=wanted.dry_run,
+        corrects=wanted.corrects,
     )
     metrics.upload_granted(sender=_sender())
     return Response(body=presigned, status_code=201)
@@ -185,6 +214,38 @@ def get_reviews() -> Response:
         deps=wiring.api_deps(get_settings()),
     )
     return Response(body=reviews, status_code=200)
+
+
+@app.route("/batches", methods=["GET"], authorizer=sender_key)
+@_json_errors
+def get_batches() -> Response:
+    deps = wiring.api_deps(get_settings())
+    page = service.list_batches(sender=_sender(), deps=deps, **_query("limit", "cursor"))
+    return Response(body=page, status_code=200)
+
+
+@app.route("/batches/{batch_id}/rejections", methods=["GET"], authorizer=sender_key)
+@_json_errors
+def get_rejections(batch_id: str) -> Response:
+    deps = wiring.api_deps(get_settings())
+    query = _query("reason", "limit", "cursor")
+    page = service.list_rejections(batch_id, sender=_sender(), deps=deps, **query)
+    return Response(body=page, status_code=200)
+
+
+@app.route("/profile", methods=["GET", "PUT", "DELETE"], authorizer=sender_key)
+@_json_errors
+def profile() -> Response:
+    request = _request()
+    deps = wiring.api_deps(get_settings())
+    answer = service.profile(request.method, _raw_body(request), sender=_sender(), deps=deps)
+    return Response(body=answer, status_code=200)
+
+
+def _query(*names: str) -> dict[str, str | None]:
+    """The named query parameters of the request (None where absent)."""
+    given: dict[str, str] = dict(_request().query_params or {})
+    return {name: given.get(name) for name in names}
 
 
 # -- the pipeline -------------------------------------------------------------------------------

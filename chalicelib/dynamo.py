@@ -1,18 +1,15 @@
 """Small helpers for DynamoDB items shared by the stores (orders, batches, reviews): numbers,
-plain JSON, `SET` updates, and an item's size as DynamoDB counts it."""
+plain JSON, and an item's size as DynamoDB counts it."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 def now() -> str:
@@ -47,23 +44,6 @@ _deserialize = TypeDeserializer().deserialize
 def plain_item(item: Mapping[str, Any]) -> dict[str, Any]:
     """A DynamoDB item (attribute values as the low-level client returns them) as plain JSON."""
     return {k: plain(_deserialize(v)) for k, v in item.items()}
-
-
-def set_fields(
-    client: DynamoDBClient,
-    table: str,
-    key: Mapping[str, Any],
-    values: Mapping[str, Any],
-    serialize: Callable[[Any], Any],
-) -> None:
-    """`SET name = value, ...` on one item (created if missing), names escaped."""
-    client.update_item(
-        TableName=table,
-        Key=dict(key),
-        UpdateExpression="SET " + ", ".join(f"#{i} = :{i}" for i in range(len(values))),
-        ExpressionAttributeNames={f"#{i}": name for i, name in enumerate(values)},
-        ExpressionAttributeValues={f":{i}": serialize(v) for i, v in enumerate(values.values())},
-    )
 
 
 def item_size(item: Mapping[str, Any]) -> int:

@@ -9,7 +9,9 @@ header holds which field, the default sheet and delimiter, applied to every file
 that comes without a mapping of its own). A key is
 shown once, when it is made; the table keeps only its SHA-256 (a key is 32 random bytes, so a
 plain digest cannot be reversed by guessing). Rotating a sender's key makes a new one and ends
-the old one at once; disabling a sender refuses every key of its.
+the old one at once; disabling a sender refuses every key of its. A sender's live keys have a
+fingerprint (`keyset_fingerprint`, `Sender.keyset`) that its upload links carry
+(chalicelib/api/links.py): any change of its keys changes it, which revokes every link.
 
 One table, two kinds of item, both under the partition key `pk`:
     sender#<id>   the sender: name, status, created, the digests of its keys
@@ -24,6 +26,7 @@ import hashlib
 import json
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -37,6 +40,9 @@ if TYPE_CHECKING:
 
 ACTIVE, DISABLED = "active", "disabled"
 KEY_PREFIX = "ofk_"  # what every key starts with, so that one is recognised in a leak scan
+# What every upload link starts with (chalicelib/api/links.py): the authorizer reads a token so
+# named as a link, never as a key, so no key may start with it.
+LINK_PREFIX = "ofl_"
 SENDER_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 # Ids no sender may have, and why. `nobody` is the authorizer's principal for a refused key
 # (chalicelib.api.auth): a sender of that name would read as no sender at all.
@@ -62,6 +68,7 @@ class Sender:
     max_orders_per_request: int | None = None  # None: the stage's API_MAX_ORDERS
     max_upload_bytes: int | None = None  # None: the stage's UPLOAD_MAX_BYTES
     profile: ColumnMapping | None = None  # the saved column mapping, applied to its files
+    keyset: str = ""  # the fingerprint of its live keys (`keyset_fingerprint`); not shown
 
     @property
     def active(self) -> bool:
@@ -95,6 +102,12 @@ def digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def keyset_fingerprint(digests: Iterable[str]) -> str:
+    """The fingerprint of a set of live keys: the first 16 hex characters of the SHA-256 of
+    their digests, sorted, one per line. Adding or removing a key changes it."""
+    return hashlib.sha256("\n".join(sorted(digests)).encode()).hexdigest()[:16]
+
+
 def check_id(sender_id: str) -> None:
     if not isinstance(sender_id, str) or not SENDER_ID.fullmatch(sender_id):
         raise SenderError(
@@ -121,6 +134,8 @@ class SenderRegistry:
             raise SenderError(f"a sender's name is 1 to {_MAX_NAME} characters")
         if key is not None and not _MIN_KEY <= len(key) <= _MAX_KEY:
             raise SenderError(f"an API key is {_MIN_KEY} to {_MAX_KEY} characters")
+        if key is not None and key.startswith(LINK_PREFIX):
+            raise SenderError(f"an API key may not start with {LINK_PREFIX!r} (an upload link's)")
         key = key or new_key()
         created = datetime.now(UTC).isoformat(timespec="seconds")
         try:
@@ -147,7 +162,8 @@ class SenderRegistry:
             if _cancelled(error):
                 raise SenderError(f"sender {sender_id!r} already exists") from error
             raise
-        return Sender(sender_id, name.strip(), ACTIVE, created, 1), key
+        keyset = keyset_fingerprint([digest(key)])
+        return Sender(sender_id, name.strip(), ACTIVE, created, 1, keyset=keyset), key
 
     def get(self, sender_id: str) -> Sender | None:
         item = self._read(sender_id)
@@ -343,6 +359,7 @@ def _sender(item: dict[str, Any]) -> Sender:
         max_orders_per_request=_number(item.get("max_orders_per_request")),
         max_upload_bytes=_number(item.get("max_upload_bytes")),
         profile=_profile(item.get("mapping_profile")),
+        keyset=keyset_fingerprint(item.get("key_digests", {}).get("SS", [])),
     )
 
 

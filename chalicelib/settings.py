@@ -52,6 +52,10 @@ class Settings(BaseModel):
         "/aws/reference/secretsmanager/orderflow-dev-idempotency-secret",
         alias="IDEMPOTENCY_SECRET_PARAMETER",
     )
+    # The key that signs upload links (chalicelib/api/links.py), read by the authorizer.
+    link_secret_parameter: str = Field(
+        "/aws/reference/secretsmanager/orderflow-dev-link-secret", alias="LINK_SECRET_PARAMETER"
+    )
     archive_prefix: str = Field("archive/", alias="ARCHIVE_PREFIX")
     # The DLQ's last delivery of a message before its redrive policy moves it aside: the stack's
     # maxReceiveCount. On it, the reviewer archives an order whose store still fails instead of

@@ -5,7 +5,7 @@ Handlers call these; tests build the same objects with their own clients instead
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 
@@ -26,6 +26,7 @@ from chalicelib.review.records import ReviewRecords
 from chalicelib.review.reviewer import Reviewer
 from chalicelib.senders import SenderRegistry
 from chalicelib.settings import Settings
+from chalicelib.web import pages
 
 
 @contextmanager
@@ -76,10 +77,32 @@ def api_deps(settings: Settings) -> Deps:
 
 
 @cache
+def upload_origin(settings: Settings) -> str:
+    """The origin the API's upload URLs point at (the page's policy allows connecting to it)."""
+    return pages.s3_origin(aws.s3_presigner(settings.s3_public_endpoint), settings.bucket)
+
+
+@cache
 def idempotency_key(parameter: str) -> bytes:
     """The key of the batch ids an Idempotency-Key seeds, read once per process."""
-    value = aws.ssm().get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
-    return value.encode()
+    return _secret(parameter).encode()
+
+
+@cache
+def link_key(parameter: str) -> bytes:
+    """The key that signs upload links (chalicelib/api/links.py), read once per process."""
+    return _secret(parameter).encode()
+
+
+def link_keys(settings: Settings) -> Callable[[], bytes]:
+    """The authorizer's way to the link key: read when a link is first presented."""
+    return lambda: link_key(settings.link_secret_parameter)
+
+
+def _secret(parameter: str) -> str:
+    """A stage secret's text: an SSM parameter, or a Secrets Manager secret through SSM's
+    `/aws/reference/secretsmanager/` path, as config.json names it."""
+    return aws.ssm().get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
 
 
 @cache
@@ -122,8 +145,7 @@ def callback_secrets(parameter: str) -> tuple[bytes, ...]:
     """The stage's webhook signing keys, read once per process: the parameter holds one secret,
     or several separated by spaces or new lines while one is rotated (every one signs), each
     `whsec_<base64 key>` or a raw secret whose bytes are the key."""
-    value = aws.ssm().get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
-    return parse_secrets(value)
+    return parse_secrets(_secret(parameter))
 
 
 def reviewer(settings: Settings) -> Reviewer:

@@ -49,6 +49,10 @@ def _resources(stage: str) -> dict[str, str]:
         "idempotency_reference": (
             f"arn:aws:ssm:*:*:parameter/aws/reference/secretsmanager/{prefix}-idempotency-secret"
         ),
+        "link_secret": f"arn:aws:secretsmanager:*:*:secret:{prefix}-link-secret-*",
+        "link_reference": (
+            f"arn:aws:ssm:*:*:parameter/aws/reference/secretsmanager/{prefix}-link-secret"
+        ),
         "logs": f"arn:aws:logs:*:*:log-group:/aws/lambda/{prefix}-*",
         "api_reader": f"arn:aws:iam::*:role/{prefix}-api-reader",
     }
@@ -63,12 +67,18 @@ def statements(stage: str) -> dict[str, list[Statement]]:
     dead_letter = (["sqs:SendMessage"], [r["dlq"]])
     work = (["s3:GetObject", "s3:PutObject"], [r["work"]])
     return {
-        "sender_key": [(["dynamodb:GetItem"], [r["senders"]])],  # the API's authorizer
+        "sender_key": [  # the API's authorizer
+            (["dynamodb:GetItem"], [r["senders"]]),
+            (["ssm:GetParameter"], [r["link_reference"]]),  # the key that signs upload links
+            (["secretsmanager:GetSecretValue"], [r["link_secret"]]),
+        ],
         "api_handler": [
             (["s3:PutObject", "s3:GetObject"], [r["api_incoming"]]),
             (["s3:PutObject"], [r["upload_incoming"]]),  # presigned POSTs are signed as us
             (["states:StartExecution"], [r["machine"]]),
             (["dynamodb:UpdateItem"], [r["batches"]]),  # a batch it promises
+            # the caller's own profile (GET, PUT, DELETE /profile), by the caller's sender id
+            (["dynamodb:GetItem", "dynamodb:UpdateItem"], [r["senders"]]),
             # every read (orders, batches, reviews, presigned reports) is made with the reader
             # role's credentials, held to the caller's sender (chalicelib/api/scope.py)
             (["sts:AssumeRole"], [r["api_reader"]]),

@@ -7,7 +7,8 @@ and the operator's tools (reports, the dead-letter queue, senders).
     orders dlq list|review|redrive ... (--endpoint URL | --stage STAGE) [--json]
     orders batches redrive BATCH_ID [--sender ID] (--endpoint URL | --stage STAGE) [--json]
     orders senders add ID --name NAME | list | rotate-key ID | disable ID
-                   | profile ID (--mapping FILE | --clear) (--endpoint | --stage)
+                   | profile ID (--mapping FILE | --clear)
+                   | link ID [--days N] [--url BASE] (--endpoint | --stage)
 
 Every mistake is one line on stderr and an exit code (`orderflow_cli.exits`, docs/cli.md's table);
 `--debug`, anywhere on the line, adds the traceback. The subcommands live in

@@ -12,6 +12,7 @@ from chalicelib.api.scope import ReadClients, ScopedReads
 from chalicelib.pipeline.batches import BatchRecords
 from chalicelib.pipeline.store import OrderStore, RetryPolicy
 from chalicelib.review.records import ReviewRecords
+from chalicelib.senders import SenderRegistry
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
@@ -37,6 +38,11 @@ class Deps:
     def batches(self) -> BatchRecords:
         """The batch records, for the API's writes (a batch it promises)."""
         return BatchRecords(self.dynamodb, self.settings.batches_table)
+
+    @property
+    def senders(self) -> SenderRegistry:
+        """The senders table, for the caller's own profile (read and written by its id)."""
+        return SenderRegistry(self.dynamodb, self.settings.senders_table)
 
     def reads(self, sender: str) -> Reads:
         """What a route reads for `sender`, with clients held to that sender where a reader

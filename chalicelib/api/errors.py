@@ -52,7 +52,8 @@ class MethodNotAllowed(ApiError):
 
 
 class Conflict(ApiError):
-    """The request contradicts an earlier one (an Idempotency-Key reused with another body)."""
+    """The request contradicts an earlier one (an Idempotency-Key reused with another body), or
+    the state of what it names (the rejections of a batch that has not ended)."""
 
     STATUS = 409
     CODE = "conflict"

@@ -1,5 +1,5 @@
 """The batch the API promises before its file exists, and the checks of what a request says
-about it: its column mapping, its dry run, its callback URL.
+about it: its column mapping, its dry run, its callback URL, the batch it corrects.
 
 A promise is written on the batch record (`BatchRecords.create_pending`) before the file can
 arrive, because the file's S3 event may start the execution ahead of the API, and PrepareFile
@@ -17,18 +17,24 @@ from chalicelib.api.errors import BadRequest
 from chalicelib.callback_urls import CallbackPolicy, CallbackRefused, check_url
 from chalicelib.orders.readers import ColumnMapping, MappingError
 from chalicelib.pipeline.batches import BatchRecords
+from chalicelib.pipeline.naming import BATCH_ID
 from chalicelib.settings import Settings
+
+ORDERS_POST = "POST /orders"  # the `via` of a batch POST /orders promised
 
 
 @dataclass(frozen=True, slots=True)
 class Promise:
     """What is known of a batch before its file is read: how it came (`via`), where its
-    completion goes, the column mapping its file is read with and whether it is a dry run."""
+    completion goes, the column mapping its file is read with, whether it is a dry run, the
+    caller's earlier batch it corrects and the upload's file name as the caller gave it."""
 
     via: str
     callback_url: str | None = None
     mapping: ColumnMapping | None = None
     dry_run: bool = False
+    corrects: str | None = None
+    file_name: str | None = None
 
     def record(
         self,
@@ -51,6 +57,8 @@ class Promise:
             mapping=self.mapping.to_dict() if self.mapping is not None else None,
             dry_run=self.dry_run,
             upload_expires_at=upload_expires_at,
+            corrects=self.corrects,
+            file_name=self.file_name,
         )
 
 
@@ -75,6 +83,22 @@ def dry_run_flag(value: str | None) -> bool:
     if value == "true":
         return True
     raise BadRequest("dry_run must be true or false", code="bad_dry_run")
+
+
+def check_corrects(value: Any, sender: str, batches: BatchRecords) -> str | None:
+    """The batch a request says it corrects (None: it names none): one of the caller's own,
+    read with the caller's clients; anything else is a 400 `bad_corrects` (another sender's
+    batch answers as one that does not exist)."""
+    if value is None:
+        return None
+    if not (isinstance(value, str) and BATCH_ID.match(value)):
+        raise BadRequest("corrects must be a batch id", code="bad_corrects")
+    if batches.get(sender, value) is None:
+        raise BadRequest(
+            f"corrects names no batch of yours: {value!r} (a batch this API gave you)",
+            code="bad_corrects",
+        )
+    return value
 
 
 def callback_policy_of(settings: Settings) -> CallbackPolicy:

@@ -7,7 +7,9 @@ batches, reviews and reports with credentials of their own: it assumes the stage
 
 - `GetItem` and `Query` on the orders, batches and reviews tables, for items whose partition
   key is the sender's (`dynamodb:LeadingKeys`: the sender itself on the batches and reviews
-  tables, `<sender>#*` on the orders table, whose keys are the sender's shards), and
+  tables, `<sender>#*` on the orders table, whose keys are the sender's shards), `Query` on
+  the batches and reviews tables' indexes under the same condition (their partition key is
+  the sender too: GET /batches reads `by_created`), and
 - `GetObject` under the sender's own folders of the bucket (its work files, which hold its
   reports, and its archive).
 
@@ -89,6 +91,17 @@ def session_policy(sender: str, scope: ReadScope) -> dict[str, Any]:
                     f"{scope.bucket_arn}/{sender_folder(prefix, sender)}*"
                     for prefix in scope.prefixes
                 ],
+            },
+            {
+                # the indexes of the tables keyed by the sender (GET /batches reads the batches
+                # table's `by_created`): queries only, still of the sender's items alone,
+                # whatever the index (dynamodb:LeadingKeys is the partition key value a query
+                # names); the reader role allows only the indexes the API reads (stack.yaml)
+                "Sid": "OwnIndexedItems",
+                "Effect": "Allow",
+                "Action": ["dynamodb:Query"],
+                "Resource": [f"{arn}/index/*" for arn in scope.table_arns],
+                "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [sender]}},
             },
         ],
     }

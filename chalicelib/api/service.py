@@ -6,7 +6,8 @@ app.py calls these functions; each job lives in its own module of this package:
   batch id (`incoming/<sender>/api/<batch_id>.json`, naming.py) and its execution started at
   once under that id: the S3 event that follows derives the same id from the same key, finds
   the execution there and does nothing.
-- POST /uploads (uploads.py), GET /batches, /orders and /reviews (reads.py).
+- POST /uploads (uploads.py); GET /batches, /batches/{id}, /orders and /reviews (reads.py);
+  GET /batches/{id}/rejections (rejections.py); GET, PUT and DELETE /profile (profile.py).
 
 Every function takes the caller's sender (the authorizer's, never one the request names) and
 reads only under it: another sender's batch, order or reviews answer exactly as ones that do
@@ -29,8 +30,17 @@ from chalicelib.api.documents import (
     write_once,
 )
 from chalicelib.api.errors import PayloadTooLarge
-from chalicelib.api.promise import Promise, check_callback, dry_run_flag, optional_mapping
-from chalicelib.api.reads import batch_status, get_order, list_reviews
+from chalicelib.api.profile import clear_profile, get_profile, profile, put_profile
+from chalicelib.api.promise import (
+    ORDERS_POST,
+    Promise,
+    check_callback,
+    check_corrects,
+    dry_run_flag,
+    optional_mapping,
+)
+from chalicelib.api.reads import batch_status, get_order, list_batches, list_reviews
+from chalicelib.api.rejections import list_rejections
 from chalicelib.api.uploads import UploadRequest, presign_upload
 from chalicelib.contracts import Source
 from chalicelib.pipeline.batches import PENDING
@@ -42,11 +52,17 @@ __all__ = [  # every route's function, for app.py's one import
     "UploadRequest",
     "accept_orders",
     "batch_status",
+    "clear_profile",
     "get_order",
+    "get_profile",
+    "list_batches",
+    "list_rejections",
     "list_reviews",
     "presign_upload",
+    "profile",
+    "put_profile",
 ]
-VIA = "POST /orders"  # the batch record's `via`
+VIA = ORDERS_POST  # the batch record's `via`
 
 
 def accept_orders(
@@ -59,12 +75,14 @@ def accept_orders(
     max_orders_per_request: int | None = None,
     mapping: str | None = None,
     dry_run: str | None = None,
+    corrects: str | None = None,
 ) -> dict[str, Any]:
     """Checks the envelope, writes the document, starts its execution; returns the 202 body.
     `callback_url` comes from the query string, or from the document's own top-level key.
     The sender's own limit on orders per request, when it has one, replaces the stage's.
     `mapping` (the `mapping` query parameter: a column mapping as JSON text) and `dry_run`
-    (`true` or `false`) go on the batch record, where PrepareFile reads them."""
+    (`true` or `false`) go on the batch record, where PrepareFile reads them, and so does
+    `corrects` (the caller's earlier batch this one corrects, checked to be one of its own)."""
     settings = deps.settings
     promise = Promise(VIA, mapping=optional_mapping(mapping), dry_run=dry_run_flag(dry_run))
     _check_bytes(body, settings.api_max_bytes)
@@ -74,6 +92,9 @@ def accept_orders(
     document = read_document(body, key)
     promise = replace(promise, callback_url=_callback_url(callback_url, document, deps))
     _check_orders(document.orders, max_orders_per_request or settings.api_max_orders)
+    promise = replace(
+        promise, corrects=check_corrects(corrects, sender, deps.reads(sender).batches)
+    )
     accepted = {
         "batch_id": batch_id,
         "key": key,

@@ -3,19 +3,20 @@
 
 The POST's policy holds the key, the content type and the size (at most the sender's own
 upload limit, or the stage's); the batch is promised (promise.py) before the URL is handed
-out, so the file's S3 event finds its mapping, dry run and callback URL on the record.
+out, so the file's S3 event finds its mapping, dry run and callback URL on the record (with the
+batch it corrects, and the file name as the caller gave it, for the caller's lists).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib.api.deps import Deps
 from chalicelib.api.errors import BadRequest
-from chalicelib.api.promise import Promise, check_callback, optional_mapping
+from chalicelib.api.promise import Promise, check_callback, check_corrects, optional_mapping
 from chalicelib.pipeline.batches import expiry_after
 from chalicelib.pipeline.naming import new_batch_id, upload_key_for
 from chalicelib.pipeline.prepare import PRESIGNED_UPLOAD
@@ -41,6 +42,7 @@ class UploadRequest:
     callback_url: str | None = None
     mapping: dict[str, Any] | None = None
     dry_run: bool = False
+    corrects: str | None = None  # the caller's earlier batch this upload corrects
 
     @classmethod
     def from_body(cls, raw: bytes) -> UploadRequest:
@@ -63,7 +65,10 @@ class UploadRequest:
             )
         if not isinstance(dry_run, bool):
             raise BadRequest("dry_run must be true or false", code="bad_dry_run")
-        return cls(filename, content_type, callback_url, mapping, dry_run)
+        corrects = wanted.get("corrects")
+        if corrects is not None and not isinstance(corrects, str):
+            raise BadRequest("corrects must be a batch id", code="bad_corrects")
+        return cls(filename, content_type, callback_url, mapping, dry_run, corrects)
 
 
 def presign_upload(
@@ -76,14 +81,21 @@ def presign_upload(
     max_upload_bytes: int | None = None,
     mapping: Any = None,
     dry_run: bool = False,
+    corrects: str | None = None,
 ) -> dict[str, Any]:
     """A presigned S3 POST for a key the server chooses, in the sender's folder, and the batch
     it will become; at most the sender's own upload limit, or the stage's. A column `mapping`
-    (an object) and `dry_run` are kept on the batch record for PrepareFile."""
+    (an object) and `dry_run` are kept on the batch record for PrepareFile; `corrects` (one
+    of the caller's own batches) and the `filename` as given, for the caller's lists."""
     settings = deps.settings
     promise = Promise(PRESIGNED_UPLOAD, callback_url, optional_mapping(mapping), dry_run)
     max_bytes = max_upload_bytes or settings.upload_max_bytes
     checked_type = _check_upload(filename, content_type, promise, deps)
+    promise = replace(
+        promise,
+        corrects=check_corrects(corrects, sender, deps.reads(sender).batches),
+        file_name=filename,
+    )
     batch_id = new_batch_id("up")
     key = upload_key_for(
         settings.incoming_prefix, sender, batch_id, safe_filename(filename, checked_type)

@@ -216,8 +216,8 @@ API_ERROR_CODES: Final[dict[str, str]] = {
     "lists their positions).",
     "bad_idempotency_key": "The Idempotency-Key header is empty or longer than 255 characters.",
     "idempotency_key_reused": "The Idempotency-Key was already used with a different body (409).",
-    "conflict": "The request contradicts an earlier one (409; the default of `Conflict`, "
-    "whose one use says idempotency_key_reused).",
+    "conflict": "The request contradicts an earlier one or the state of what it names (409; "
+    "the default of `Conflict`, whose uses say idempotency_key_reused or batch_not_ended).",
     "bad_dry_run": "dry_run is not true or false.",
     "callback_refused": "The callback_url is not one the service will call: not a URL, not "
     "HTTPS where the stage requires it, or a host whose address is not public.",
@@ -228,9 +228,17 @@ API_ERROR_CODES: Final[dict[str, str]] = {
     "body is not JSON text (gzip, a workbook, a PDF, an image) (415).",
     "payload_too_large": "The request carries more orders or bytes than one request may (413).",
     "bad_batch_id": "The batch_id of GET /reviews is not a batch id.",
-    "bad_reason": "The reason of GET /reviews is not invalid, conflict or store_failed.",
-    "bad_cursor": "The cursor of GET /reviews is not one this API handed out for that query.",
-    "bad_limit": "The limit of GET /reviews is not a whole number from 1 to 1000.",
+    "bad_reason": "The reason of GET /reviews or GET /batches/{batch_id}/rejections is not "
+    "invalid, conflict or store_failed.",
+    "bad_cursor": "The cursor of GET /reviews, GET /batches or GET /batches/{batch_id}/rejections"
+    " is not one this API handed out for that query (or the report it pages has been written "
+    "again since).",
+    "bad_limit": "The limit of a paged route is not a whole number in its range (GET /reviews: "
+    "1 to 1000; GET /batches: 1 to 100; GET /batches/{batch_id}/rejections: 1 to 500).",
+    "bad_corrects": "The corrects of POST /orders or POST /uploads does not name one of the "
+    "caller's own batches.",
+    "batch_not_ended": "GET /batches/{batch_id}/rejections of a batch that has not ended yet: "
+    "its rejection report is written when it ends (409).",
     "not_found": "No such batch or order among the caller's (404).",
     "route_not_found": "No route has this path (on API Gateway: or this method) (404).",
     "method_not_allowed": "The route does not take this method; the Allow header lists the "

@@ -11,20 +11,26 @@ file, `stored` (newly stored or already stored with the same content, of which `
 `rejected` (dead-lettered, by reason in `rejected_by_reason`). total = stored + rejected for
 every batch that is not failed; a failed batch also reports `unprocessed`, and then
 total = stored + rejected + unprocessed.
+
+Every write sets `created_at` when the record has none (`if_not_exists`), whoever writes first
+(the API's promise, PrepareFile's start for a file dropped straight into a sender's folder, a
+batch failed before it started): the index `by_created` (HASH sender, RANGE created_at,
+infra/stack.yaml) then holds every batch, and `newest` pages through a sender's batches newest
+first.
 """
 
 from __future__ import annotations
 
 import calendar
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib.contracts.completion import Counts
-from chalicelib.dynamo import decimals, now, plain_item, set_fields
+from chalicelib.dynamo import decimals, now, plain_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -39,6 +45,8 @@ EXPIRED = "expired"  # read, never written: a presigned upload's URL expired unu
 # file uploaded in the URL's last second may reach the pipeline that much later.
 UPLOAD_EXPIRY_GRACE_SECONDS = 60
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # `dynamo.now()`'s, which the record's times use
+BY_CREATED = "by_created"  # the index of a sender's batches by creation time (infra/stack.yaml)
+Position = tuple[str, str]  # (created_at, batch_id): where a page of `newest` ended
 
 
 def expiry_after(seconds: int, clock: Callable[[], float] = time.time) -> str:
@@ -73,13 +81,15 @@ class BatchRecords:
         mapping: Mapping[str, Any] | None = None,
         dry_run: bool = False,
         upload_expires_at: str | None = None,
+        corrects: str | None = None,
+        file_name: str | None = None,
     ) -> None:
         """Records a batch the API has promised. Its execution may already have started (the
         S3 event can overtake the API's own start): the status and the creation time are set
         only when absent, and what the API knows (how it came, the callback, the upload's
-        column mapping, a dry run, when a presigned upload's URL expires) is always kept.
-        PrepareFile reads the mapping and the dry run from here: the record is their one
-        carrier to the pipeline."""
+        column mapping, a dry run, when a presigned upload's URL expires, the batch it
+        corrects, the upload's file name) is always kept. PrepareFile reads the mapping and the
+        dry run from here: the record is their one carrier to the pipeline."""
         values: dict[str, Any] = {"bucket": bucket, "source_key": key, "via": via}
         if upload_expires_at is not None:
             values["upload_expires_at"] = upload_expires_at
@@ -89,6 +99,10 @@ class BatchRecords:
             values["mapping"] = dict(mapping)
         if dry_run:
             values["dry_run"] = True
+        if corrects is not None:
+            values["corrects"] = corrects
+        if file_name is not None:
+            values["file_name"] = file_name
         names = {f"#{i}": name for i, name in enumerate(values)} | {
             "#status": "status",
             "#created": "created_at",
@@ -142,7 +156,8 @@ class BatchRecords:
     def start(
         self, sender: str, batch_id: str, *, bucket: str, key: str, version: str | None
     ) -> dict[str, Any]:
-        """Marks the batch running (again, on a retry: counts restart from zero); returns the
+        """Marks the batch running (again, on a retry: counts restart from zero), created now if
+        nothing promised it (a file dropped straight into a sender's folder); returns the
         record as it is now, with what the API stored when it promised the batch (the
         upload's column `mapping`, `dry_run`)."""
         values = {
@@ -154,14 +169,7 @@ class BatchRecords:
             "done": 0,
         }
         response = self._client.update_item(
-            TableName=self._table,
-            Key=_key(sender, batch_id),
-            UpdateExpression="SET " + ", ".join(f"#{i} = :{i}" for i in range(len(values))),
-            ExpressionAttributeNames={f"#{i}": name for i, name in enumerate(values)},
-            ExpressionAttributeValues={
-                f":{i}": self._serialize(v) for i, v in enumerate(values.values())
-            },
-            ReturnValues="ALL_NEW",
+            **self._setting(sender, batch_id, values), ReturnValues="ALL_NEW"
         )
         return plain_item(response.get("Attributes", {}))
 
@@ -178,8 +186,9 @@ class BatchRecords:
         self._client.update_item(
             TableName=self._table,
             Key=_key(sender, batch_id),
-            UpdateExpression="ADD done :n",
-            ExpressionAttributeValues={":n": {"N": str(done)}},
+            UpdateExpression="ADD done :n SET #created = if_not_exists(#created, :now)",
+            ExpressionAttributeNames={"#created": "created_at"},
+            ExpressionAttributeValues={":n": {"N": str(done)}, ":now": {"S": now()}},
         )
 
     def finish(
@@ -238,8 +247,87 @@ class BatchRecords:
             return None
         return _as_read(plain_item(item), self._clock())
 
+    def newest(
+        self, sender: str, *, limit: int, after: Position | None = None
+    ) -> tuple[list[dict[str, Any]], Position | None]:
+        """Up to `limit` of the sender's records, newest first (by `created_at`, then batch id,
+        both descending), from after `after` (where the page before ended); and where this page
+        ends when more follow (None: the last page). Each record reads as `get`'s does.
+
+        The index orders by `created_at` alone, and many batches share a second: the records
+        of the second a page ends in are read whole and ordered by batch id here, so no record
+        is handed out twice or skipped, whatever order DynamoDB gives ties in."""
+        kept: list[dict[str, Any]] = []
+        older: Iterator[dict[str, Any]]
+        if after is None:
+            older = self._by_created(sender, None, limit + 1)
+        else:
+            created, batch_id = after
+            ties = self._by_created(sender, ("=", created), limit + 1)
+            kept = _newest_first([r for r in ties if r["batch_id"] < batch_id])
+            older = iter(()) if len(kept) > limit else self._by_created(
+                sender, ("<", created), limit + 1
+            )  # fmt: skip
+        more = len(kept) > limit
+        for record in older:
+            if len(kept) >= limit and record["created_at"] != kept[-1]["created_at"]:
+                more = True  # a record older than the last second kept: the page is whole
+                break
+            kept.append(record)
+        more = more or len(kept) > limit
+        page = _newest_first(kept)[:limit]
+        return page, ((page[-1]["created_at"], page[-1]["batch_id"]) if more and page else None)
+
+    def _by_created(
+        self, sender: str, bound: tuple[str, str] | None, page_size: int
+    ) -> Iterator[dict[str, Any]]:
+        """The sender's records by the index, newest first; `bound`: (`=` or `<`, created_at)."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": BY_CREATED,
+            "KeyConditionExpression": "#s = :s",
+            "ExpressionAttributeNames": {"#s": "sender"},
+            "ExpressionAttributeValues": {":s": {"S": sender}},
+            "ScanIndexForward": False,
+            "Limit": page_size,
+        }
+        if bound is not None:
+            request["KeyConditionExpression"] += f" AND #c {bound[0]} :c"
+            request["ExpressionAttributeNames"]["#c"] = "created_at"
+            request["ExpressionAttributeValues"][":c"] = {"S": bound[1]}
+        while True:
+            response = self._client.query(**request)
+            at = self._clock()
+            for raw in response["Items"]:
+                yield _as_read(plain_item(raw), at)
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            request["ExclusiveStartKey"] = last
+
     def _update(self, sender: str, batch_id: str, values: Mapping[str, Any]) -> None:
-        set_fields(self._client, self._table, _key(sender, batch_id), values, self._serialize)
+        self._client.update_item(**self._setting(sender, batch_id, values))
+
+    def _setting(self, sender: str, batch_id: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The update that sets `values` on the record (created if missing), and `created_at`
+        where the record has none."""
+        names = {f"#{i}": name for i, name in enumerate(values)}
+        assignments = [f"#{i} = :{i}" for i in range(len(values))]
+        return {
+            "TableName": self._table,
+            "Key": _key(sender, batch_id),
+            "UpdateExpression": "SET "
+            + ", ".join([*assignments, "#created = if_not_exists(#created, :now)"]),
+            "ExpressionAttributeNames": {**names, "#created": "created_at"},
+            "ExpressionAttributeValues": {
+                **{f":{i}": self._serialize(v) for i, v in enumerate(values.values())},
+                ":now": {"S": now()},
+            },
+        }
+
+
+def _newest_first(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(records, key=lambda r: (r["created_at"], r["batch_id"]), reverse=True)
 
 
 def _as_read(record: dict[str, Any], now: float) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 Two forms, under the batch's own work prefix (so they expire with it):
 - `rejections.jsonl`: one `{"row", "order_id", "reason", "errors": [{field, code, message,
-  value}]}` per line, in file order;
+  value}], "order"}` per line (`Rejection.to_dict()`: the order as the pipeline read it, and
+  `"order_truncated": true` where it is an excerpt), in file order; `GET
+  /batches/{batch_id}/rejections` pages through it by ranged reads (`read_lines`);
 - `rejections.csv`: the sender's columns (`OrderId,item-id,item-desc,qty,name,email` and any
   extra ones) plus `_row` and `_errors`, so a person can fix the rows in a spreadsheet and
   upload the file again (the reader ignores columns starting with "_").
@@ -25,9 +27,10 @@ import csv
 import io
 import json
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from botocore.exceptions import ClientError
 from s3transfer.manager import TransferManager
 
 from chalicelib.contracts import Rejection
@@ -47,8 +50,8 @@ _RISKY = ("=", "+", "-", "@", "\t", "\r", ESCAPE)
 
 
 def report_line(rejection: Rejection) -> dict[str, Any]:
-    """The JSON Lines form of one rejection (without the order itself)."""
-    return rejection.summary()
+    """The JSON Lines form of one rejection, the order included."""
+    return rejection.to_dict()
 
 
 def flatten(order: Any) -> dict[str, str]:
@@ -103,7 +106,8 @@ class ReportWriter:
         self.count = 0
 
     def add(self, rejection: Rejection) -> None:
-        self._jsonl.write(json.dumps(report_line(rejection)).encode() + b"\n")
+        # ASCII JSON; a value JSON cannot hold is written as its text (as on the DLQ)
+        self._jsonl.write(json.dumps(report_line(rejection), default=str).encode() + b"\n")
         row: dict[str, Any] = {
             name: neutralise(value) for name, value in flatten(rejection.order).items()
         }
@@ -141,3 +145,88 @@ def neutralise(text: str) -> str:
 
 def _cell(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
+
+
+READ_WINDOW = 256 * 1024  # bytes of the report one ranged GET reads
+
+
+class ReportChanged(Exception):
+    """The report is not the one a reader began with (written again by a redrive)."""
+
+
+class NotALineStart(ValueError):
+    """An offset inside a line (no reader hands out such a place to start)."""
+
+
+class ReportLines:
+    """The lines of a report object read by ranged GETs (`READ_WINDOW` bytes each), from any
+    line's first byte: memory holds one window and the line it ends inside, however large the
+    report. `etag` pins the object: a report written again since raises `ReportChanged`."""
+
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        key: str,
+        *,
+        etag: str | None = None,
+        window: int | None = None,
+    ) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._key = key
+        self.etag = etag  # the object's, once read (without quotes)
+        self._window = window or READ_WINDOW
+
+    def from_offset(self, start: int) -> Iterator[tuple[int, bytes]]:
+        """Each line from byte `start` on, with the offset just after it (where the next
+        begins), without its newline. A `start` that is not a line's first byte (the byte
+        before it is no newline) raises `NotALineStart`."""
+        offset, partial = max(start - 1, 0), b""
+        data, size = self._read(offset)
+        if start > 0:
+            if not data.startswith(b"\n"):
+                raise NotALineStart(start)
+            data, offset = data[1:], start
+        while True:
+            offset += len(data)
+            lines = (partial + data).split(b"\n")
+            partial = lines.pop()
+            end = offset - len(partial)
+            yield from _with_ends(lines, end)
+            if size is None or offset >= size:
+                if partial:
+                    yield offset, partial
+                return
+            data, size = self._read(offset)
+
+    def _read(self, offset: int) -> tuple[bytes, int | None]:
+        """The window from `offset` and the object's size (None past its end)."""
+        pinned = {"IfMatch": f'"{self.etag}"'} if self.etag else {}
+        try:
+            response = self._client.get_object(
+                Bucket=self._bucket,
+                Key=self._key,
+                Range=f"bytes={offset}-{offset + self._window - 1}",
+                **pinned,  # type: ignore[arg-type]
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code == "InvalidRange":
+                return b"", None
+            if code in {"PreconditionFailed", "412"}:
+                raise ReportChanged(self._key) from error
+            raise
+        self.etag = self.etag or response["ETag"].strip('"')
+        total = response.get("ContentRange", "").rpartition("/")[2]
+        data = response["Body"].read()
+        return data, int(total) if total.isdigit() else offset + len(data)
+
+
+def _with_ends(lines: list[bytes], end: int) -> Iterator[tuple[int, bytes]]:
+    """Complete lines (the last ends just before byte `end`'s newline), each with its end."""
+    ends: list[int] = []
+    for line in reversed(lines):
+        ends.append(end)
+        end -= len(line) + 1
+    yield from zip(reversed(ends), lines, strict=True)

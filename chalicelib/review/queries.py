@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -186,22 +186,22 @@ def key_value(value: Any) -> bool:
         return False
 
 
-# A cursor is base64url JSON: the query it belongs to (`s`, `b`, `r`), the table key (`k`: sender
-# and batch_group, or null for the start) of the item before the group of the last record
-# handed out, and that record's row (`o`). It is opaque to clients: only `decode_cursor` reads
-# it, and checks every part.
+# A cursor is base64url JSON (`encode_document`). A review cursor holds the query it belongs to
+# (`s`, `b`, `r`), the table key (`k`: sender and batch_group, or null for the start) of the item
+# before the group of the last record handed out, and that record's row (`o`). It is opaque to
+# clients: only `decode_cursor` reads it, and checks every part.
 
 
-def encode_cursor(before: Key | None, row: int, read: Read) -> str:
-    sender, batch_id, reason = read.scope
-    key = [str(before[PARTITION_KEY]["S"]), str(before[SORT_KEY]["S"])] if before else None
-    document = {"s": sender, "b": batch_id, "r": reason, "k": key, "o": int(row)}
-    text = json.dumps(document, separators=(",", ":"), ensure_ascii=True)
+def encode_document(document: Mapping[str, Any]) -> str:
+    """The cursor that carries `document` (JSON values only): the one codec of every cursor
+    the API hands out (reviews here; batches and rejection reports in chalicelib/api)."""
+    text = json.dumps(dict(document), separators=(",", ":"), ensure_ascii=True)
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, read: Read) -> tuple[Key | None, int]:
-    """The ExclusiveStartKey and the row a cursor stands for; InvalidCursor for anything else."""
+def decode_document(cursor: str, names: Collection[str]) -> dict[str, Any]:
+    """The document a cursor carries, an object with exactly the members `names`;
+    InvalidCursor for anything else (too long, not base64url JSON, other members)."""
     if len(cursor) > _MAX_CURSOR:
         raise InvalidCursor(_NOT_OURS)
     try:
@@ -209,8 +209,20 @@ def decode_cursor(cursor: str, read: Read) -> tuple[Key | None, int]:
         document = json.loads(raw.decode())
     except (ValueError, binascii.Error, UnicodeError) as error:
         raise InvalidCursor(_NOT_OURS) from error
-    if not isinstance(document, dict) or set(document) != {"s", "b", "r", "k", "o"}:
+    if not isinstance(document, dict) or set(document) != set(names):
         raise InvalidCursor(_NOT_OURS)
+    return document
+
+
+def encode_cursor(before: Key | None, row: int, read: Read) -> str:
+    sender, batch_id, reason = read.scope
+    key = [str(before[PARTITION_KEY]["S"]), str(before[SORT_KEY]["S"])] if before else None
+    return encode_document({"s": sender, "b": batch_id, "r": reason, "k": key, "o": int(row)})
+
+
+def decode_cursor(cursor: str, read: Read) -> tuple[Key | None, int]:
+    """The ExclusiveStartKey and the row a cursor stands for; InvalidCursor for anything else."""
+    document = decode_document(cursor, ("s", "b", "r", "k", "o"))
     if [document["s"], document["b"], document["r"]] != list(read.scope):
         raise InvalidCursor(_ANOTHER_QUERY)
     row, key = document["o"], document["k"]

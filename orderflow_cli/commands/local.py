@@ -166,10 +166,18 @@ def _started(port: int, s3_port: int, api_key: str | None) -> LocalServer:
 def _announce(server: LocalServer, as_json: bool) -> None:
     """The addresses and the demo sender's key, on stdout."""
     if as_json:
-        shown = {"api": server.url, "endpoint": server.s3_url, "api_key": server.api_key}
+        shown = {
+            "api": server.url,
+            "page": server.url + "/",
+            "endpoint": server.s3_url,
+            "api_key": server.api_key,
+        }
         print(json.dumps(shown), flush=True)
         return
     print(f"orderflow API   {server.url}", flush=True)
+    print(
+        f"partners' page  {server.url}/   (open it in a browser, sign in with the key)", flush=True
+    )
     print(f"emulated S3     {server.s3_url}", flush=True)
     print(
         f"API key         {server.api_key}   (sender 'demo'; send it as: -H 'x-api-key: ...')",

@@ -1,5 +1,5 @@
-"""`orders senders ...`: the senders (tenants), their API keys, webhooks, limits and mapping
-profiles, on `orders serve` or a stage.
+"""`orders senders ...`: the senders (tenants), their API keys, webhooks, limits, mapping
+profiles and upload links, on `orders serve` or a stage.
 
 Each subcommand checks its options, then calls one function below with the stage's
 `SenderRegistry`; the function does the one change and returns the answer (the JSON document
@@ -10,10 +10,13 @@ and exit code 1, and nothing was changed."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 import click
 
@@ -25,6 +28,7 @@ from orderflow_cli.commands.options import (
     stack_options,
 )
 from orderflow_cli.exits import CliError, ExitCode
+from orderflow_cli.stage import CONFIG_PATH
 from orderflow_cli.text import shown
 
 if TYPE_CHECKING:
@@ -179,6 +183,40 @@ def senders_profile(
         return answer(*set_profile(stack.senders, sender_id, column_mapping), as_json)
 
 
+@senders.command(
+    "link",
+    help="An upload link for the sender's page (printed with the link BASE#link=TOKEN when the"
+    " page's address is known): it may upload, send orders and read the sender's own batches,"
+    " nothing else, for --days days; rotate-key or disable revokes it.",
+)
+@_sender_id
+@click.option("--days", type=int, default=7, show_default=True, help="How long it works, 1 to 90.")
+@click.option(
+    "--url",
+    metavar="BASE",
+    help="The page's address (the API's URL); default on a deployed stage: its REST API's URL"
+    " (.chalice/deployed/STAGE.json).",
+)
+@stack_options()
+def senders_link(
+    sender_id: str, days: int, url: str | None, endpoint: str | None, stage: str, as_json: bool
+) -> int:
+    from chalicelib.api.links import LinkError, expiry
+
+    now = time.time()
+    try:
+        expires = expiry(days, now)  # a usage mistake, said before the stack is asked
+    except LinkError as error:
+        raise CliError(f"--days: {error}", ExitCode.USAGE) from error
+    base = _page_address(url)
+    with _stack(endpoint, stage) as stack:
+        if base is None and not stack.emulated:
+            base = deployed_api_url(stage)
+        where = "the partners' page `orders serve` printed" if stack.emulated else "the API's URL"
+        made = make_link(stack.senders, sender_id, expires, link_secret(stack), base, where)
+        return answer(*made, as_json)
+
+
 def add_sender(registry: SenderRegistry, sender_id: str, name: str) -> Answer:
     sender, key = registry.add(sender_id, name)
     return {**sender.to_dict(), "api_key": key}, [
@@ -262,6 +300,90 @@ def set_profile(registry: SenderRegistry, sender_id: str, mapping: ColumnMapping
         if mapping is not None
         else f"sender {sender_id}: no saved mapping any more"
     ]
+
+
+def make_link(
+    registry: SenderRegistry,
+    sender_id: str,
+    expires: int,
+    secret: bytes,
+    base: str | None,
+    where: str = "the page's address",
+) -> Answer:
+    """A link for an active sender, valid until `expires` for the keys it has now; the link
+    `BASE#link=TOKEN` when the page's address `base` is known (a fragment never reaches a
+    server), else how to make it (`where`: where that address is found)."""
+    from chalicelib.api.links import Link, mint
+    from chalicelib.senders import SenderError, check_id
+
+    check_id(sender_id)
+    sender = registry.get(sender_id)
+    if sender is None:
+        raise SenderError(f"there is no sender {sender_id!r}")
+    if not sender.active:
+        raise SenderError(f"sender {sender_id!r} is disabled: a link would be refused")
+    token = mint(Link(sender_id, expires, sender.keyset), secret)
+    until = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    link = f"{base}#link={token}" if base else None
+    lines = [
+        f"sender {sender_id}: upload link until {until} (uploads and its own batches only;"
+        " rotate-key or disable revokes it)",
+        f"token: {token}",
+        f"link:  {link or f'give --url BASE ({where}), or open that page with #link=TOKEN added'}",
+    ]
+    expires_at = datetime.fromtimestamp(expires, UTC).isoformat()
+    return {"sender_id": sender_id, "token": token, "expires": expires_at, "link": link}, lines
+
+
+def link_secret(stack: Stack) -> bytes:
+    """The stage's link secret, read where its authorizer reads it (LINK_SECRET_PARAMETER)."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    meta = stack.dynamodb.meta  # the stack's own region, retries and (emulated) endpoint
+    dummy = "testing" if stack.emulated else None  # the emulator takes any credentials
+    ssm = boto3.client(
+        "ssm",
+        region_name=meta.region_name,
+        config=meta.config,
+        endpoint_url=meta.endpoint_url if stack.emulated else None,
+        aws_access_key_id=dummy,
+        aws_secret_access_key=dummy,
+    )
+    parameter = stack.names["LINK_SECRET_PARAMETER"]
+    try:
+        value = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        raise CliError(
+            f"the stage's link secret cannot be read ({parameter}: {code}): is the stack"
+            " deployed with its LinkSecret (make deploy)?",
+            ExitCode.UNREACHABLE,
+        ) from error
+    return str(value).encode()
+
+
+def deployed_api_url(stage: str) -> str | None:
+    """The REST API's URL that `chalice deploy` recorded for `stage`, or None."""
+    try:
+        deployed = json.loads((CONFIG_PATH.parent / "deployed" / f"{stage}.json").read_text())
+        urls = [r["rest_api_url"] for r in deployed["resources"] if "rest_api_url" in r]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return str(urls[0]) if urls else None
+
+
+def _page_address(url: str | None) -> str | None:
+    """`--url`, checked: an http(s) address without a fragment of its own."""
+    if url is None:
+        return None
+    parsed = urlparse(url)
+    if parsed.scheme not in {"http", "https"} or not parsed.netloc or parsed.fragment:
+        raise CliError(
+            f"--url: {url!r} is not the page's address: give it as https://HOST/PATH/",
+            ExitCode.USAGE,
+        )
+    return url.rstrip("#")
 
 
 def _policy(stack: Stack) -> CallbackPolicy:

@@ -82,6 +82,7 @@ NAMED_BY_SETTING: dict[str, str] = {
 SECRET_BY_SETTING: dict[str, str] = {
     "CallbackSecret": "CALLBACK_SECRET_PARAMETER",
     "IdempotencySecret": "IDEMPOTENCY_SECRET_PARAMETER",
+    "LinkSecret": "LINK_SECRET_PARAMETER",
 }
 SECRETS_MANAGER_REFERENCE = "/aws/reference/secretsmanager/"  # SSM's path to a secret
 
@@ -153,6 +154,7 @@ class Bucket:
     logical_id: str
     name: str
     versioned: bool
+    cors_rules: tuple[dict[str, Any], ...] = ()  # PutBucketCors's shape (browser uploads)
 
 
 @dataclass(frozen=True)
@@ -289,7 +291,14 @@ class _Properties:
 # -- one reader per type: (logical id, name, resolved properties, template's folder) -----------
 def _bucket(logical_id: str, name: str, properties: _Properties, _: Path) -> Bucket:
     versioning = properties.get("VersioningConfiguration") or {}
-    return Bucket(logical_id, name, versioning.get("Status") == "Enabled")
+    cors = properties.get("CorsConfiguration") or {}
+    rules = tuple(_cors_rule(rule) for rule in cors.get("CorsRules", []))
+    return Bucket(logical_id, name, versioning.get("Status") == "Enabled", rules)
+
+
+def _cors_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation CorsRule as S3's API takes it (only `MaxAge` is named otherwise)."""
+    return {("MaxAgeSeconds" if key == "MaxAge" else key): value for key, value in rule.items()}
 
 
 def _table(logical_id: str, name: str, properties: _Properties, _: Path) -> Table:

@@ -44,6 +44,11 @@ def create_storage(stack: Provisioning) -> None:
             s3.put_bucket_versioning(
                 Bucket=bucket.name, VersioningConfiguration={"Status": "Enabled"}
             )
+        if bucket.cors_rules:  # the partners' page uploads from the API's origin
+            s3.put_bucket_cors(
+                Bucket=bucket.name,
+                CORSConfiguration={"CORSRules": list(bucket.cors_rules)},  # type: ignore[arg-type]
+            )
     for table in stack.tables:
         dynamodb.create_table(**table.definition)
     for queue in stack.queues:  # a redrive target before the queue that names it

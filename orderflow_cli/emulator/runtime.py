@@ -241,6 +241,7 @@ class EmbeddedAWS:
         provision.create(stack, self.map_concurrency)
         wiring.callback_secrets.cache_clear()  # the secrets are this emulator's
         wiring.idempotency_key.cache_clear()
+        wiring.link_key.cache_clear()
         dead_letters = stack.queue("DeadLetterQueue").attributes["RedrivePolicy"]
         self._redrive_queue = json.loads(dead_letters)["deadLetterTargetArn"].rsplit(":", 1)[-1]
         self._s3_events_queue = triggers.notify_s3_events(

@@ -10,6 +10,9 @@ the schema does not name to be refused; API Gateway, like any HTTP API, ignores 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
@@ -18,6 +21,15 @@ from tests.api.conftest import API_KEY, Served
 from tests.api.test_contract import OPENAPI
 
 schema = schemathesis.openapi.from_path(OPENAPI)
+
+
+@pytest.fixture(autouse=True)
+def no_profile_left(served: Served) -> Iterator[None]:
+    """PUT /profile is fuzzed with the demo sender's key: whatever mapping it saved is removed,
+    so that the tests after these read the demo sender's files without it."""
+    yield
+    cleared = served.call("DELETE", "/profile", headers={"x-api-key": API_KEY})
+    assert cleared.json()["profile"] is None
 
 
 @schema.parametrize()

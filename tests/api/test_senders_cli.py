@@ -1,9 +1,11 @@
 """`orders senders ...` against a running `orders serve`: an operator adds, lists, rotates and
-disables senders; every key is shown once and resolves (or not) as it should."""
+disables senders; every key is shown once and resolves (or not) as it should; an upload link
+is made for an active sender only, and verifies with the stage's link secret."""
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -165,3 +167,102 @@ def test_a_webhook_address_delivery_would_refuse_is_refused_when_it_is_set(
     capsys.readouterr()
     assert registry.get("hooked").webhook_url == local_hook  # type: ignore[union-attr]
     registry.set_webhook("hooked", None)
+
+
+def test_an_operator_makes_an_upload_link_for_a_senders_page(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chalicelib.api import links
+
+    endpoint = ["--endpoint", served.s3_url]
+    registry = SenderRegistry(*_senders_table(served))
+    registry.add("linked", "Linked")
+    page = served.url + "/"
+
+    assert main(["senders", "link", "linked", "--days", "3", "--url", page, *endpoint]) == 0
+    said, token_line, link_line = capsys.readouterr().out.splitlines()
+    token = token_line.removeprefix("token: ")
+    assert said.startswith("sender linked: upload link until ")
+    assert link_line == f"link:  {page}#link={token}"  # a fragment: never sent to a server
+    link = links.verify(token, _link_secret(served), time.time())
+    assert link is not None
+    assert link.sender_id == "linked"
+    assert 3 * 86_400 - 60 < link.expires - time.time() <= 3 * 86_400
+    assert served.call("GET", "/batches", key=token).status_code == 200
+
+    # no --url on `orders serve`: the token, and how to make the link
+    assert main(["senders", "link", "linked", "--json", *endpoint]) == 0
+    made = _json(capsys)
+    assert made["link"] is None
+    assert made["sender_id"] == "linked"
+    assert made["token"].startswith("ofl_")
+    assert main(["senders", "link", "linked", *endpoint]) == 0
+    assert "#link=TOKEN" in capsys.readouterr().out.splitlines()[-1]
+
+
+def test_a_link_for_no_sender_a_disabled_one_or_bad_days_is_one_sentence(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    endpoint = ["--endpoint", served.s3_url]
+    registry = SenderRegistry(*_senders_table(served))
+    registry.add("unlinked", "Unlinked")
+    registry.disable("unlinked")
+    capsys.readouterr()
+    for argv, code, says in (
+        (["ghost"], 1, "there is no sender 'ghost'"),
+        (["unlinked"], 1, "sender 'unlinked' is disabled"),
+        (["unlinked", "--days", "0"], 2, "--days: a link lasts 1 to 90 days, not 0"),
+        (["unlinked", "--days", "91"], 2, "--days: a link lasts 1 to 90 days, not 91"),
+        (["unlinked", "--url", "ftp://x/"], 2, "--url: 'ftp://x/' is not the page's address"),
+        (["unlinked", "--url", "https://x/#a"], 2, "is not the page's address"),
+    ):
+        assert main(["senders", "link", *argv, *endpoint]) == code, argv
+        err = capsys.readouterr().err
+        assert says in err
+        assert len(err.strip().splitlines()) == 1
+
+
+def test_a_deployed_stages_page_address_is_its_rest_api_url(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orderflow_cli.commands import senders as command
+
+    monkeypatch.setattr(command, "CONFIG_PATH", tmp_path / "config.json")
+    assert command.deployed_api_url("dev") is None  # never deployed
+    (tmp_path / "deployed").mkdir()
+    url = "https://abc123.execute-api.eu-west-1.amazonaws.com/api/"
+    resources = [
+        {"name": "api_handler", "resource_type": "lambda_function"},
+        {"name": "rest_api", "resource_type": "rest_api", "rest_api_url": url},
+    ]
+    (tmp_path / "deployed" / "dev.json").write_text(json.dumps({"resources": resources}))
+    assert command.deployed_api_url("dev") == url
+    (tmp_path / "deployed" / "prod.json").write_text("{not json")
+    assert command.deployed_api_url("prod") is None
+
+
+def _senders_table(served: Served) -> tuple[Any, str]:
+    stack = open_stack(served.s3_url, "local")
+    return stack.dynamodb, stack.names["SENDERS_TABLE"]
+
+
+def _link_secret(served: Served) -> bytes:
+    """The local stage's link secret, where the server's authorizer reads it."""
+    from orderflow_cli.commands.senders import link_secret
+
+    return link_secret(open_stack(served.s3_url, "local"))
+
+
+def test_a_stage_without_its_link_secret_is_one_sentence_and_exit_3(served: Served) -> None:
+    from orderflow_cli.commands.senders import link_secret
+    from orderflow_cli.exits import CliError, ExitCode
+
+    stack = open_stack(served.s3_url, "local")
+    stack.names["LINK_SECRET_PARAMETER"] = "/aws/reference/secretsmanager/orderflow-old-link-secret"
+
+    with pytest.raises(CliError) as raised:
+        link_secret(stack)
+
+    assert raised.value.code == ExitCode.UNREACHABLE
+    assert "the stage's link secret cannot be read" in str(raised.value)
+    assert "make deploy" in str(raised.value)

@@ -69,6 +69,15 @@ def test_report_lines_carry_field_code_message_and_the_value_sent(local: Embedde
                 "value": "0",
             }
         ],
+        "order": {  # the order as the pipeline read it (GET /batches/{id}/rejections pages it)
+            "order-info": {
+                "OrderId": "1005",
+                "item-id": "101",
+                "item-desc": "Item One",
+                "qty": "0",
+            },
+            "contact-info": {"name": "Zero Qty", "email": "zero@example.com"},
+        },
     }
     assert by_row[5]["errors"][0]["message"]
 

@@ -79,6 +79,7 @@ def _use_the_api(deps: Any, callback_url: str) -> tuple[dict[str, Any], dict[str
             filename="x.csv", content_type="text/csv", callback_url=None,
             sender="policy-check",
             deps=deps,
+            corrects=dry["batch_id"],  # read to check it is the caller's
         )  # fmt: skip
     return accepted, dry
 
@@ -100,6 +101,11 @@ def test_every_call_a_function_makes_is_allowed_by_its_policy(tmp_path: Path) ->
             service.get_order("p-1", sender="policy-check", deps=deps)
             service.list_reviews(accepted["batch_id"], None, sender="policy-check", deps=deps)
             service.list_reviews(None, "invalid", sender="policy-check", deps=deps)
+            service.list_batches(sender="policy-check", deps=deps)
+            service.list_rejections(accepted["batch_id"], sender="policy-check", deps=deps)
+            service.put_profile(b'{"columns": {"qty": "Menge"}}', sender="policy-check", deps=deps)
+            service.get_profile(sender="policy-check", deps=deps)
+            service.clear_profile(sender="policy-check", deps=deps)
         bad = tmp_path / "bad.json"
         bad.write_text("{")
         run(local, SAMPLES / "mixed.json", SAMPLES / "repairable.json", bad)

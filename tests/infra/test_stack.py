@@ -118,3 +118,48 @@ def test_the_state_machine_traces_with_x_ray_and_its_role_may_send_traces(
         "xray:GetSamplingRules",
         "xray:GetSamplingTargets",
     } <= allowed
+
+
+def test_the_batches_index_is_the_one_the_list_queries_and_the_reader_may_query_it(
+    stack: dict[str, Any],
+) -> None:
+    from chalicelib.api.scope import ReadScope, session_policy
+    from chalicelib.pipeline.batches import BY_CREATED
+
+    batches = stack["Resources"]["BatchesTable"]["Properties"]
+    (index,) = batches["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == BY_CREATED
+    assert index["KeySchema"] == [
+        {"AttributeName": "sender", "KeyType": "HASH"},  # dynamodb:LeadingKeys is the sender
+        {"AttributeName": "created_at", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"] == {"ProjectionType": "ALL"}  # an entry needs the whole record
+    types = {a["AttributeName"]: a["AttributeType"] for a in batches["AttributeDefinitions"]}
+    assert types == {"sender": "S", "batch_id": "S", "created_at": "S"}
+    # the reader role may query this index (and no other), held to a sender by the session
+    reader = stack["Resources"]["ApiReaderRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    (items,) = [s for s in reader["Statement"] if s["Sid"] == "Items"]
+    indexes = [r["Fn::Sub"] for r in items["Resource"] if isinstance(r, dict) and "Fn::Sub" in r]
+    assert indexes == [f"${{BatchesTable.Arn}}/index/{BY_CREATED}"]
+    table = "arn:aws:dynamodb:eu-west-1:1:table/orderflow-dev-batches"
+    scope = ReadScope(table_arns=(table,), bucket_arn="arn:aws:s3:::b", prefixes=("work/",))
+    (indexed,) = [
+        s for s in session_policy("acme", scope)["Statement"] if s["Sid"] == "OwnIndexedItems"
+    ]
+    assert indexed["Action"] == ["dynamodb:Query"]
+    assert indexed["Resource"] == [f"{table}/index/*"]  # the role narrows it to by_created
+    assert indexed["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["acme"]}}
+
+
+def test_a_page_on_another_origin_may_post_a_presigned_upload_and_nothing_else(
+    stack: dict[str, Any],
+) -> None:
+    bucket = _resource(stack, "AWS::S3::Bucket")
+    (rule,) = bucket["CorsConfiguration"]["CorsRules"]
+    assert rule == {
+        "AllowedMethods": ["POST"],  # the presigned POST; reports are links, never fetched
+        "AllowedOrigins": ["*"],  # the presigned policy guards an upload, not the origin
+        "AllowedHeaders": ["*"],
+        "MaxAge": 3000,
+    }
+    assert all(bucket["PublicAccessBlockConfiguration"].values())  # CORS opens no reading

@@ -85,7 +85,8 @@ def test_the_authorizer_allows_a_live_key_and_denies_it_once_rotated(
 
     live = _authorize(handlers, key)
     assert live["principalId"] == "acme"
-    assert live["context"] == {"sender_id": "acme"}  # what the routes read the caller from
+    # what the routes read the caller from
+    assert live["context"] == {"sender_id": "acme", "access": "key"}
     # every route of this API and stage, from the methodArn API Gateway sent
     assert _allowed(live) == ["arn:aws:execute-api:us-east-1:123456789012:abcdef123/api/*/*"]
 

@@ -30,7 +30,7 @@ SCOPE = ReadScope(
 def test_the_session_policy_allows_reads_of_the_senders_items_and_objects_only(sender):
     policy = session_policy(sender, SCOPE)
 
-    items, sharded, objects = policy["Statement"]
+    items, sharded, objects, indexed = policy["Statement"]
     assert all(s["Effect"] == "Allow" for s in policy["Statement"])
     # tables: reads only, and only items whose partition key is the sender
     assert sorted(items["Action"]) == ["dynamodb:GetItem", "dynamodb:Query"]
@@ -48,6 +48,10 @@ def test_the_session_policy_allows_reads_of_the_senders_items_and_objects_only(s
         f"arn:aws:s3:::bucket/work/{sender}/*",
         f"arn:aws:s3:::bucket/archive/{sender}/*",
     ]
+    # the tables' indexes (GET /batches reads by_created): queries of the sender's items only
+    assert indexed["Action"] == ["dynamodb:Query"]
+    assert indexed["Resource"] == [f"{arn}/index/*" for arn in SCOPE.table_arns]
+    assert indexed["Condition"] == items["Condition"]
     text = json.dumps(policy)
     assert '"*"' not in text  # no action or resource is a bare wildcard
     for broader in ("Scan", "Put", "Delete", "Update"):
@@ -89,11 +93,14 @@ def test_every_read_of_the_routes_goes_through_the_senders_session_and_stays_in_
     found = service.get_order("s-1", sender="acme", deps=deps)
     service.list_reviews(batch["batch_id"], None, sender="acme", deps=deps)
     service.list_reviews(None, "invalid", sender="acme", deps=deps)
+    listed = service.list_batches(sender="acme", deps=deps)["batches"]
+    service.list_rejections(batch["batch_id"], sender="acme", deps=deps)
 
     # then they were made with acme's session (kept: no second AssumeRole), each request
     # naming acme as its partition key: what dynamodb:LeadingKeys allows
     assert asked == []
     assert found["sender"] == "acme"
+    assert [b["batch_id"] for b in listed] == [batch["batch_id"]]  # through by_created
     assert {name for name, _ in reads} == {"GetItem", "Query"}
     for name, params in reads:
         if name == "GetItem" and params["TableName"] == local.settings.orders_table:
@@ -127,7 +134,7 @@ def test_the_policy_asked_for_names_the_caller_and_the_stage(moto_stack: MotoSta
     assert request["RoleArn"].endswith(":role/orderflow-local-api-reader")
     policy = json.loads(request["Policy"])
     assert policy == session_policy("shop-9", wiring.read_scope(settings))
-    (items, sharded, _) = policy["Statement"]
+    (items, sharded, _, _) = policy["Statement"]
     table = "arn:aws:dynamodb:us-east-1:123456789012:table/"
     assert set(items["Resource"]) == {
         table + name for name in (settings.batches_table, settings.reviews_table)
@@ -144,7 +151,7 @@ def like(value: str, pattern: str) -> bool:
 
 def test_the_orders_tables_leading_keys_pattern_matches_the_senders_keys_and_no_others() -> None:
     # given the keys the store writes for a sender and for senders whose ids look alike
-    (_, sharded, _) = session_policy("acme", SCOPE)["Statement"]
+    (_, sharded, _, _) = session_policy("acme", SCOPE)["Statement"]
     (pattern,) = sharded["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
     ids = [f"order-{i}" for i in range(2_000)]
     # then every one of acme's keys matches, and none of the others'

@@ -1,0 +1,1 @@
+"""The partners' page (`pages`): static files the API function serves itself."""

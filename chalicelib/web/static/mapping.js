@@ -1,0 +1,84 @@
+// The column mapping editor: one select per order field ("Column for <field>"), offering the
+// file's headers and "(not in the file)". Preselected with what the pipeline matched
+// (`file.columns`), else its first suggestion (`file.suggestions[field]`), else nothing.
+// `mappingFrom()` builds the API's mapping object `{"columns": {field: header}}`, leaving out
+// fields set to "(not in the file)"; `problems()` names a header chosen for two fields (the
+// API would refuse it as `mapping.invalid`).
+
+import { clear, el } from "./dom.js";
+
+const NONE = "";
+
+let fieldNames = ["OrderId", "item-id", "item-desc", "qty", "name", "email"];
+
+export async function loadFields(call) {
+  try {
+    const answer = await call("GET", "static/fields.json", { anonymous: true });
+    if (answer && Array.isArray(answer.fields) && answer.fields.length) fieldNames = answer.fields;
+  } catch {
+    // the built-in list is the same; the page works without it
+  }
+  return fieldNames;
+}
+
+export function renderMapping(container, file) {
+  clear(container);
+  const headers = unique((file && file.headers) || []);
+  const columns = (file && file.columns) || {};
+  const suggestions = (file && file.suggestions) || {};
+  for (const field of fieldNames) {
+    const id = `map-${field}`;
+    const wanted = headers.includes(columns[field]) ? columns[field] : (suggestions[field] || []).find((h) => headers.includes(h));
+    const select = el("select", { id, "data-field": field });
+    select.append(el("option", { value: NONE }, "(not in the file)"));
+    for (const header of headers) select.append(el("option", { value: header }, visibleHeader(header)));
+    select.value = wanted === undefined ? NONE : wanted;
+    const hint = columns[field] !== undefined ? "matched by the pipeline" : suggestionHint(suggestions[field]);
+    const hintId = `${id}-hint`;
+    select.setAttribute("aria-describedby", hintId);
+    container.append(
+      el(
+        "div",
+        { class: "map-row" },
+        el("label", { for: id }, `Column for ${field}`),
+        select,
+        el("span", { id: hintId, class: "hint" }, hint),
+      ),
+    );
+  }
+}
+
+function suggestionHint(list) {
+  if (!list || !list.length) return "no column matched";
+  return `suggested: ${list.map(visibleHeader).join(", ")}`;
+}
+
+// A header as an option's text: invisible characters escaped (an option cannot hold markup).
+function visibleHeader(header) {
+  return header.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0")) || "(empty)";
+}
+
+function unique(list) {
+  return [...new Set(list.filter((h) => typeof h === "string" && h !== ""))];
+}
+
+export function mappingFrom(container) {
+  const columns = {};
+  for (const select of container.querySelectorAll("select[data-field]")) {
+    if (select.value !== NONE) columns[select.dataset.field] = select.value;
+  }
+  return { columns };
+}
+
+export function problems(mapping) {
+  const byHeader = new Map();
+  for (const [field, header] of Object.entries(mapping.columns)) {
+    byHeader.set(header, [...(byHeader.get(header) || []), field]);
+  }
+  const found = [];
+  for (const [header, fields] of byHeader) {
+    if (fields.length > 1) found.push(`The column "${visibleHeader(header)}" is chosen for ${fields.join(" and ")}: choose one column per field.`);
+  }
+  if (!Object.keys(mapping.columns).length) found.push("Choose the column of at least one field.");
+  return found;
+}

@@ -1,0 +1,251 @@
+// The rejected rows of a batch: a table (one line per error: Row, Field, Code, Message, Value as
+// sent, New value) paged with "Load more", filtered by reason (on the server) or by error code
+// (in the page). Corrections are kept per row and field across pages and filters; a corrected
+// row is the order as the pipeline read it with the new values put at their place
+// (`order-info`: OrderId, item-id, item-desc, qty; `contact-info`: name, email).
+// Re-validation is a dry run of the corrected rows (POST /orders?dry_run=true); a resend is a
+// new batch naming the one it corrects (POST /orders?corrects=), holding only rows whose
+// current values re-validated.
+
+import { allPages, call } from "./api.js";
+import { $, asText, busy, clear, el, scrollingTable, shown, show } from "./dom.js";
+import { REASON_WORDS, valueCell } from "./results.js";
+import { followBatch } from "./upload.js";
+
+const GROUP_OF = { OrderId: "order-info", "item-id": "order-info", "item-desc": "order-info", qty: "order-info", name: "contact-info", email: "contact-info" };
+const PAGE = 100;
+const REPORT_FRESH_MS = 10 * 60 * 1000;
+
+let seq = 0; // a page asked for before the last reset or filter change is dropped
+const state = { batch: null, rows: [], next: null, reason: "", shownReason: "", code: "", edits: new Map(), results: new Map(), sent: new Set(), reportAt: 0 };
+let ctx = null; // {say, fail, done}
+
+export function setupRejections(context) {
+  ctx = context;
+  $("reason-filter").addEventListener("change", onFilter);
+  $("load-more").addEventListener("click", () => busy($("load-more"), "loading", () => loadPage()).catch(ctx.fail));
+  $("revalidate").addEventListener("click", () => busy($("revalidate"), "re-validating", () => revalidate()).catch(ctx.fail));
+  $("resend").addEventListener("click", () => busy($("resend"), "sending", () => resend()).catch(ctx.fail));
+  for (const event of ["focus", "mouseenter"]) $("report-link").addEventListener(event, freshReport);
+}
+
+export function resetRejections() {
+  seq += 1;
+  Object.assign(state, { batch: null, rows: [], next: null, reason: "", shownReason: "", code: "", edits: new Map(), results: new Map(), sent: new Set(), reportAt: 0 });
+  clear($("rejected-table"));
+  $("resend-result").textContent = "";
+  show($("rejected"), false);
+}
+
+// Shows the rejected rows of an ended batch.
+export async function openRejections(batch) {
+  resetRejections();
+  state.batch = batch;
+  show($("rejected"), true);
+  setReport(batch);
+  const n = batch.rejected || 0;
+  $("rejected-summary").textContent = n
+    ? `Batch ${batch.batch_id}: ${n} rejected ${n === 1 ? "row" : "rows"}.`
+    : `Batch ${batch.batch_id} has no rejected rows.`;
+  fillFilter();
+  if (n) await loadPage();
+  else render();
+}
+
+function setReport(batch) {
+  const link = $("report-link");
+  const csv = batch.report && batch.report.csv;
+  show(link, Boolean(csv));
+  if (csv) link.setAttribute("href", csv);
+  state.reportAt = Date.now();
+}
+
+async function freshReport() {
+  if (!state.batch || Date.now() - state.reportAt < REPORT_FRESH_MS) return;
+  state.reportAt = Date.now();
+  try {
+    setReport(await call("GET", `batches/${encodeURIComponent(state.batch.batch_id)}`));
+  } catch {
+    // the old link may still work; a later focus tries again
+  }
+}
+
+async function loadPage() {
+  const mine = seq;
+  const id = state.batch.batch_id;
+  const page = await call("GET", `batches/${encodeURIComponent(id)}/rejections`, { query: { limit: PAGE, reason: state.reason, cursor: state.next } });
+  if (mine !== seq) return;
+  state.rows.push(...(page.rejections || []));
+  state.next = page.next || null;
+  fillFilter();
+  render();
+  ctx.say(`${state.rows.length} rejected ${state.rows.length === 1 ? "row" : "rows"} shown${state.next ? "; more can be loaded" : ""}.`);
+}
+
+function fillFilter() {
+  const select = $("reason-filter");
+  const current = select.value;
+  const options = [["", "All"]];
+  for (const reason of Object.keys((state.batch && state.batch.rejected_by_reason) || {})) options.push([`reason:${reason}`, `${reason} (reason, ${REASON_WORDS[reason] || reason})`]);
+  const codes = new Set();
+  for (const row of state.rows) for (const error of row.errors || []) codes.add(error.code);
+  for (const code of [...codes].sort()) options.push([`code:${code}`, `${code} (error code)`]);
+  clear(select);
+  for (const [value, words] of options) select.append(el("option", { value }, words));
+  select.value = options.some(([value]) => value === current) ? current : "";
+}
+
+async function onFilter() {
+  const value = $("reason-filter").value;
+  const reason = value.startsWith("reason:") ? value.slice(7) : "";
+  state.code = value.startsWith("code:") ? value.slice(5) : "";
+  state.shownReason = reason;
+  const allLoaded = !state.next && !state.reason; // then the page filters what it holds
+  if (!allLoaded && reason !== state.reason) {
+    seq += 1;
+    state.reason = reason;
+    state.rows = [];
+    state.next = null;
+    await loadPage().catch(ctx.fail);
+  } else {
+    render();
+  }
+}
+
+function render() {
+  const container = clear($("rejected-table"));
+  show($("load-more"), Boolean(state.next));
+  const caption = "Each error of each rejected row";
+  const { wrap, body } = scrollingTable(caption, ["Row", "Field", "Code", "Message", "Value as sent", "New value"]);
+  let lines = 0;
+  for (const row of state.rows) {
+    if (state.shownReason && row.reason !== state.shownReason) continue;
+    const errors = (row.errors || []).filter((e) => !state.code || e.code === state.code);
+    errors.forEach((error, index) => {
+      body.append(errorLine(row, error, index === 0));
+      lines += 1;
+    });
+  }
+  if (!lines) body.append(el("tr", {}, el("td", { colspan: "6" }, state.rows.length ? "No row matches this filter." : "No rejected rows.")));
+  container.append(wrap);
+}
+
+function errorLine(row, error, first) {
+  const place = placeOf(row, error.field);
+  const label = place ? place.leaf : String(error.field ?? "order");
+  const cell = el("td", { class: "edit" });
+  if (place) {
+    const id = `new-${row.row}-${place.path}`;
+    const input = el("input", { id, type: "text", "aria-label": `New value for ${label} in row ${row.row}`, spellcheck: "false", autocomplete: "off" });
+    const kept = (state.edits.get(row.row) || new Map()).get(place.path);
+    input.value = kept !== undefined ? kept : asText(error.value);
+    input.disabled = state.sent.has(row.row);
+    input.addEventListener("input", () => edit(row, place.path, input.value));
+    cell.append(input);
+  } else {
+    cell.append(el("span", { class: "note" }, row.order_truncated ? "Too large to edit here: fix it in the file." : "Not a single value: fix it in the file."));
+  }
+  if (first) cell.append(el("p", { class: "row-result", id: `result-${row.row}` }, resultWords(row)));
+  return el(
+    "tr",
+    {},
+    el("td", { class: "num" }, first ? String(row.row ?? "") : ""),
+    el("td", {}, shown(label)),
+    el("td", {}, el("code", {}, shown(error.code ?? ""))),
+    el("td", {}, shown(error.message ?? "")),
+    valueCell(error.value),
+    cell,
+  );
+}
+
+// Where an error's field lives in the order: "order-info.qty" or "qty" → {path, leaf}.
+function placeOf(row, field) {
+  if (!row.order || row.order_truncated || typeof field !== "string") return null;
+  const parts = field.split(".");
+  const leaf = parts[parts.length - 1];
+  const group = parts.length === 2 ? parts[0] : parts.length === 1 ? GROUP_OF[leaf] : null;
+  if (!group || GROUP_OF[leaf] !== group) return null;
+  return { path: `${group}.${leaf}`, group, leaf };
+}
+
+function edit(row, path, value) {
+  if (!state.edits.has(row.row)) state.edits.set(row.row, new Map());
+  state.edits.get(row.row).set(path, value);
+  const result = $(`result-${row.row}`);
+  if (result) result.textContent = resultWords(row);
+}
+
+function corrected(row) {
+  const order = structuredClone(row.order);
+  for (const [path, value] of state.edits.get(row.row) || []) {
+    const [group, leaf] = path.split(".");
+    if (!order[group] || typeof order[group] !== "object" || Array.isArray(order[group])) order[group] = {};
+    order[group][leaf] = value;
+  }
+  return order;
+}
+
+function isCorrected(row) {
+  if (state.sent.has(row.row) || !state.edits.has(row.row)) return false;
+  return JSON.stringify(corrected(row)) !== JSON.stringify(row.order);
+}
+
+function resultWords(row) {
+  if (state.sent.has(row.row)) return `Sent again in batch ${state.results.get(row.row)?.batch || "(unknown)"}.`;
+  const result = state.results.get(row.row);
+  if (!result || result.signature !== JSON.stringify(corrected(row))) return isCorrected(row) ? "Changed: not re-validated yet." : "";
+  return result.ok ? "Would be stored." : `Still rejected: ${result.errors}`;
+}
+
+async function revalidate() {
+  const rows = state.rows.filter(isCorrected);
+  if (!rows.length) throw notice("Change a value in the New value column first.");
+  const orders = rows.map(corrected);
+  ctx.say(`Re-validating ${rows.length} corrected ${rows.length === 1 ? "row" : "rows"}…`);
+  const accepted = await call("POST", "orders", { query: { dry_run: "true" }, body: { orders } });
+  const batch = await followBatch(accepted.batch_id, { onUpdate: (b) => ctx.say(`Re-validating: ${b.done ?? 0} of ${b.total ?? orders.length} rows…`) });
+  const rejected = batch.rejected ? await allPages(`batches/${encodeURIComponent(batch.batch_id)}/rejections`, "rejections", { query: { limit: 500 } }) : [];
+  const byIndex = new Map(rejected.map((r) => [r.row, r]));
+  let good = 0;
+  rows.forEach((row, index) => {
+    const again = byIndex.get(index + 1);
+    const errors = again ? (again.errors || []).map((e) => `${e.code} (${e.message})`).join("; ") : "";
+    state.results.set(row.row, { ok: !again, errors, signature: JSON.stringify(orders[index]) });
+    if (!again) good += 1;
+  });
+  if (batch.status !== "succeeded") throw notice(`The re-validation ended ${batch.status}: ${batch.error ? batch.error.message : "try again"}.`);
+  render();
+  ctx.say(`${good} of ${rows.length} corrected ${rows.length === 1 ? "row" : "rows"} would now be stored.`);
+  return rows;
+}
+
+async function resend() {
+  let rows = state.rows.filter(isCorrected);
+  if (!rows.length) throw notice("Change a value in the New value column first.");
+  const stale = rows.some((row) => state.results.get(row.row)?.signature !== JSON.stringify(corrected(row)));
+  if (stale) await revalidate();
+  rows = rows.filter((row) => {
+    const result = state.results.get(row.row);
+    return result && result.ok && result.signature === JSON.stringify(corrected(row));
+  });
+  if (!rows.length) throw notice("No corrected row would be stored yet: fix the values marked still rejected, then try again.");
+  const original = state.batch.batch_id;
+  ctx.say(`Sending ${rows.length} corrected ${rows.length === 1 ? "row" : "rows"} as a new batch…`);
+  const accepted = await call("POST", "orders", { query: { corrects: original }, body: { orders: rows.map(corrected) } });
+  const batch = await followBatch(accepted.batch_id, { onUpdate: (b) => ctx.say(`Batch ${b.batch_id}: ${b.done ?? 0} of ${b.total ?? rows.length} orders…`) });
+  for (const row of rows) {
+    state.sent.add(row.row);
+    state.results.set(row.row, { ...state.results.get(row.row), batch: batch.batch_id });
+  }
+  render();
+  const words = `Batch ${batch.batch_id} (correcting ${original}) ${batch.status}: ${batch.stored ?? 0} stored, ${batch.unchanged ?? 0} unchanged, ${batch.rejected ?? 0} rejected.`;
+  $("resend-result").textContent = words;
+  ctx.say(words);
+  await ctx.done(batch);
+}
+
+function notice(message) {
+  const error = new Error(message);
+  error.code = "page";
+  return error;
+}
