@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: venv run test compat lint typecheck unit bench capacity soak clean package deploy destroy \
-	rehearse-deploy
+	rehearse-deploy browser-test
 
 venv: $(STAMP)
 
@@ -35,6 +35,34 @@ compat:
 	.venv313/bin/pip install --quiet -r requirements-dev.txt
 	.venv313/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	.venv313/bin/pytest -q -n 2 -p no:cacheprovider tests/execution tests/unit/readers
+
+## The partners' page in a real browser (tests/browser, docs/testing.md), from nothing: Debian's
+## chromium (apt-get, when CHROMIUM is missing: needs root), Playwright for Python
+## (requirements-browser.txt; its driver is in the wheel, its browser download never runs) and
+## axe-core (npm ci in tests/browser, from its package-lock.json; Debian's npm when missing).
+CHROMIUM ?= /usr/bin/chromium
+BROWSER_STAMP := $(VENV)/.browser-installed
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+# $(call apt,PACKAGE,WHAT IS MISSING): Debian's PACKAGE, or what to do when not root.
+apt = if [ "$$(id -u)" != 0 ]; then \
+	  echo "browser-test: $(2) is missing: install Debian's $(1) as root (sudo apt-get update" \
+	    "&& sudo apt-get install -y $(1))$(3)" >&2; exit 1; fi; \
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(1)
+
+browser-test: $(BROWSER_STAMP) $(AXE) $(CHROMIUM)
+	CHROMIUM=$(CHROMIUM) $(BIN)/pytest -q -p no:cacheprovider -m browser tests/browser
+
+$(BROWSER_STAMP): $(STAMP) requirements-browser.txt
+	$(BIN)/pip install --quiet -r requirements-browser.txt
+	touch $@
+
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	@command -v npm > /dev/null || { $(call apt,npm,npm); }
+	cd tests/browser && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+$(CHROMIUM):
+	@$(call apt,chromium,$(CHROMIUM),; or name another Chromium: make browser-test CHROMIUM=PATH)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

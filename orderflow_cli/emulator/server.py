@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import secrets
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -227,6 +228,14 @@ class _ConcurrentServer(ThreadedHTTPServer):
     waiting to connect (http.server's default backlog is 5)."""
 
     request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away before its answer was written (a browser tab closed while
+        a request was in flight) is not the server's error: nothing is printed for it, as API
+        Gateway logs nothing of the kind. Anything else is printed as before."""
+        if isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):
+            return
+        super().handle_error(request, client_address)
 
 
 def _with_request_per_thread(app: Chalice) -> None:

@@ -142,3 +142,22 @@ def test_the_local_servers_access_log_leaves_the_query_out() -> None:
     handler.log_request(202)
 
     assert logged == ['"POST /orders" 202 -']
+
+
+def test_a_client_gone_before_its_answer_is_not_printed_as_the_servers_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from orderflow_cli.emulator.server import _ConcurrentServer
+
+    server = _ConcurrentServer.__new__(_ConcurrentServer)  # handle_error needs no socket
+    for gone in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
+        try:
+            raise gone
+        except OSError:
+            server.handle_error(None, ("127.0.0.1", 1))
+    assert capsys.readouterr().err == ""
+    try:
+        raise ValueError("a real fault")
+    except ValueError:
+        server.handle_error(None, ("127.0.0.1", 1))
+    assert "ValueError: a real fault" in capsys.readouterr().err

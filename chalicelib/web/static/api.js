@@ -6,8 +6,7 @@
 
 const KEY = "orderflow.key";
 
-export const REFUSED =
-  "This key or link was refused (unknown, rotated, disabled or expired).";
+export const REFUSED = "This key or link was refused (unknown, rotated, disabled or expired).";
 
 export class ApiError extends Error {
   constructor(status, code, message, details = null) {
@@ -63,7 +62,11 @@ export async function call(method, path, { query, body, anonymous = false } = {}
   try {
     response = await fetch(url(path, query), init);
   } catch (error) {
-    throw new ApiError(0, "network", "The API could not be reached; check the connection and try again.");
+    throw new ApiError(
+      0,
+      "network",
+      "The API could not be reached; check the connection and try again.",
+    );
   }
   const text = await response.text();
   let data = null;

@@ -12,8 +12,12 @@ let ctx = null; // {fail, open(batchId)}
 
 export function setupBatches(context) {
   ctx = context;
-  $("refresh").addEventListener("click", () => busy($("refresh"), "refreshing", () => refreshBatches()).catch(ctx.fail));
-  $("show-more").addEventListener("click", () => busy($("show-more"), "loading", () => more()).catch(ctx.fail));
+  $("refresh").addEventListener("click", () =>
+    busy($("refresh"), "refreshing", () => refreshBatches()).catch(ctx.fail),
+  );
+  $("show-more").addEventListener("click", () =>
+    busy($("show-more"), "loading", () => more()).catch(ctx.fail),
+  );
 }
 
 export function resetBatches() {
@@ -46,11 +50,21 @@ function render() {
     return;
   }
   const caption = "Your batches, newest first";
-  const { wrap, body } = scrollingTable(caption, ["Batch", "Created", "Status", "Total", "Stored", "Rejected", "Corrects"]);
+  const { wrap, body } = scrollingTable(caption, [
+    "Batch",
+    "Created",
+    "Status",
+    "Total",
+    "Stored",
+    "Rejected",
+    "Corrects",
+  ]);
   for (const batch of state.batches) {
     const open = el("button", { type: "button", class: "link" }, `Show ${batch.batch_id}`);
     open.addEventListener("click", () => ctx.open(batch.batch_id));
-    const file = batch.file_name ? el("span", { class: "note block" }, shown(batch.file_name)) : null;
+    const file = batch.file_name
+      ? el("span", { class: "note block" }, shown(batch.file_name))
+      : null;
     const status = `${statusWords(batch)}${batch.dry_run ? " (dry run)" : ""}`;
     body.append(
       el(
@@ -73,5 +87,9 @@ function when(iso) {
   if (!iso) return "–";
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return String(iso);
-  return el("time", { datetime: iso }, date.toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "short" }));
+  return el(
+    "time",
+    { datetime: iso },
+    date.toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "short" }),
+  );
 }

@@ -30,9 +30,11 @@ export function show(node, visible = true) {
   node.hidden = !visible;
 }
 
-// Characters a person cannot see (C0/C1 controls, DEL, zero-width and direction marks, line
-// and paragraph separators, BOM): rendered as `\uXXXX` in a <code>, the rest as plain text.
-const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
+// Characters a person cannot see (C0/C1 controls but tab and line feed, DEL, zero-width and
+// direction marks, line and paragraph separators, BOM): rendered as `\uXXXX` in a <code>, the
+// rest as plain text (a line break in a cell shows as one; CR LF shows as a line break too).
+const INVISIBLE =
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
 const INVISIBLE_ALL = new RegExp(INVISIBLE.source, "g");
 
 export function escapeInvisible(text) {
@@ -41,7 +43,7 @@ export function escapeInvisible(text) {
 
 // A value from a file or the API as a text node (or a fragment with visible escapes).
 export function shown(value) {
-  const text = asText(value);
+  const text = asText(value).replace(/\r\n/g, "\n");
   if (!INVISIBLE.test(text)) return document.createTextNode(text);
   const fragment = document.createDocumentFragment();
   let plain = "";
@@ -88,7 +90,11 @@ export function scrollingTable(caption, headers) {
   const head = el("tr", {}, ...headers.map((h) => el("th", { scope: "col" }, h)));
   const body = el("tbody");
   const table = el("table", {}, el("caption", {}, caption), el("thead", {}, head), body);
-  const wrap = el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": label }, table);
+  const wrap = el(
+    "div",
+    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": label },
+    table,
+  );
   return { wrap, table, body };
 }
 
@@ -96,6 +102,13 @@ export function scrollingTable(caption, headers) {
 export function focusHeading(id) {
   const heading = $(id);
   if (heading) heading.focus();
+}
+
+// A failure of the page's own (no API code): the alert shows its message alone.
+export function notice(message) {
+  const error = new Error(message);
+  error.code = "page";
+  return error;
 }
 
 // A button that says what it is doing while its action runs, disabled meanwhile.

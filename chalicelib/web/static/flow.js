@@ -4,14 +4,31 @@
 // time: the browser streams it, the page never holds it.
 
 import { call, credential } from "./api.js";
-import { $, busy, bytes, clear, el, focusHeading, scrollingTable, shown, show } from "./dom.js";
+import {
+  $,
+  busy,
+  bytes,
+  clear,
+  el,
+  focusHeading,
+  notice,
+  scrollingTable,
+  shown,
+  show,
+} from "./dom.js";
 import { mappingFrom, problems, renderMapping } from "./mapping.js";
 import { DELIMITER_NAMES, preview } from "./preview.js";
 import { openRejections, resetRejections } from "./rejections.js";
-import { renderCounts, renderDetected, renderFirstRejected, renderReasons, statusWords } from "./results.js";
+import {
+  renderCounts,
+  renderDetected,
+  renderFirstRejected,
+  renderReasons,
+  statusWords,
+} from "./results.js";
 import { ENDED, followBatch, rateMeter, uploadFile } from "./upload.js";
 
-const state = { file: null, mapping: null, dry: null, generation: 0 };
+const state = { file: null, mapping: null, generation: 0 };
 let ctx = null; // {say, fail, clearError, batchesChanged}
 
 export function setupFlow(context) {
@@ -32,8 +49,9 @@ export function setupFlow(context) {
     choose(files[0]);
   });
   // a file dropped beside the zone must not replace the page
-  for (const name of ["dragover", "drop"]) window.addEventListener(name, (event) => event.preventDefault());
-  $("check").addEventListener("click", () => run($("check"), "uploading", () => check(null)));
+  for (const name of ["dragover", "drop"])
+    window.addEventListener(name, (event) => event.preventDefault());
+  $("check").addEventListener("click", () => run($("check"), "checking", () => check(null)));
   $("check-again").addEventListener("click", () => run($("check-again"), "checking", checkAgain));
   $("save-profile").addEventListener("click", () => run($("save-profile"), "saving", saveProfile));
   $("send").addEventListener("click", () => run($("send"), "sending", send));
@@ -46,7 +64,7 @@ function run(button, words, action) {
 
 export function resetFlow() {
   state.generation += 1;
-  Object.assign(state, { file: null, mapping: null, dry: null });
+  Object.assign(state, { file: null, mapping: null });
   $("file").value = "";
   $("file-info").textContent = "";
   $("check").disabled = true;
@@ -65,7 +83,7 @@ export function linkMode(isLink) {
 
 async function choose(file) {
   state.generation += 1;
-  Object.assign(state, { file, mapping: null, dry: null });
+  Object.assign(state, { file, mapping: null });
   for (const id of ["detected", "mapping", "dryrun", "progress"]) show($(id), false);
   resetRejections();
   setUpload(0, 0, "not started");
@@ -87,10 +105,17 @@ async function choose(file) {
 
 function previewTable({ headers, rows, delimiter }) {
   const caption = "First rows of the file";
-  const { wrap, body } = scrollingTable(caption, headers.map((h) => shown(h)));
-  for (const row of rows) body.append(el("tr", {}, ...row.map((cell) => el("td", {}, shown(cell)))));
+  const { wrap, body } = scrollingTable(
+    caption,
+    headers.map((h) => shown(h)),
+  );
+  for (const row of rows)
+    body.append(el("tr", {}, ...row.map((cell) => el("td", {}, shown(cell)))));
   const fragment = document.createDocumentFragment();
-  if (delimiter) fragment.append(el("p", { class: "note" }, `Columns look separated by: ${DELIMITER_NAMES[delimiter]}.`));
+  if (delimiter)
+    fragment.append(
+      el("p", { class: "note" }, `Columns look separated by: ${DELIMITER_NAMES[delimiter]}.`),
+    );
   fragment.append(wrap);
   return fragment;
 }
@@ -118,14 +143,17 @@ async function upload(dryRun) {
 
 async function check(mapping) {
   if (!state.file) throw notice("Choose a file first.");
+  state.generation += 1; // a check or send still followed stops: this one is what counts now
   if (mapping) state.mapping = mapping;
   for (const id of ["dryrun", "progress"]) show($(id), false);
   resetRejections();
   ctx.say(`Uploading ${state.file.name} for a dry run…`);
   const { batchId, generation } = await upload(true);
-  const batch = await followBatch(batchId, { onUpdate: (b) => ctx.say(stepWords(b)), stopped: () => generation !== state.generation });
+  const batch = await followBatch(batchId, {
+    onUpdate: (b) => ctx.say(stepWords(b)),
+    stopped: () => generation !== state.generation,
+  });
   if (!batch) return;
-  state.dry = batch;
   await showDryRun(batch);
 }
 
@@ -151,25 +179,38 @@ async function showDryRun(batch) {
     clear($("dryrun-counts"));
     clear($("dryrun-reasons"));
     clear($("dryrun-rejected"));
-    $("dryrun-summary").textContent = `Dry run ${batch.batch_id}: the file could not be read (${statusWords(batch)}). Nothing was stored.`;
-    $("send-note").textContent = headersKnown || missing ? "Map the columns above and check again before sending." : "Fix the file and choose it again before sending.";
+    $("dryrun-summary").textContent =
+      `Dry run ${batch.batch_id}: the file could not be read (${statusWords(batch)}). Nothing was stored.`;
+    $("send-note").textContent =
+      headersKnown || missing
+        ? "Map the columns above and check again before sending."
+        : "Fix the file and choose it again before sending.";
     ctx.fail(batch.error || { code: batch.status, message: `The batch ended ${batch.status}.` });
-    ctx.say(`Dry run ended: the file could not be read.${headersKnown || missing ? " Map its columns and check again." : ""}`);
+    ctx.say(
+      `Dry run ended: the file could not be read.${headersKnown || missing ? " Map its columns and check again." : ""}`,
+    );
     await ctx.batchesChanged();
     focusHeading(headersKnown || missing ? "h-mapping" : "h-dryrun");
     return;
   }
-  $("dryrun-summary").textContent = `Dry run ${batch.batch_id}: nothing was stored. This is what sending the file would do.`;
+  $("dryrun-summary").textContent =
+    `Dry run ${batch.batch_id}: nothing was stored. This is what sending the file would do.`;
   renderCounts($("dryrun-counts"), batch, { dry: true });
   renderReasons($("dryrun-reasons"), batch);
   clear($("dryrun-rejected"));
   if (batch.rejected) {
-    const page = await call("GET", `batches/${encodeURIComponent(batch.batch_id)}/rejections`, { query: { limit: 10 } });
-    renderFirstRejected($("dryrun-rejected"), page.rejections || [], { caption: "The first rows that would be rejected" });
+    const page = await call("GET", `batches/${encodeURIComponent(batch.batch_id)}/rejections`, {
+      query: { limit: 10 },
+    });
+    renderFirstRejected($("dryrun-rejected"), page.rejections || [], {
+      caption: "The first rows that would be rejected",
+    });
   }
   $("send-note").textContent = state.mapping ? "It will be sent with the mapping above." : "";
   await ctx.batchesChanged();
-  ctx.say(`Dry run done: ${batch.stored ?? 0} of ${batch.total ?? 0} orders would be stored, ${batch.rejected ?? 0} rejected.`);
+  ctx.say(
+    `Dry run done: ${batch.stored ?? 0} of ${batch.total ?? 0} orders would be stored, ${batch.rejected ?? 0} rejected.`,
+  );
   focusHeading("h-dryrun");
 }
 
@@ -197,6 +238,7 @@ async function saveProfile() {
 
 async function send() {
   if (!state.file) throw notice("Choose a file first.");
+  state.generation += 1;
   resetRejections();
   show($("progress"), true);
   clear($("final-counts"));
@@ -209,7 +251,7 @@ async function send() {
 
 // Follows a batch in "Batch progress": bar, "<done> of <total> orders, <rate> orders/s", then
 // the final counts and its rejected rows.
-export async function follow(batchId, generation = state.generation, name = null) {
+async function follow(batchId, generation = state.generation, name = null) {
   show($("progress"), true);
   clear($("final-counts"));
   $("progress-title").textContent = `Batch ${batchId}${name ? ` (${name})` : ""}`;
@@ -239,9 +281,21 @@ function progressTick(batch, rate) {
 }
 
 function progressWords(batch, rate) {
-  if (batch.total === null || batch.total === undefined) return batch.status === "pending" ? "Waiting for the file…" : "Reading the file…";
-  const speed = rate === null ? "–" : rate >= 10 ? Math.round(rate).toLocaleString("en") : rate.toFixed(1);
-  return `${batch.done ?? 0} of ${batch.total} orders, ${speed} orders/s`;
+  if (batch.total === null || batch.total === undefined)
+    return batch.status === "pending" ? "Waiting for the file…" : "Reading the file…";
+  const speed = rate === null ? "rate: measuring" : `${perSecond(rate)} orders/s`;
+  return `${batch.done ?? 0} of ${batch.total} orders, ${speed}`;
+}
+
+function perSecond(rate) {
+  return rate >= 10 ? Math.round(rate).toLocaleString("en") : rate.toFixed(1);
+}
+
+// The whole batch's rate, from its own start and end (whole seconds), when it took any.
+function overall(batch) {
+  const seconds = (Date.parse(batch.finished_at) - Date.parse(batch.started_at)) / 1000;
+  if (!(seconds > 0) || !batch.done) return "";
+  return ` in ${seconds} s, ${perSecond(batch.done / seconds)} orders/s`;
 }
 
 async function finished(batch, { refresh }) {
@@ -253,11 +307,14 @@ async function finished(batch, { refresh }) {
     bar.max = 1;
     bar.value = 1;
   }
-  $("progress-text").textContent = `${batch.dry_run ? "Dry run" : "Batch"} ${statusWords(batch)}: ${batch.done ?? 0} of ${batch.total ?? 0} orders.`;
+  $("progress-text").textContent =
+    `${batch.dry_run ? "Dry run" : "Batch"} ${statusWords(batch)}: ${batch.done ?? 0} of ${batch.total ?? 0} orders${overall(batch)}.`;
   bar.setAttribute("aria-valuetext", $("progress-text").textContent);
   renderCounts($("final-counts"), batch, { dry: Boolean(batch.dry_run) });
   if (batch.error) ctx.fail(batch.error);
-  ctx.say(`Batch ${batch.batch_id} ${statusWords(batch)}: ${batch.stored ?? 0} stored, ${batch.rejected ?? 0} rejected.`);
+  ctx.say(
+    `Batch ${batch.batch_id} ${statusWords(batch)}: ${batch.stored ?? 0} stored, ${batch.rejected ?? 0} rejected.`,
+  );
   focusHeading("h-progress");
   if (refresh) await ctx.batchesChanged();
   if (batch.status === "succeeded" || batch.status === "failed") await openRejections(batch);
@@ -271,16 +328,11 @@ export async function openBatch(batchId) {
   const batch = await call("GET", `batches/${encodeURIComponent(batchId)}`);
   if (ENDED(batch.status)) {
     show($("progress"), true);
-    $("progress-title").textContent = `Batch ${batch.batch_id}${batch.file_name ? ` (${batch.file_name})` : ""}`;
+    $("progress-title").textContent =
+      `Batch ${batch.batch_id}${batch.file_name ? ` (${batch.file_name})` : ""}`;
     clear($("final-counts"));
     await finished(batch, { refresh: false });
   } else {
     await follow(batch.batch_id, state.generation, batch.file_name);
   }
-}
-
-function notice(message) {
-  const error = new Error(message);
-  error.code = "page";
-  return error;
 }

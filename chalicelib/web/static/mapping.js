@@ -5,7 +5,7 @@
 // fields set to "(not in the file)"; `problems()` names a header chosen for two fields (the
 // API would refuse it as `mapping.invalid`).
 
-import { clear, el } from "./dom.js";
+import { clear, el, escapeInvisible } from "./dom.js";
 
 const NONE = "";
 
@@ -28,12 +28,16 @@ export function renderMapping(container, file) {
   const suggestions = (file && file.suggestions) || {};
   for (const field of fieldNames) {
     const id = `map-${field}`;
-    const wanted = headers.includes(columns[field]) ? columns[field] : (suggestions[field] || []).find((h) => headers.includes(h));
+    const wanted = headers.includes(columns[field])
+      ? columns[field]
+      : (suggestions[field] || []).find((h) => headers.includes(h));
     const select = el("select", { id, "data-field": field });
     select.append(el("option", { value: NONE }, "(not in the file)"));
-    for (const header of headers) select.append(el("option", { value: header }, visibleHeader(header)));
+    for (const header of headers)
+      select.append(el("option", { value: header }, visibleHeader(header)));
     select.value = wanted === undefined ? NONE : wanted;
-    const hint = columns[field] !== undefined ? "matched by the pipeline" : suggestionHint(suggestions[field]);
+    const hint =
+      columns[field] !== undefined ? "matched by the pipeline" : suggestionHint(suggestions[field]);
     const hintId = `${id}-hint`;
     select.setAttribute("aria-describedby", hintId);
     container.append(
@@ -55,7 +59,7 @@ function suggestionHint(list) {
 
 // A header as an option's text: invisible characters escaped (an option cannot hold markup).
 function visibleHeader(header) {
-  return header.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0")) || "(empty)";
+  return escapeInvisible(header) || "(empty)";
 }
 
 function unique(list) {
@@ -77,7 +81,10 @@ export function problems(mapping) {
   }
   const found = [];
   for (const [header, fields] of byHeader) {
-    if (fields.length > 1) found.push(`The column "${visibleHeader(header)}" is chosen for ${fields.join(" and ")}: choose one column per field.`);
+    if (fields.length > 1)
+      found.push(
+        `The column "${visibleHeader(header)}" is chosen for ${fields.join(" and ")}: choose one column per field.`,
+      );
   }
   if (!Object.keys(mapping.columns).length) found.push("Choose the column of at least one field.");
   return found;

@@ -10,7 +10,9 @@ export async function preview(file) {
   const head = new Uint8Array(await file.slice(0, PREVIEW_BYTES).arrayBuffer());
   const truncated = file.size > PREVIEW_BYTES;
   if (isPacked(file.name, head)) {
-    return { note: "A workbook or a compressed file has no preview before upload: check the file to see what it holds." };
+    return {
+      note: "A workbook or a compressed file has no preview before upload: check the file to see what it holds.",
+    };
   }
   const text = decode(head);
   const name = file.name.toLowerCase();
@@ -35,7 +37,9 @@ function decode(head) {
   if (head[0] === 0xfe && head[1] === 0xff) return new TextDecoder("utf-16be").decode(head);
   try {
     // a multi-byte character cut at 64 KiB is not an encoding error: drop the last 3 bytes' worth
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(head, { stream: true });
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(head, {
+      stream: true,
+    });
   } catch {
     return new TextDecoder("windows-1252").decode(head);
   }

@@ -8,30 +8,78 @@
 // current values re-validated.
 
 import { allPages, call } from "./api.js";
-import { $, asText, busy, clear, el, scrollingTable, shown, show } from "./dom.js";
+import { $, asText, busy, clear, el, notice, scrollingTable, shown, show } from "./dom.js";
 import { REASON_WORDS, valueCell } from "./results.js";
 import { followBatch } from "./upload.js";
 
-const GROUP_OF = { OrderId: "order-info", "item-id": "order-info", "item-desc": "order-info", qty: "order-info", name: "contact-info", email: "contact-info" };
+const GROUP_OF = {
+  OrderId: "order-info",
+  "item-id": "order-info",
+  "item-desc": "order-info",
+  qty: "order-info",
+  name: "contact-info",
+  email: "contact-info",
+};
 const PAGE = 100;
 const REPORT_FRESH_MS = 10 * 60 * 1000;
 
 let seq = 0; // a page asked for before the last reset or filter change is dropped
-const state = { batch: null, rows: [], next: null, reason: "", shownReason: "", code: "", edits: new Map(), results: new Map(), sent: new Set(), reportAt: 0 };
+const state = {
+  batch: null,
+  rows: [],
+  next: null,
+  reason: "",
+  shownReason: "",
+  code: "",
+  edits: new Map(),
+  results: new Map(),
+  sent: new Set(),
+  reportAt: 0,
+};
 let ctx = null; // {say, fail, done}
+
+// Re-validating and resending are one at a time: while either runs, both buttons are disabled
+// (a resend during a re-validation would start a second dry run of the same rows).
+async function alone(button, words, action) {
+  const other = button.id === "resend" ? $("revalidate") : $("resend");
+  other.disabled = true;
+  try {
+    return await busy(button, words, action);
+  } finally {
+    other.disabled = false;
+  }
+}
 
 export function setupRejections(context) {
   ctx = context;
   $("reason-filter").addEventListener("change", onFilter);
-  $("load-more").addEventListener("click", () => busy($("load-more"), "loading", () => loadPage()).catch(ctx.fail));
-  $("revalidate").addEventListener("click", () => busy($("revalidate"), "re-validating", () => revalidate()).catch(ctx.fail));
-  $("resend").addEventListener("click", () => busy($("resend"), "sending", () => resend()).catch(ctx.fail));
-  for (const event of ["focus", "mouseenter"]) $("report-link").addEventListener(event, freshReport);
+  $("load-more").addEventListener("click", () =>
+    busy($("load-more"), "loading", () => loadPage()).catch(ctx.fail),
+  );
+  $("revalidate").addEventListener("click", () =>
+    alone($("revalidate"), "re-validating", () => revalidate()).catch(ctx.fail),
+  );
+  $("resend").addEventListener("click", () =>
+    alone($("resend"), "sending", () => resend()).catch(ctx.fail),
+  );
+  for (const event of ["focus", "mouseenter"])
+    $("report-link").addEventListener(event, freshReport);
 }
 
 export function resetRejections() {
   seq += 1;
-  Object.assign(state, { batch: null, rows: [], next: null, reason: "", shownReason: "", code: "", edits: new Map(), results: new Map(), sent: new Set(), reportAt: 0 });
+  Object.assign(state, {
+    batch: null,
+    rows: [],
+    next: null,
+    reason: "",
+    shownReason: "",
+    code: "",
+    edits: new Map(),
+    results: new Map(),
+    sent: new Set(),
+    reportAt: 0,
+  });
   clear($("rejected-table"));
   $("resend-result").textContent = "";
   show($("rejected"), false);
@@ -73,20 +121,25 @@ async function freshReport() {
 async function loadPage() {
   const mine = seq;
   const id = state.batch.batch_id;
-  const page = await call("GET", `batches/${encodeURIComponent(id)}/rejections`, { query: { limit: PAGE, reason: state.reason, cursor: state.next } });
+  const page = await call("GET", `batches/${encodeURIComponent(id)}/rejections`, {
+    query: { limit: PAGE, reason: state.reason, cursor: state.next },
+  });
   if (mine !== seq) return;
   state.rows.push(...(page.rejections || []));
   state.next = page.next || null;
   fillFilter();
   render();
-  ctx.say(`${state.rows.length} rejected ${state.rows.length === 1 ? "row" : "rows"} shown${state.next ? "; more can be loaded" : ""}.`);
+  ctx.say(
+    `${state.rows.length} rejected ${state.rows.length === 1 ? "row" : "rows"} shown${state.next ? "; more can be loaded" : ""}.`,
+  );
 }
 
 function fillFilter() {
   const select = $("reason-filter");
   const current = select.value;
   const options = [["", "All"]];
-  for (const reason of Object.keys((state.batch && state.batch.rejected_by_reason) || {})) options.push([`reason:${reason}`, `${reason} (reason, ${REASON_WORDS[reason] || reason})`]);
+  for (const reason of Object.keys((state.batch && state.batch.rejected_by_reason) || {}))
+    options.push([`reason:${reason}`, `${reason} (reason, ${REASON_WORDS[reason] || reason})`]);
   const codes = new Set();
   for (const row of state.rows) for (const error of row.errors || []) codes.add(error.code);
   for (const code of [...codes].sort()) options.push([`code:${code}`, `${code} (error code)`]);
@@ -116,7 +169,14 @@ function render() {
   const container = clear($("rejected-table"));
   show($("load-more"), Boolean(state.next));
   const caption = "Each error of each rejected row";
-  const { wrap, body } = scrollingTable(caption, ["Row", "Field", "Code", "Message", "Value as sent", "New value"]);
+  const { wrap, body } = scrollingTable(caption, [
+    "Row",
+    "Field",
+    "Code",
+    "Message",
+    "Value as sent",
+    "New value",
+  ]);
   let lines = 0;
   for (const row of state.rows) {
     if (state.shownReason && row.reason !== state.shownReason) continue;
@@ -126,7 +186,18 @@ function render() {
       lines += 1;
     });
   }
-  if (!lines) body.append(el("tr", {}, el("td", { colspan: "6" }, state.rows.length ? "No row matches this filter." : "No rejected rows.")));
+  if (!lines)
+    body.append(
+      el(
+        "tr",
+        {},
+        el(
+          "td",
+          { colspan: "6" },
+          state.rows.length ? "No row matches this filter." : "No rejected rows.",
+        ),
+      ),
+    );
   container.append(wrap);
 }
 
@@ -136,16 +207,31 @@ function errorLine(row, error, first) {
   const cell = el("td", { class: "edit" });
   if (place) {
     const id = `new-${row.row}-${place.path}`;
-    const input = el("input", { id, type: "text", "aria-label": `New value for ${label} in row ${row.row}`, spellcheck: "false", autocomplete: "off" });
+    const input = el("input", {
+      id,
+      type: "text",
+      "aria-label": `New value for ${label} in row ${row.row}`,
+      spellcheck: "false",
+      autocomplete: "off",
+    });
     const kept = (state.edits.get(row.row) || new Map()).get(place.path);
     input.value = kept !== undefined ? kept : asText(error.value);
     input.disabled = state.sent.has(row.row);
     input.addEventListener("input", () => edit(row, place.path, input.value));
     cell.append(input);
   } else {
-    cell.append(el("span", { class: "note" }, row.order_truncated ? "Too large to edit here: fix it in the file." : "Not a single value: fix it in the file."));
+    cell.append(
+      el(
+        "span",
+        { class: "note" },
+        row.order_truncated
+          ? "Too large to edit here: fix it in the file."
+          : "Not a single value: fix it in the file.",
+      ),
+    );
   }
-  if (first) cell.append(el("p", { class: "row-result", id: `result-${row.row}` }, resultWords(row)));
+  if (first)
+    cell.append(el("p", { class: "row-result", id: `result-${row.row}` }, resultWords(row)));
   return el(
     "tr",
     {},
@@ -179,7 +265,8 @@ function corrected(row) {
   const order = structuredClone(row.order);
   for (const [path, value] of state.edits.get(row.row) || []) {
     const [group, leaf] = path.split(".");
-    if (!order[group] || typeof order[group] !== "object" || Array.isArray(order[group])) order[group] = {};
+    if (!order[group] || typeof order[group] !== "object" || Array.isArray(order[group]))
+      order[group] = {};
     order[group][leaf] = value;
   }
   return order;
@@ -191,9 +278,11 @@ function isCorrected(row) {
 }
 
 function resultWords(row) {
-  if (state.sent.has(row.row)) return `Sent again in batch ${state.results.get(row.row)?.batch || "(unknown)"}.`;
+  if (state.sent.has(row.row))
+    return `Sent again in batch ${state.results.get(row.row)?.batch || "(unknown)"}.`;
   const result = state.results.get(row.row);
-  if (!result || result.signature !== JSON.stringify(corrected(row))) return isCorrected(row) ? "Changed: not re-validated yet." : "";
+  if (!result || result.signature !== JSON.stringify(corrected(row)))
+    return isCorrected(row) ? "Changed: not re-validated yet." : "";
   return result.ok ? "Would be stored." : `Still rejected: ${result.errors}`;
 }
 
@@ -203,36 +292,62 @@ async function revalidate() {
   const orders = rows.map(corrected);
   ctx.say(`Re-validating ${rows.length} corrected ${rows.length === 1 ? "row" : "rows"}…`);
   const accepted = await call("POST", "orders", { query: { dry_run: "true" }, body: { orders } });
-  const batch = await followBatch(accepted.batch_id, { onUpdate: (b) => ctx.say(`Re-validating: ${b.done ?? 0} of ${b.total ?? orders.length} rows…`) });
-  const rejected = batch.rejected ? await allPages(`batches/${encodeURIComponent(batch.batch_id)}/rejections`, "rejections", { query: { limit: 500 } }) : [];
+  const batch = await followBatch(accepted.batch_id, {
+    onUpdate: (b) => ctx.say(`Re-validating: ${b.done ?? 0} of ${b.total ?? orders.length} rows…`),
+  });
+  if (!batch) return []; // signed out meanwhile
+  if (batch.status !== "succeeded")
+    throw notice(
+      `The re-validation ended ${batch.status}: ${batch.error ? batch.error.message : "try again"}.`,
+    );
+  const rejected = batch.rejected
+    ? await allPages(`batches/${encodeURIComponent(batch.batch_id)}/rejections`, "rejections", {
+        query: { limit: 500 },
+      })
+    : [];
   const byIndex = new Map(rejected.map((r) => [r.row, r]));
   let good = 0;
   rows.forEach((row, index) => {
     const again = byIndex.get(index + 1);
-    const errors = again ? (again.errors || []).map((e) => `${e.code} (${e.message})`).join("; ") : "";
+    const errors = again
+      ? (again.errors || []).map((e) => `${e.code} (${e.message})`).join("; ")
+      : "";
     state.results.set(row.row, { ok: !again, errors, signature: JSON.stringify(orders[index]) });
     if (!again) good += 1;
   });
-  if (batch.status !== "succeeded") throw notice(`The re-validation ended ${batch.status}: ${batch.error ? batch.error.message : "try again"}.`);
   render();
-  ctx.say(`${good} of ${rows.length} corrected ${rows.length === 1 ? "row" : "rows"} would now be stored.`);
+  ctx.say(
+    `${good} of ${rows.length} corrected ${rows.length === 1 ? "row" : "rows"} would now be stored.`,
+  );
   return rows;
 }
 
 async function resend() {
   let rows = state.rows.filter(isCorrected);
   if (!rows.length) throw notice("Change a value in the New value column first.");
-  const stale = rows.some((row) => state.results.get(row.row)?.signature !== JSON.stringify(corrected(row)));
-  if (stale) await revalidate();
+  const stale = rows.some(
+    (row) => state.results.get(row.row)?.signature !== JSON.stringify(corrected(row)),
+  );
+  if (stale && !(await revalidate()).length) return;
   rows = rows.filter((row) => {
     const result = state.results.get(row.row);
     return result && result.ok && result.signature === JSON.stringify(corrected(row));
   });
-  if (!rows.length) throw notice("No corrected row would be stored yet: fix the values marked still rejected, then try again.");
+  if (!rows.length)
+    throw notice(
+      "No corrected row would be stored yet: fix the values marked still rejected, then try again.",
+    );
   const original = state.batch.batch_id;
   ctx.say(`Sending ${rows.length} corrected ${rows.length === 1 ? "row" : "rows"} as a new batch…`);
-  const accepted = await call("POST", "orders", { query: { corrects: original }, body: { orders: rows.map(corrected) } });
-  const batch = await followBatch(accepted.batch_id, { onUpdate: (b) => ctx.say(`Batch ${b.batch_id}: ${b.done ?? 0} of ${b.total ?? rows.length} orders…`) });
+  const accepted = await call("POST", "orders", {
+    query: { corrects: original },
+    body: { orders: rows.map(corrected) },
+  });
+  const batch = await followBatch(accepted.batch_id, {
+    onUpdate: (b) =>
+      ctx.say(`Batch ${b.batch_id}: ${b.done ?? 0} of ${b.total ?? rows.length} orders…`),
+  });
+  if (!batch) return; // signed out meanwhile
   for (const row of rows) {
     state.sent.add(row.row);
     state.results.set(row.row, { ...state.results.get(row.row), batch: batch.batch_id });
@@ -242,10 +357,4 @@ async function resend() {
   $("resend-result").textContent = words;
   ctx.say(words);
   await ctx.done(batch);
-}
-
-function notice(message) {
-  const error = new Error(message);
-  error.code = "page";
-  return error;
 }

@@ -6,7 +6,9 @@ import { clear, count, el, scrollingTable, shown } from "./dom.js";
 
 export function renderDetected(list, file) {
   clear(list);
-  const delimiter = file.delimiter ? `${file.delimiter_name || "?"} (${visible(file.delimiter)})` : "–";
+  const delimiter = file.delimiter
+    ? `${file.delimiter_name || "?"} (${visible(file.delimiter)})`
+    : "–";
   const pairs = [
     ["Format", file.format],
     ["Compressed", file.compressed === undefined ? null : file.compressed ? "yes (gzip)" : "no"],
@@ -16,7 +18,14 @@ export function renderDetected(list, file) {
     ["Mapping from", mappingFrom(file.mapping_from)],
   ];
   for (const [term, value] of pairs) {
-    list.append(el("div", {}, el("dt", {}, term), el("dd", {}, value === null || value === undefined ? "–" : shown(value))));
+    list.append(
+      el(
+        "div",
+        {},
+        el("dt", {}, term),
+        el("dd", {}, value === null || value === undefined ? "–" : shown(value)),
+      ),
+    );
   }
 }
 
@@ -25,7 +34,11 @@ function visible(delimiter) {
 }
 
 function mappingFrom(from) {
-  const words = { upload: "this upload's mapping", profile: "your profile", none: "column names (no mapping)" };
+  const words = {
+    upload: "this upload's mapping",
+    profile: "your profile",
+    none: "column names (no mapping)",
+  };
   return words[from] || from;
 }
 
@@ -36,8 +49,16 @@ export function renderCounts(container, batch, { dry }) {
   const items = [
     ["total", "Orders in the file", batch.total],
     ["stored", dry ? "Would be stored" : "Stored", batch.stored],
-    ["unchanged", dry ? "Already stored, unchanged" : "Unchanged (already stored)", batch.unchanged],
-    ["conflict", "Conflicts (OrderId stored with other content)", byReason.conflict ?? (batch.rejected === null || batch.rejected === undefined ? null : 0)],
+    [
+      "unchanged",
+      dry ? "Already stored, unchanged" : "Unchanged (already stored)",
+      batch.unchanged,
+    ],
+    [
+      "conflict",
+      "Conflicts (OrderId stored with other content)",
+      byReason.conflict ?? (batch.rejected === null || batch.rejected === undefined ? null : 0),
+    ],
     ["rejected", dry ? "Would be rejected" : "Rejected", batch.rejected],
   ];
   const list = el("dl", { class: "counts" });
@@ -55,7 +76,8 @@ export function renderReasons(container, batch) {
   if (!entries.length) return;
   container.append(el("h3", {}, "Rejected by reason"));
   const list = el("ul", { class: "reasons" });
-  for (const [reason, n] of entries) list.append(el("li", {}, `${reason} (${REASON_WORDS[reason] || "other"}): ${count(n)}`));
+  for (const [reason, n] of entries)
+    list.append(el("li", {}, `${reason} (${REASON_WORDS[reason] || "other"}): ${count(n)}`));
   container.append(list);
 }
 
@@ -69,7 +91,14 @@ export const REASON_WORDS = {
 export function renderFirstRejected(container, rejections, { caption }) {
   clear(container);
   if (!rejections.length) return;
-  const { wrap, body } = scrollingTable(caption, ["Row", "Order", "Field", "Code", "Message", "Value as sent"]);
+  const { wrap, body } = scrollingTable(caption, [
+    "Row",
+    "Order",
+    "Field",
+    "Code",
+    "Message",
+    "Value as sent",
+  ]);
   for (const rejection of rejections) {
     for (const error of rejection.errors || []) {
       body.append(

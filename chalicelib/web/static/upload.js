@@ -4,7 +4,7 @@
 // asynchronous (1 s, then 2 s after 30 polls) and stops when the batch has ended or `stop()`
 // says so (sign-out, another file).
 
-import { ApiError, call } from "./api.js";
+import { ApiError, call, credential } from "./api.js";
 
 const TYPES = [
   [/\.csv$/i, "text/csv"],
@@ -22,7 +22,11 @@ export function contentTypeFor(name) {
 
 // POST /uploads, then the file to S3. `onProgress(sent, total)`. Answers the batch id.
 export async function uploadFile(file, { dryRun, mapping, corrects, onProgress }) {
-  const body = { filename: file.name.slice(0, 255), content_type: contentTypeFor(file.name), dry_run: dryRun };
+  const body = {
+    filename: file.name.slice(0, 255),
+    content_type: contentTypeFor(file.name),
+    dry_run: dryRun,
+  };
   if (mapping) body.mapping = mapping;
   if (corrects) body.corrects = corrects;
   const grant = await call("POST", "uploads", { body });
@@ -49,9 +53,17 @@ function postToS3(target, fields, file, onProgress) {
       }
     });
     xhr.addEventListener("error", () =>
-      reject(new ApiError(0, "upload_failed", "The upload did not reach storage; check the connection and try again.")),
+      reject(
+        new ApiError(
+          0,
+          "upload_failed",
+          "The upload did not reach storage; check the connection and try again.",
+        ),
+      ),
     );
-    xhr.addEventListener("abort", () => reject(new ApiError(0, "upload_aborted", "The upload was stopped.")));
+    xhr.addEventListener("abort", () =>
+      reject(new ApiError(0, "upload_aborted", "The upload was stopped.")),
+    );
     xhr.send(form);
   });
 }
@@ -60,7 +72,11 @@ function s3Error(status, text) {
   const code = /<Code>([^<]{1,80})<\/Code>/.exec(text);
   const message = /<Message>([^<]{1,300})<\/Message>/.exec(text);
   if (code && code[1] === "EntityTooLarge") {
-    return new ApiError(status, "file.upload_too_large", "The file is larger than your upload limit.");
+    return new ApiError(
+      status,
+      "file.upload_too_large",
+      "The file is larger than your upload limit.",
+    );
   }
   const words = message ? message[1] : `Storage answered ${status}.`;
   return new ApiError(status, code ? `s3.${code[1]}` : "upload_failed", words);
@@ -69,8 +85,9 @@ function s3Error(status, text) {
 export const ENDED = (status) => status !== "pending" && status !== "running";
 
 // Polls GET /batches/{id} until it has ended; `onUpdate(batch)` after every answer. A network
-// hiccup is retried (up to 5 times in a row). `stopped()` true ends the loop (answers null).
-export async function followBatch(batchId, { onUpdate, stopped = () => false }) {
+// hiccup is retried (up to 5 times in a row). `stopped()` true (by default: signed out) ends
+// the loop (answers null).
+export async function followBatch(batchId, { onUpdate, stopped = () => !credential.get() }) {
   let polls = 0;
   let failures = 0;
   for (;;) {
