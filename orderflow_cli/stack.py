@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
     from mypy_boto3_stepfunctions import SFNClient
 
     from chalicelib.review.archive import Archive
@@ -77,6 +78,7 @@ class Stack:
     names: dict[str, str]
     sfn: SFNClient | None = None  # for `orders batches redrive`
     emulated: bool = False  # the emulated AWS of `orders serve`, not a stage on AWS
+    ssm: SSMClient | None = None  # for `orders senders link` (the stage's link secret)
 
     @property
     def reviews(self) -> ReviewRecords:
@@ -131,6 +133,7 @@ def open_stack(endpoint: str | None, stage: str) -> Stack:
             session.client("sqs", endpoint_url=endpoint, config=_EMULATOR_CONFIG),
             names,
             sfn=session.client("stepfunctions", endpoint_url=endpoint, config=_EMULATOR_CONFIG),
+            ssm=session.client("ssm", endpoint_url=endpoint, config=_EMULATOR_CONFIG),
             emulated=True,
         )
     session = _aws_session()
@@ -140,6 +143,7 @@ def open_stack(endpoint: str | None, stage: str) -> Stack:
         session.client("sqs", config=RETRIES),
         names,
         sfn=session.client("stepfunctions", config=RETRIES),
+        ssm=session.client("ssm", config=RETRIES),
     )
 
 

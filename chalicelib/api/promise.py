@@ -86,16 +86,25 @@ def dry_run_flag(value: str | None) -> bool:
 
 
 def check_corrects(value: Any, sender: str, batches: BatchRecords) -> str | None:
-    """The batch a request says it corrects (None: it names none): one of the caller's own,
-    read with the caller's clients; anything else is a 400 `bad_corrects` (another sender's
-    batch answers as one that does not exist)."""
+    """The batch a request says it corrects (None: it names none): one of the caller's own that
+    stored orders (not a dry run), read with the caller's clients; anything else is a 400
+    `bad_corrects` (another sender's batch answers as one that does not exist). A dry run is
+    refused because correcting it would store the corrected rows alone while the rest of its
+    file was never stored: the partner sends the file for real, then corrects that batch."""
     if value is None:
         return None
     if not (isinstance(value, str) and BATCH_ID.match(value)):
         raise BadRequest("corrects must be a batch id", code="bad_corrects")
-    if batches.get(sender, value) is None:
+    record = batches.get(sender, value)
+    if record is None:
         raise BadRequest(
             f"corrects names no batch of yours: {value!r} (a batch this API gave you)",
+            code="bad_corrects",
+        )
+    if record.get("dry_run"):
+        raise BadRequest(
+            f"corrects names the dry run {value}, which stored nothing: send the file for real,"
+            " then correct the rejected rows of that batch",
             code="bad_corrects",
         )
     return value

@@ -8,6 +8,7 @@ batch, order or reviews answer exactly as ones that do not exist (404, or an emp
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from chalicelib.api.deps import Deps
@@ -120,6 +121,18 @@ def page_limit(limit: str | None, *, default: int, most: int) -> int:
     return int(limit)
 
 
+def page_cursor(cursor: str, names: Collection[str], query: Mapping[str, Any]) -> dict[str, Any]:
+    """The document a paged route's cursor carries (its members exactly `names`), handed out
+    for this `query` (each of its members equal); anything else is a 400 `bad_cursor`."""
+    try:
+        document = decode_document(cursor, names)
+    except InvalidCursor as error:
+        raise BadRequest(str(error), code="bad_cursor") from error
+    if any(document[name] != value for name, value in query.items()):
+        raise BadRequest("the cursor belongs to another query", code="bad_cursor")
+    return document
+
+
 BATCHES_DEFAULT_LIMIT = 20
 BATCHES_MAX_LIMIT = 100
 _COUNTS = ("total", "done", "stored", "unchanged", "rejected", "rejected_by_reason")
@@ -168,13 +181,8 @@ def file_name_of(record: dict[str, Any]) -> str | None:
 
 
 def _batches_position(cursor: str, sender: str) -> Position:
-    try:
-        document = decode_document(cursor, _BATCHES_CURSOR)
-    except InvalidCursor as error:
-        raise BadRequest(str(error), code="bad_cursor") from error
+    document = page_cursor(cursor, _BATCHES_CURSOR, {"t": "batches", "s": sender})
     created, batch_id = document["c"], document["b"]
-    if document["t"] != "batches" or document["s"] != sender:
-        raise BadRequest("the cursor belongs to another query", code="bad_cursor")
     if not (key_value(created) and isinstance(batch_id, str) and BATCH_ID.match(batch_id)):
         raise BadRequest("the cursor is not one this API handed out", code="bad_cursor")
     return created, batch_id

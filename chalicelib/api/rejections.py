@@ -23,13 +23,12 @@ from typing import Any
 
 from chalicelib.api.deps import Deps
 from chalicelib.api.errors import BadRequest, Conflict, NotFound
-from chalicelib.api.reads import page_limit
+from chalicelib.api.reads import page_cursor, page_limit
 from chalicelib.contracts.deadletter import Reason, Rejection
 from chalicelib.pipeline.batches import PENDING, RUNNING
 from chalicelib.pipeline.naming import BATCH_ID
 from chalicelib.pipeline.report import NotALineStart, ReportChanged, ReportLines
-from chalicelib.review.queries import decode_document, encode_document
-from chalicelib.review.records import InvalidCursor
+from chalicelib.review.queries import encode_document
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
@@ -112,12 +111,7 @@ def _page(
 
 def _position(cursor: str, query: dict[str, Any]) -> tuple[int, str]:
     """The offset and the report ETag a cursor of this query holds; else a 400 bad_cursor."""
-    try:
-        document = decode_document(cursor, _CURSOR)
-    except InvalidCursor as error:
-        raise BadRequest(str(error), code="bad_cursor") from error
-    if any(document[name] != value for name, value in query.items()):
-        raise BadRequest("the cursor belongs to another query", code="bad_cursor")
+    document = page_cursor(cursor, _CURSOR, query)
     offset, etag = document["o"], document["e"]
     if not (isinstance(offset, int) and not isinstance(offset, bool) and 0 < offset < _MAX_OFFSET):
         raise BadRequest("the cursor is not one this API handed out", code="bad_cursor")

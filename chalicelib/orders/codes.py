@@ -236,7 +236,7 @@ API_ERROR_CODES: Final[dict[str, str]] = {
     "bad_limit": "The limit of a paged route is not a whole number in its range (GET /reviews: "
     "1 to 1000; GET /batches: 1 to 100; GET /batches/{batch_id}/rejections: 1 to 500).",
     "bad_corrects": "The corrects of POST /orders or POST /uploads does not name one of the "
-    "caller's own batches.",
+    "caller's own batches, or names a dry run (which stored nothing to correct).",
     "batch_not_ended": "GET /batches/{batch_id}/rejections of a batch that has not ended yet: "
     "its rejection report is written when it ends (409).",
     "not_found": "No such batch or order among the caller's (404).",

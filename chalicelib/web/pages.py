@@ -12,8 +12,9 @@ the one the API's own presigner signs for (on AWS the bucket's regional endpoint
 `orders serve` the local emulator's address), so the policy can never disagree with the URLs
 the API hands out.
 
-`fields.json` is built here from the order's fields and their synonyms (`readers.names`), so the
-page's mapping editor offers exactly what the reader matches.
+`fields.json` is built here from the order's fields, the group each belongs to
+(`records.ORDER_GROUPS`) and their synonyms (`readers.names`), so the page's mapping editor and
+its editor of rejected rows know the order exactly as the reader builds it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 from chalicelib.orders.readers.names import SYNONYMS
-from chalicelib.orders.records import ORDER_FIELDS
+from chalicelib.orders.records import ORDER_FIELDS, ORDER_GROUPS
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -125,5 +126,9 @@ def _read(name: str) -> str:
 @cache
 def _fields() -> str:
     return json.dumps(
-        {"fields": list(ORDER_FIELDS), "synonyms": {k: list(v) for k, v in SYNONYMS.items()}}
+        {
+            "fields": list(ORDER_FIELDS),
+            "groups": {name: group for group, names in ORDER_GROUPS.items() for name in names},
+            "synonyms": {k: list(v) for k, v in SYNONYMS.items()},
+        }
     )

@@ -337,19 +337,10 @@ def make_link(
 
 def link_secret(stack: Stack) -> bytes:
     """The stage's link secret, read where its authorizer reads it (LINK_SECRET_PARAMETER)."""
-    import boto3
     from botocore.exceptions import ClientError
 
-    meta = stack.dynamodb.meta  # the stack's own region, retries and (emulated) endpoint
-    dummy = "testing" if stack.emulated else None  # the emulator takes any credentials
-    ssm = boto3.client(
-        "ssm",
-        region_name=meta.region_name,
-        config=meta.config,
-        endpoint_url=meta.endpoint_url if stack.emulated else None,
-        aws_access_key_id=dummy,
-        aws_secret_access_key=dummy,
-    )
+    assert stack.ssm is not None  # open_stack makes it for every stack
+    ssm = stack.ssm
     parameter = stack.names["LINK_SECRET_PARAMETER"]
     try:
         value = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
@@ -374,7 +365,8 @@ def deployed_api_url(stage: str) -> str | None:
 
 
 def _page_address(url: str | None) -> str | None:
-    """`--url`, checked: an http(s) address without a fragment of its own."""
+    """`--url`, checked: an http(s) address without a fragment of its own, ending in `/` (the
+    page names its files relative to its address: on AWS `.../api` would lose the stage)."""
     if url is None:
         return None
     parsed = urlparse(url)
@@ -383,7 +375,8 @@ def _page_address(url: str | None) -> str | None:
             f"--url: {url!r} is not the page's address: give it as https://HOST/PATH/",
             ExitCode.USAGE,
         )
-    return url.rstrip("#")
+    address = url.rstrip("#")
+    return address if parsed.path.endswith("/") else address + "/"
 
 
 def _policy(stack: Stack) -> CallbackPolicy:

@@ -125,6 +125,14 @@ def test_corrects_must_name_one_of_the_callers_own_batches(
         assert (upload.status_code, upload.json()["error"]["code"]) == (400, "bad_corrects")
     refused = served.call("POST", "/uploads", key=key, json={"corrects": 7})
     assert refused.json()["error"]["code"] == "bad_corrects"
+    # a dry run stored nothing: correcting it would store the corrected rows alone
+    dry = _post(served, key, ["p-corrects-dry"], "?dry_run=true").json()["batch_id"]
+    for posted in (
+        _post(served, key, ["p-corrects-3"], f"?corrects={dry}"),
+        served.call("POST", "/uploads", key=key, json={"corrects": dry}),
+    ):
+        assert (posted.status_code, posted.json()["error"]["code"]) == (400, "bad_corrects")
+        assert "dry run" in posted.json()["error"]["message"]
     upload = served.call("POST", "/uploads", key=key, json={"corrects": own})
     assert upload.status_code == 201, upload.text
     status = served.call("GET", f"/batches/{upload.json()['batch_id']}", key=key).json()

@@ -189,6 +189,9 @@ def test_an_operator_makes_an_upload_link_for_a_senders_page(
     assert link.sender_id == "linked"
     assert 3 * 86_400 - 60 < link.expires - time.time() <= 3 * 86_400
     assert served.call("GET", "/batches", key=token).status_code == 200
+    # an address without its last `/` gets it: the page names its files relative to it
+    assert main(["senders", "link", "linked", "--url", served.url + "/api", *endpoint]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"link:  {served.url}/api/#link=")
 
     # no --url on `orders serve`: the token, and how to make the link
     assert main(["senders", "link", "linked", "--json", *endpoint]) == 0

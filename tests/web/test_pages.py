@@ -12,6 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from chalicelib.orders.readers.columns import Columns
 from chalicelib.orders.readers.names import SYNONYMS, normalise
 from chalicelib.orders.records import ORDER_FIELDS
 from chalicelib.web import pages
@@ -71,6 +72,10 @@ def test_the_fields_file_lists_what_the_reader_matches() -> None:
     assert served is not None
     fields = json.loads(served.body)
     assert fields["fields"] == list(ORDER_FIELDS)
+    # where the page puts a corrected value: the group the reader builds the field into
+    built = Columns(list(ORDER_FIELDS), "test", None).order(list(ORDER_FIELDS))
+    for name in ORDER_FIELDS:
+        assert built[fields["groups"][name]][name] == name
     for name in ORDER_FIELDS:  # every synonym the page offers is one the reader takes
         assert [normalise(s) for s in fields["synonyms"][name]] == [
             normalise(s) for s in SYNONYMS[name]
