@@ -79,7 +79,7 @@ def _use_the_api(deps: Any, callback_url: str) -> tuple[dict[str, Any], dict[str
             filename="x.csv", content_type="text/csv", callback_url=None,
             sender="policy-check",
             deps=deps,
-            corrects=dry["batch_id"],  # read to check it is the caller's
+            corrects=accepted["batch_id"],  # read to check it is the caller's own real batch
         )  # fmt: skip
     return accepted, dry
 

@@ -6,7 +6,7 @@
 
 const KEY = "orderflow.key";
 
-export const REFUSED = "This key or link was refused (unknown, rotated, disabled or expired).";
+const REFUSED = "This key or link was refused (unknown, rotated, disabled or expired).";
 
 export class ApiError extends Error {
   constructor(status, code, message, details = null) {
@@ -18,11 +18,11 @@ export class ApiError extends Error {
 }
 
 // The directory the page lives in, e.g. "/" or "/api/".
-export function base() {
+function base() {
   return location.pathname.replace(/[^/]*$/, "") || "/";
 }
 
-export function url(path, query = {}) {
+function url(path, query = {}) {
   const target = new URL(base() + path.replace(/^\//, ""), location.origin);
   for (const [name, value] of Object.entries(query)) {
     if (value !== null && value !== undefined && value !== "") target.searchParams.set(name, value);

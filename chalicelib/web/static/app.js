@@ -8,7 +8,7 @@ import { call, credential, linkSender } from "./api.js";
 import { $, busy, focusHeading, show } from "./dom.js";
 import { refreshBatches, resetBatches, setupBatches } from "./batches.js";
 import { linkMode, openBatch, resetFlow, setupFlow } from "./flow.js";
-import { loadFields } from "./mapping.js";
+import { loadFields } from "./fields.js";
 import { setupRejections } from "./rejections.js";
 
 const SIGNED_IN_SECTIONS = ["upload", "batches"];
@@ -99,7 +99,7 @@ async function start() {
     }
   });
   $("sign-out").addEventListener("click", signOut);
-  loadFields(call);
+  loadFields().catch(() => {}); // early; asked again (and its failure shown) where it is needed
   const link = takeLinkFromAddress();
   const token = link || credential.get();
   if (token && (await signIn(token))) focusHeading("h-upload");

@@ -1,6 +1,7 @@
 // Tiny DOM helpers. Guarantee: every value reaches the page through textContent, value or
 // setAttribute, never as markup (no innerHTML, insertAdjacentHTML, document.write or eval),
-// so a cell holding `<script>` or `=HYPERLINK(...)` shows as itself.
+// so a cell holding `<script>` or `=HYPERLINK(...)` shows as itself; an address from the API
+// becomes a link only when it is http(s) (`webAddress`).
 
 export const $ = (id) => document.getElementById(id);
 
@@ -16,7 +17,7 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-export function append(node, child) {
+function append(node, child) {
   if (child === null || child === undefined) return;
   node.append(child instanceof Node ? child : document.createTextNode(String(child)));
 }
@@ -96,6 +97,17 @@ export function scrollingTable(caption, headers) {
     table,
   );
   return { wrap, table, body };
+}
+
+// An http(s) address as it is, else null: a `javascript:` or `data:` URL never becomes a link.
+export function webAddress(text) {
+  if (typeof text !== "string" || !text) return null;
+  try {
+    const { protocol } = new URL(text, location.href);
+    return protocol === "https:" || protocol === "http:" ? text : null;
+  } catch {
+    return null;
+  }
 }
 
 // Focus a step's heading (tabindex="-1") once the step before it has completed.

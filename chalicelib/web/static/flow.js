@@ -1,7 +1,10 @@
 // The file's way through the page: choose or drop it, preview its first part, check it (a dry
 // run uploaded by presigned POST), show what was detected, the mapping and the counts, then
 // send it for real and follow the batch to its end. The same File object is uploaded each
-// time: the browser streams it, the page never holds it.
+// time: the browser streams it, the page never holds it. Once a real send of the file has
+// started, "Send for real" stays disabled until the file is checked again (no file is sent
+// twice by a second click); the mapping edited is the one the dry run applied (sheet,
+// delimiter, encoding, header row kept) with the editor's columns.
 
 import { call, credential } from "./api.js";
 import {
@@ -16,6 +19,7 @@ import {
   shown,
   show,
 } from "./dom.js";
+import { loadFields } from "./fields.js";
 import { mappingFrom, problems, renderMapping } from "./mapping.js";
 import { DELIMITER_NAMES, preview } from "./preview.js";
 import { openRejections, resetRejections } from "./rejections.js";
@@ -28,7 +32,10 @@ import {
 } from "./results.js";
 import { ENDED, followBatch, rateMeter, uploadFile } from "./upload.js";
 
-const state = { file: null, mapping: null, generation: 0 };
+// mapping: the one this file is checked and sent with; applied: the one its last dry run applied
+// (`file.mapping`); checked: that dry run read the file; sentForReal: a real send has started.
+const FRESH = { file: null, mapping: null, applied: null, checked: false, sentForReal: false };
+const state = { ...FRESH, generation: 0 };
 let ctx = null; // {say, fail, clearError, batchesChanged}
 
 export function setupFlow(context) {
@@ -54,7 +61,7 @@ export function setupFlow(context) {
   $("check").addEventListener("click", () => run($("check"), "checking", () => check(null)));
   $("check-again").addEventListener("click", () => run($("check-again"), "checking", checkAgain));
   $("save-profile").addEventListener("click", () => run($("save-profile"), "saving", saveProfile));
-  $("send").addEventListener("click", () => run($("send"), "sending", send));
+  $("send").addEventListener("click", () => run($("send"), "sending", send).then(sendable));
 }
 
 function run(button, words, action) {
@@ -64,7 +71,7 @@ function run(button, words, action) {
 
 export function resetFlow() {
   state.generation += 1;
-  Object.assign(state, { file: null, mapping: null });
+  Object.assign(state, FRESH);
   $("file").value = "";
   $("file-info").textContent = "";
   $("check").disabled = true;
@@ -83,7 +90,7 @@ export function linkMode(isLink) {
 
 async function choose(file) {
   state.generation += 1;
-  Object.assign(state, { file, mapping: null });
+  Object.assign(state, { ...FRESH, file });
   for (const id of ["detected", "mapping", "dryrun", "progress"]) show($(id), false);
   resetRejections();
   setUpload(0, 0, "not started");
@@ -145,6 +152,7 @@ async function check(mapping) {
   if (!state.file) throw notice("Choose a file first.");
   state.generation += 1; // a check or send still followed stops: this one is what counts now
   if (mapping) state.mapping = mapping;
+  Object.assign(state, { checked: false, sentForReal: false });
   for (const id of ["dryrun", "progress"]) show($(id), false);
   resetRejections();
   ctx.say(`Uploading ${state.file.name} for a dry run…`);
@@ -167,30 +175,18 @@ async function showDryRun(batch) {
   const file = batch.file || null;
   if (file) renderDetected($("detected-list"), file);
   show($("detected"), Boolean(file));
+  state.applied = (file && file.mapping) || null;
   const headersKnown = Boolean(file && file.headers && file.headers.length);
-  const missing = batch.error && batch.error.code === "file.missing_columns";
-  if (headersKnown || missing) renderMapping($("mapping-fields"), file || {});
-  show($("mapping"), headersKnown || missing);
+  const mappable =
+    headersKnown || Boolean(batch.error && batch.error.code === "file.missing_columns");
+  if (mappable) renderMapping($("mapping-fields"), file || {}, (await loadFields()).fields);
+  show($("mapping"), mappable);
   show($("mapping-problems"), false);
   show($("dryrun"), true);
-  const ended = batch.status === "succeeded";
-  $("send").disabled = !ended;
-  if (!ended) {
-    clear($("dryrun-counts"));
-    clear($("dryrun-reasons"));
-    clear($("dryrun-rejected"));
-    $("dryrun-summary").textContent =
-      `Dry run ${batch.batch_id}: the file could not be read (${statusWords(batch)}). Nothing was stored.`;
-    $("send-note").textContent =
-      headersKnown || missing
-        ? "Map the columns above and check again before sending."
-        : "Fix the file and choose it again before sending.";
-    ctx.fail(batch.error || { code: batch.status, message: `The batch ended ${batch.status}.` });
-    ctx.say(
-      `Dry run ended: the file could not be read.${headersKnown || missing ? " Map its columns and check again." : ""}`,
-    );
-    await ctx.batchesChanged();
-    focusHeading(headersKnown || missing ? "h-mapping" : "h-dryrun");
+  state.checked = batch.status === "succeeded";
+  sendable();
+  if (!state.checked) {
+    await showUnread(batch, mappable);
     return;
   }
   $("dryrun-summary").textContent =
@@ -214,8 +210,31 @@ async function showDryRun(batch) {
   focusHeading("h-dryrun");
 }
 
+// A dry run that could not read the file: what to do next (map its columns, or fix the file).
+async function showUnread(batch, mappable) {
+  clear($("dryrun-counts"));
+  clear($("dryrun-reasons"));
+  clear($("dryrun-rejected"));
+  $("dryrun-summary").textContent =
+    `Dry run ${batch.batch_id}: the file could not be read (${statusWords(batch)}). Nothing was stored.`;
+  $("send-note").textContent = mappable
+    ? "Map the columns above and check again before sending."
+    : "Fix the file and choose it again before sending.";
+  ctx.fail(batch.error || { code: batch.status, message: `The batch ended ${batch.status}.` });
+  ctx.say(
+    `Dry run ended: the file could not be read.${mappable ? " Map its columns and check again." : ""}`,
+  );
+  await ctx.batchesChanged();
+  focusHeading(mappable ? "h-mapping" : "h-dryrun");
+}
+
+// "Send for real" is enabled for a file its dry run read, until a real send of it has started.
+function sendable() {
+  $("send").disabled = !state.checked || state.sentForReal;
+}
+
 async function checkAgain() {
-  const mapping = mappingFrom($("mapping-fields"));
+  const mapping = mappingFrom($("mapping-fields"), state.applied);
   if (!guard(mapping)) return;
   await check(mapping);
 }
@@ -230,7 +249,7 @@ function guard(mapping) {
 
 async function saveProfile() {
   if (credential.isLink()) throw notice("An upload link cannot save a profile.");
-  const mapping = mappingFrom($("mapping-fields"));
+  const mapping = mappingFrom($("mapping-fields"), state.applied);
   if (!guard(mapping)) return;
   await call("PUT", "profile", { body: mapping });
   ctx.say("Saved as your profile: files you send without a mapping of their own will use it.");
@@ -238,7 +257,11 @@ async function saveProfile() {
 
 async function send() {
   if (!state.file) throw notice("Choose a file first.");
+  if (state.sentForReal) throw notice("This file was sent already: check it again first.");
   state.generation += 1;
+  state.sentForReal = true; // from here on: a failed upload may still have reached storage
+  $("send-note").textContent =
+    "A real send of this file has started: to send it again, check the file again first.";
   resetRejections();
   show($("progress"), true);
   clear($("final-counts"));
@@ -246,6 +269,9 @@ async function send() {
   $("progress-text").textContent = "Uploading the file…";
   ctx.say(`Uploading ${state.file.name} to send it for real…`);
   const { batchId, generation } = await upload(false);
+  if (generation === state.generation)
+    $("send-note").textContent =
+      `Sent for real as batch ${batchId}: to send the file again, check it again first.`;
   await follow(batchId, generation, state.file.name);
 }
 

@@ -1,32 +1,23 @@
 // The column mapping editor: one select per order field ("Column for <field>"), offering the
 // file's headers and "(not in the file)". Preselected with what the pipeline matched
 // (`file.columns`), else its first suggestion (`file.suggestions[field]`), else nothing.
-// `mappingFrom()` builds the API's mapping object `{"columns": {field: header}}`, leaving out
-// fields set to "(not in the file)"; `problems()` names a header chosen for two fields (the
-// API would refuse it as `mapping.invalid`).
+// `mappingFrom()` builds the API's mapping object: the mapping the dry run applied (its sheet,
+// delimiter, encoding, header row kept) with `"columns": {field: header}` in place of its own,
+// leaving out fields set to "(not in the file)"; `problems()` names a header chosen for two
+// fields (the API would refuse it as `mapping.invalid`). The fields come from the server
+// (fields.js).
 
 import { clear, el, escapeInvisible } from "./dom.js";
 
 const NONE = "";
 
-let fieldNames = ["OrderId", "item-id", "item-desc", "qty", "name", "email"];
-
-export async function loadFields(call) {
-  try {
-    const answer = await call("GET", "static/fields.json", { anonymous: true });
-    if (answer && Array.isArray(answer.fields) && answer.fields.length) fieldNames = answer.fields;
-  } catch {
-    // the built-in list is the same; the page works without it
-  }
-  return fieldNames;
-}
-
-export function renderMapping(container, file) {
+// `fields`: the order's fields, in order (fields.js).
+export function renderMapping(container, file, fields) {
   clear(container);
   const headers = unique((file && file.headers) || []);
   const columns = (file && file.columns) || {};
   const suggestions = (file && file.suggestions) || {};
-  for (const field of fieldNames) {
+  for (const field of fields) {
     const id = `map-${field}`;
     const wanted = headers.includes(columns[field])
       ? columns[field]
@@ -66,12 +57,14 @@ function unique(list) {
   return [...new Set(list.filter((h) => typeof h === "string" && h !== ""))];
 }
 
-export function mappingFrom(container) {
+// The mapping the editor shows: `base` (the mapping the dry run applied, with its sheet,
+// delimiter, encoding or header row; may be null) with the editor's columns in place of its own.
+export function mappingFrom(container, base) {
   const columns = {};
   for (const select of container.querySelectorAll("select[data-field]")) {
     if (select.value !== NONE) columns[select.dataset.field] = select.value;
   }
-  return { columns };
+  return { ...(base || {}), columns };
 }
 
 export function problems(mapping) {

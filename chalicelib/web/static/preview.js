@@ -3,7 +3,7 @@
 // or a list) and JSON Lines; a workbook or a gzip stream answers a note instead (they cannot be
 // read from their first part). Only a guide: the pipeline decides what the file holds.
 
-export const PREVIEW_BYTES = 65536;
+const PREVIEW_BYTES = 65536;
 const ROWS = 10;
 
 export async function preview(file) {
@@ -46,13 +46,13 @@ function decode(head) {
 }
 
 // The delimiter the first line uses most, outside quotes: , ; tab |
-export function sniff(text) {
+function sniff(text) {
   const counts = { ",": 0, ";": 0, "\t": 0, "|": 0 };
   let quoted = false;
   for (const c of text) {
     if (c === '"') quoted = !quoted;
     else if (!quoted && (c === "\n" || c === "\r")) break;
-    else if (!quoted && c in counts) counts[c] += 1;
+    else if (!quoted && Object.hasOwn(counts, c)) counts[c] += 1;
   }
   let best = ",";
   for (const [c, n] of Object.entries(counts)) if (n > counts[best]) best = c;
@@ -63,7 +63,7 @@ export const DELIMITER_NAMES = { ",": "comma", ";": "semicolon", "\t": "tab", "|
 
 // RFC 4180 records (quotes, doubled quotes, newlines inside quotes), at most `most`; when the
 // text was cut, the last (perhaps partial) record is dropped.
-export function parseDelimited(text, delimiter, most, truncated) {
+function parseDelimited(text, delimiter, most, truncated) {
   const records = [];
   let record = [];
   let field = "";
@@ -155,7 +155,7 @@ function table(items) {
   if (!items.length) return { note: "No orders were found in the file's first part." };
   const headers = [];
   const rows = items.map((item) => {
-    const flat = {};
+    const flat = Object.create(null); // a key such as "__proto__" is a column like any other
     if (item === null || typeof item !== "object" || Array.isArray(item)) flat["(value)"] = item;
     else {
       for (const [key, value] of Object.entries(item)) {
@@ -168,5 +168,6 @@ function table(items) {
     return flat;
   });
   const cut = headers.slice(0, 30);
-  return { headers: cut, rows: rows.map((flat) => cut.map((h) => (h in flat ? flat[h] : null))) };
+  const cells = (flat) => cut.map((h) => (Object.hasOwn(flat, h) ? flat[h] : null));
+  return { headers: cut, rows: rows.map(cells) };
 }

@@ -1,41 +1,38 @@
 // The rejected rows of a batch: a table (one line per error: Row, Field, Code, Message, Value as
 // sent, New value) paged with "Load more", filtered by reason (on the server) or by error code
-// (in the page). Corrections are kept per row and field across pages and filters; a corrected
-// row is the order as the pipeline read it with the new values put at their place
-// (`order-info`: OrderId, item-id, item-desc, qty; `contact-info`: name, email).
-// Re-validation is a dry run of the corrected rows (POST /orders?dry_run=true); a resend is a
-// new batch naming the one it corrects (POST /orders?corrects=), holding only rows whose
-// current values re-validated.
+// (in the page). Corrections, and every edited row itself, are kept across pages and filters:
+// re-validating and resending take every edited row, shown or not. A corrected row is the order
+// as the pipeline read it with the new values at their place (each field in its group, as
+// `static/fields.json` says). Re-validation is a dry run of them (POST /orders?dry_run=true); a
+// resend is a new batch naming the one it corrects (POST /orders?corrects=) holding only rows
+// whose current values re-validated (never for a dry run: it stored nothing to correct). A row
+// is "sent again" only when the new batch did not reject it; else its new errors show.
 
 import { allPages, call } from "./api.js";
-import { $, asText, busy, clear, el, notice, scrollingTable, shown, show } from "./dom.js";
+import {
+  $,
+  asText,
+  busy,
+  clear,
+  el,
+  notice,
+  scrollingTable,
+  shown,
+  show,
+  webAddress,
+} from "./dom.js";
+import { groupOf, loadFields } from "./fields.js";
 import { REASON_WORDS, valueCell } from "./results.js";
 import { followBatch } from "./upload.js";
 
-const GROUP_OF = {
-  OrderId: "order-info",
-  "item-id": "order-info",
-  "item-desc": "order-info",
-  qty: "order-info",
-  name: "contact-info",
-  email: "contact-info",
-};
 const PAGE = 100;
+const COLUMNS = ["Row", "Field", "Code", "Message", "Value as sent", "New value"];
+const DRY_RUN =
+  "This was a dry run: nothing was stored. Send the file for real, then fix its rejected rows here.";
 const REPORT_FRESH_MS = 10 * 60 * 1000;
 
 let seq = 0; // a page asked for before the last reset or filter change is dropped
-const state = {
-  batch: null,
-  rows: [],
-  next: null,
-  reason: "",
-  shownReason: "",
-  code: "",
-  edits: new Map(),
-  results: new Map(),
-  sent: new Set(),
-  reportAt: 0,
-};
+const state = fresh();
 let ctx = null; // {say, fail, done}
 
 // Re-validating and resending are one at a time: while either runs, both buttons are disabled
@@ -47,7 +44,16 @@ async function alone(button, words, action) {
     return await busy(button, words, action);
   } finally {
     other.disabled = false;
+    resendable();
   }
+}
+
+// A dry run stored nothing: there is nothing to correct, so its rows cannot be resent.
+function resendable() {
+  const dry = Boolean(state.batch && state.batch.dry_run);
+  $("resend").disabled = dry;
+  $("resend-note").textContent = dry ? DRY_RUN : "";
+  show($("resend-note"), dry);
 }
 
 export function setupRejections(context) {
@@ -66,22 +72,28 @@ export function setupRejections(context) {
     $("report-link").addEventListener(event, freshReport);
 }
 
-export function resetRejections() {
-  seq += 1;
-  Object.assign(state, {
+function fresh() {
+  return {
     batch: null,
     rows: [],
     next: null,
     reason: "",
     shownReason: "",
     code: "",
-    edits: new Map(),
-    results: new Map(),
+    edits: new Map(), // row number → Map(path → new value)
+    edited: new Map(), // row number → the rejection edited (kept whatever the filter shows)
+    results: new Map(), // row number → {ok, errors, signature, batch?}
     sent: new Set(),
     reportAt: 0,
-  });
+  };
+}
+
+export function resetRejections() {
+  seq += 1;
+  Object.assign(state, fresh());
   clear($("rejected-table"));
   $("resend-result").textContent = "";
+  resendable();
   show($("rejected"), false);
 }
 
@@ -95,14 +107,18 @@ export async function openRejections(batch) {
   $("rejected-summary").textContent = n
     ? `Batch ${batch.batch_id}: ${n} rejected ${n === 1 ? "row" : "rows"}.`
     : `Batch ${batch.batch_id} has no rejected rows.`;
+  resendable();
   fillFilter();
+  const mine = seq;
+  await loadFields();
+  if (mine !== seq) return;
   if (n) await loadPage();
   else render();
 }
 
 function setReport(batch) {
   const link = $("report-link");
-  const csv = batch.report && batch.report.csv;
+  const csv = webAddress(batch.report && batch.report.csv);
   show(link, Boolean(csv));
   if (csv) link.setAttribute("href", csv);
   state.reportAt = Date.now();
@@ -159,6 +175,7 @@ async function onFilter() {
     state.reason = reason;
     state.rows = [];
     state.next = null;
+    show($("load-more"), false); // until this filter's first page: its cursor is not known yet
     await loadPage().catch(ctx.fail);
   } else {
     render();
@@ -168,15 +185,7 @@ async function onFilter() {
 function render() {
   const container = clear($("rejected-table"));
   show($("load-more"), Boolean(state.next));
-  const caption = "Each error of each rejected row";
-  const { wrap, body } = scrollingTable(caption, [
-    "Row",
-    "Field",
-    "Code",
-    "Message",
-    "Value as sent",
-    "New value",
-  ]);
+  const { wrap, body } = scrollingTable("Each error of each rejected row", COLUMNS);
   let lines = 0;
   for (const row of state.rows) {
     if (state.shownReason && row.reason !== state.shownReason) continue;
@@ -249,14 +258,15 @@ function placeOf(row, field) {
   if (!row.order || row.order_truncated || typeof field !== "string") return null;
   const parts = field.split(".");
   const leaf = parts[parts.length - 1];
-  const group = parts.length === 2 ? parts[0] : parts.length === 1 ? GROUP_OF[leaf] : null;
-  if (!group || GROUP_OF[leaf] !== group) return null;
+  const group = parts.length === 2 ? parts[0] : parts.length === 1 ? groupOf(leaf) : null;
+  if (!group || groupOf(leaf) !== group) return null;
   return { path: `${group}.${leaf}`, group, leaf };
 }
 
 function edit(row, path, value) {
   if (!state.edits.has(row.row)) state.edits.set(row.row, new Map());
   state.edits.get(row.row).set(path, value);
+  state.edited.set(row.row, row);
   const result = $(`result-${row.row}`);
   if (result) result.textContent = resultWords(row);
 }
@@ -277,17 +287,38 @@ function isCorrected(row) {
   return JSON.stringify(corrected(row)) !== JSON.stringify(row.order);
 }
 
+// Every edited row that differs from what was sent, in file order, whatever the filter shows.
+function correctedRows() {
+  return [...state.edited.values()].filter(isCorrected).sort((a, b) => a.row - b.row);
+}
+
 function resultWords(row) {
   if (state.sent.has(row.row))
     return `Sent again in batch ${state.results.get(row.row)?.batch || "(unknown)"}.`;
   const result = state.results.get(row.row);
   if (!result || result.signature !== JSON.stringify(corrected(row)))
     return isCorrected(row) ? "Changed: not re-validated yet." : "";
-  return result.ok ? "Would be stored." : `Still rejected: ${result.errors}`;
+  if (result.ok) return "Would be stored.";
+  const where = result.batch ? `Rejected again in batch ${result.batch}` : "Still rejected";
+  return `${where}: ${result.errors}`;
+}
+
+// The errors of a batch of corrected rows, by position (its `row`: 1-based, in the orders sent).
+async function errorsByPosition(batch) {
+  const rejected = batch.rejected
+    ? await allPages(`batches/${encodeURIComponent(batch.batch_id)}/rejections`, "rejections", {
+        query: { limit: 500 },
+      })
+    : [];
+  const words = (again) =>
+    (again.errors || []).map((e) => `${e.code} (${e.message})`).join("; ") ||
+    String(again.reason ?? "rejected");
+  return new Map(rejected.map((again) => [again.row, words(again)]));
 }
 
 async function revalidate() {
-  const rows = state.rows.filter(isCorrected);
+  const opened = state.batch; // another batch opened meanwhile: its rows are not these
+  const rows = correctedRows();
   if (!rows.length) throw notice("Change a value in the New value column first.");
   const orders = rows.map(corrected);
   ctx.say(`Re-validating ${rows.length} corrected ${rows.length === 1 ? "row" : "rows"}…`);
@@ -295,27 +326,20 @@ async function revalidate() {
   const batch = await followBatch(accepted.batch_id, {
     onUpdate: (b) => ctx.say(`Re-validating: ${b.done ?? 0} of ${b.total ?? orders.length} rows…`),
   });
-  if (!batch) return []; // signed out meanwhile
+  if (!batch || state.batch !== opened) return []; // signed out, or another batch opened
   if (batch.status !== "succeeded")
     throw notice(
       `The re-validation ended ${batch.status}: ${batch.error ? batch.error.message : "try again"}.`,
     );
-  const rejected = batch.rejected
-    ? await allPages(`batches/${encodeURIComponent(batch.batch_id)}/rejections`, "rejections", {
-        query: { limit: 500 },
-      })
-    : [];
-  const byIndex = new Map(rejected.map((r) => [r.row, r]));
-  let good = 0;
+  const errors = await errorsByPosition(batch);
+  if (state.batch !== opened) return [];
   rows.forEach((row, index) => {
-    const again = byIndex.get(index + 1);
-    const errors = again
-      ? (again.errors || []).map((e) => `${e.code} (${e.message})`).join("; ")
-      : "";
-    state.results.set(row.row, { ok: !again, errors, signature: JSON.stringify(orders[index]) });
-    if (!again) good += 1;
+    const again = errors.get(index + 1);
+    const signature = JSON.stringify(orders[index]);
+    state.results.set(row.row, { ok: again === undefined, errors: again || "", signature });
   });
   render();
+  const good = rows.length - errors.size;
   ctx.say(
     `${good} of ${rows.length} corrected ${rows.length === 1 ? "row" : "rows"} would now be stored.`,
   );
@@ -323,7 +347,9 @@ async function revalidate() {
 }
 
 async function resend() {
-  let rows = state.rows.filter(isCorrected);
+  if (state.batch.dry_run) throw notice(DRY_RUN);
+  const opened = state.batch;
+  let rows = correctedRows();
   if (!rows.length) throw notice("Change a value in the New value column first.");
   const stale = rows.some(
     (row) => state.results.get(row.row)?.signature !== JSON.stringify(corrected(row)),
@@ -338,23 +364,37 @@ async function resend() {
       "No corrected row would be stored yet: fix the values marked still rejected, then try again.",
     );
   const original = state.batch.batch_id;
+  const orders = rows.map(corrected);
   ctx.say(`Sending ${rows.length} corrected ${rows.length === 1 ? "row" : "rows"} as a new batch…`);
   const accepted = await call("POST", "orders", {
     query: { corrects: original },
-    body: { orders: rows.map(corrected) },
+    body: { orders },
   });
   const batch = await followBatch(accepted.batch_id, {
     onUpdate: (b) =>
       ctx.say(`Batch ${b.batch_id}: ${b.done ?? 0} of ${b.total ?? rows.length} orders…`),
   });
   if (!batch) return; // signed out meanwhile
-  for (const row of rows) {
-    state.sent.add(row.row);
-    state.results.set(row.row, { ...state.results.get(row.row), batch: batch.batch_id });
-  }
-  render();
+  if (state.batch === opened) await markResent(rows, orders, batch);
   const words = `Batch ${batch.batch_id} (correcting ${original}) ${batch.status}: ${batch.stored ?? 0} stored, ${batch.unchanged ?? 0} unchanged, ${batch.rejected ?? 0} rejected.`;
-  $("resend-result").textContent = words;
+  if (state.batch === opened) $("resend-result").textContent = words;
   ctx.say(words);
   await ctx.done(batch);
+}
+
+// After a resend: a row the new batch took is "sent again" (no longer editable); a row it
+// rejected shows its new errors and stays editable. A batch that did not succeed may have left
+// rows unprocessed: then no row counts as sent (its words say so).
+async function markResent(rows, orders, batch) {
+  if (batch.status !== "succeeded") return;
+  const opened = state.batch;
+  const errors = await errorsByPosition(batch);
+  if (state.batch !== opened) return;
+  rows.forEach((row, index) => {
+    const again = errors.get(index + 1);
+    if (again === undefined) state.sent.add(row.row);
+    const result = { ok: again === undefined, errors: again || "", batch: batch.batch_id };
+    state.results.set(row.row, { ...result, signature: JSON.stringify(orders[index]) });
+  });
+  render();
 }

@@ -15,7 +15,7 @@ const TYPES = [
   [/\.gz$/i, "application/gzip"],
 ];
 
-export function contentTypeFor(name) {
+function contentTypeFor(name) {
   const found = TYPES.find(([pattern]) => pattern.test(name));
   return found ? found[1] : "text/csv";
 }
