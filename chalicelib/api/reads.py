@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from chalicelib.api.deps import Deps
+from chalicelib.api.deps import Deps, Reads
 from chalicelib.api.errors import BadRequest, NotFound
 from chalicelib.api.promise import ORDERS_POST
 from chalicelib.contracts.deadletter import Reason
@@ -26,13 +26,20 @@ from chalicelib.review.records import InvalidCursor
 REPORT_URL_SECONDS = 900
 
 
-def batch_status(batch_id: str, *, sender: str, deps: Deps) -> dict[str, Any]:
+def own_batch(batch_id: str, *, sender: str, deps: Deps) -> tuple[Reads, dict[str, Any]]:
+    """The caller's reads and its batch's record; a 404 for an id that is not a batch id, for
+    no such batch and for another sender's (the same answer)."""
     if not BATCH_ID.match(batch_id):
         raise NotFound(f"no batch {batch_id!r}")
     reads = deps.reads(sender)
     record = reads.batches.get(sender, batch_id)
     if record is None:
         raise NotFound(f"no batch {batch_id!r}")
+    return reads, record
+
+
+def batch_status(batch_id: str, *, sender: str, deps: Deps) -> dict[str, Any]:
+    reads, record = own_batch(batch_id, sender=sender, deps=deps)
     fields = (
         "batch_id", "status", "source_key", "via", "total", "done", "stored", "unchanged",
         "rejected", "rejected_by_reason", "unprocessed", "error", "callback", "created_at",

@@ -22,11 +22,10 @@ import re
 from typing import Any
 
 from chalicelib.api.deps import Deps
-from chalicelib.api.errors import BadRequest, Conflict, NotFound
-from chalicelib.api.reads import page_cursor, page_limit
+from chalicelib.api.errors import BadRequest, Conflict
+from chalicelib.api.reads import own_batch, page_cursor, page_limit
 from chalicelib.contracts.deadletter import Reason, Rejection
 from chalicelib.pipeline.batches import PENDING, RUNNING
-from chalicelib.pipeline.naming import BATCH_ID
 from chalicelib.pipeline.report import NotALineStart, ReportChanged, ReportLines
 from chalicelib.review.queries import encode_document
 
@@ -56,12 +55,7 @@ def list_rejections(
     size = page_limit(limit, default=DEFAULT_LIMIT, most=MAX_LIMIT)
     query = {"t": "rejections", "s": sender, "b": batch_id, "r": reason}
     start, etag = _position(cursor, query) if cursor else (0, None)
-    if not BATCH_ID.match(batch_id):
-        raise NotFound(f"no batch {batch_id!r}")
-    reads = deps.reads(sender)
-    record = reads.batches.get(sender, batch_id)
-    if record is None:
-        raise NotFound(f"no batch {batch_id!r}")
+    reads, record = own_batch(batch_id, sender=sender, deps=deps)
     if record.get("status") in (PENDING, RUNNING):
         raise Conflict(
             f"batch {batch_id} is {record.get('status')}: its rejections are known when it ends",

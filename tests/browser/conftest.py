@@ -22,8 +22,9 @@ import importlib.util
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
@@ -101,15 +102,23 @@ def watch(page: Page, problems: list[str]) -> None:
     page.on("dialog", dialog)
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+@contextmanager
+def watched(browser: Browser, **options: Any) -> Iterator[Page]:
+    """A page in a new context (`options`: Playwright's), watched from its first request;
+    closing it, any problem `watch` saw fails the test."""
+    context = browser.new_context(**options)
     opened = context.new_page()
     problems: list[str] = []
     watch(opened, problems)
     yield opened
     context.close()
     assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    with watched(browser, viewport={"width": 1280, "height": 900}) as opened:
+        yield opened
 
 
 @pytest.fixture

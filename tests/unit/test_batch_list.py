@@ -77,7 +77,7 @@ def test_every_batch_of_the_sender_once_newest_first_and_no_other_senders(
     listed = [(b["created_at"], b["batch_id"]) for page in pages for b in page]
     assert listed == sorted(many["acme"], reverse=True)  # by created_at, then batch id
     assert all(len(page) == int(limit) for page in pages[:-1])
-    assert 1 <= len(pages[-1]) <= int(limit)
+    assert len(pages[-1]) == (57 % int(limit) or int(limit))  # no empty page after a `next`
     assert len(pages) == -(-57 // int(limit))
 
 
